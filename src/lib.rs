@@ -1,0 +1,21 @@
+//! Pixzoo: a self-hosted AI image studio and image origin.
+//!
+//! The crate builds twice: with `ssr` as the server binary (axum + the engine under [`server`]), and with
+//! `hydrate` as the browser bundle. [`app`], [`ui`], [`api`] and [`urls`] compile for both; nothing in them
+//! may reach into [`server`] except through `#[server]` function bodies.
+
+pub mod api;
+pub mod app;
+pub mod ui;
+pub mod urls;
+
+#[cfg(feature = "ssr")]
+pub mod server;
+
+/// Entry point of the browser bundle: attach to the server-rendered DOM.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

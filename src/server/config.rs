@@ -1,0 +1,397 @@
+//! Runtime configuration: embedded defaults, then `Leptos.toml` (or `--config PATH`), then environment.
+//!
+//! Every key and its default is documented in the repository's `Leptos.toml`; a test keeps the two equal.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::urls::placeholder::UrlLimits;
+
+/// The file read when no `--config` is given, if it exists in the working directory.
+pub const DEFAULT_CONFIG_FILE: &str = "Leptos.toml";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub limits: LimitsConfig,
+    pub providers: ProvidersConfig,
+    pub catalog: CatalogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// `IP:port` to listen on.
+    pub addr: SocketAddr,
+    /// Where cargo-leptos put the site (`pkg/` with the WASM bundle, CSS, public assets).
+    pub site_root: PathBuf,
+    /// A `tracing` filter; `RUST_LOG` wins when set.
+    pub log: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            site_root: PathBuf::from("target/site"),
+            log: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Holds the catalog (`pixzoo.db`) and the blobs (`blobs/`).
+    pub data_dir: PathBuf,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+        }
+    }
+}
+
+impl StorageConfig {
+    pub fn catalog_path(&self) -> PathBuf {
+        self.data_dir.join("pixzoo.db")
+    }
+
+    pub fn blob_dir(&self) -> PathBuf {
+        self.data_dir.join("blobs")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub max_width: u32,
+    pub max_height: u32,
+    pub max_slug_chars: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let url = UrlLimits::default();
+        Self {
+            max_width: url.max_width,
+            max_height: url.max_height,
+            max_slug_chars: url.max_slug_chars,
+        }
+    }
+}
+
+impl LimitsConfig {
+    pub fn url_limits(&self) -> UrlLimits {
+        UrlLimits {
+            max_width: self.max_width,
+            max_height: self.max_height,
+            max_slug_chars: self.max_slug_chars,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProvidersConfig {
+    pub builtin: BuiltinProviderConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BuiltinProviderConfig {
+    pub enabled: bool,
+}
+
+impl Default for BuiltinProviderConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CatalogConfig {
+    /// The model used when a request names none.
+    pub default_model: String,
+    pub models: Vec<ModelConfig>,
+}
+
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        Self {
+            default_model: "builtin".into(),
+            models: vec![ModelConfig {
+                id: "builtin".into(),
+                label: "Builtin placeholder renderer (offline)".into(),
+                provider: "builtin".into(),
+                upstream: "placeholder-v1".into(),
+            }],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// The id clients use (`?model=`, `"model"` in the API).
+    pub id: String,
+    pub label: String,
+    /// Which provider runs it.
+    pub provider: String,
+    /// The provider's own name for the model.
+    pub upstream: String,
+}
+
+/// Names of the providers this build knows.
+pub const KNOWN_PROVIDERS: &[&str] = &["builtin"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {0} does not exist")]
+    Missing(PathBuf),
+    #[error("{0}")]
+    Load(String),
+    #[error("`{key}` {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+impl Config {
+    /// Loads the configuration: defaults, then the file (`explicit` must exist; otherwise `Leptos.toml` in
+    /// the working directory if present), then `LEPTOS_SITE_ROOT`, then `PIXZOO_*` variables.
+    pub fn load(explicit: Option<&Path>) -> Result<Self, ConfigError> {
+        let file = match explicit {
+            Some(path) if !path.is_file() => return Err(ConfigError::Missing(path.to_owned())),
+            Some(path) => Some(path.to_owned()),
+            None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.is_file()),
+        };
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        let config: Config = figment
+            .merge(Env::raw().only(&["LEPTOS_SITE_ROOT"]).map(|_| "server.site_root".into()))
+            .merge(pixzoo_env())
+            .extract()
+            .map_err(|err| ConfigError::Load(err.into_iter().map(describe).collect::<Vec<_>>().join("; ")))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, reason: String| Err(ConfigError::Invalid { key, reason });
+        const MAX_SIDE: u32 = 16_384;
+        if !(1..=MAX_SIDE).contains(&self.limits.max_width) {
+            return invalid("limits.max_width", format!("must be between 1 and {MAX_SIDE}"));
+        }
+        if !(1..=MAX_SIDE).contains(&self.limits.max_height) {
+            return invalid("limits.max_height", format!("must be between 1 and {MAX_SIDE}"));
+        }
+        if !(1..=2000).contains(&self.limits.max_slug_chars) {
+            return invalid("limits.max_slug_chars", "must be between 1 and 2000".into());
+        }
+        if self.storage.data_dir.as_os_str().is_empty() {
+            return invalid("storage.data_dir", "must not be empty".into());
+        }
+        if let Err(err) = tracing_subscriber::EnvFilter::try_new(&self.server.log) {
+            return invalid("server.log", format!("is not a valid log filter: {err}"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for model in &self.catalog.models {
+            if model.id.trim().is_empty() {
+                return invalid("catalog.models.id", "must not be empty".into());
+            }
+            if !seen.insert(model.id.as_str()) {
+                return invalid("catalog.models.id", format!("`{}` is defined twice", model.id));
+            }
+            if !KNOWN_PROVIDERS.contains(&model.provider.as_str()) {
+                return invalid(
+                    "catalog.models.provider",
+                    format!(
+                        "`{}` (model `{}`) is not a provider; known: {}",
+                        model.provider,
+                        model.id,
+                        KNOWN_PROVIDERS.join(", ")
+                    ),
+                );
+            }
+        }
+        if !self.catalog.models.iter().any(|m| m.id == self.catalog.default_model) {
+            return invalid(
+                "catalog.default_model",
+                format!("`{}` is not a model in catalog.models", self.catalog.default_model),
+            );
+        }
+        if !self.providers.builtin.enabled && self.catalog.models.iter().all(|m| m.provider == "builtin") {
+            return invalid(
+                "providers.builtin.enabled",
+                "is false and no other provider is configured, so no model could run".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// One figment error as `` `key` what (in where) ``, the key spelled as in `Leptos.toml` whatever case the
+/// environment variable used.
+fn describe(err: figment::Error) -> String {
+    let mut message = String::new();
+    if !err.path.is_empty() {
+        message.push_str(&format!("`{}` ", err.path.join(".").to_ascii_lowercase()));
+    }
+    message.push_str(&err.kind.to_string());
+    if let Some(metadata) = &err.metadata {
+        message.push_str(&format!(" (in {}", metadata.name));
+        if let Some(source) = &metadata.source {
+            message.push_str(&format!(" {source}"));
+        }
+        message.push(')');
+    }
+    message
+}
+
+/// `PIXZOO_SECTION__KEY` for any key, plus short names for the ones people set most.
+fn pixzoo_env() -> Env {
+    Env::prefixed("PIXZOO_")
+        .ignore(&["CONFIG"])
+        .map(|key| match key.as_str().to_ascii_lowercase().as_str() {
+            "addr" => "server.addr".into(),
+            "site_root" => "server.site_root".into(),
+            "log" => "server.log".into(),
+            "data_dir" => "storage.data_dir".into(),
+            "default_model" => "catalog.default_model".into(),
+            other => other.replace("__", ".").into(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    fn load_err(explicit: Option<&Path>) -> String {
+        Config::load(explicit).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_without_any_file() {
+        Jail::expect_with(|_jail| {
+            let config = Config::load(None).expect("defaults load");
+            assert_eq!(config, Config::default());
+            assert_eq!(config.server.addr.to_string(), "127.0.0.1:3000");
+            assert_eq!(config.storage.catalog_path(), Path::new("data/pixzoo.db"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_documented_file_matches_the_defaults() {
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_CONFIG_FILE);
+        Jail::expect_with(|_jail| {
+            assert_eq!(Config::load(Some(&shipped)).expect("Leptos.toml loads"), Config::default());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_then_env_override() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                DEFAULT_CONFIG_FILE,
+                r#"
+                    [server]
+                    addr = "0.0.0.0:8080"
+                    [limits]
+                    max_width = 2048
+                "#,
+            )?;
+            let config = Config::load(None).expect("file loads");
+            assert_eq!(config.server.addr.to_string(), "0.0.0.0:8080");
+            assert_eq!(config.limits.max_width, 2048);
+            assert_eq!(config.limits.max_height, 4096, "untouched keys keep defaults");
+
+            jail.set_env("PIXZOO_ADDR", "127.0.0.1:4010");
+            jail.set_env("PIXZOO_DATA_DIR", "/tmp/elsewhere");
+            jail.set_env("PIXZOO_LIMITS__MAX_HEIGHT", "512");
+            jail.set_env("LEPTOS_SITE_ROOT", "site");
+            let config = Config::load(None).expect("env loads");
+            assert_eq!(config.server.addr.to_string(), "127.0.0.1:4010");
+            assert_eq!(config.storage.data_dir, Path::new("/tmp/elsewhere"));
+            assert_eq!(config.limits.max_height, 512);
+            assert_eq!(config.limits.max_width, 2048);
+            assert_eq!(config.server.site_root, Path::new("site"));
+
+            jail.set_env("PIXZOO_SITE_ROOT", "pixzoo-site");
+            let config = Config::load(None).expect("env loads");
+            assert_eq!(config.server.site_root, Path::new("pixzoo-site"), "PIXZOO_ wins");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn explicit_config_path() {
+        Jail::expect_with(|jail| {
+            jail.create_file("other.toml", "[limits]\nmax_slug_chars = 10\n")?;
+            let config = Config::load(Some(Path::new("other.toml"))).expect("loads");
+            assert_eq!(config.limits.max_slug_chars, 10);
+            let message = load_err(Some(Path::new("missing.toml")));
+            assert!(message.contains("missing.toml") && message.contains("does not exist"), "{message}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        Jail::expect_with(|jail| {
+            jail.set_env("PIXZOO_ADDR", "not-an-address");
+            let message = load_err(None);
+            assert!(message.contains("server.addr"), "{message}");
+
+            jail.set_env("PIXZOO_ADDR", "127.0.0.1:3000");
+            jail.set_env("PIXZOO_LIMITS__MAX_WIDTH", "wide");
+            let message = load_err(None);
+            assert!(message.contains("limits.max_width"), "{message}");
+
+            jail.set_env("PIXZOO_LIMITS__MAX_WIDTH", "0");
+            let message = load_err(None);
+            assert!(message.contains("limits.max_width") && message.contains("between"), "{message}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_files_name_the_problem() {
+        Jail::expect_with(|jail| {
+            jail.create_file(DEFAULT_CONFIG_FILE, "[server]\nadr = \"127.0.0.1:1\"\n")?;
+            let message = load_err(None);
+            assert!(message.contains("adr"), "unknown keys are refused: {message}");
+
+            jail.create_file(DEFAULT_CONFIG_FILE, "[server\naddr = 1\n")?;
+            let message = load_err(None);
+            assert!(message.contains(DEFAULT_CONFIG_FILE), "syntax errors name the file: {message}");
+
+            jail.create_file(DEFAULT_CONFIG_FILE, "[catalog]\ndefault_model = \"nope\"\n")?;
+            let message = load_err(None);
+            assert!(message.contains("catalog.default_model") && message.contains("nope"), "{message}");
+
+            jail.create_file(DEFAULT_CONFIG_FILE, "[server]\nlog = \"pixzoo=loud\"\n")?;
+            assert!(load_err(None).contains("server.log"));
+
+            jail.create_file(
+                DEFAULT_CONFIG_FILE,
+                "[[catalog.models]]\nid = \"x\"\nlabel = \"X\"\nprovider = \"dalle\"\nupstream = \"x\"\n",
+            )?;
+            let message = load_err(None);
+            assert!(message.contains("catalog.models.provider") && message.contains("dalle"), "{message}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,74 @@
+//! The HTTP edge: routes, one module per endpoint. Handlers parse, call the engine and map the result;
+//! they hold no generation or caching logic of their own.
+
+mod error;
+mod health;
+mod image_response;
+mod original;
+mod placeholder;
+
+use std::path::PathBuf;
+
+use axum::http::Request;
+use axum::routing::get;
+use axum::Router;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower::ServiceBuilder;
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::ServeDir;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::app::{shell, App};
+use crate::server::AppState;
+
+pub fn router(state: AppState) -> Router {
+    let options = state.leptos_options.clone();
+    let pkg_dir = PathBuf::from(&*options.site_root).join(&*options.site_pkg_dir);
+    let pkg = ServiceBuilder::new()
+        .layer(CompressionLayer::new())
+        .service(ServeDir::new(pkg_dir));
+
+    Router::new()
+        .route("/healthz", get(health::health))
+        .route("/img/{id}", get(original::original))
+        // Static segments win over `/{size}/{slug}`, so the bundle never reaches the placeholder route.
+        .nest_service("/pkg", pkg)
+        .route("/{size}/{slug}", get(placeholder::placeholder))
+        .leptos_routes_with_context(
+            &state,
+            generate_route_list(App),
+            {
+                let state = state.clone();
+                move || provide_context(state.clone())
+            },
+            move || shell(options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http()
+                        // The path only: query strings may carry signatures or other secrets.
+                        .make_span_with(|request: &Request<_>| {
+                            let id = request
+                                .headers()
+                                .get("x-request-id")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("-");
+                            tracing::info_span!(
+                                "request",
+                                method = %request.method(),
+                                path = %request.uri().path(),
+                                id = %id,
+                            )
+                        })
+                        .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                )
+                .layer(PropagateRequestIdLayer::x_request_id()),
+        )
+        .with_state(state)
+}

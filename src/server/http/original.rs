@@ -1,0 +1,22 @@
+//! `GET /img/{id}`: a stored original, as generated.
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+
+use super::error::ApiError;
+use super::image_response::image_response;
+use crate::server::AppState;
+
+pub async fn original(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (record, bytes) = state
+        .engine
+        .original(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no image with id `{id}`")))?;
+    Ok(image_response(&headers, &record, bytes, None))
+}

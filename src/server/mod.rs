@@ -1,0 +1,132 @@
+//! Everything that only runs on the server: configuration, the engine, providers, storage and the HTTP
+//! edge. Nothing here is compiled into the browser bundle.
+
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod http;
+pub mod providers;
+pub mod storage;
+mod telemetry;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use axum::Router;
+use leptos::config::LeptosOptions;
+use tokio::net::TcpListener;
+
+use crate::api::images::ImageSummary;
+use crate::urls::placeholder::UrlLimits;
+use config::Config;
+use engine::{Engine, EngineError};
+use storage::ImageRecord;
+
+/// What every handler and server function can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub engine: Arc<Engine>,
+    pub limits: UrlLimits,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open storage: {0}")]
+    Storage(#[from] EngineError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+/// The Leptos runtime options, built from `[server]` rather than read from a file.
+pub fn leptos_options(config: &Config) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name(env!("CARGO_PKG_NAME"))
+        .site_root(config.server.site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(config.server.addr)
+        .build()
+}
+
+/// Opens the engine and builds the router; the caller decides where to serve it.
+pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
+    let state = AppState {
+        leptos_options: leptos_options(config),
+        engine: Arc::new(Engine::open(config).await?),
+        limits: config.limits.url_limits(),
+    };
+    Ok((http::router(state.clone()), state))
+}
+
+/// Serves until SIGINT or SIGTERM, lets in-flight requests finish, then closes the catalog.
+pub async fn serve(config: Config) -> Result<(), StartError> {
+    let (router, state) = build(&config).await?;
+    let addr = config.server.addr;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let local = listener.local_addr().map_err(StartError::Serve)?;
+    tracing::info!(models = ?state.engine.models().ids().collect::<Vec<_>>(), "listening on http://{local}");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(StartError::Serve)?;
+    state.engine.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+impl From<&ImageRecord> for ImageSummary {
+    fn from(record: &ImageRecord) -> Self {
+        ImageSummary {
+            url: format!("/img/{}", record.id),
+            id: record.id.clone(),
+            prompt: record.prompt.clone(),
+            model: record.model.clone(),
+            width: record.width,
+            height: record.height,
+            created_at: rfc3339(record.created_at),
+        }
+    }
+}
+
+fn rfc3339(unix_millis: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_millis) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}

@@ -1,0 +1,132 @@
+//! The offline provider: a deterministic procedural placeholder, so a fresh install works with no keys.
+//! It is not a diffusion model and says so on every image it makes.
+
+mod palette;
+pub mod render;
+mod text;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+use image::{ExtendedColorType, ImageEncoder};
+use tokio::sync::Semaphore;
+
+use super::{ImageProvider, ProviderError, ProviderImage, ProviderRequest};
+use crate::api::format::ImageFormat;
+use render::{render, Scene};
+
+/// The one model this provider runs (`upstream` in the catalog).
+pub const UPSTREAM_MODEL: &str = "placeholder-v1";
+
+/// Renders on the blocking pool, at most one per core at a time: a render is pure CPU work and a large
+/// canvas holds tens of megabytes.
+pub struct Builtin {
+    permits: Arc<Semaphore>,
+}
+
+impl Default for Builtin {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            permits: Arc::new(Semaphore::new(cores)),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ImageProvider for Builtin {
+    fn name(&self) -> &'static str {
+        "builtin"
+    }
+
+    async fn generate(&self, request: ProviderRequest) -> Result<ProviderImage, ProviderError> {
+        if request.upstream_model != UPSTREAM_MODEL {
+            return Err(ProviderError::UnknownModel {
+                provider: self.name(),
+                model: request.upstream_model,
+            });
+        }
+        let failed = |message: String| ProviderError::Failed {
+            provider: "builtin",
+            message,
+        };
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| failed("the renderer is shutting down".into()))?;
+        tokio::task::spawn_blocking(move || render_png(&request.prompt, request.seed, request.width, request.height))
+            .await
+            .map_err(|err| failed(format!("the render task stopped: {err}")))?
+            .map_err(failed)
+    }
+}
+
+/// Renders and encodes one image; what the provider runs on the blocking pool, and what the benchmark
+/// measures.
+pub fn render_png(prompt: &str, seed: u32, width: u32, height: u32) -> Result<ProviderImage, String> {
+    let pixmap = render(&Scene {
+        prompt,
+        seed,
+        width,
+        height,
+    })
+    .map_err(|err| err.to_string())?;
+    let bytes = encode_png(pixmap.data(), width, height).map_err(|err| err.to_string())?;
+    Ok(ProviderImage {
+        bytes: Bytes::from(bytes),
+        format: ImageFormat::Png,
+        width,
+        height,
+    })
+}
+
+/// Encodes opaque RGBA pixels as an RGB PNG; fast compression, because renders are cheap to redo but a
+/// slow encoder would dominate request time.
+pub fn encode_png(rgba: &[u8], width: u32, height: u32) -> Result<Vec<u8>, image::ImageError> {
+    let rgb: Vec<u8> = rgba.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+    let mut out = Vec::with_capacity(rgb.len() / 4);
+    PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive).write_image(
+        &rgb,
+        width,
+        height,
+        ExtendedColorType::Rgb8,
+    )?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(width: u32, height: u32) -> ProviderRequest {
+        ProviderRequest {
+            upstream_model: UPSTREAM_MODEL.into(),
+            prompt: "sunglasses sloth".into(),
+            negative_prompt: None,
+            seed: 42,
+            steps: None,
+            width,
+            height,
+        }
+    }
+
+    #[tokio::test]
+    async fn generates_a_png_of_the_exact_size() {
+        let image = Builtin::default().generate(request(800, 600)).await.unwrap();
+        assert_eq!(ImageFormat::sniff(&image.bytes), Some(ImageFormat::Png));
+        let decoded = image::load_from_memory(&image.bytes).unwrap();
+        assert_eq!((decoded.width(), decoded.height()), (800, 600));
+        let again = Builtin::default().generate(request(800, 600)).await.unwrap();
+        assert_eq!(image.bytes, again.bytes, "deterministic down to the encoded bytes");
+    }
+
+    #[tokio::test]
+    async fn refuses_models_it_does_not_run() {
+        let mut other = request(10, 10);
+        other.upstream_model = "flux".into();
+        let err = Builtin::default().generate(other).await.unwrap_err();
+        assert!(err.to_string().contains("flux"), "{err}");
+    }
+}

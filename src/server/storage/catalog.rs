@@ -1,0 +1,250 @@
+//! The image catalog in SQLite through sqlx; the schema lives in `migrations/`.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::api::format::ImageFormat;
+use crate::server::storage::blobs::original_key;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("catalog database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("catalog migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("catalog row {id} is corrupt: {reason}")]
+    Corrupt { id: String, reason: String },
+}
+
+/// One stored image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRecord {
+    pub id: String,
+    pub gen_key: String,
+    pub prompt: String,
+    pub final_prompt: String,
+    pub negative_prompt: Option<String>,
+    pub model: String,
+    pub provider: String,
+    pub seed: u32,
+    pub steps: Option<u32>,
+    pub width: u32,
+    pub height: u32,
+    pub format: ImageFormat,
+    pub bytes: u64,
+    pub content_hash: String,
+    /// Unix milliseconds, UTC.
+    pub created_at: i64,
+}
+
+impl ImageRecord {
+    pub fn blob_key(&self) -> String {
+        original_key(&self.content_hash, self.format)
+    }
+}
+
+/// The row as SQLite stores it (integers are i64 there).
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: String,
+    gen_key: String,
+    prompt: String,
+    final_prompt: String,
+    negative_prompt: Option<String>,
+    model: String,
+    provider: String,
+    seed: i64,
+    steps: Option<i64>,
+    width: i64,
+    height: i64,
+    format: String,
+    bytes: i64,
+    content_hash: String,
+    created_at: i64,
+}
+
+impl TryFrom<Row> for ImageRecord {
+    type Error = CatalogError;
+
+    fn try_from(row: Row) -> Result<Self, CatalogError> {
+        let corrupt = |reason: String| CatalogError::Corrupt {
+            id: row.id.clone(),
+            reason,
+        };
+        let int = |name: &str, value: i64| {
+            u32::try_from(value).map_err(|_| corrupt(format!("{name} {value} is out of range")))
+        };
+        Ok(ImageRecord {
+            seed: int("seed", row.seed)?,
+            steps: row.steps.map(|s| int("steps", s)).transpose()?,
+            width: int("width", row.width)?,
+            height: int("height", row.height)?,
+            format: ImageFormat::from_str(&row.format).map_err(corrupt)?,
+            bytes: u64::try_from(row.bytes).map_err(|_| corrupt("negative byte count".into()))?,
+            id: row.id,
+            gen_key: row.gen_key,
+            prompt: row.prompt,
+            final_prompt: row.final_prompt,
+            negative_prompt: row.negative_prompt,
+            model: row.model,
+            provider: row.provider,
+            content_hash: row.content_hash,
+            created_at: row.created_at,
+        })
+    }
+}
+
+const COLUMNS: &str = "id, gen_key, prompt, final_prompt, negative_prompt, model, provider, seed, steps, \
+                       width, height, format, bytes, content_hash, created_at";
+
+#[derive(Clone, Debug)]
+pub struct Catalog {
+    pool: SqlitePool,
+}
+
+impl Catalog {
+    /// Opens (creating if needed) the catalog at `path` and brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<Self, CatalogError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: an acknowledged image survives power loss, not only a process crash.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub async fn by_gen_key(&self, gen_key: &str) -> Result<Option<ImageRecord>, CatalogError> {
+        self.fetch_optional(&format!("SELECT {COLUMNS} FROM images WHERE gen_key = ?"), gen_key)
+            .await
+    }
+
+    pub async fn by_id(&self, id: &str) -> Result<Option<ImageRecord>, CatalogError> {
+        self.fetch_optional(&format!("SELECT {COLUMNS} FROM images WHERE id = ?"), id)
+            .await
+    }
+
+    async fn fetch_optional(&self, sql: &str, arg: &str) -> Result<Option<ImageRecord>, CatalogError> {
+        sqlx::query_as::<_, Row>(sql)
+            .bind(arg)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(ImageRecord::try_from)
+            .transpose()
+    }
+
+    /// Records an image whose blob is already stored. If another request recorded the same generation
+    /// key first, that row wins and is returned.
+    pub async fn insert(&self, record: &ImageRecord) -> Result<ImageRecord, CatalogError> {
+        sqlx::query(
+            "INSERT INTO images (id, gen_key, prompt, final_prompt, negative_prompt, model, provider, seed, \
+             steps, width, height, format, bytes, content_hash, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (gen_key) DO NOTHING",
+        )
+        .bind(&record.id)
+        .bind(&record.gen_key)
+        .bind(&record.prompt)
+        .bind(&record.final_prompt)
+        .bind(&record.negative_prompt)
+        .bind(&record.model)
+        .bind(&record.provider)
+        .bind(i64::from(record.seed))
+        .bind(record.steps.map(i64::from))
+        .bind(i64::from(record.width))
+        .bind(i64::from(record.height))
+        .bind(record.format.as_str())
+        .bind(i64::try_from(record.bytes).unwrap_or(i64::MAX))
+        .bind(&record.content_hash)
+        .bind(record.created_at)
+        .execute(&self.pool)
+        .await?;
+        self.by_gen_key(&record.gen_key)
+            .await?
+            .ok_or_else(|| CatalogError::Corrupt {
+                id: record.id.clone(),
+                reason: "row vanished right after insert".into(),
+            })
+    }
+
+    /// The newest images first.
+    pub async fn recent(&self, limit: u32) -> Result<Vec<ImageRecord>, CatalogError> {
+        sqlx::query_as::<_, Row>(&format!(
+            "SELECT {COLUMNS} FROM images ORDER BY created_at DESC, id DESC LIMIT ?"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(ImageRecord::try_from)
+        .collect()
+    }
+
+    pub async fn ping(&self) -> Result<(), CatalogError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Waits for open connections to finish and checkpoints the WAL.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, gen_key: &str, created_at: i64) -> ImageRecord {
+        ImageRecord {
+            id: id.into(),
+            gen_key: gen_key.into(),
+            prompt: "a sloth".into(),
+            final_prompt: "a sloth".into(),
+            negative_prompt: None,
+            model: "builtin".into(),
+            provider: "builtin".into(),
+            seed: u32::MAX,
+            steps: Some(4),
+            width: 800,
+            height: 600,
+            format: ImageFormat::Png,
+            bytes: 1234,
+            content_hash: "ab".repeat(32),
+            created_at,
+        }
+    }
+
+    #[tokio::test]
+    async fn insert_read_back_conflict_and_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.db");
+        let catalog = Catalog::open(&path).await.unwrap();
+        catalog.ping().await.unwrap();
+
+        let first = record("01", "key-a", 10);
+        assert_eq!(catalog.insert(&first).await.unwrap(), first);
+        let rival = record("02", "key-a", 11);
+        assert_eq!(catalog.insert(&rival).await.unwrap(), first, "the first row for a key wins");
+        let second = record("03", "key-b", 20);
+        catalog.insert(&second).await.unwrap();
+
+        assert_eq!(catalog.by_id("03").await.unwrap(), Some(second.clone()));
+        assert_eq!(catalog.by_gen_key("key-a").await.unwrap(), Some(first.clone()));
+        assert_eq!(catalog.by_id("nope").await.unwrap(), None);
+        let ids: Vec<_> = catalog.recent(10).await.unwrap().into_iter().map(|r| r.id).collect();
+        assert_eq!(ids, ["03", "01"]);
+        catalog.close().await;
+
+        let reopened = Catalog::open(&path).await.unwrap();
+        assert_eq!(reopened.recent(1).await.unwrap(), vec![second]);
+    }
+}

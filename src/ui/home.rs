@@ -1,0 +1,96 @@
+//! The home page: the URL maker and the most recent images.
+
+use leptos::prelude::*;
+
+use crate::api::images::{recent_images, ImageSummary};
+use crate::ui::url_maker::UrlMaker;
+
+const RECENT: u32 = 24;
+
+#[component]
+pub fn HomePage() -> impl IntoView {
+    let images = Resource::new(|| (), |_| recent_images(RECENT));
+    // Effects run only in the browser: the marker appears once the page is hydrated and interactive.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+
+    view! {
+        <main class="mx-auto max-w-6xl px-4 py-8 sm:px-6" data-hydrated=move || hydrated.get().then_some("true")>
+            <header class="mb-8">
+                <h1 class="text-4xl font-black tracking-tight">
+                    "Pix"<span class="text-violet-600 dark:text-violet-400">"zoo"</span>
+                </h1>
+                <p class="mt-2 text-stone-600 dark:text-stone-400">
+                    "Your self-hosted image studio and image origin."
+                </p>
+            </header>
+            <UrlMaker />
+            <section aria-labelledby="recent-title" class="mt-10">
+                <div class="flex items-center justify-between gap-4">
+                    <h2 id="recent-title" class="text-lg font-semibold">"Recent images"</h2>
+                    <button type="button" on:click=move |_| images.refetch()
+                        class="rounded-lg border border-stone-300 px-3 py-1.5 text-sm font-medium hover:bg-stone-100 focus-visible:outline-2 focus-visible:outline-violet-500 dark:border-stone-700 dark:hover:bg-stone-800">
+                        "Refresh"
+                    </button>
+                </div>
+                <Transition fallback=|| view! { <p class="mt-4 text-stone-500">"Loading images…"</p> }>
+                    {move || Suspend::new(async move {
+                        match images.await {
+                            Ok(list) if list.is_empty() => view! { <EmptyState /> }.into_any(),
+                            Ok(list) => view! { <Gallery images=list /> }.into_any(),
+                            Err(err) => view! {
+                                <p role="alert" class="mt-4 text-red-700 dark:text-red-400">
+                                    "Could not load images: " {err.to_string()}
+                                </p>
+                            }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </section>
+        </main>
+    }
+}
+
+#[component]
+fn EmptyState() -> impl IntoView {
+    view! {
+        <div class="mt-4 rounded-2xl border-2 border-dashed border-stone-300 p-8 text-center dark:border-stone-700">
+            <p class="font-medium">"No images yet."</p>
+            <p class="mt-2 text-stone-600 dark:text-stone-400">
+                "Make the first one by opening "
+                <a href="/800x600/sunglasses-sloth" rel="external" class="font-mono text-violet-700 underline dark:text-violet-300">
+                    "/800x600/sunglasses-sloth"
+                </a>
+                ", then come back here."
+            </p>
+        </div>
+    }
+}
+
+#[component]
+fn Gallery(images: Vec<ImageSummary>) -> impl IntoView {
+    view! {
+        <ul class="mt-4 grid grid-cols-1 gap-4 sm:grid-cols-2 lg:grid-cols-3 xl:grid-cols-4">
+            {images.into_iter().map(|image| view! { <ImageCard image /> }).collect_view()}
+        </ul>
+    }
+}
+
+#[component]
+fn ImageCard(image: ImageSummary) -> impl IntoView {
+    view! {
+        <li class="overflow-hidden rounded-xl border border-stone-200 bg-white shadow-sm dark:border-stone-800 dark:bg-stone-900">
+            <a href=image.url.clone() rel="external" class="block focus-visible:outline-2 focus-visible:outline-violet-500">
+                // width/height reserve the box before the image arrives, so nothing shifts.
+                <img src=image.url.clone() alt=image.prompt.clone() width=image.width height=image.height
+                    loading="lazy" decoding="async" class="h-auto w-full bg-stone-200 dark:bg-stone-800" />
+            </a>
+            <div class="p-3">
+                <p class="line-clamp-2 text-sm font-medium">{image.prompt.clone()}</p>
+                <p class="mt-1 text-xs text-stone-500 dark:text-stone-400">
+                    {format!("{} × {} · {}", image.width, image.height, image.model)}
+                </p>
+            </div>
+        </li>
+    }
+}

@@ -1,0 +1,5 @@
+//! Pages and their components. Data comes through the server functions in [`crate::api`].
+
+pub mod home;
+pub mod not_found;
+pub mod url_maker;

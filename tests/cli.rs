@@ -1,0 +1,45 @@
+//! The binary itself: bad configuration stops start-up with a message naming the key, never a panic.
+#![cfg(feature = "ssr")]
+
+use std::process::Command;
+
+fn pixzoo(envs: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_pixzoo"))
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .envs(envs.iter().copied())
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[test]
+fn bad_configuration_names_the_key_and_exits_cleanly() {
+    let cases: &[(&[(&str, &str)], &[&str], &str)] = &[
+        (&[("PIXZOO_ADDR", "nowhere")], &[], "server.addr"),
+        (&[("PIXZOO_LIMITS__MAX_WIDTH", "0")], &[], "limits.max_width"),
+        (&[("PIXZOO_DEFAULT_MODEL", "ghost")], &[], "catalog.default_model"),
+        (&[], &["--config", "/nonexistent/pixzoo.toml"], "/nonexistent/pixzoo.toml"),
+    ];
+    for (envs, args, needle) in cases {
+        let (code, stderr) = pixzoo(envs, args);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains(needle), "{needle}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn an_address_in_use_is_reported() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let data = tempfile::tempdir().unwrap();
+    let (code, stderr) = pixzoo(
+        &[("PIXZOO_ADDR", &addr), ("PIXZOO_DATA_DIR", data.path().to_str().unwrap())],
+        &[],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains(&addr) && !stderr.contains("panicked"), "{stderr}");
+}

@@ -1,0 +1,236 @@
+//! The server over real loopback HTTP with a temporary data directory.
+#![cfg(feature = "ssr")]
+
+use std::path::Path;
+use std::time::Duration;
+
+use pixzoo::server::config::Config;
+use pixzoo::server::AppState;
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use reqwest::StatusCode;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+struct TestServer {
+    base: String,
+    state: AppState,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl TestServer {
+    async fn start(data_dir: &Path) -> Self {
+        let mut config = Config::default();
+        config.storage.data_dir = data_dir.to_owned();
+        config.server.site_root = data_dir.join("site");
+        let (router, state) = pixzoo::server::build(&config).await.expect("server builds");
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        Self {
+            base,
+            state,
+            stop,
+            task,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        client().get(self.url(path)).send().await.expect("request succeeds")
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.unwrap();
+        self.state.engine.close().await;
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap()
+}
+
+fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
+    response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+fn dimensions(bytes: &[u8]) -> (u32, u32) {
+    let image = image::load_from_memory(bytes).expect("a decodable image");
+    (image.width(), image.height())
+}
+
+#[tokio::test]
+async fn generates_on_miss_then_serves_the_stored_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+
+    let first = server.get("/800x600/sunglasses-sloth").await;
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(header(&first, "x-cache"), "MISS");
+    assert_eq!(header(&first, CONTENT_TYPE.as_str()), "image/png");
+    let length: usize = header(&first, CONTENT_LENGTH.as_str()).parse().unwrap();
+    let etag = header(&first, ETAG.as_str()).to_owned();
+    let bytes = first.bytes().await.unwrap();
+    assert_eq!(bytes.len(), length);
+    assert_eq!(dimensions(&bytes), (800, 600));
+
+    // Same size in either case of `x`, same words with `_` instead of `-`: the same image.
+    for path in ["/800x600/sunglasses-sloth", "/800X600/sunglasses-sloth", "/800x600/sunglasses_sloth"] {
+        let again = server.get(path).await;
+        assert_eq!(again.status(), StatusCode::OK, "{path}");
+        assert_eq!(header(&again, "x-cache"), "HIT", "{path}");
+        assert_eq!(again.bytes().await.unwrap(), bytes, "{path}");
+    }
+
+    let revalidated = client()
+        .get(server.url("/800x600/sunglasses-sloth"))
+        .header(IF_NONE_MATCH, &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
+
+    let other_seed = server.get("/800x600/sunglasses-sloth?seed=9").await;
+    assert_eq!(header(&other_seed, "x-cache"), "MISS");
+    assert_ne!(other_seed.bytes().await.unwrap(), bytes, "another seed is another image");
+
+    let wide = server.get("/1x4096/tall").await;
+    assert_eq!(wide.status(), StatusCode::OK);
+    assert_eq!(dimensions(&wide.bytes().await.unwrap()), (1, 4096));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_4xx_that_names_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let long = format!("/800x600/{}", "a".repeat(201));
+    let cases: &[(&str, StatusCode, &str)] = &[
+        ("/0x600/sloth", StatusCode::BAD_REQUEST, "width"),
+        ("/800x0/sloth", StatusCode::BAD_REQUEST, "height"),
+        ("/-5x600/sloth", StatusCode::BAD_REQUEST, "width"),
+        ("/4097x600/sloth", StatusCode::BAD_REQUEST, "4096"),
+        ("/800x99999999999/sloth", StatusCode::BAD_REQUEST, "height"),
+        ("/800xabc/sloth", StatusCode::BAD_REQUEST, "whole number"),
+        ("/1.5x600/sloth", StatusCode::BAD_REQUEST, "whole number"),
+        ("/800/sloth", StatusCode::BAD_REQUEST, "WIDTHxHEIGHT"),
+        ("/800x600x2/sloth", StatusCode::BAD_REQUEST, "whole number"),
+        ("/800x600/---", StatusCode::BAD_REQUEST, "empty"),
+        ("/800x600/%20_%20", StatusCode::BAD_REQUEST, "empty"),
+        ("/800x600/bad%0Aslug", StatusCode::BAD_REQUEST, "control"),
+        ("/800x600/%FF%FE", StatusCode::BAD_REQUEST, "UTF-8"),
+        (&long, StatusCode::BAD_REQUEST, "limit is 200"),
+        ("/800x600/sloth?seed=abc", StatusCode::BAD_REQUEST, "seed"),
+        ("/800x600/sloth?seed=-1", StatusCode::BAD_REQUEST, "seed"),
+        ("/800x600/sloth?model=dall-e", StatusCode::NOT_FOUND, "dall-e"),
+        ("/img/does-not-exist", StatusCode::NOT_FOUND, "does-not-exist"),
+    ];
+    for (path, status, needle) in cases {
+        let response = server.get(path).await;
+        assert_eq!(response.status(), *status, "{path}");
+        assert_eq!(header(&response, CONTENT_TYPE.as_str()), "application/json", "{path}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        let message = body["error"].as_str().unwrap_or_default();
+        assert!(message.contains(needle), "{path}: {message:?} should mention {needle:?}");
+    }
+
+    // Two-segment paths that are not sizes belong to nobody: the site's 404 page.
+    for path in ["/about/team", "/gallery/x", "/NaNx600/sloth"] {
+        let response = server.get(path).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        assert!(header(&response, CONTENT_TYPE.as_str()).starts_with("text/html"), "{path}");
+    }
+    assert!(server.state.engine.recent(10).await.unwrap().is_empty(), "nothing was generated");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn everything_stored_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let first = server.get("/320x200/persist-me").await;
+    assert_eq!(header(&first, "x-cache"), "MISS");
+    let bytes = first.bytes().await.unwrap();
+    server.stop().await;
+
+    let server = TestServer::start(dir.path()).await;
+    let again = server.get("/320x200/persist-me").await;
+    assert_eq!(header(&again, "x-cache"), "HIT");
+    assert_eq!(again.bytes().await.unwrap(), bytes);
+
+    let recent = server.state.engine.recent(10).await.unwrap();
+    assert_eq!(recent.len(), 1);
+    let original = server.get(&format!("/img/{}", recent[0].id)).await;
+    assert_eq!(original.status(), StatusCode::OK);
+    assert_eq!(header(&original, CONTENT_TYPE.as_str()), "image/png");
+    assert_eq!(original.bytes().await.unwrap(), bytes);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_identical_requests_store_one_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let url = server.url("/640x360/a-crowd-of-identical-requests");
+    let responses = futures::future::join_all((0..8).map(|_| client().get(&url).send())).await;
+    let mut bodies = Vec::new();
+    for response in responses {
+        let response = response.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        bodies.push(response.bytes().await.unwrap());
+    }
+    assert!(bodies.windows(2).all(|pair| pair[0] == pair[1]), "everyone gets the same image");
+    assert_eq!(server.state.engine.recent(10).await.unwrap().len(), 1);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn health_reports_the_storage() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let healthy = server.get("/healthz").await;
+    assert_eq!(healthy.status(), StatusCode::OK);
+    let body: serde_json::Value = healthy.json().await.unwrap();
+    assert_eq!(body, serde_json::json!({"status": "ok", "catalog": "ok", "blobs": "ok"}));
+
+    // With the catalog closed, the server is up but cannot serve: 503, naming the part that failed.
+    server.state.engine.close().await;
+    let unhealthy = server.get("/healthz").await;
+    assert_eq!(unhealthy.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: serde_json::Value = unhealthy.json().await.unwrap();
+    assert_eq!(body["catalog"], "unavailable");
+    assert_eq!(body["blobs"], "ok");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_home_page_lists_recent_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let empty = server.get("/").await.text().await.unwrap();
+    assert!(empty.contains("<title>Pixzoo</title>"), "{empty}");
+    assert!(empty.contains("No images yet"), "the empty state explains what to do");
+    assert!(empty.contains("/800x600/sunglasses-sloth"));
+
+    server.get("/300x200/a-lonely-lighthouse").await;
+    server.get("/200x300/second-image").await;
+    let page = server.get("/").await.text().await.unwrap();
+    let first = page.find("second image").expect("newest image listed");
+    let second = page.find("a lonely lighthouse").expect("older image listed");
+    assert!(first < second, "newest first");
+    assert!(page.contains(r#"width="200""#) && page.contains(r#"height="300""#));
+    server.stop().await;
+}
