@@ -12,16 +12,34 @@ fn pixzoo(envs: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String) {
         .args(args)
         .output()
         .expect("the binary runs");
-    (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
+
+/// Environment, arguments, and what the error must mention.
+type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a str);
 
 #[test]
 fn bad_configuration_names_the_key_and_exits_cleanly() {
-    let cases: &[(&[(&str, &str)], &[&str], &str)] = &[
+    let cases: &[Case] = &[
         (&[("PIXZOO_ADDR", "nowhere")], &[], "server.addr"),
-        (&[("PIXZOO_LIMITS__MAX_WIDTH", "0")], &[], "limits.max_width"),
-        (&[("PIXZOO_DEFAULT_MODEL", "ghost")], &[], "catalog.default_model"),
-        (&[], &["--config", "/nonexistent/pixzoo.toml"], "/nonexistent/pixzoo.toml"),
+        (
+            &[("PIXZOO_LIMITS__MAX_WIDTH", "0")],
+            &[],
+            "limits.max_width",
+        ),
+        (
+            &[("PIXZOO_DEFAULT_MODEL", "ghost")],
+            &[],
+            "catalog.default_model",
+        ),
+        (
+            &[],
+            &["--config", "/nonexistent/pixzoo.toml"],
+            "/nonexistent/pixzoo.toml",
+        ),
     ];
     for (envs, args, needle) in cases {
         let (code, stderr) = pixzoo(envs, args);
@@ -37,9 +55,15 @@ fn an_address_in_use_is_reported() {
     let addr = taken.local_addr().unwrap().to_string();
     let data = tempfile::tempdir().unwrap();
     let (code, stderr) = pixzoo(
-        &[("PIXZOO_ADDR", &addr), ("PIXZOO_DATA_DIR", data.path().to_str().unwrap())],
+        &[
+            ("PIXZOO_ADDR", &addr),
+            ("PIXZOO_DATA_DIR", data.path().to_str().unwrap()),
+        ],
         &[],
     );
     assert_eq!(code, Some(1), "{stderr}");
-    assert!(stderr.contains(&addr) && !stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains(&addr) && !stderr.contains("panicked"),
+        "{stderr}"
+    );
 }

@@ -49,7 +49,11 @@ impl TestServer {
     }
 
     async fn get(&self, path: &str) -> reqwest::Response {
-        client().get(self.url(path)).send().await.expect("request succeeds")
+        client()
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request succeeds")
     }
 
     async fn stop(self) {
@@ -60,11 +64,18 @@ impl TestServer {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap()
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
 }
 
 fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
-    response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
 }
 
 fn dimensions(bytes: &[u8]) -> (u32, u32) {
@@ -88,7 +99,11 @@ async fn generates_on_miss_then_serves_the_stored_image() {
     assert_eq!(dimensions(&bytes), (800, 600));
 
     // Same size in either case of `x`, same words with `_` instead of `-`: the same image.
-    for path in ["/800x600/sunglasses-sloth", "/800X600/sunglasses-sloth", "/800x600/sunglasses_sloth"] {
+    for path in [
+        "/800x600/sunglasses-sloth",
+        "/800X600/sunglasses-sloth",
+        "/800x600/sunglasses_sloth",
+    ] {
         let again = server.get(path).await;
         assert_eq!(again.status(), StatusCode::OK, "{path}");
         assert_eq!(header(&again, "x-cache"), "HIT", "{path}");
@@ -105,7 +120,11 @@ async fn generates_on_miss_then_serves_the_stored_image() {
 
     let other_seed = server.get("/800x600/sunglasses-sloth?seed=9").await;
     assert_eq!(header(&other_seed, "x-cache"), "MISS");
-    assert_ne!(other_seed.bytes().await.unwrap(), bytes, "another seed is another image");
+    assert_ne!(
+        other_seed.bytes().await.unwrap(),
+        bytes,
+        "another seed is another image"
+    );
 
     let wide = server.get("/1x4096/tall").await;
     assert_eq!(wide.status(), StatusCode::OK);
@@ -135,25 +154,46 @@ async fn bad_input_gets_a_4xx_that_names_the_problem() {
         (&long, StatusCode::BAD_REQUEST, "limit is 200"),
         ("/800x600/sloth?seed=abc", StatusCode::BAD_REQUEST, "seed"),
         ("/800x600/sloth?seed=-1", StatusCode::BAD_REQUEST, "seed"),
-        ("/800x600/sloth?model=dall-e", StatusCode::NOT_FOUND, "dall-e"),
-        ("/img/does-not-exist", StatusCode::NOT_FOUND, "does-not-exist"),
+        (
+            "/800x600/sloth?model=dall-e",
+            StatusCode::NOT_FOUND,
+            "dall-e",
+        ),
+        (
+            "/img/does-not-exist",
+            StatusCode::NOT_FOUND,
+            "does-not-exist",
+        ),
     ];
     for (path, status, needle) in cases {
         let response = server.get(path).await;
         assert_eq!(response.status(), *status, "{path}");
-        assert_eq!(header(&response, CONTENT_TYPE.as_str()), "application/json", "{path}");
+        assert_eq!(
+            header(&response, CONTENT_TYPE.as_str()),
+            "application/json",
+            "{path}"
+        );
         let body: serde_json::Value = response.json().await.unwrap();
         let message = body["error"].as_str().unwrap_or_default();
-        assert!(message.contains(needle), "{path}: {message:?} should mention {needle:?}");
+        assert!(
+            message.contains(needle),
+            "{path}: {message:?} should mention {needle:?}"
+        );
     }
 
     // Two-segment paths that are not sizes belong to nobody: the site's 404 page.
     for path in ["/about/team", "/gallery/x", "/NaNx600/sloth"] {
         let response = server.get(path).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
-        assert!(header(&response, CONTENT_TYPE.as_str()).starts_with("text/html"), "{path}");
+        assert!(
+            header(&response, CONTENT_TYPE.as_str()).starts_with("text/html"),
+            "{path}"
+        );
     }
-    assert!(server.state.engine.recent(10).await.unwrap().is_empty(), "nothing was generated");
+    assert!(
+        server.state.engine.recent(10).await.unwrap().is_empty(),
+        "nothing was generated"
+    );
     server.stop().await;
 }
 
@@ -192,7 +232,10 @@ async fn concurrent_identical_requests_store_one_image() {
         assert_eq!(response.status(), StatusCode::OK);
         bodies.push(response.bytes().await.unwrap());
     }
-    assert!(bodies.windows(2).all(|pair| pair[0] == pair[1]), "everyone gets the same image");
+    assert!(
+        bodies.windows(2).all(|pair| pair[0] == pair[1]),
+        "everyone gets the same image"
+    );
     assert_eq!(server.state.engine.recent(10).await.unwrap().len(), 1);
     server.stop().await;
 }
@@ -204,7 +247,10 @@ async fn health_reports_the_storage() {
     let healthy = server.get("/healthz").await;
     assert_eq!(healthy.status(), StatusCode::OK);
     let body: serde_json::Value = healthy.json().await.unwrap();
-    assert_eq!(body, serde_json::json!({"status": "ok", "catalog": "ok", "blobs": "ok"}));
+    assert_eq!(
+        body,
+        serde_json::json!({"status": "ok", "catalog": "ok", "blobs": "ok"})
+    );
 
     // With the catalog closed, the server is up but cannot serve: 503, naming the part that failed.
     server.state.engine.close().await;
@@ -222,14 +268,19 @@ async fn the_home_page_lists_recent_images() {
     let server = TestServer::start(dir.path()).await;
     let empty = server.get("/").await.text().await.unwrap();
     assert!(empty.contains("<title>Pixzoo</title>"), "{empty}");
-    assert!(empty.contains("No images yet"), "the empty state explains what to do");
+    assert!(
+        empty.contains("No images yet"),
+        "the empty state explains what to do"
+    );
     assert!(empty.contains("/800x600/sunglasses-sloth"));
 
     server.get("/300x200/a-lonely-lighthouse").await;
     server.get("/200x300/second-image").await;
     let page = server.get("/").await.text().await.unwrap();
     let first = page.find("second image").expect("newest image listed");
-    let second = page.find("a lonely lighthouse").expect("older image listed");
+    let second = page
+        .find("a lonely lighthouse")
+        .expect("older image listed");
     assert!(first < second, "newest first");
     assert!(page.contains(r#"width="200""#) && page.contains(r#"height="300""#));
     server.stop().await;

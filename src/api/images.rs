@@ -24,9 +24,13 @@ pub const MAX_RECENT: u32 = 100;
 #[server(prefix = "/sfn", endpoint = "recent_images")]
 pub async fn recent_images(limit: u32) -> Result<Vec<ImageSummary>, ServerFnError> {
     let state = expect_context::<crate::server::AppState>();
-    let images = state.engine.recent(limit.clamp(1, MAX_RECENT)).await.map_err(|err| {
-        tracing::error!(error = %err, "listing recent images failed");
-        ServerFnError::new("the image catalog is unavailable right now")
-    })?;
+    let images = state
+        .engine
+        .recent(limit.clamp(1, MAX_RECENT))
+        .await
+        .map_err(|err| {
+            tracing::error!(error = %err, "listing recent images failed");
+            ServerFnError::new("the image catalog is unavailable right now")
+        })?;
     Ok(images.iter().map(ImageSummary::from).collect())
 }

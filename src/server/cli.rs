@@ -8,7 +8,11 @@ use clap::Parser;
 use super::config::Config;
 
 #[derive(Debug, Parser)]
-#[command(name = "pixzoo", version, about = "Self-hosted AI image studio and image origin")]
+#[command(
+    name = "pixzoo",
+    version,
+    about = "Self-hosted AI image studio and image origin"
+)]
 struct Args {
     /// Configuration file (default: ./Leptos.toml when present; built-in defaults otherwise).
     #[arg(long, env = "PIXZOO_CONFIG", value_name = "PATH")]

@@ -178,10 +178,16 @@ impl Config {
             figment = figment.merge(Toml::file_exact(file));
         }
         let config: Config = figment
-            .merge(Env::raw().only(&["LEPTOS_SITE_ROOT"]).map(|_| "server.site_root".into()))
+            .merge(
+                Env::raw()
+                    .only(&["LEPTOS_SITE_ROOT"])
+                    .map(|_| "server.site_root".into()),
+            )
             .merge(pixzoo_env())
             .extract()
-            .map_err(|err| ConfigError::Load(err.into_iter().map(describe).collect::<Vec<_>>().join("; ")))?;
+            .map_err(|err| {
+                ConfigError::Load(err.into_iter().map(describe).collect::<Vec<_>>().join("; "))
+            })?;
         config.validate()?;
         Ok(config)
     }
@@ -190,10 +196,16 @@ impl Config {
         let invalid = |key, reason: String| Err(ConfigError::Invalid { key, reason });
         const MAX_SIDE: u32 = 16_384;
         if !(1..=MAX_SIDE).contains(&self.limits.max_width) {
-            return invalid("limits.max_width", format!("must be between 1 and {MAX_SIDE}"));
+            return invalid(
+                "limits.max_width",
+                format!("must be between 1 and {MAX_SIDE}"),
+            );
         }
         if !(1..=MAX_SIDE).contains(&self.limits.max_height) {
-            return invalid("limits.max_height", format!("must be between 1 and {MAX_SIDE}"));
+            return invalid(
+                "limits.max_height",
+                format!("must be between 1 and {MAX_SIDE}"),
+            );
         }
         if !(1..=2000).contains(&self.limits.max_slug_chars) {
             return invalid("limits.max_slug_chars", "must be between 1 and 2000".into());
@@ -210,7 +222,10 @@ impl Config {
                 return invalid("catalog.models.id", "must not be empty".into());
             }
             if !seen.insert(model.id.as_str()) {
-                return invalid("catalog.models.id", format!("`{}` is defined twice", model.id));
+                return invalid(
+                    "catalog.models.id",
+                    format!("`{}` is defined twice", model.id),
+                );
             }
             if !KNOWN_PROVIDERS.contains(&model.provider.as_str()) {
                 return invalid(
@@ -224,13 +239,23 @@ impl Config {
                 );
             }
         }
-        if !self.catalog.models.iter().any(|m| m.id == self.catalog.default_model) {
+        if !self
+            .catalog
+            .models
+            .iter()
+            .any(|m| m.id == self.catalog.default_model)
+        {
             return invalid(
                 "catalog.default_model",
-                format!("`{}` is not a model in catalog.models", self.catalog.default_model),
+                format!(
+                    "`{}` is not a model in catalog.models",
+                    self.catalog.default_model
+                ),
             );
         }
-        if !self.providers.builtin.enabled && self.catalog.models.iter().all(|m| m.provider == "builtin") {
+        if !self.providers.builtin.enabled
+            && self.catalog.models.iter().all(|m| m.provider == "builtin")
+        {
             return invalid(
                 "providers.builtin.enabled",
                 "is false and no other provider is configured, so no model could run".into(),
@@ -260,18 +285,20 @@ fn describe(err: figment::Error) -> String {
 
 /// `PIXZOO_SECTION__KEY` for any key, plus short names for the ones people set most.
 fn pixzoo_env() -> Env {
-    Env::prefixed("PIXZOO_")
-        .ignore(&["CONFIG"])
-        .map(|key| match key.as_str().to_ascii_lowercase().as_str() {
+    Env::prefixed("PIXZOO_").ignore(&["CONFIG"]).map(|key| {
+        match key.as_str().to_ascii_lowercase().as_str() {
             "addr" => "server.addr".into(),
             "site_root" => "server.site_root".into(),
             "log" => "server.log".into(),
             "data_dir" => "storage.data_dir".into(),
             "default_model" => "catalog.default_model".into(),
             other => other.replace("__", ".").into(),
-        })
+        }
+    })
 }
 
+// figment's `Jail` closures return its large error type by design.
+#[allow(clippy::result_large_err)]
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,7 +323,10 @@ mod tests {
     fn the_documented_file_matches_the_defaults() {
         let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_CONFIG_FILE);
         Jail::expect_with(|_jail| {
-            assert_eq!(Config::load(Some(&shipped)).expect("Leptos.toml loads"), Config::default());
+            assert_eq!(
+                Config::load(Some(&shipped)).expect("Leptos.toml loads"),
+                Config::default()
+            );
             Ok(())
         });
     }
@@ -316,7 +346,10 @@ mod tests {
             let config = Config::load(None).expect("file loads");
             assert_eq!(config.server.addr.to_string(), "0.0.0.0:8080");
             assert_eq!(config.limits.max_width, 2048);
-            assert_eq!(config.limits.max_height, 4096, "untouched keys keep defaults");
+            assert_eq!(
+                config.limits.max_height, 4096,
+                "untouched keys keep defaults"
+            );
 
             jail.set_env("PIXZOO_ADDR", "127.0.0.1:4010");
             jail.set_env("PIXZOO_DATA_DIR", "/tmp/elsewhere");
@@ -331,7 +364,11 @@ mod tests {
 
             jail.set_env("PIXZOO_SITE_ROOT", "pixzoo-site");
             let config = Config::load(None).expect("env loads");
-            assert_eq!(config.server.site_root, Path::new("pixzoo-site"), "PIXZOO_ wins");
+            assert_eq!(
+                config.server.site_root,
+                Path::new("pixzoo-site"),
+                "PIXZOO_ wins"
+            );
             Ok(())
         });
     }
@@ -343,7 +380,10 @@ mod tests {
             let config = Config::load(Some(Path::new("other.toml"))).expect("loads");
             assert_eq!(config.limits.max_slug_chars, 10);
             let message = load_err(Some(Path::new("missing.toml")));
-            assert!(message.contains("missing.toml") && message.contains("does not exist"), "{message}");
+            assert!(
+                message.contains("missing.toml") && message.contains("does not exist"),
+                "{message}"
+            );
             Ok(())
         });
     }
@@ -362,7 +402,10 @@ mod tests {
 
             jail.set_env("PIXZOO_LIMITS__MAX_WIDTH", "0");
             let message = load_err(None);
-            assert!(message.contains("limits.max_width") && message.contains("between"), "{message}");
+            assert!(
+                message.contains("limits.max_width") && message.contains("between"),
+                "{message}"
+            );
             Ok(())
         });
     }
@@ -372,15 +415,24 @@ mod tests {
         Jail::expect_with(|jail| {
             jail.create_file(DEFAULT_CONFIG_FILE, "[server]\nadr = \"127.0.0.1:1\"\n")?;
             let message = load_err(None);
-            assert!(message.contains("adr"), "unknown keys are refused: {message}");
+            assert!(
+                message.contains("adr"),
+                "unknown keys are refused: {message}"
+            );
 
             jail.create_file(DEFAULT_CONFIG_FILE, "[server\naddr = 1\n")?;
             let message = load_err(None);
-            assert!(message.contains(DEFAULT_CONFIG_FILE), "syntax errors name the file: {message}");
+            assert!(
+                message.contains(DEFAULT_CONFIG_FILE),
+                "syntax errors name the file: {message}"
+            );
 
             jail.create_file(DEFAULT_CONFIG_FILE, "[catalog]\ndefault_model = \"nope\"\n")?;
             let message = load_err(None);
-            assert!(message.contains("catalog.default_model") && message.contains("nope"), "{message}");
+            assert!(
+                message.contains("catalog.default_model") && message.contains("nope"),
+                "{message}"
+            );
 
             jail.create_file(DEFAULT_CONFIG_FILE, "[server]\nlog = \"pixzoo=loud\"\n")?;
             assert!(load_err(None).contains("server.log"));
@@ -390,7 +442,10 @@ mod tests {
                 "[[catalog.models]]\nid = \"x\"\nlabel = \"X\"\nprovider = \"dalle\"\nupstream = \"x\"\n",
             )?;
             let message = load_err(None);
-            assert!(message.contains("catalog.models.provider") && message.contains("dalle"), "{message}");
+            assert!(
+                message.contains("catalog.models.provider") && message.contains("dalle"),
+                "{message}"
+            );
             Ok(())
         });
     }

@@ -13,15 +13,19 @@ pub fn UrlMaker() -> impl IntoView {
 
     // Either the URL to open, or what is wrong with the inputs.
     let url = Memo::new(move |_| {
-        let size = parse_size(&format!("{}x{}", width.get().trim(), height.get().trim()), &UrlLimits::default())
-            .map_err(|err| err.to_string())?;
+        let size = parse_size(
+            &format!("{}x{}", width.get().trim(), height.get().trim()),
+            &UrlLimits::default(),
+        )
+        .map_err(|err| err.to_string())?;
         if slugify(&prompt.get()).is_empty() {
             return Err("type a few words to describe the image".to_owned());
         }
         Ok(placeholder_path(size, &prompt.get()))
     });
 
-    let field = "mt-1 w-full rounded-lg border border-stone-300 bg-white px-3 py-2 text-base shadow-sm \
+    let field =
+        "mt-1 w-full rounded-lg border border-stone-300 bg-white px-3 py-2 text-base shadow-sm \
                  focus:outline-none focus-visible:ring-2 focus-visible:ring-violet-500 \
                  dark:border-stone-700 dark:bg-stone-900";
     view! {

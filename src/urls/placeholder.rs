@@ -179,18 +179,69 @@ mod tests {
     #[test]
     fn bad_sizes_say_what_is_wrong() {
         assert!(matches!(size("800"), Err(SizeError::Malformed(_))));
-        assert!(matches!(size("800x"), Err(SizeError::NotAnInteger { dimension: "height", .. })));
-        assert!(matches!(size("800xabc"), Err(SizeError::NotAnInteger { dimension: "height", .. })));
-        assert!(matches!(size("1.5x600"), Err(SizeError::NotAnInteger { dimension: "width", .. })));
-        assert!(matches!(size("800x600x2"), Err(SizeError::NotAnInteger { .. })));
-        assert!(matches!(size("800x 600"), Err(SizeError::NotAnInteger { .. })));
-        assert!(matches!(size("0x600"), Err(SizeError::OutOfRange { dimension: "width", .. })));
-        assert!(matches!(size("800x0"), Err(SizeError::OutOfRange { dimension: "height", .. })));
-        assert!(matches!(size("-5x600"), Err(SizeError::OutOfRange { dimension: "width", .. })));
-        assert!(matches!(size("4097x600"), Err(SizeError::OutOfRange { max: 4096, .. })));
-        assert!(matches!(size("800x99999999999999999999"), Err(SizeError::OutOfRange { .. })));
+        assert!(matches!(
+            size("800x"),
+            Err(SizeError::NotAnInteger {
+                dimension: "height",
+                ..
+            })
+        ));
+        assert!(matches!(
+            size("800xabc"),
+            Err(SizeError::NotAnInteger {
+                dimension: "height",
+                ..
+            })
+        ));
+        assert!(matches!(
+            size("1.5x600"),
+            Err(SizeError::NotAnInteger {
+                dimension: "width",
+                ..
+            })
+        ));
+        assert!(matches!(
+            size("800x600x2"),
+            Err(SizeError::NotAnInteger { .. })
+        ));
+        assert!(matches!(
+            size("800x 600"),
+            Err(SizeError::NotAnInteger { .. })
+        ));
+        assert!(matches!(
+            size("0x600"),
+            Err(SizeError::OutOfRange {
+                dimension: "width",
+                ..
+            })
+        ));
+        assert!(matches!(
+            size("800x0"),
+            Err(SizeError::OutOfRange {
+                dimension: "height",
+                ..
+            })
+        ));
+        assert!(matches!(
+            size("-5x600"),
+            Err(SizeError::OutOfRange {
+                dimension: "width",
+                ..
+            })
+        ));
+        assert!(matches!(
+            size("4097x600"),
+            Err(SizeError::OutOfRange { max: 4096, .. })
+        ));
+        assert!(matches!(
+            size("800x99999999999999999999"),
+            Err(SizeError::OutOfRange { .. })
+        ));
         let message = size("800x0").unwrap_err().to_string();
-        assert!(message.contains("height") && message.contains("4096"), "{message}");
+        assert!(
+            message.contains("height") && message.contains("4096"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -214,14 +265,20 @@ mod tests {
     fn slugs_become_prompts() {
         let limits = UrlLimits::default();
         let prompt = |s| prompt_from_slug(s, &limits);
-        assert_eq!(prompt("sunglasses-sloth").as_deref(), Ok("sunglasses sloth"));
+        assert_eq!(
+            prompt("sunglasses-sloth").as_deref(),
+            Ok("sunglasses sloth")
+        );
         assert_eq!(prompt("a__red--panda_").as_deref(), Ok("a red panda"));
         assert_eq!(prompt("café au lait").as_deref(), Ok("café au lait"));
         assert_eq!(prompt("戴墨镜的树懒").as_deref(), Ok("戴墨镜的树懒"));
         assert_eq!(prompt(""), Err(SlugError::Empty));
         assert_eq!(prompt("-_- _"), Err(SlugError::Empty));
         assert_eq!(prompt("bad\nslug"), Err(SlugError::ControlCharacter));
-        assert!(matches!(prompt(&"a".repeat(201)), Err(SlugError::TooLong { len: 201, .. })));
+        assert!(matches!(
+            prompt(&"a".repeat(201)),
+            Err(SlugError::TooLong { len: 201, .. })
+        ));
     }
 
     #[test]
@@ -236,6 +293,9 @@ mod tests {
         };
         assert_eq!(placeholder_path(size, "A red fox"), "/640x480/a-red-fox");
         let limits = UrlLimits::default();
-        assert_eq!(prompt_from_slug(&slugify("A red fox"), &limits).as_deref(), Ok("a red fox"));
+        assert_eq!(
+            prompt_from_slug(&slugify("A red fox"), &limits).as_deref(),
+            Ok("a red fox")
+        );
     }
 }

@@ -28,7 +28,11 @@ pub fn generation_key(parts: &KeyParts) -> String {
     field(parts.model.as_bytes());
     field(parts.prompt.as_bytes());
     field(parts.negative_prompt.unwrap_or_default().as_bytes());
-    field(if parts.negative_prompt.is_some() { b"n" } else { b"-" });
+    field(if parts.negative_prompt.is_some() {
+        b"n"
+    } else {
+        b"-"
+    });
     field(&parts.seed.to_le_bytes());
     field(&parts.steps.map_or(-1, i64::from).to_le_bytes());
     field(&parts.size.width.to_le_bytes());
@@ -38,7 +42,10 @@ pub fn generation_key(parts: &KeyParts) -> String {
 
 /// The seed used when a request gives none: derived from the prompt, so a URL always means one image.
 pub fn seed_for(prompt: &str) -> u32 {
-    let digest = Sha256::new().chain_update(b"pixzoo-seed\0").chain_update(prompt).finalize();
+    let digest = Sha256::new()
+        .chain_update(b"pixzoo-seed\0")
+        .chain_update(prompt)
+        .finalize();
     u32::from_le_bytes([digest[0], digest[1], digest[2], digest[3]])
 }
 
@@ -66,11 +73,29 @@ mod tests {
         assert_eq!(base, generation_key(&parts("sloth")));
         assert_ne!(base, generation_key(&parts("sloths")));
         let variants = [
-            KeyParts { model: "other", ..parts("sloth") },
-            KeyParts { negative_prompt: Some(""), ..parts("sloth") },
-            KeyParts { seed: 2, ..parts("sloth") },
-            KeyParts { steps: Some(4), ..parts("sloth") },
-            KeyParts { size: Size { width: 600, height: 800 }, ..parts("sloth") },
+            KeyParts {
+                model: "other",
+                ..parts("sloth")
+            },
+            KeyParts {
+                negative_prompt: Some(""),
+                ..parts("sloth")
+            },
+            KeyParts {
+                seed: 2,
+                ..parts("sloth")
+            },
+            KeyParts {
+                steps: Some(4),
+                ..parts("sloth")
+            },
+            KeyParts {
+                size: Size {
+                    width: 600,
+                    height: 800,
+                },
+                ..parts("sloth")
+            },
         ];
         for variant in variants {
             assert_ne!(base, generation_key(&variant));

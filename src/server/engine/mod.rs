@@ -85,9 +85,11 @@ pub struct Engine {
 impl Engine {
     /// Opens the storage under the configured data directory and sets up the enabled providers.
     pub async fn open(config: &Config) -> Result<Self, EngineError> {
-        std::fs::create_dir_all(&config.storage.data_dir).map_err(|source| BlobError::CreateDir {
-            path: config.storage.data_dir.display().to_string(),
-            source,
+        std::fs::create_dir_all(&config.storage.data_dir).map_err(|source| {
+            BlobError::CreateDir {
+                path: config.storage.data_dir.display().to_string(),
+                source,
+            }
         })?;
         let catalog = Catalog::open(&config.storage.catalog_path()).await?;
         let blobs = BlobStore::local(&config.storage.blob_dir())?;
@@ -108,7 +110,9 @@ impl Engine {
     /// Serves a stored image for this request, or generates, stores and records a new one.
     pub async fn generate(&self, request: GenerateRequest) -> Result<Generated, EngineError> {
         let model = self.models.resolve(request.model.as_deref())?;
-        let seed = request.seed.unwrap_or_else(|| keys::seed_for(&request.prompt));
+        let seed = request
+            .seed
+            .unwrap_or_else(|| keys::seed_for(&request.prompt));
         let gen_key = keys::generation_key(&keys::KeyParts {
             model: &model.id,
             prompt: &request.prompt,
@@ -160,7 +164,9 @@ impl Engine {
             created_at: now_millis(),
         };
         // Blob first, row second: a crash in between leaves an unreferenced blob, never a dangling row.
-        self.blobs.put(&record.blob_key(), image.bytes.clone()).await?;
+        self.blobs
+            .put(&record.blob_key(), image.bytes.clone())
+            .await?;
         let stored = self.catalog.insert(&record).await?;
         tracing::info!(
             id = %stored.id,

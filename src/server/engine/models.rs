@@ -28,7 +28,12 @@ impl ModelCatalog {
     /// Keeps the configured models whose provider `enabled` accepts, in configured order.
     pub fn new(config: &CatalogConfig, enabled: impl Fn(&str) -> bool) -> Self {
         Self {
-            models: config.models.iter().filter(|m| enabled(&m.provider)).cloned().collect(),
+            models: config
+                .models
+                .iter()
+                .filter(|m| enabled(&m.provider))
+                .cloned()
+                .collect(),
             default: config.default_model.clone(),
         }
     }
@@ -60,10 +65,16 @@ mod tests {
         let config = CatalogConfig::default();
         let catalog = ModelCatalog::new(&config, |_| true);
         assert_eq!(catalog.resolve(None).unwrap().id, "builtin");
-        assert_eq!(catalog.resolve(Some("builtin")).unwrap().provider, "builtin");
+        assert_eq!(
+            catalog.resolve(Some("builtin")).unwrap().provider,
+            "builtin"
+        );
         let err = catalog.resolve(Some("dall-e")).unwrap_err().to_string();
         assert!(err.contains("dall-e") && err.contains("builtin"), "{err}");
         let none = ModelCatalog::new(&config, |_| false);
-        assert!(none.resolve(None).is_err(), "models of disabled providers are hidden");
+        assert!(
+            none.resolve(None).is_err(),
+            "models of disabled providers are hidden"
+        );
     }
 }

@@ -21,7 +21,10 @@ pub fn image_response(
     let not_modified = request_headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|tag| matches!(tag.trim(), "*") || tag.trim() == etag));
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|tag| matches!(tag.trim(), "*") || tag.trim() == etag)
+        });
 
     let mut builder = Response::builder()
         .header(header::CACHE_CONTROL, IMMUTABLE)

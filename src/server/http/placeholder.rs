@@ -40,7 +40,8 @@ pub async fn placeholder(
         Err(err) => return ApiError::BadRequest(err.to_string()).into_response(),
     };
     let result = async {
-        let prompt = prompt_from_slug(&slug, &state.limits).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let prompt = prompt_from_slug(&slug, &state.limits)
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
         let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
         let seed = query.seed.as_deref().map(parse_seed).transpose()?;
         let generated = state
@@ -54,13 +55,21 @@ pub async fn placeholder(
                 size,
             })
             .await?;
-        Ok::<_, ApiError>(image_response(&headers, &generated.record, generated.bytes, Some(generated.cache)))
+        Ok::<_, ApiError>(image_response(
+            &headers,
+            &generated.record,
+            generated.bytes,
+            Some(generated.cache),
+        ))
     };
     result.await.unwrap_or_else(IntoResponse::into_response)
 }
 
 fn parse_seed(seed: &str) -> Result<u32, ApiError> {
     seed.parse().map_err(|_| {
-        ApiError::BadRequest(format!("seed `{seed}` must be a whole number from 0 to {}", u32::MAX))
+        ApiError::BadRequest(format!(
+            "seed `{seed}` must be a whole number from 0 to {}",
+            u32::MAX
+        ))
     })
 }

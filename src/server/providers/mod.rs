@@ -36,9 +36,15 @@ pub struct ProviderImage {
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
     #[error("{provider} does not know model `{model}`")]
-    UnknownModel { provider: &'static str, model: String },
+    UnknownModel {
+        provider: &'static str,
+        model: String,
+    },
     #[error("{provider} failed: {message}")]
-    Failed { provider: &'static str, message: String },
+    Failed {
+        provider: &'static str,
+        message: String,
+    },
 }
 
 #[async_trait::async_trait]

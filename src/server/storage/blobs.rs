@@ -85,6 +85,9 @@ mod tests {
         blobs.put(&key, Bytes::from_static(b"hello")).await.unwrap();
         assert_eq!(blobs.get(&key).await.unwrap(), Bytes::from_static(b"hello"));
         assert!(dir.path().join("blobs/originals/ab/abcdef.png").is_file());
-        assert!(matches!(blobs.get("originals/zz/nope.png").await, Err(BlobError::NotFound(_))));
+        assert!(matches!(
+            blobs.get("originals/zz/nope.png").await,
+            Err(BlobError::NotFound(_))
+        ));
     }
 }

@@ -4,7 +4,9 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use crate::api::format::ImageFormat;
 use crate::server::storage::blobs::original_key;
@@ -97,7 +99,8 @@ impl TryFrom<Row> for ImageRecord {
     }
 }
 
-const COLUMNS: &str = "id, gen_key, prompt, final_prompt, negative_prompt, model, provider, seed, steps, \
+const COLUMNS: &str =
+    "id, gen_key, prompt, final_prompt, negative_prompt, model, provider, seed, steps, \
                        width, height, format, bytes, content_hash, created_at";
 
 #[derive(Clone, Debug)]
@@ -124,8 +127,11 @@ impl Catalog {
     }
 
     pub async fn by_gen_key(&self, gen_key: &str) -> Result<Option<ImageRecord>, CatalogError> {
-        self.fetch_optional(&format!("SELECT {COLUMNS} FROM images WHERE gen_key = ?"), gen_key)
-            .await
+        self.fetch_optional(
+            &format!("SELECT {COLUMNS} FROM images WHERE gen_key = ?"),
+            gen_key,
+        )
+        .await
     }
 
     pub async fn by_id(&self, id: &str) -> Result<Option<ImageRecord>, CatalogError> {
@@ -133,7 +139,11 @@ impl Catalog {
             .await
     }
 
-    async fn fetch_optional(&self, sql: &str, arg: &str) -> Result<Option<ImageRecord>, CatalogError> {
+    async fn fetch_optional(
+        &self,
+        sql: &str,
+        arg: &str,
+    ) -> Result<Option<ImageRecord>, CatalogError> {
         sqlx::query_as::<_, Row>(sql)
             .bind(arg)
             .fetch_optional(&self.pool)
@@ -233,14 +243,27 @@ mod tests {
         let first = record("01", "key-a", 10);
         assert_eq!(catalog.insert(&first).await.unwrap(), first);
         let rival = record("02", "key-a", 11);
-        assert_eq!(catalog.insert(&rival).await.unwrap(), first, "the first row for a key wins");
+        assert_eq!(
+            catalog.insert(&rival).await.unwrap(),
+            first,
+            "the first row for a key wins"
+        );
         let second = record("03", "key-b", 20);
         catalog.insert(&second).await.unwrap();
 
         assert_eq!(catalog.by_id("03").await.unwrap(), Some(second.clone()));
-        assert_eq!(catalog.by_gen_key("key-a").await.unwrap(), Some(first.clone()));
+        assert_eq!(
+            catalog.by_gen_key("key-a").await.unwrap(),
+            Some(first.clone())
+        );
         assert_eq!(catalog.by_id("nope").await.unwrap(), None);
-        let ids: Vec<_> = catalog.recent(10).await.unwrap().into_iter().map(|r| r.id).collect();
+        let ids: Vec<_> = catalog
+            .recent(10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
         assert_eq!(ids, ["03", "01"]);
         catalog.close().await;
 

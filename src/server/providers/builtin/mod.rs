@@ -56,16 +56,23 @@ impl ImageProvider for Builtin {
             .acquire()
             .await
             .map_err(|_| failed("the renderer is shutting down".into()))?;
-        tokio::task::spawn_blocking(move || render_png(&request.prompt, request.seed, request.width, request.height))
-            .await
-            .map_err(|err| failed(format!("the render task stopped: {err}")))?
-            .map_err(failed)
+        tokio::task::spawn_blocking(move || {
+            render_png(&request.prompt, request.seed, request.width, request.height)
+        })
+        .await
+        .map_err(|err| failed(format!("the render task stopped: {err}")))?
+        .map_err(failed)
     }
 }
 
 /// Renders and encodes one image; what the provider runs on the blocking pool, and what the benchmark
 /// measures.
-pub fn render_png(prompt: &str, seed: u32, width: u32, height: u32) -> Result<ProviderImage, String> {
+pub fn render_png(
+    prompt: &str,
+    seed: u32,
+    width: u32,
+    height: u32,
+) -> Result<ProviderImage, String> {
     let pixmap = render(&Scene {
         prompt,
         seed,
@@ -85,14 +92,13 @@ pub fn render_png(prompt: &str, seed: u32, width: u32, height: u32) -> Result<Pr
 /// Encodes opaque RGBA pixels as an RGB PNG; fast compression, because renders are cheap to redo but a
 /// slow encoder would dominate request time.
 pub fn encode_png(rgba: &[u8], width: u32, height: u32) -> Result<Vec<u8>, image::ImageError> {
-    let rgb: Vec<u8> = rgba.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+    let rgb: Vec<u8> = rgba
+        .chunks_exact(4)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect();
     let mut out = Vec::with_capacity(rgb.len() / 4);
-    PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive).write_image(
-        &rgb,
-        width,
-        height,
-        ExtendedColorType::Rgb8,
-    )?;
+    PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive)
+        .write_image(&rgb, width, height, ExtendedColorType::Rgb8)?;
     Ok(out)
 }
 
@@ -114,12 +120,21 @@ mod tests {
 
     #[tokio::test]
     async fn generates_a_png_of_the_exact_size() {
-        let image = Builtin::default().generate(request(800, 600)).await.unwrap();
+        let image = Builtin::default()
+            .generate(request(800, 600))
+            .await
+            .unwrap();
         assert_eq!(ImageFormat::sniff(&image.bytes), Some(ImageFormat::Png));
         let decoded = image::load_from_memory(&image.bytes).unwrap();
         assert_eq!((decoded.width(), decoded.height()), (800, 600));
-        let again = Builtin::default().generate(request(800, 600)).await.unwrap();
-        assert_eq!(image.bytes, again.bytes, "deterministic down to the encoded bytes");
+        let again = Builtin::default()
+            .generate(request(800, 600))
+            .await
+            .unwrap();
+        assert_eq!(
+            image.bytes, again.bytes,
+            "deterministic down to the encoded bytes"
+        );
     }
 
     #[tokio::test]

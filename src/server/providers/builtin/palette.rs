@@ -23,16 +23,19 @@ pub fn palette(digest: &[u8; 32]) -> Palette {
     let unit = |i: usize| f32::from(digest[i]) / 255.0;
     let hue = (u16::from_le_bytes([digest[0], digest[1]]) % 360) as f32;
     let scheme = SCHEMES[usize::from(digest[2] % 4)];
-    let dark = digest[3] % 3 != 0;
+    let dark = !digest[3].is_multiple_of(3);
     let (sky_l, accent_l) = if dark { (0.12, 0.55) } else { (0.86, 0.50) };
     let sat = 0.55 + 0.35 * unit(4);
     let sky = [
         hsl(hue + 200.0 * (unit(5) - 0.5), sat * 0.7, sky_l),
-        hsl(hue + scheme[1] * 0.5, sat * 0.8, sky_l + if dark { 0.10 } else { -0.12 }),
+        hsl(
+            hue + scheme[1] * 0.5,
+            sat * 0.8,
+            sky_l + if dark { 0.10 } else { -0.12 },
+        ),
     ];
-    let accents = std::array::from_fn(|i| {
-        hsl(hue + scheme[i], sat, accent_l + 0.18 * (unit(6 + i) - 0.5))
-    });
+    let accents =
+        std::array::from_fn(|i| hsl(hue + scheme[i], sat, accent_l + 0.18 * (unit(6 + i) - 0.5)));
     Palette { sky, accents }
 }
 

@@ -8,8 +8,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sha2::{Digest, Sha256};
 use tiny_skia::{
-    Color, FillRule, GradientStop, LinearGradient, Paint, Path, PathBuilder, Pixmap, Point, RadialGradient,
-    Rect, Shader, SpreadMode, Stroke, Transform,
+    Color, FillRule, GradientStop, LinearGradient, Paint, Path, PathBuilder, Pixmap, Point,
+    RadialGradient, Rect, Shader, SpreadMode, Stroke, Transform,
 };
 
 use super::palette::{palette, Palette, Rgb};
@@ -173,13 +173,17 @@ fn hills(pixmap: &mut Pixmap, c: Canvas, colours: &Palette, rng: &mut ChaCha8Rng
         let amplitude = c.h * rng.random_range(0.03..0.10);
         let phase = rng.random_range(0.0..std::f32::consts::TAU);
         let waves = rng.random_range(1.0..2.5);
-        let y_at = |x: f32| base + amplitude * (phase + x / c.w * waves * std::f32::consts::TAU).sin();
+        let y_at =
+            |x: f32| base + amplitude * (phase + x / c.w * waves * std::f32::consts::TAU).sin();
         let mut pb = PathBuilder::new();
         pb.move_to(0.0, c.h);
         pb.line_to(0.0, y_at(0.0));
         let steps = 8;
         for s in 1..=steps {
-            let (x0, x1) = ((s - 1) as f32 * c.w / steps as f32, s as f32 * c.w / steps as f32);
+            let (x0, x1) = (
+                (s - 1) as f32 * c.w / steps as f32,
+                s as f32 * c.w / steps as f32,
+            );
             let xm = (x0 + x1) / 2.0;
             // The control point that makes the quadratic pass through the midpoint sample.
             let ym = 2.0 * y_at(xm) - (y_at(x0) + y_at(x1)) / 2.0;
@@ -188,7 +192,11 @@ fn hills(pixmap: &mut Pixmap, c: Canvas, colours: &Palette, rng: &mut ChaCha8Rng
         pb.line_to(c.w, c.h);
         pb.close();
         if let Some(path) = pb.finish() {
-            fill(pixmap, &path, &solid(colour(colours.accents[i % 4], 0.55 + 0.45 * depth)));
+            fill(
+                pixmap,
+                &path,
+                &solid(colour(colours.accents[i % 4], 0.55 + 0.45 * depth)),
+            );
         }
     }
 }
@@ -197,7 +205,10 @@ fn hills(pixmap: &mut Pixmap, c: Canvas, colours: &Palette, rng: &mut ChaCha8Rng
 fn shards(pixmap: &mut Pixmap, c: Canvas, colours: &Palette, rng: &mut ChaCha8Rng) {
     for i in 0..rng.random_range(7..=12) {
         let mut pb = PathBuilder::new();
-        let (x, y) = (rng.random_range(-0.1..1.1) * c.w, rng.random_range(-0.1..1.1) * c.h);
+        let (x, y) = (
+            rng.random_range(-0.1..1.1) * c.w,
+            rng.random_range(-0.1..1.1) * c.h,
+        );
         pb.move_to(x, y);
         for _ in 0..2 {
             let reach = c.short_side() * 0.6;
@@ -217,7 +228,10 @@ fn shards(pixmap: &mut Pixmap, c: Canvas, colours: &Palette, rng: &mut ChaCha8Rn
 /// Concentric rings around one or two centres.
 fn rings(pixmap: &mut Pixmap, c: Canvas, colours: &Palette, rng: &mut ChaCha8Rng) {
     for centre in 0..rng.random_range(1..=2) {
-        let (x, y) = (rng.random_range(0.15..0.85) * c.w, rng.random_range(0.15..0.85) * c.h);
+        let (x, y) = (
+            rng.random_range(0.15..0.85) * c.w,
+            rng.random_range(0.15..0.85) * c.h,
+        );
         let spacing = c.short_side() * rng.random_range(0.05..0.09);
         let stroke = Stroke {
             width: spacing * rng.random_range(0.3..0.6),
@@ -259,7 +273,11 @@ fn text(pixmap: &mut Pixmap, line: &str, px: f32, x: f32, baseline: f32, alpha: 
             Transform::from_translate(offset, offset),
             None,
         );
-        fill(pixmap, &path, &solid(Color::from_rgba8(255, 255, 255, (alpha * 255.0) as u8)));
+        fill(
+            pixmap,
+            &path,
+            &solid(Color::from_rgba8(255, 255, 255, (alpha * 255.0) as u8)),
+        );
     }
 }
 
@@ -302,7 +320,8 @@ fn caption(pixmap: &mut Pixmap, c: Canvas, scene: &Scene) {
         text(pixmap, line, px, x, baseline, 1.0);
         baseline += line_h;
     }
-    baseline += font.line_height(label_px) * 0.2 + font.ascent(label_px) - font.ascent(px) + font.descent(px);
+    baseline += font.line_height(label_px) * 0.2 + font.ascent(label_px) - font.ascent(px)
+        + font.descent(px);
     text(pixmap, &label, label_px, x, baseline, 0.85);
 }
 
@@ -321,10 +340,23 @@ fn mark(pixmap: &mut Pixmap, c: Canvas) {
         return;
     };
     let h = font.line_height(px) + pad;
-    if let Some(pill) = rounded_rect(margin, margin, font.width(label, px) + 2.0 * pad, h, h / 2.0) {
+    if let Some(pill) = rounded_rect(
+        margin,
+        margin,
+        font.width(label, px) + 2.0 * pad,
+        h,
+        h / 2.0,
+    ) {
         fill(pixmap, &pill, &solid(Color::from_rgba8(0, 0, 0, 140)));
     }
-    text(pixmap, label, px, margin + pad, margin + pad / 2.0 + font.ascent(px), 0.95);
+    text(
+        pixmap,
+        label,
+        px,
+        margin + pad,
+        margin + pad / 2.0 + font.ascent(px),
+        0.95,
+    );
 }
 
 #[cfg(test)]
@@ -344,13 +376,20 @@ mod tests {
     }
 
     fn difference(a: &[u8], b: &[u8]) -> f64 {
-        let total: u64 = a.iter().zip(b).map(|(x, y)| u64::from(x.abs_diff(*y))).sum();
+        let total: u64 = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| u64::from(x.abs_diff(*y)))
+            .sum();
         total as f64 / a.len() as f64
     }
 
     #[test]
     fn same_inputs_same_pixels() {
-        assert_eq!(pixels("a sloth", 7, 320, 240), pixels("a sloth", 7, 320, 240));
+        assert_eq!(
+            pixels("a sloth", 7, 320, 240),
+            pixels("a sloth", 7, 320, 240)
+        );
     }
 
     #[test]
@@ -358,8 +397,14 @@ mod tests {
         let base = pixels("sunglasses sloth", 1, 320, 240);
         let other_prompt = pixels("a red panda in the snow", 1, 320, 240);
         let other_seed = pixels("sunglasses sloth", 2, 320, 240);
-        assert!(difference(&base, &other_prompt) > 20.0, "prompts must look visibly different");
-        assert!(difference(&base, &other_seed) > 2.0, "seeds vary the composition");
+        assert!(
+            difference(&base, &other_prompt) > 20.0,
+            "prompts must look visibly different"
+        );
+        assert!(
+            difference(&base, &other_seed) > 2.0,
+            "seeds vary the composition"
+        );
     }
 
     #[test]
@@ -369,20 +414,35 @@ mod tests {
         // The caption panel's text is white: some nearly-white pixels must exist in the bottom third.
         let row = 400 * 4;
         let bottom = &data[row * 200..];
-        assert!(bottom.chunks_exact(4).any(|p| p[0] > 240 && p[1] > 240 && p[2] > 240));
+        assert!(bottom
+            .chunks_exact(4)
+            .any(|p| p[0] > 240 && p[1] > 240 && p[2] > 240));
     }
 
     #[test]
     fn the_benchmark_prompts_cover_every_style() {
-        let styles = ["a red panda reading a book", "robot barista", "mountain cabin in winter", "sunglasses sloth"]
-            .map(style_of);
-        assert_eq!(styles, [Style::Orbs, Style::Hills, Style::Shards, Style::Rings]);
+        let styles = [
+            "a red panda reading a book",
+            "robot barista",
+            "mountain cabin in winter",
+            "sunglasses sloth",
+        ]
+        .map(style_of);
+        assert_eq!(
+            styles,
+            [Style::Orbs, Style::Hills, Style::Shards, Style::Rings]
+        );
     }
 
     #[test]
     fn extreme_sizes_render() {
         for (w, h) in [(1, 1), (1, 400), (400, 1), (31, 31), (48, 48), (4096, 16)] {
-            let data = pixels("a very long prompt that will never fit on a tiny canvas", 0, w, h);
+            let data = pixels(
+                "a very long prompt that will never fit on a tiny canvas",
+                0,
+                w,
+                h,
+            );
             assert_eq!(data.len(), (w * h * 4) as usize);
         }
     }

@@ -172,25 +172,41 @@ mod tests {
         let font = font();
         assert!(font.width("Pixzoo", 32.0) > font.width("Pix", 32.0));
         assert!((font.width("ab", 20.0) * 2.0 - font.width("ab", 40.0)).abs() < 0.01);
-        let path = font.path("Hi", 32.0, 10.0, 40.0).expect("glyphs have outlines");
+        let path = font
+            .path("Hi", 32.0, 10.0, 40.0)
+            .expect("glyphs have outlines");
         let bounds = path.bounds();
-        assert!(bounds.left() >= 10.0 && bounds.bottom() <= 40.5 && bounds.top() > 10.0, "{bounds:?}");
-        assert!(font.path(" ", 32.0, 0.0, 0.0).is_none(), "a space has no outline");
+        assert!(
+            bounds.left() >= 10.0 && bounds.bottom() <= 40.5 && bounds.top() > 10.0,
+            "{bounds:?}"
+        );
+        assert!(
+            font.path(" ", 32.0, 0.0, 0.0).is_none(),
+            "a space has no outline"
+        );
     }
 
     #[test]
     fn wrapping_keeps_every_line_within_width() {
         let font = font();
-        let text = "a sloth wearing sunglasses on a beach at sunset, extraordinarilylongwordthatmustbreak";
+        let text =
+            "a sloth wearing sunglasses on a beach at sunset, extraordinarilylongwordthatmustbreak";
         let lines = font.wrap(text, 20.0, 150.0);
         assert!(lines.len() > 2, "{lines:?}");
         for line in &lines {
             assert!(font.width(line, 20.0) <= 150.0, "{line}");
         }
-        let rejoined: String = lines.concat().chars().filter(|c| !c.is_whitespace()).collect();
+        let rejoined: String = lines
+            .concat()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
         let original: String = text.chars().filter(|c| !c.is_whitespace()).collect();
         assert_eq!(rejoined, original, "no character is lost");
         let short = font.ellipsize(text, 20.0, 100.0);
-        assert!(short.ends_with('…') && font.width(&short, 20.0) <= 100.0, "{short}");
+        assert!(
+            short.ends_with('…') && font.width(&short, 20.0) <= 100.0,
+            "{short}"
+        );
     }
 }

@@ -1,0 +1,82 @@
+# Pixzoo. `make run` serves the app; `make test` runs every test. Both install what they need first, so
+# they work from a fresh clone on a machine that only reaches the package registries.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := run
+
+CARGO_LEPTOS_VERSION := 0.3.10
+# The wasm-bindgen CLI must be exactly the version of the wasm-bindgen crate in Cargo.lock (pinned with
+# `=` in Cargo.toml), or cargo-leptos tries to download one.
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+
+# cargo-leptos builds debug binaries with these flags and compile-time variables; cargo test and clippy
+# use the same ones so they reuse its compiled dependencies instead of building everything twice.
+DEV_ENV := RUSTFLAGS="--cfg erase_components" LEPTOS_OUTPUT_NAME=pixzoo
+
+.PHONY: run test tools toolchain chromium build-dev unit lint e2e bench fmt clean
+
+## run: build in release mode and serve on http://127.0.0.1:3000 (data in ./data, no keys needed)
+run: tools
+	cargo leptos build --release
+	$(TARGET_DIR)/release/pixzoo
+
+## test: formatting, unit + integration tests, clippy for both builds, browser tests in Chromium
+test: tools
+	cargo fmt --all -- --check
+	$(MAKE) --no-print-directory build-dev unit lint e2e
+
+tools: toolchain node_modules/.installed end2end/node_modules/.installed chromium
+
+toolchain:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@[ "$$(cargo leptos --version 2>/dev/null)" = "cargo-leptos $(CARGO_LEPTOS_VERSION)" ] \
+		|| cargo install cargo-leptos --locked --version $(CARGO_LEPTOS_VERSION)
+	@[ "$$(wasm-bindgen --version 2>/dev/null)" = "wasm-bindgen $(WASM_BINDGEN_VERSION)" ] \
+		|| CARGO_RESOLVER_INCOMPATIBLE_RUST_VERSIONS=fallback cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+
+# Tailwind CSS and wasm-opt (npm's binaryen: Debian's is too old and breaks the bundle).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+end2end/node_modules/.installed: end2end/package.json end2end/package-lock.json
+	cd end2end && npm ci --no-audit --no-fund
+	touch $@
+
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }
+
+build-dev:
+	cargo leptos build
+
+unit:
+	$(DEV_ENV) cargo test --features ssr
+
+lint:
+	$(DEV_ENV) cargo clippy --features ssr --all-targets -- -D warnings
+	$(DEV_ENV) cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
+
+# The debug server on a free port with a fresh data directory, driven by Playwright in Debian's Chromium.
+e2e:
+	port=$$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
+	data=$$(mktemp -d); trap 'rm -rf "$$data"' EXIT; \
+	cd end2end && E2E_PORT=$$port E2E_DATA_DIR=$$data \
+		E2E_SERVER_BIN=$(abspath $(TARGET_DIR))/debug/pixzoo E2E_SITE_ROOT=$(CURDIR)/target/site \
+		npx playwright test
+
+## bench: the builtin renderer's criterion benchmark (release build)
+bench:
+	cargo bench --features ssr --bench builtin_render
+
+fmt:
+	cargo fmt --all
+
+clean:
+	cargo clean
+	rm -rf node_modules end2end/node_modules target/site
