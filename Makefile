@@ -40,13 +40,15 @@ toolchain:
 	@[ "$$(wasm-bindgen --version 2>/dev/null)" = "wasm-bindgen $(WASM_BINDGEN_VERSION)" ] \
 		|| CARGO_RESOLVER_INCOMPATIBLE_RUST_VERSIONS=fallback cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
 
-# Tailwind CSS and wasm-opt (npm's binaryen: Debian's is too old and breaks the bundle).
+# Tailwind CSS and wasm-opt (npm's binaryen: Debian's is too old and breaks the bundle). `npm install`
+# rather than `npm ci`: npm 11 leaves other platforms' optional packages out of the lockfile and `npm ci`
+# then refuses it; `npm install` follows the same lockfile without rewriting it.
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm install --no-audit --no-fund
 	touch $@
 
 end2end/node_modules/.installed: end2end/package.json end2end/package-lock.json
-	cd end2end && npm ci --no-audit --no-fund
+	cd end2end && npm install --no-audit --no-fund
 	touch $@
 
 chromium:
