@@ -5,12 +5,15 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod http;
+pub mod prompt;
 pub mod providers;
+pub mod secret;
 pub mod storage;
 mod telemetry;
+pub mod transform;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::FromRef;
 use axum::Router;
@@ -27,7 +30,7 @@ use storage::ImageRecord;
 #[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
-    pub engine: Arc<Engine>,
+    pub engine: Engine,
     pub limits: UrlLimits,
 }
 
@@ -39,8 +42,8 @@ impl FromRef<AppState> for LeptosOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("cannot open storage: {0}")]
-    Storage(#[from] EngineError),
+    #[error("cannot start: {0}")]
+    Engine(#[from] EngineError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -64,7 +67,7 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
 pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
     let state = AppState {
         leptos_options: leptos_options(config),
-        engine: Arc::new(Engine::open(config).await?),
+        engine: Engine::open(config).await?,
         limits: config.limits.url_limits(),
     };
     Ok((http::router(state.clone()), state))
@@ -78,7 +81,12 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         .await
         .map_err(|source| StartError::Bind { addr, source })?;
     let local = listener.local_addr().map_err(StartError::Serve)?;
-    tracing::info!(models = ?state.engine.models().ids().collect::<Vec<_>>(), "listening on http://{local}");
+    tracing::info!(
+        models = ?state.engine.models().ids().collect::<Vec<_>>(),
+        default_model = state.engine.models().default_id(),
+        prompt_pipeline = state.engine.prompt_pipeline(),
+        "listening on http://{local}"
+    );
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -122,6 +130,13 @@ impl From<&ImageRecord> for ImageSummary {
             created_at: rfc3339(record.created_at),
         }
     }
+}
+
+/// Now, in Unix milliseconds (UTC), as the catalog stores times.
+pub(crate) fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn rfc3339(unix_millis: i64) -> String {

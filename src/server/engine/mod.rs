@@ -1,30 +1,56 @@
-//! The one path every face shares: resolve the model, look the request up in the catalog, otherwise
-//! generate with the model's provider, store the blob, then record it.
+//! The one path every face shares: resolve the model, run the prompt pipeline, look the generation key
+//! up in the catalog, otherwise generate with the model's provider (retrying what is worth retrying, within
+//! a deadline), check the output, store the blob, then record it. Identical concurrent requests share one
+//! job (`flight.rs`).
 
+mod flight;
 pub mod keys;
 pub mod models;
+pub mod progress;
+mod retry;
+pub mod sizes;
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
+use tokio::sync::broadcast;
 
-use crate::server::config::Config;
-use crate::server::providers::{self, ProviderError, ProviderRequest, Providers};
+use crate::api::format::ImageFormat;
+use crate::server::config::{Config, ModelConfig};
+use crate::server::prompt::{PromptOutcome, PromptPipeline};
+use crate::server::providers::{self, ImageProvider, ProviderError, ProviderRequest, Providers};
+use crate::server::storage::blobs::fitted_key;
 use crate::server::storage::{BlobError, BlobStore, Catalog, CatalogError, ImageRecord};
+use crate::server::transform::inspect::{decode, inspect, InspectError};
+use crate::server::transform::resize::cover_png;
 use crate::urls::placeholder::Size;
+use flight::Flights;
+pub use flight::Job;
 use models::{ModelCatalog, UnknownModel};
+use progress::Progress;
+use retry::RetryPolicy;
+use sizes::generation_size;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error(transparent)]
     UnknownModel(#[from] UnknownModel),
+    #[error("{0}")]
+    BadRequest(String),
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    #[error("the generation did not finish within {}s", .0.as_secs())]
+    Deadline(Duration),
     #[error(transparent)]
     Catalog(#[from] CatalogError),
     #[error(transparent)]
     Blob(#[from] BlobError),
+    #[error("{0}")]
+    Internal(String),
+    #[error("{0}")]
+    Setup(String),
 }
 
 /// What a client asked for, before defaults are applied.
@@ -37,7 +63,10 @@ pub struct GenerateRequest {
     /// `None` derives the seed from the prompt, so the same prompt gives the same image.
     pub seed: Option<u32>,
     pub steps: Option<u32>,
+    /// The size the client wants; the model generates the nearest size it supports.
     pub size: Size,
+    /// Run the prompt pipeline (translate and optimise).
+    pub translate: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,8 +87,18 @@ impl CacheStatus {
 #[derive(Debug, Clone)]
 pub struct Generated {
     pub record: ImageRecord,
+    /// The stored original.
     pub bytes: Bytes,
     pub cache: CacheStatus,
+}
+
+/// An image at exactly the size asked for.
+#[derive(Debug, Clone)]
+pub struct Fitted {
+    pub bytes: Bytes,
+    pub format: ImageFormat,
+    /// A strong validator for these bytes.
+    pub etag: String,
 }
 
 /// Whether each storage seam answers.
@@ -75,15 +114,26 @@ impl Health {
     }
 }
 
+/// Cheap to clone: jobs run on their own tasks with a handle to the same parts.
+#[derive(Clone)]
 pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     catalog: Catalog,
     blobs: BlobStore,
     models: ModelCatalog,
     providers: Providers,
+    prompts: PromptPipeline,
+    retry: RetryPolicy,
+    deadline: Duration,
+    max_output_pixels: u64,
+    flights: Flights,
 }
 
 impl Engine {
-    /// Opens the storage under the configured data directory and sets up the enabled providers.
+    /// Opens the storage under the configured data directory and sets up the configured providers.
     pub async fn open(config: &Config) -> Result<Self, EngineError> {
         std::fs::create_dir_all(&config.storage.data_dir).map_err(|source| {
             BlobError::CreateDir {
@@ -93,33 +143,229 @@ impl Engine {
         })?;
         let catalog = Catalog::open(&config.storage.catalog_path()).await?;
         let blobs = BlobStore::local(&config.storage.blob_dir())?;
-        let providers = providers::from_config(config);
-        let models = ModelCatalog::new(&config.catalog, |p| providers.contains_key(p));
+        let configured = providers::from_config(config);
+        let providers = configured.providers;
+        let models = ModelCatalog::new(&config.catalog, |p| providers.contains_key(p))
+            .map_err(EngineError::Setup)?;
+        let prompts = PromptPipeline::new(config, configured.cloudflare, catalog.clone());
         Ok(Self {
-            catalog,
-            blobs,
-            models,
-            providers,
+            inner: Arc::new(Inner {
+                catalog,
+                blobs,
+                models,
+                providers,
+                prompts,
+                retry: RetryPolicy::from_config(&config.engine),
+                deadline: Duration::from_secs(config.engine.deadline_secs),
+                max_output_pixels: config.engine.max_output_pixels,
+                flights: Flights::default(),
+            }),
         })
     }
 
     pub fn models(&self) -> &ModelCatalog {
-        &self.models
+        &self.inner.models
+    }
+
+    /// The prompt pipeline in use (`openai`, `cloudflare`, `builtin` or `off`).
+    pub fn prompt_pipeline(&self) -> &'static str {
+        self.inner.prompts.name()
+    }
+
+    /// Jobs running now.
+    pub fn in_flight(&self) -> usize {
+        self.inner.flights.in_flight()
     }
 
     /// Serves a stored image for this request, or generates, stores and records a new one.
-    pub async fn generate(&self, request: GenerateRequest) -> Result<Generated, EngineError> {
-        let model = self.models.resolve(request.model.as_deref())?;
-        let seed = request
-            .seed
-            .unwrap_or_else(|| keys::seed_for(&request.prompt));
-        let gen_key = keys::generation_key(&keys::KeyParts {
-            model: &model.id,
-            prompt: &request.prompt,
-            negative_prompt: request.negative_prompt.as_deref(),
+    pub async fn generate(&self, request: GenerateRequest) -> Result<Generated, Arc<EngineError>> {
+        self.submit(request)?.result.await
+    }
+
+    /// Starts (or joins) the job for this request; its progress can be followed while it runs.
+    pub fn submit(&self, request: GenerateRequest) -> Result<Job, Arc<EngineError>> {
+        let model = self
+            .inner
+            .models
+            .resolve(request.model.as_deref())
+            .map_err(|e| Arc::new(e.into()))?;
+        let plan = Plan::new(model, request).map_err(Arc::new)?;
+        let inner = self.inner.clone();
+        Ok(self
+            .inner
+            .flights
+            .join_or_start(plan.request_key(), move |progress| async move {
+                let deadline = inner.deadline;
+                let result = match tokio::time::timeout(deadline, inner.run(&plan, &progress)).await
+                {
+                    Ok(result) => result,
+                    Err(_) => Err(EngineError::Deadline(deadline)),
+                };
+                let _ = progress.send(match &result {
+                    Ok(generated) => Progress::Done {
+                        id: generated.record.id.clone(),
+                    },
+                    Err(err) => Progress::Error {
+                        message: err.to_string(),
+                    },
+                });
+                result.map_err(Arc::new)
+            }))
+    }
+
+    /// The image at exactly `size`: the original when it already is, else a centred crop, made once and
+    /// kept in the blob store.
+    pub async fn fit(&self, generated: &Generated, size: Size) -> Result<Fitted, EngineError> {
+        let record = &generated.record;
+        if record.width == size.width && record.height == size.height {
+            return Ok(Fitted {
+                bytes: generated.bytes.clone(),
+                format: record.format,
+                etag: format!("\"{}\"", record.content_hash),
+            });
+        }
+        let key = fitted_key(&record.content_hash, size.width, size.height);
+        let etag = format!("\"{}-{}\"", record.content_hash, size);
+        let bytes = match self.inner.blobs.get(&key).await {
+            Ok(bytes) => bytes,
+            Err(BlobError::NotFound(_)) => {
+                let original = generated.bytes.clone();
+                let max_pixels = self.inner.max_output_pixels;
+                let png = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
+                    let inspected = inspect(&original, max_pixels).map_err(|e| e.to_string())?;
+                    let image = decode(&original, inspected).map_err(|e| e.to_string())?;
+                    cover_png(&image, size.width, size.height).map_err(|e| e.to_string())
+                })
+                .await
+                .map_err(|e| EngineError::Internal(format!("resize task failed: {e}")))?
+                .map_err(EngineError::Internal)?;
+                let bytes = Bytes::from(png);
+                self.inner.blobs.put(&key, bytes.clone()).await?;
+                bytes
+            }
+            Err(err) => return Err(err.into()),
+        };
+        Ok(Fitted {
+            bytes,
+            format: ImageFormat::Png,
+            etag,
+        })
+    }
+
+    /// A stored original and its bytes.
+    pub async fn original(&self, id: &str) -> Result<Option<(ImageRecord, Bytes)>, EngineError> {
+        let Some(record) = self.inner.catalog.by_id(id).await? else {
+            return Ok(None);
+        };
+        let bytes = self.inner.blobs.get(&record.blob_key()).await?;
+        Ok(Some((record, bytes)))
+    }
+
+    /// The newest images first.
+    pub async fn recent(&self, limit: u32) -> Result<Vec<ImageRecord>, EngineError> {
+        Ok(self.inner.catalog.recent(limit).await?)
+    }
+
+    pub async fn health(&self) -> Health {
+        Health {
+            catalog: self.inner.catalog.ping().await,
+            blobs: self.inner.blobs.check().await,
+        }
+    }
+
+    /// Closes the catalog cleanly; called once the server has stopped taking requests.
+    pub async fn close(&self) {
+        self.inner.catalog.close().await;
+    }
+}
+
+/// A request with the model's rules applied: what will be asked of the provider, minus the final prompt.
+struct Plan {
+    model: ModelConfig,
+    request: GenerateRequest,
+    seed: u32,
+    steps: Option<u32>,
+    negative_prompt: Option<String>,
+}
+
+impl Plan {
+    fn new(model: &ModelConfig, request: GenerateRequest) -> Result<Self, EngineError> {
+        let steps = match (model.steps, request.steps) {
+            (Some(range), Some(steps)) if !(range.min..=range.max).contains(&steps) => {
+                return Err(EngineError::BadRequest(format!(
+                    "steps {steps} is out of range for model `{}`: {}..={}",
+                    model.id, range.min, range.max
+                )))
+            }
+            (Some(range), steps) => Some(steps.unwrap_or(range.default)),
+            (None, _) => None,
+        };
+        // Inputs a model ignores must not split its cache.
+        let seed = if model.seed {
+            request
+                .seed
+                .unwrap_or_else(|| keys::seed_for(&request.prompt))
+        } else {
+            0
+        };
+        let negative_prompt = request
+            .negative_prompt
+            .clone()
+            .filter(|n| model.negative_prompt && !n.trim().is_empty());
+        Ok(Self {
+            model: model.clone(),
+            request,
             seed,
-            steps: request.steps,
-            size: request.size,
+            steps,
+            negative_prompt,
+        })
+    }
+
+    /// What makes two requests identical before the prompt pipeline runs.
+    fn request_key(&self) -> String {
+        let mut key = keys::generation_key(&keys::KeyParts {
+            model: &self.model.id,
+            prompt: &self.request.prompt,
+            negative_prompt: self.negative_prompt.as_deref(),
+            seed: self.seed,
+            steps: self.steps,
+            size: self.request.size,
+        });
+        key.push(if self.request.translate { 't' } else { 'r' });
+        key
+    }
+}
+
+impl Inner {
+    async fn run(
+        &self,
+        plan: &Plan,
+        progress: &broadcast::Sender<Progress>,
+    ) -> Result<Generated, EngineError> {
+        let _ = progress.send(Progress::Queued);
+        let _ = progress.send(Progress::Translating);
+        let prompt: PromptOutcome = self
+            .prompts
+            .run(
+                &plan.request.prompt,
+                plan.model.family,
+                plan.request.translate,
+            )
+            .await;
+        let _ = progress.send(Progress::Translated {
+            final_prompt: prompt.final_prompt.clone(),
+            translation: prompt.translation,
+            note: prompt.note.clone(),
+        });
+
+        let target = generation_size(&plan.model.sizes, plan.request.size);
+        let gen_key = keys::generation_key(&keys::KeyParts {
+            model: &plan.model.id,
+            prompt: &prompt.final_prompt,
+            negative_prompt: plan.negative_prompt.as_deref(),
+            seed: plan.seed,
+            steps: plan.steps,
+            size: target.size,
         });
         if let Some(record) = self.catalog.by_gen_key(&gen_key).await? {
             let bytes = self.blobs.get(&record.blob_key()).await?;
@@ -132,36 +378,45 @@ impl Engine {
 
         let provider = self
             .providers
-            .get(model.provider.as_str())
-            .ok_or_else(|| UnknownModel::new(&model.id, &self.models))?;
+            .get(plan.model.provider.as_str())
+            .ok_or_else(|| UnknownModel::new(&plan.model.id, &self.models))?;
+        let request = ProviderRequest {
+            upstream_model: plan.model.upstream.clone(),
+            prompt: prompt.final_prompt.clone(),
+            negative_prompt: plan.negative_prompt.clone(),
+            seed: plan.model.seed.then_some(plan.seed),
+            steps: plan.steps,
+            width: target.size.width,
+            height: target.size.height,
+            aspect_ratio: target.ratio.clone(),
+        };
         let started = Instant::now();
-        let image = provider
-            .generate(ProviderRequest {
-                upstream_model: model.upstream.clone(),
-                prompt: request.prompt.clone(),
-                negative_prompt: request.negative_prompt.clone(),
-                seed,
-                steps: request.steps,
-                width: request.size.width,
-                height: request.size.height,
-            })
+        let image = self
+            .call_with_retries(provider.as_ref(), request, progress)
             .await?;
+        let checked = self
+            .check_output(provider.as_ref(), image.bytes.clone())
+            .await?;
+
+        let _ = progress.send(Progress::Storing);
         let record = ImageRecord {
             id: uuid::Uuid::now_v7().simple().to_string(),
             gen_key,
-            final_prompt: request.prompt.clone(),
-            prompt: request.prompt,
-            negative_prompt: request.negative_prompt,
-            model: model.id.clone(),
-            provider: model.provider.clone(),
-            seed,
-            steps: request.steps,
-            width: image.width,
-            height: image.height,
-            format: image.format,
+            prompt: plan.request.prompt.clone(),
+            final_prompt: prompt.final_prompt,
+            negative_prompt: plan.negative_prompt.clone(),
+            model: plan.model.id.clone(),
+            provider: plan.model.provider.clone(),
+            seed: image.seed.unwrap_or(plan.seed),
+            steps: plan.steps,
+            width: checked.width,
+            height: checked.height,
+            format: checked.format,
             bytes: image.bytes.len() as u64,
             content_hash: hex::encode(Sha256::digest(&image.bytes)),
-            created_at: now_millis(),
+            created_at: crate::server::now_millis(),
+            translation: prompt.translation,
+            translation_note: prompt.note,
         };
         // Blob first, row second: a crash in between leaves an unreferenced blob, never a dangling row.
         self.blobs
@@ -179,7 +434,7 @@ impl Engine {
         let bytes = if stored.content_hash == record.content_hash {
             image.bytes
         } else {
-            // A concurrent request for the same key recorded its image first; serve that one.
+            // Another request recorded an image under the same key first; serve that one.
             self.blobs.get(&stored.blob_key()).await?
         };
         Ok(Generated {
@@ -189,35 +444,54 @@ impl Engine {
         })
     }
 
-    /// A stored original and its bytes.
-    pub async fn original(&self, id: &str) -> Result<Option<(ImageRecord, Bytes)>, EngineError> {
-        let Some(record) = self.catalog.by_id(id).await? else {
-            return Ok(None);
-        };
-        let bytes = self.blobs.get(&record.blob_key()).await?;
-        Ok(Some((record, bytes)))
-    }
-
-    /// The newest images first.
-    pub async fn recent(&self, limit: u32) -> Result<Vec<ImageRecord>, EngineError> {
-        Ok(self.catalog.recent(limit).await?)
-    }
-
-    pub async fn health(&self) -> Health {
-        Health {
-            catalog: self.catalog.ping().await,
-            blobs: self.blobs.check().await,
+    async fn call_with_retries(
+        &self,
+        provider: &dyn ImageProvider,
+        request: ProviderRequest,
+        progress: &broadcast::Sender<Progress>,
+    ) -> Result<providers::ProviderImage, EngineError> {
+        let mut attempt = 1;
+        loop {
+            let _ = progress.send(Progress::Generating { attempt });
+            match provider.generate(request.clone()).await {
+                Ok(image) => return Ok(image),
+                Err(err) => match self.retry.next_delay(attempt, &err) {
+                    Some(wait) => {
+                        tracing::warn!(provider = provider.name(), attempt, wait_ms = wait.as_millis() as u64, error = %err, "retrying");
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                    }
+                    None => return Err(err.into()),
+                },
+            }
         }
     }
 
-    /// Closes the catalog cleanly; called once the server has stopped taking requests.
-    pub async fn close(&self) {
-        self.catalog.close().await;
+    /// The provider's bytes must be a PNG, JPEG or WebP within the pixel limit, and (unless produced
+    /// in-process) decode completely.
+    async fn check_output(
+        &self,
+        provider: &dyn ImageProvider,
+        bytes: Bytes,
+    ) -> Result<crate::server::transform::inspect::Inspected, EngineError> {
+        let name = provider.name();
+        let full = !provider.trusted_output();
+        let max_pixels = self.max_output_pixels;
+        tokio::task::spawn_blocking(move || -> Result<_, InspectError> {
+            let inspected = inspect(&bytes, max_pixels)?;
+            if full {
+                decode(&bytes, inspected)?;
+            }
+            Ok(inspected)
+        })
+        .await
+        .map_err(|e| EngineError::Internal(format!("image check failed: {e}")))?
+        .map_err(|err| {
+            ProviderError::InvalidOutput {
+                provider: name,
+                message: err.to_string(),
+            }
+            .into()
+        })
     }
-}
-
-fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

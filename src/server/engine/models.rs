@@ -1,6 +1,9 @@
-//! The model catalog as configured, limited to models whose provider is enabled.
+//! The model catalog as configured, limited to models whose provider is configured.
 
 use crate::server::config::{CatalogConfig, ModelConfig};
+
+/// Providers in the order their default model is preferred when none is configured.
+const DEFAULT_ORDER: [&str; 5] = ["replicate", "cloudflare", "openai", "a1111", "builtin"];
 
 #[derive(Debug, Clone)]
 pub struct ModelCatalog {
@@ -25,17 +28,36 @@ impl UnknownModel {
 }
 
 impl ModelCatalog {
-    /// Keeps the configured models whose provider `enabled` accepts, in configured order.
-    pub fn new(config: &CatalogConfig, enabled: impl Fn(&str) -> bool) -> Self {
-        Self {
-            models: config
-                .models
-                .iter()
-                .filter(|m| enabled(&m.provider))
-                .cloned()
-                .collect(),
-            default: config.default_model.clone(),
+    /// Keeps the configured models whose provider `configured` accepts, in configured order, and picks the
+    /// default model.
+    pub fn new(config: &CatalogConfig, configured: impl Fn(&str) -> bool) -> Result<Self, String> {
+        let models: Vec<ModelConfig> = config
+            .models
+            .iter()
+            .filter(|m| configured(&m.provider))
+            .cloned()
+            .collect();
+        if models.is_empty() {
+            return Err(
+                "no model can run: configure a provider or enable providers.builtin".into(),
+            );
         }
+        let default = if config.default_model.is_empty() {
+            DEFAULT_ORDER
+                .iter()
+                .find_map(|provider| models.iter().find(|m| m.provider == *provider))
+                .unwrap_or(&models[0])
+                .id
+                .clone()
+        } else if models.iter().any(|m| m.id == config.default_model) {
+            config.default_model.clone()
+        } else {
+            return Err(format!(
+                "the default model `{}` cannot run: its provider is not configured",
+                config.default_model
+            ));
+        };
+        Ok(Self { models, default })
     }
 
     pub fn ids(&self) -> impl Iterator<Item = &str> {
@@ -44,6 +66,10 @@ impl ModelCatalog {
 
     pub fn all(&self) -> &[ModelConfig] {
         &self.models
+    }
+
+    pub fn default_id(&self) -> &str {
+        &self.default
     }
 
     /// The named model, or the default one for `None`.
@@ -61,20 +87,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn resolves_default_named_and_unknown() {
+    fn only_configured_providers_and_the_default_order() {
         let config = CatalogConfig::default();
-        let catalog = ModelCatalog::new(&config, |_| true);
-        assert_eq!(catalog.resolve(None).unwrap().id, "builtin");
-        assert_eq!(
-            catalog.resolve(Some("builtin")).unwrap().provider,
-            "builtin"
-        );
-        let err = catalog.resolve(Some("dall-e")).unwrap_err().to_string();
-        assert!(err.contains("dall-e") && err.contains("builtin"), "{err}");
-        let none = ModelCatalog::new(&config, |_| false);
+        let builtin_only = ModelCatalog::new(&config, |p| p == "builtin").unwrap();
+        assert_eq!(builtin_only.ids().collect::<Vec<_>>(), ["builtin"]);
+        assert_eq!(builtin_only.resolve(None).unwrap().id, "builtin");
+        let err = builtin_only
+            .resolve(Some("flux-schnell"))
+            .unwrap_err()
+            .to_string();
         assert!(
-            none.resolve(None).is_err(),
-            "models of disabled providers are hidden"
+            err.contains("flux-schnell") && err.contains("builtin"),
+            "hidden, not offered: {err}"
         );
+
+        let cloudflare =
+            ModelCatalog::new(&config, |p| p == "builtin" || p == "cloudflare").unwrap();
+        assert_eq!(cloudflare.default_id(), "FLUX.1-Schnell-CF");
+        let all = ModelCatalog::new(&config, |_| true).unwrap();
+        assert_eq!(all.default_id(), "flux-schnell");
+        let openai = ModelCatalog::new(&config, |p| p == "openai" || p == "a1111").unwrap();
+        assert_eq!(openai.default_id(), "dall-e-3");
+
+        let pinned = CatalogConfig {
+            default_model: "DS-8-CF".into(),
+            ..CatalogConfig::default()
+        };
+        assert_eq!(
+            ModelCatalog::new(&pinned, |_| true).unwrap().default_id(),
+            "DS-8-CF"
+        );
+        assert!(ModelCatalog::new(&pinned, |p| p == "builtin").is_err());
+        assert!(ModelCatalog::new(&config, |_| false).is_err());
     }
 }

@@ -1,10 +1,14 @@
-//! The one place errors become HTTP: a status and `{"error": "..."}`.
+//! The one place errors become HTTP: a status and `{"error": "..."}` (plus `Retry-After` for 429).
 
-use axum::http::StatusCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use crate::server::engine::EngineError;
+use crate::server::providers::ProviderError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -12,8 +16,15 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after: Option<Duration>,
+    },
     #[error("{0}")]
     BadGateway(String),
+    #[error("{0}")]
+    GatewayTimeout(String),
     /// Details go to the log, never to the client.
     #[error("internal error; the server log has the details")]
     Internal,
@@ -24,31 +35,72 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            ApiError::GatewayTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
 
-impl From<EngineError> for ApiError {
-    fn from(err: EngineError) -> Self {
+impl From<&EngineError> for ApiError {
+    fn from(err: &EngineError) -> Self {
         match err {
             EngineError::UnknownModel(err) => ApiError::NotFound(err.to_string()),
-            EngineError::Provider(err) => {
-                tracing::warn!(error = %err, "provider failed");
-                ApiError::BadGateway(err.to_string())
+            EngineError::BadRequest(message) => ApiError::BadRequest(message.clone()),
+            EngineError::Deadline(_) => ApiError::GatewayTimeout(err.to_string()),
+            EngineError::Provider(provider) => {
+                tracing::warn!(error = %provider, "provider failed");
+                match provider {
+                    ProviderError::RateLimited { retry_after, .. }
+                    | ProviderError::QuotaExhausted { retry_after, .. } => ApiError::RateLimited {
+                        message: provider.to_string(),
+                        retry_after: *retry_after,
+                    },
+                    ProviderError::BadRequest { .. } => ApiError::BadRequest(provider.to_string()),
+                    ProviderError::Timeout { .. } => ApiError::GatewayTimeout(provider.to_string()),
+                    ProviderError::UnknownModel { .. }
+                    | ProviderError::Unauthorized { .. }
+                    | ProviderError::Upstream { .. }
+                    | ProviderError::InvalidOutput { .. } => {
+                        ApiError::BadGateway(provider.to_string())
+                    }
+                }
             }
-            err @ (EngineError::Catalog(_) | EngineError::Blob(_)) => {
-                tracing::error!(error = %err, "storage failed");
+            EngineError::Catalog(_)
+            | EngineError::Blob(_)
+            | EngineError::Internal(_)
+            | EngineError::Setup(_) => {
+                tracing::error!(error = %err, "request failed inside the server");
                 ApiError::Internal
             }
         }
     }
 }
 
+impl From<EngineError> for ApiError {
+    fn from(err: EngineError) -> Self {
+        ApiError::from(&err)
+    }
+}
+
+impl From<Arc<EngineError>> for ApiError {
+    fn from(err: Arc<EngineError>) -> Self {
+        ApiError::from(err.as_ref())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "error": self.to_string() });
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        if let ApiError::RateLimited { retry_after, .. } = &self {
+            // Whole seconds, at least one: clients should not hammer us with zero.
+            let seconds = retry_after.map_or(60, |d| d.as_secs_f64().ceil().max(1.0) as u64);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }

@@ -5,25 +5,26 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
+use crate::api::format::ImageFormat;
 use crate::server::engine::CacheStatus;
-use crate::server::storage::ImageRecord;
 
 /// Stored images never change under their URL, so clients and CDNs may keep them for a year.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
+/// `etag` is a quoted strong validator for exactly these bytes.
 pub fn image_response(
     request_headers: &HeaderMap,
-    record: &ImageRecord,
+    etag: &str,
+    format: ImageFormat,
     bytes: Bytes,
     cache: Option<CacheStatus>,
 ) -> Response {
-    let etag = format!("\"{}\"", record.content_hash);
     let not_modified = request_headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| {
             v.split(',')
-                .any(|tag| matches!(tag.trim(), "*") || tag.trim() == etag)
+                .any(|tag| tag.trim() == "*" || tag.trim() == etag)
         });
 
     let mut builder = Response::builder()
@@ -37,7 +38,7 @@ pub fn image_response(
     } else {
         builder
             .status(StatusCode::OK)
-            .header(header::CONTENT_TYPE, record.format.mime())
+            .header(header::CONTENT_TYPE, format.mime())
             .header(header::CONTENT_LENGTH, bytes.len())
             .body(Body::from(bytes))
     };

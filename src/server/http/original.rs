@@ -18,5 +18,6 @@ pub async fn original(
         .original(&id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no image with id `{id}`")))?;
-    Ok(image_response(&headers, &record, bytes, None))
+    let etag = format!("\"{}\"", record.content_hash);
+    Ok(image_response(&headers, &etag, record.format, bytes, None))
 }

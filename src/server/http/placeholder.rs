@@ -17,6 +17,7 @@ use crate::urls::placeholder::{parse_size, prompt_from_slug, SizeError};
 pub struct PlaceholderQuery {
     model: Option<String>,
     seed: Option<String>,
+    translate: Option<String>,
 }
 
 pub async fn placeholder(
@@ -44,6 +45,12 @@ pub async fn placeholder(
             .map_err(|e| ApiError::BadRequest(e.to_string()))?;
         let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
         let seed = query.seed.as_deref().map(parse_seed).transpose()?;
+        let translate = query
+            .translate
+            .as_deref()
+            .map(parse_flag)
+            .transpose()?
+            .unwrap_or(true);
         let generated = state
             .engine
             .generate(GenerateRequest {
@@ -53,16 +60,29 @@ pub async fn placeholder(
                 seed,
                 steps: None,
                 size,
+                translate,
             })
             .await?;
+        let fitted = state.engine.fit(&generated, size).await?;
         Ok::<_, ApiError>(image_response(
             &headers,
-            &generated.record,
-            generated.bytes,
+            &fitted.etag,
+            fitted.format,
+            fitted.bytes,
             Some(generated.cache),
         ))
     };
     result.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+fn parse_flag(value: &str) -> Result<bool, ApiError> {
+    match value {
+        "" | "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        other => Err(ApiError::BadRequest(format!(
+            "translate `{other}` must be true or false"
+        ))),
+    }
 }
 
 fn parse_seed(seed: &str) -> Result<u32, ApiError> {

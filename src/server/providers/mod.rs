@@ -1,50 +1,108 @@
 //! Image providers: one module each, all behind [`ImageProvider`]. A provider knows its upstream's wire
-//! format and nothing about HTTP handlers, the catalog or caching.
+//! format and nothing about HTTP handlers, the catalog or caching. It returns encoded bytes; the engine
+//! checks them (format, dimensions, decodability) before anything is stored.
 
+pub mod a1111;
 pub mod builtin;
+pub mod cloudflare;
+mod http;
+pub mod openai;
+pub mod replicate;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::api::format::ImageFormat;
 use crate::server::config::Config;
 
-/// What a provider is asked to make. The size is what the provider should generate.
+/// What a provider is asked to make, already fitted to what the model supports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderRequest {
     /// The provider's own model name (`upstream` in the catalog).
     pub upstream_model: String,
     pub prompt: String,
     pub negative_prompt: Option<String>,
-    pub seed: u32,
+    /// `None` when the model takes no seed.
+    pub seed: Option<u32>,
     pub steps: Option<u32>,
     pub width: u32,
     pub height: u32,
+    /// The size table's ratio label, for providers that take an aspect ratio instead of a size.
+    pub aspect_ratio: Option<String>,
 }
 
 /// An encoded image as a provider returned it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ProviderImage {
     pub bytes: Bytes,
-    pub format: ImageFormat,
-    pub width: u32,
-    pub height: u32,
+    /// The seed the provider reports it used, when it reports one.
+    pub seed: Option<u32>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ProviderError {
     #[error("{provider} does not know model `{model}`")]
     UnknownModel {
         provider: &'static str,
         model: String,
     },
-    #[error("{provider} failed: {message}")]
-    Failed {
+    #[error("{provider} is rate limiting requests: {message}")]
+    RateLimited {
+        provider: &'static str,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    #[error("{provider}'s quota is used up: {message}")]
+    QuotaExhausted {
+        provider: &'static str,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    #[error("{provider} rejected the request: {message}")]
+    BadRequest {
         provider: &'static str,
         message: String,
     },
+    #[error("{provider} refused Pixzoo's credentials; check its configuration")]
+    Unauthorized { provider: &'static str },
+    #[error("{provider} failed: {message}")]
+    Upstream {
+        provider: &'static str,
+        message: String,
+    },
+    #[error("{provider} did not answer within {}s", after.as_secs())]
+    Timeout {
+        provider: &'static str,
+        after: Duration,
+    },
+    #[error("{provider} returned no usable image: {message}")]
+    InvalidOutput {
+        provider: &'static str,
+        message: String,
+    },
+}
+
+impl ProviderError {
+    /// Worth another attempt: rate limits, server errors, timeouts. Never quota or request errors.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::RateLimited { .. }
+                | ProviderError::Upstream { .. }
+                | ProviderError::Timeout { .. }
+        )
+    }
+
+    /// How long the provider asked us to wait, if it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ProviderError::RateLimited { retry_after, .. }
+            | ProviderError::QuotaExhausted { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -52,17 +110,50 @@ pub trait ImageProvider: Send + Sync {
     /// The name models refer to in `catalog.models.provider`.
     fn name(&self) -> &'static str;
 
+    /// Whether its output is produced in-process and needs no decode check (the builtin renderer).
+    fn trusted_output(&self) -> bool {
+        false
+    }
+
     async fn generate(&self, request: ProviderRequest) -> Result<ProviderImage, ProviderError>;
 }
 
-/// The enabled providers by name.
+/// The configured providers by name.
 pub type Providers = HashMap<&'static str, Arc<dyn ImageProvider>>;
 
-pub fn from_config(config: &Config) -> Providers {
-    let mut providers: Providers = HashMap::new();
-    if config.providers.builtin.enabled {
-        let builtin: Arc<dyn ImageProvider> = Arc::new(builtin::Builtin::default());
-        providers.insert(builtin.name(), builtin);
+/// The usable providers, and Cloudflare's client again for the prompt pipeline (which shares its accounts).
+pub struct Configured {
+    pub providers: Providers,
+    pub cloudflare: Option<Arc<cloudflare::Cloudflare>>,
+}
+
+/// The providers whose configuration makes them usable (a key, an account, or a base URL).
+pub fn from_config(config: &Config) -> Configured {
+    let p = &config.providers;
+    let mut providers: Vec<Arc<dyn ImageProvider>> = Vec::new();
+    let mut cf = None;
+    if p.builtin.enabled {
+        providers.push(Arc::new(builtin::Builtin::default()));
     }
-    providers
+    if !p.replicate.api_token.is_empty() {
+        providers.push(Arc::new(replicate::Replicate::new(&p.replicate)));
+    }
+    match p.cloudflare.account_list() {
+        Ok(accounts) if !accounts.is_empty() => {
+            let client = Arc::new(cloudflare::Cloudflare::new(&p.cloudflare, accounts));
+            cf = Some(client.clone());
+            providers.push(client);
+        }
+        _ => {}
+    }
+    if p.openai.is_configured() {
+        providers.push(Arc::new(openai::OpenAi::new(&p.openai)));
+    }
+    if !p.a1111.base_url.is_empty() {
+        providers.push(Arc::new(a1111::A1111::new(&p.a1111)));
+    }
+    Configured {
+        providers: providers.into_iter().map(|p| (p.name(), p)).collect(),
+        cloudflare: cf,
+    }
 }

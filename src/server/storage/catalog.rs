@@ -9,6 +9,7 @@ use sqlx::sqlite::{
 };
 
 use crate::api::format::ImageFormat;
+use crate::server::prompt::Translation;
 use crate::server::storage::blobs::original_key;
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +41,8 @@ pub struct ImageRecord {
     pub content_hash: String,
     /// Unix milliseconds, UTC.
     pub created_at: i64,
+    pub translation: Translation,
+    pub translation_note: Option<String>,
 }
 
 impl ImageRecord {
@@ -66,6 +69,8 @@ struct Row {
     bytes: i64,
     content_hash: String,
     created_at: i64,
+    translation: String,
+    translation_note: Option<String>,
 }
 
 impl TryFrom<Row> for ImageRecord {
@@ -85,6 +90,8 @@ impl TryFrom<Row> for ImageRecord {
             width: int("width", row.width)?,
             height: int("height", row.height)?,
             format: ImageFormat::from_str(&row.format).map_err(corrupt)?,
+            translation: Translation::from_str(&row.translation).map_err(corrupt)?,
+            translation_note: row.translation_note,
             bytes: u64::try_from(row.bytes).map_err(|_| corrupt("negative byte count".into()))?,
             id: row.id,
             gen_key: row.gen_key,
@@ -101,7 +108,7 @@ impl TryFrom<Row> for ImageRecord {
 
 const COLUMNS: &str =
     "id, gen_key, prompt, final_prompt, negative_prompt, model, provider, seed, steps, \
-                       width, height, format, bytes, content_hash, created_at";
+                       width, height, format, bytes, content_hash, created_at, translation, translation_note";
 
 #[derive(Clone, Debug)]
 pub struct Catalog {
@@ -157,8 +164,8 @@ impl Catalog {
     pub async fn insert(&self, record: &ImageRecord) -> Result<ImageRecord, CatalogError> {
         sqlx::query(
             "INSERT INTO images (id, gen_key, prompt, final_prompt, negative_prompt, model, provider, seed, \
-             steps, width, height, format, bytes, content_hash, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (gen_key) DO NOTHING",
+             steps, width, height, format, bytes, content_hash, created_at, translation, translation_note) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (gen_key) DO NOTHING",
         )
         .bind(&record.id)
         .bind(&record.gen_key)
@@ -175,6 +182,8 @@ impl Catalog {
         .bind(i64::try_from(record.bytes).unwrap_or(i64::MAX))
         .bind(&record.content_hash)
         .bind(record.created_at)
+        .bind(record.translation.as_str())
+        .bind(&record.translation_note)
         .execute(&self.pool)
         .await?;
         self.by_gen_key(&record.gen_key)
@@ -196,6 +205,45 @@ impl Catalog {
         .into_iter()
         .map(ImageRecord::try_from)
         .collect()
+    }
+
+    /// An LLM's earlier answer for this prompt.
+    pub async fn cached_prompt(
+        &self,
+        pipeline: &str,
+        family: &str,
+        prompt: &str,
+    ) -> Result<Option<String>, CatalogError> {
+        Ok(sqlx::query_scalar(
+            "SELECT final_prompt FROM prompt_cache WHERE pipeline = ? AND family = ? AND prompt = ?",
+        )
+        .bind(pipeline)
+        .bind(family)
+        .bind(prompt)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Keeps the first answer: later ones for the same prompt would change what a URL means.
+    pub async fn cache_prompt(
+        &self,
+        pipeline: &str,
+        family: &str,
+        prompt: &str,
+        final_prompt: &str,
+    ) -> Result<(), CatalogError> {
+        sqlx::query(
+            "INSERT INTO prompt_cache (pipeline, family, prompt, final_prompt, created_at) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(pipeline)
+        .bind(family)
+        .bind(prompt)
+        .bind(final_prompt)
+        .bind(crate::server::now_millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     pub async fn ping(&self) -> Result<(), CatalogError> {
@@ -230,6 +278,8 @@ mod tests {
             bytes: 1234,
             content_hash: "ab".repeat(32),
             created_at,
+            translation: Translation::Fallback,
+            translation_note: Some("the LLM was down".into()),
         }
     }
 
@@ -269,5 +319,33 @@ mod tests {
 
         let reopened = Catalog::open(&path).await.unwrap();
         assert_eq!(reopened.recent(1).await.unwrap(), vec![second]);
+
+        assert_eq!(
+            reopened
+                .cached_prompt("openai", "flux", "猫")
+                .await
+                .unwrap(),
+            None
+        );
+        reopened
+            .cache_prompt("openai", "flux", "猫", "A cat.")
+            .await
+            .unwrap();
+        reopened
+            .cache_prompt("openai", "flux", "猫", "A different cat.")
+            .await
+            .unwrap();
+        assert_eq!(
+            reopened
+                .cached_prompt("openai", "flux", "猫")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("A cat.")
+        );
+        assert_eq!(
+            reopened.cached_prompt("openai", "sd", "猫").await.unwrap(),
+            None
+        );
     }
 }

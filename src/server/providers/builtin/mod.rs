@@ -8,12 +8,9 @@ mod text;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use image::codecs::png::{CompressionType, FilterType, PngEncoder};
-use image::{ExtendedColorType, ImageEncoder};
 use tokio::sync::Semaphore;
 
 use super::{ImageProvider, ProviderError, ProviderImage, ProviderRequest};
-use crate::api::format::ImageFormat;
 use render::{render, Scene};
 
 /// The one model this provider runs (`upstream` in the catalog).
@@ -40,6 +37,10 @@ impl ImageProvider for Builtin {
         "builtin"
     }
 
+    fn trusted_output(&self) -> bool {
+        true
+    }
+
     async fn generate(&self, request: ProviderRequest) -> Result<ProviderImage, ProviderError> {
         if request.upstream_model != UPSTREAM_MODEL {
             return Err(ProviderError::UnknownModel {
@@ -47,7 +48,7 @@ impl ImageProvider for Builtin {
                 model: request.upstream_model,
             });
         }
-        let failed = |message: String| ProviderError::Failed {
+        let failed = |message: String| ProviderError::Upstream {
             provider: "builtin",
             message,
         };
@@ -56,8 +57,9 @@ impl ImageProvider for Builtin {
             .acquire()
             .await
             .map_err(|_| failed("the renderer is shutting down".into()))?;
+        let seed = request.seed.unwrap_or_default();
         tokio::task::spawn_blocking(move || {
-            render_png(&request.prompt, request.seed, request.width, request.height)
+            render_png(&request.prompt, seed, request.width, request.height)
         })
         .await
         .map_err(|err| failed(format!("the render task stopped: {err}")))?
@@ -83,23 +85,17 @@ pub fn render_png(
     let bytes = encode_png(pixmap.data(), width, height).map_err(|err| err.to_string())?;
     Ok(ProviderImage {
         bytes: Bytes::from(bytes),
-        format: ImageFormat::Png,
-        width,
-        height,
+        seed: Some(seed),
     })
 }
 
-/// Encodes opaque RGBA pixels as an RGB PNG; fast compression, because renders are cheap to redo but a
-/// slow encoder would dominate request time.
+/// Encodes opaque RGBA pixels (every render is opaque) as an RGB PNG.
 pub fn encode_png(rgba: &[u8], width: u32, height: u32) -> Result<Vec<u8>, image::ImageError> {
     let rgb: Vec<u8> = rgba
         .chunks_exact(4)
         .flat_map(|p| [p[0], p[1], p[2]])
         .collect();
-    let mut out = Vec::with_capacity(rgb.len() / 4);
-    PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive)
-        .write_image(&rgb, width, height, ExtendedColorType::Rgb8)?;
-    Ok(out)
+    crate::server::transform::encode::png_rgb8(&rgb, width, height)
 }
 
 #[cfg(test)]
@@ -111,12 +107,15 @@ mod tests {
             upstream_model: UPSTREAM_MODEL.into(),
             prompt: "sunglasses sloth".into(),
             negative_prompt: None,
-            seed: 42,
+            seed: Some(42),
             steps: None,
             width,
             height,
+            aspect_ratio: None,
         }
     }
+
+    use crate::api::format::ImageFormat;
 
     #[tokio::test]
     async fn generates_a_png_of_the_exact_size() {

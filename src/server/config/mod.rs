@@ -11,6 +11,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::urls::placeholder::UrlLimits;
 
+mod catalog;
+mod prompt;
+mod providers;
+
+pub use catalog::{CatalogConfig, ModelConfig, ModelFamily, SizeEntry, Sizes, StepsRange};
+pub use prompt::{CloudflarePromptConfig, EngineConfig, LlmConfig, PipelineChoice, PromptConfig};
+pub use providers::{
+    A1111Config, BuiltinConfig, CloudflareAccount, CloudflareConfig, OpenAiConfig, ProvidersConfig,
+    ReplicateConfig,
+};
+
 /// The file read when no `--config` is given, if it exists in the working directory.
 pub const DEFAULT_CONFIG_FILE: &str = "Leptos.toml";
 
@@ -22,6 +33,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub providers: ProvidersConfig,
     pub catalog: CatalogConfig,
+    pub prompt: PromptConfig,
+    pub engine: EngineConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,60 +112,8 @@ impl LimitsConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
-pub struct ProvidersConfig {
-    pub builtin: BuiltinProviderConfig,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct BuiltinProviderConfig {
-    pub enabled: bool,
-}
-
-impl Default for BuiltinProviderConfig {
-    fn default() -> Self {
-        Self { enabled: true }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct CatalogConfig {
-    /// The model used when a request names none.
-    pub default_model: String,
-    pub models: Vec<ModelConfig>,
-}
-
-impl Default for CatalogConfig {
-    fn default() -> Self {
-        Self {
-            default_model: "builtin".into(),
-            models: vec![ModelConfig {
-                id: "builtin".into(),
-                label: "Builtin placeholder renderer (offline)".into(),
-                provider: "builtin".into(),
-                upstream: "placeholder-v1".into(),
-            }],
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ModelConfig {
-    /// The id clients use (`?model=`, `"model"` in the API).
-    pub id: String,
-    pub label: String,
-    /// Which provider runs it.
-    pub provider: String,
-    /// The provider's own name for the model.
-    pub upstream: String,
-}
-
 /// Names of the providers this build knows.
-pub const KNOWN_PROVIDERS: &[&str] = &["builtin"];
+pub const KNOWN_PROVIDERS: &[&str] = &["builtin", "replicate", "cloudflare", "openai", "a1111"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -183,6 +144,7 @@ impl Config {
                     .only(&["LEPTOS_SITE_ROOT"])
                     .map(|_| "server.site_root".into()),
             )
+            .merge(seed_env()?)
             .merge(pixzoo_env())
             .extract()
             .map_err(|err| {
@@ -195,19 +157,20 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key, reason: String| Err(ConfigError::Invalid { key, reason });
         const MAX_SIDE: u32 = 16_384;
-        if !(1..=MAX_SIDE).contains(&self.limits.max_width) {
+        let limits = &self.limits;
+        if !(1..=MAX_SIDE).contains(&limits.max_width) {
             return invalid(
                 "limits.max_width",
                 format!("must be between 1 and {MAX_SIDE}"),
             );
         }
-        if !(1..=MAX_SIDE).contains(&self.limits.max_height) {
+        if !(1..=MAX_SIDE).contains(&limits.max_height) {
             return invalid(
                 "limits.max_height",
                 format!("must be between 1 and {MAX_SIDE}"),
             );
         }
-        if !(1..=2000).contains(&self.limits.max_slug_chars) {
+        if !(1..=2000).contains(&limits.max_slug_chars) {
             return invalid("limits.max_slug_chars", "must be between 1 and 2000".into());
         }
         if self.storage.data_dir.as_os_str().is_empty() {
@@ -215,6 +178,54 @@ impl Config {
         }
         if let Err(err) = tracing_subscriber::EnvFilter::try_new(&self.server.log) {
             return invalid("server.log", format!("is not a valid log filter: {err}"));
+        }
+        let providers = &self.providers;
+        let urls = [
+            (
+                "providers.replicate.base_url",
+                &providers.replicate.base_url,
+            ),
+            (
+                "providers.cloudflare.base_url",
+                &providers.cloudflare.base_url,
+            ),
+            ("providers.openai.base_url", &providers.openai.base_url),
+            ("providers.a1111.base_url", &providers.a1111.base_url),
+            ("prompt.openai.base_url", &self.prompt.openai.base_url),
+        ];
+        for (key, url) in urls {
+            if !url.is_empty() && !is_http_url(url) {
+                return invalid(key, format!("`{url}` is not an http(s) URL"));
+            }
+        }
+        let timeouts = [
+            (
+                "providers.replicate.timeout_secs",
+                providers.replicate.timeout_secs,
+            ),
+            (
+                "providers.cloudflare.timeout_secs",
+                providers.cloudflare.timeout_secs,
+            ),
+            (
+                "providers.openai.timeout_secs",
+                providers.openai.timeout_secs,
+            ),
+            ("providers.a1111.timeout_secs", providers.a1111.timeout_secs),
+            ("prompt.timeout_secs", self.prompt.timeout_secs),
+            ("engine.deadline_secs", self.engine.deadline_secs),
+            ("engine.max_attempts", u64::from(self.engine.max_attempts)),
+        ];
+        for (key, value) in timeouts {
+            if value == 0 {
+                return invalid(key, "must be at least 1".into());
+            }
+        }
+        if let Err(reason) = providers.cloudflare.account_list() {
+            return invalid(
+                "providers.cloudflare.accounts",
+                format!("(CF_ACCOUNT_LIST) {reason}"),
+            );
         }
         let mut seen = std::collections::HashSet::new();
         for model in &self.catalog.models {
@@ -238,31 +249,97 @@ impl Config {
                     ),
                 );
             }
+            let sizes_ok = match &model.sizes {
+                Sizes::Any => true,
+                Sizes::Range { min, max, multiple } => 1 <= *min && min <= max && *multiple >= 1,
+                Sizes::Table(entries) => {
+                    !entries.is_empty() && entries.iter().all(|e| e.width > 0 && e.height > 0)
+                }
+            };
+            if !sizes_ok {
+                return invalid(
+                    "catalog.models.sizes",
+                    format!("model `{}`: a range needs 1 <= min <= max and multiple >= 1; a table needs entries", model.id),
+                );
+            }
+            if let Some(steps) = model.steps {
+                if !(steps.min <= steps.default && steps.default <= steps.max) {
+                    return invalid(
+                        "catalog.models.steps",
+                        format!("model `{}`: needs min <= default <= max", model.id),
+                    );
+                }
+            }
         }
-        if !self
-            .catalog
-            .models
-            .iter()
-            .any(|m| m.id == self.catalog.default_model)
-        {
+        let default = &self.catalog.default_model;
+        if !default.is_empty() && !self.catalog.models.iter().any(|m| &m.id == default) {
             return invalid(
                 "catalog.default_model",
-                format!(
-                    "`{}` is not a model in catalog.models",
-                    self.catalog.default_model
-                ),
-            );
-        }
-        if !self.providers.builtin.enabled
-            && self.catalog.models.iter().all(|m| m.provider == "builtin")
-        {
-            return invalid(
-                "providers.builtin.enabled",
-                "is false and no other provider is configured, so no model could run".into(),
+                format!("`{default}` is not a model in catalog.models"),
             );
         }
         Ok(())
     }
+}
+
+fn is_http_url(url: &str) -> bool {
+    reqwest::Url::parse(url)
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+}
+
+/// The names users of the seed projects already know, read as plain strings (figment would parse a
+/// JSON account list or an all-digit id as structured values).
+fn seed_env() -> Result<Serialized<serde_json::Value>, ConfigError> {
+    const STRINGS: &[(&str, &str)] = &[
+        ("REPLICATE_API_TOKEN", "providers.replicate.api_token"),
+        ("REPLICATE_BASE_URL", "providers.replicate.base_url"),
+        ("CLOUDFLARE_ACCOUNT_ID", "providers.cloudflare.account_id"),
+        ("CLOUDFLARE_API_TOKEN", "providers.cloudflare.api_token"),
+        ("CF_ACCOUNT_LIST", "providers.cloudflare.accounts"),
+        ("CLOUDFLARE_BASE_URL", "providers.cloudflare.base_url"),
+        ("OPENAI_API_KEY", "providers.openai.api_key"),
+        ("OPENAI_BASE_URL", "providers.openai.base_url"),
+        ("A1111_BASE_URL", "providers.a1111.base_url"),
+        ("CF_TRANSLATE_MODEL", "prompt.cloudflare.translate_model"),
+        ("LLM_BASE_URL", "prompt.openai.base_url"),
+        ("LLM_API_KEY", "prompt.openai.api_key"),
+        ("LLM_MODEL", "prompt.openai.model"),
+    ];
+    let mut root = serde_json::Map::new();
+    let mut set = |path: &str, value: serde_json::Value| {
+        let mut node = &mut root;
+        let mut parts = path.split('.').peekable();
+        while let Some(part) = parts.next() {
+            if parts.peek().is_none() {
+                node.insert(part.to_owned(), value);
+                return;
+            }
+            node = node
+                .entry(part.to_owned())
+                .or_insert_with(|| serde_json::Value::Object(Default::default()))
+                .as_object_mut()
+                .expect("only objects are inserted on the path");
+        }
+    };
+    for (var, key) in STRINGS {
+        if let Ok(value) = std::env::var(var) {
+            set(key, serde_json::Value::String(value));
+        }
+    }
+    if let Ok(value) = std::env::var("CF_IS_TRANSLATE") {
+        let flag = match value.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => true,
+            "0" | "false" | "no" | "off" => false,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    key: "prompt.cloudflare.translate",
+                    reason: format!("(CF_IS_TRANSLATE) `{value}` is not true or false"),
+                })
+            }
+        };
+        set("prompt.cloudflare.translate", serde_json::Value::Bool(flag));
+    }
+    Ok(Serialized::defaults(serde_json::Value::Object(root)))
 }
 
 /// One figment error as `` `key` what (in where) ``, the key spelled as in `Leptos.toml` whatever case the
@@ -439,7 +516,7 @@ mod tests {
 
             jail.create_file(
                 DEFAULT_CONFIG_FILE,
-                "[[catalog.models]]\nid = \"x\"\nlabel = \"X\"\nprovider = \"dalle\"\nupstream = \"x\"\n",
+                "[[catalog.models]]\nid = \"x\"\nlabel = \"X\"\nprovider = \"dalle\"\nupstream = \"x\"\nfamily = \"flux\"\nsizes = \"any\"\n",
             )?;
             let message = load_err(None);
             assert!(

@@ -1,0 +1,103 @@
+//! `[prompt]`: how prompts are translated and optimised before generation, and `[engine]`: retries and
+//! deadlines around provider calls.
+
+use serde::{Deserialize, Serialize};
+
+use crate::server::secret::Secret;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PipelineChoice {
+    /// openai when an LLM is configured, else cloudflare when Cloudflare is, else builtin.
+    Auto,
+    Builtin,
+    Openai,
+    Cloudflare,
+    /// Prompts are used exactly as written.
+    Off,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PromptConfig {
+    pub pipeline: PipelineChoice,
+    pub timeout_secs: u64,
+    pub openai: LlmConfig,
+    pub cloudflare: CloudflarePromptConfig,
+}
+
+impl Default for PromptConfig {
+    fn default() -> Self {
+        Self {
+            pipeline: PipelineChoice::Auto,
+            timeout_secs: 20,
+            openai: LlmConfig::default(),
+            cloudflare: CloudflarePromptConfig::default(),
+        }
+    }
+}
+
+/// An OpenAI-compatible chat completions server (OpenAI, Ollama, llama.cpp, vLLM…).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmConfig {
+    /// Empty: the image provider's `providers.openai.base_url`.
+    pub base_url: String,
+    /// Empty: `providers.openai.api_key`.
+    pub api_key: Secret,
+    pub model: String,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        Self {
+            base_url: String::new(),
+            api_key: Secret::default(),
+            model: "gpt-4o-mini".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CloudflarePromptConfig {
+    /// Translate non-English prompts with `translate_model` before optimising.
+    pub translate: bool,
+    pub translate_model: String,
+    pub optimize_model: String,
+}
+
+impl Default for CloudflarePromptConfig {
+    fn default() -> Self {
+        Self {
+            translate: true,
+            translate_model: "@cf/meta/m2m100-1.2b".into(),
+            optimize_model: "@cf/meta/llama-3.1-8b-instruct".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Provider calls per generation, the first included.
+    pub max_attempts: u32,
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+    /// The whole generation, retries and waits included.
+    pub deadline_secs: u64,
+    /// Largest image a provider may return, in pixels.
+    pub max_output_pixels: u64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            backoff_base_ms: 500,
+            backoff_max_ms: 10_000,
+            deadline_secs: 180,
+            max_output_pixels: 50_000_000,
+        }
+    }
+}

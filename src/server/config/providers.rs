@@ -1,0 +1,193 @@
+//! `[providers.*]`: where each image provider lives and how to authenticate. Secrets are [`Secret`]s.
+
+use serde::{Deserialize, Serialize};
+
+use crate::server::secret::Secret;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProvidersConfig {
+    pub builtin: BuiltinConfig,
+    pub replicate: ReplicateConfig,
+    pub cloudflare: CloudflareConfig,
+    pub openai: OpenAiConfig,
+    pub a1111: A1111Config,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BuiltinConfig {
+    pub enabled: bool,
+}
+
+impl Default for BuiltinConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReplicateConfig {
+    pub api_token: Secret,
+    pub base_url: String,
+    pub timeout_secs: u64,
+    pub poll_interval_ms: u64,
+    /// Hosts output files may be downloaded from (`*.` matches subdomains); the API's own host always may.
+    pub file_hosts: Vec<String>,
+}
+
+impl Default for ReplicateConfig {
+    fn default() -> Self {
+        Self {
+            api_token: Secret::default(),
+            base_url: "https://api.replicate.com".into(),
+            timeout_secs: 120,
+            poll_interval_ms: 1000,
+            file_hosts: vec!["replicate.delivery".into(), "*.replicate.delivery".into()],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CloudflareConfig {
+    pub account_id: String,
+    pub api_token: Secret,
+    /// Several accounts as JSON `[{"account_id": "...", "token": "..."}]`; used in turn.
+    pub accounts: Secret,
+    pub base_url: String,
+    pub timeout_secs: u64,
+    /// How long an account rests after a rate limit (code 3040).
+    pub cooldown_secs: u64,
+}
+
+impl Default for CloudflareConfig {
+    fn default() -> Self {
+        Self {
+            account_id: String::new(),
+            api_token: Secret::default(),
+            accounts: Secret::default(),
+            base_url: "https://api.cloudflare.com".into(),
+            timeout_secs: 60,
+            cooldown_secs: 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OpenAiConfig {
+    pub api_key: Secret,
+    pub base_url: String,
+    pub timeout_secs: u64,
+    /// Hosts `url` outputs may be downloaded from; the API's own host always may.
+    pub file_hosts: Vec<String>,
+}
+
+impl OpenAiConfig {
+    pub const DEFAULT_BASE_URL: &'static str = "https://api.openai.com";
+
+    /// A key, or a self-hosted server that needs none (LocalAI, stable-diffusion.cpp).
+    pub fn is_configured(&self) -> bool {
+        !self.api_key.is_empty() || self.base_url.trim_end_matches('/') != Self::DEFAULT_BASE_URL
+    }
+}
+
+impl Default for OpenAiConfig {
+    fn default() -> Self {
+        Self {
+            api_key: Secret::default(),
+            base_url: Self::DEFAULT_BASE_URL.into(),
+            timeout_secs: 120,
+            file_hosts: vec!["*.blob.core.windows.net".into()],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct A1111Config {
+    /// Empty: not configured.
+    pub base_url: String,
+    pub timeout_secs: u64,
+    pub sampler: String,
+    pub cfg_scale: f32,
+}
+
+impl Default for A1111Config {
+    fn default() -> Self {
+        Self {
+            base_url: String::new(),
+            timeout_secs: 300,
+            sampler: "Euler a".into(),
+            cfg_scale: 7.0,
+        }
+    }
+}
+
+/// One Cloudflare account.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct CloudflareAccount {
+    pub account_id: String,
+    pub token: Secret,
+}
+
+impl CloudflareConfig {
+    /// `accounts` (CF_ACCOUNT_LIST) if set, else the single `account_id` + `api_token` pair.
+    pub fn account_list(&self) -> Result<Vec<CloudflareAccount>, String> {
+        if !self.accounts.is_empty() {
+            let accounts: Vec<CloudflareAccount> = serde_json::from_str(self.accounts.expose())
+                .map_err(|err| {
+                    format!(
+                        "must be JSON like [{{\"account_id\": \"…\", \"token\": \"…\"}}] (error at line {} column {})",
+                        err.line(),
+                        err.column()
+                    )
+                })?;
+            if accounts
+                .iter()
+                .any(|a| a.account_id.trim().is_empty() || a.token.is_empty())
+            {
+                return Err("every account needs a non-empty account_id and token".into());
+            }
+            return Ok(accounts);
+        }
+        if !self.account_id.trim().is_empty() && !self.api_token.is_empty() {
+            return Ok(vec![CloudflareAccount {
+                account_id: self.account_id.clone(),
+                token: self.api_token.clone(),
+            }]);
+        }
+        Ok(Vec::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cloudflare_accounts_from_a_list_or_a_pair() {
+        let mut config = CloudflareConfig::default();
+        assert_eq!(config.account_list(), Ok(vec![]));
+        config.account_id = "acc".into();
+        config.api_token = Secret::new("tok");
+        assert_eq!(config.account_list().unwrap().len(), 1);
+        config.accounts =
+            Secret::new(r#"[{"account_id":"a","token":"t1"},{"account_id":"b","token":"t2"}]"#);
+        let list = config.account_list().unwrap();
+        assert_eq!(
+            list.iter()
+                .map(|a| a.account_id.as_str())
+                .collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        config.accounts = Secret::new(r#"[{"account_id":"a","token":"super-secret-token"#);
+        let err = config.account_list().unwrap_err();
+        assert!(
+            !err.contains("super-secret-token"),
+            "errors never echo the value: {err}"
+        );
+    }
+}

@@ -1,0 +1,89 @@
+//! Single-flight: identical concurrent requests share one job. The job runs on its own task, so it
+//! finishes and stores its image even when every caller has gone; its result (success or failure)
+//! reaches every waiter, and the key is released as soon as it ends, so failures are never cached.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use futures::future::{BoxFuture, FutureExt, Shared};
+use tokio::sync::broadcast;
+
+use super::progress::Progress;
+use super::{EngineError, Generated};
+
+pub type JobResult = Result<Generated, Arc<EngineError>>;
+
+/// A running or just-finished job that a caller waits on.
+pub struct Job {
+    pub result: Shared<BoxFuture<'static, JobResult>>,
+    pub progress: broadcast::Receiver<Progress>,
+    /// Whether this caller joined a job someone else started.
+    pub joined: bool,
+}
+
+#[derive(Clone)]
+struct Running {
+    result: Shared<BoxFuture<'static, JobResult>>,
+    progress: broadcast::Sender<Progress>,
+}
+
+#[derive(Clone, Default)]
+pub struct Flights {
+    running: Arc<Mutex<HashMap<String, Running>>>,
+}
+
+impl Flights {
+    /// Joins the job for `key`, or starts one with `start` on a new task.
+    pub fn join_or_start<F, Fut>(&self, key: String, start: F) -> Job
+    where
+        F: FnOnce(broadcast::Sender<Progress>) -> Fut,
+        Fut: Future<Output = JobResult> + Send + 'static,
+    {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(job) = running.get(&key) {
+            return Job {
+                result: job.result.clone(),
+                progress: job.progress.subscribe(),
+                joined: true,
+            };
+        }
+        let (progress, receiver) = broadcast::channel(64);
+        let work = start(progress.clone());
+        let flights = self.running.clone();
+        let task_key = key.clone();
+        let task = tokio::spawn(async move {
+            let result = work.await;
+            flights
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&task_key);
+            result
+        });
+        let result = async move {
+            task.await.unwrap_or_else(|err| {
+                Err(Arc::new(EngineError::Internal(format!(
+                    "generation task failed: {err}"
+                ))))
+            })
+        }
+        .boxed()
+        .shared();
+        running.insert(
+            key,
+            Running {
+                result: result.clone(),
+                progress,
+            },
+        );
+        Job {
+            result,
+            progress: receiver,
+            joined: false,
+        }
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.running.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}

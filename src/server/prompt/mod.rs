@@ -1,0 +1,254 @@
+//! The prompt pipeline: translate to English and optimise for the model family, before generation.
+//!
+//! One pipeline is chosen at start-up (`[prompt] pipeline`). LLM results are cached in the catalog by
+//! (pipeline, family, prompt), so a URL keeps meaning the same image across restarts. On any failure the
+//! prompt is used as written and the outcome says why (`translation: fallback`); failures are not cached.
+
+mod builtin;
+mod cloudflare;
+mod openai;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::server::config::{Config, ModelFamily, PipelineChoice};
+use crate::server::providers::cloudflare::Cloudflare;
+use crate::server::storage::Catalog;
+
+/// How the final prompt was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Translation {
+    /// Translated and optimised by an LLM.
+    Llm,
+    /// Cleaned up and expanded offline.
+    Builtin,
+    /// The LLM failed; the prompt was used as written.
+    Fallback,
+    /// Translation was switched off.
+    Off,
+}
+
+impl Translation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Translation::Llm => "llm",
+            Translation::Builtin => "builtin",
+            Translation::Fallback => "fallback",
+            Translation::Off => "off",
+        }
+    }
+}
+
+impl std::str::FromStr for Translation {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "llm" => Ok(Translation::Llm),
+            "builtin" => Ok(Translation::Builtin),
+            "fallback" => Ok(Translation::Fallback),
+            "off" => Ok(Translation::Off),
+            _ => Err(format!("unknown translation `{s}`")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromptOutcome {
+    pub final_prompt: String,
+    pub translation: Translation,
+    /// Why the fallback was used, or what the builtin pipeline could not do.
+    pub note: Option<String>,
+}
+
+/// An LLM step that did not work; the text is shown to users, so it never holds a secret.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct LlmError(pub String);
+
+enum Kind {
+    Off,
+    Builtin,
+    OpenAi(openai::ChatClient),
+    Cloudflare(cloudflare::CloudflarePrompts),
+}
+
+pub struct PromptPipeline {
+    kind: Kind,
+    timeout: Duration,
+    cache: Catalog,
+}
+
+impl PromptPipeline {
+    pub fn new(config: &Config, cloudflare: Option<Arc<Cloudflare>>, cache: Catalog) -> Self {
+        let llm = openai::ChatClient::from_config(config);
+        let kind = match (config.prompt.pipeline, llm, cloudflare) {
+            (PipelineChoice::Off, _, _) => Kind::Off,
+            (PipelineChoice::Builtin, _, _) => Kind::Builtin,
+            (PipelineChoice::Openai | PipelineChoice::Auto, Some(llm), _) => Kind::OpenAi(llm),
+            (PipelineChoice::Cloudflare | PipelineChoice::Auto, _, Some(cf)) => Kind::Cloudflare(
+                cloudflare::CloudflarePrompts::new(cf, &config.prompt.cloudflare),
+            ),
+            (choice, _, _) => {
+                if choice != PipelineChoice::Auto {
+                    tracing::warn!(
+                        ?choice,
+                        "the chosen prompt pipeline is not configured; using builtin"
+                    );
+                }
+                Kind::Builtin
+            }
+        };
+        Self {
+            kind,
+            timeout: Duration::from_secs(config.prompt.timeout_secs),
+            cache,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self.kind {
+            Kind::Off => "off",
+            Kind::Builtin => "builtin",
+            Kind::OpenAi(_) => "openai",
+            Kind::Cloudflare(_) => "cloudflare",
+        }
+    }
+
+    /// The prompt to send to a model of `family`. Never fails: failures fall back to the prompt as written.
+    pub async fn run(&self, prompt: &str, family: ModelFamily, translate: bool) -> PromptOutcome {
+        if !translate || matches!(self.kind, Kind::Off) {
+            return PromptOutcome {
+                final_prompt: prompt.to_owned(),
+                translation: Translation::Off,
+                note: None,
+            };
+        }
+        // The placeholder renderer prints the prompt: clean it, never rewrite it.
+        if family == ModelFamily::Placeholder || matches!(self.kind, Kind::Builtin) {
+            return builtin::run(prompt, family);
+        }
+        match self
+            .cache
+            .cached_prompt(self.name(), family.as_str(), prompt)
+            .await
+        {
+            Ok(Some(final_prompt)) => {
+                return PromptOutcome {
+                    final_prompt,
+                    translation: Translation::Llm,
+                    note: None,
+                }
+            }
+            Ok(None) => {}
+            Err(err) => tracing::warn!(error = %err, "prompt cache unavailable"),
+        }
+        let llm = async {
+            match &self.kind {
+                Kind::OpenAi(client) => client.rewrite(prompt, family).await,
+                Kind::Cloudflare(cf) => cf.rewrite(prompt, family).await,
+                Kind::Off | Kind::Builtin => unreachable!("handled above"),
+            }
+        };
+        let result = match tokio::time::timeout(self.timeout, llm).await {
+            Ok(result) => result,
+            Err(_) => Err(LlmError(format!(
+                "no answer within {}s",
+                self.timeout.as_secs()
+            ))),
+        };
+        match result.and_then(|text| clean_answer(&text)) {
+            Ok(final_prompt) => {
+                if let Err(err) = self
+                    .cache
+                    .cache_prompt(self.name(), family.as_str(), prompt, &final_prompt)
+                    .await
+                {
+                    tracing::warn!(error = %err, "could not cache a prompt");
+                }
+                PromptOutcome {
+                    final_prompt,
+                    translation: Translation::Llm,
+                    note: None,
+                }
+            }
+            Err(err) => {
+                tracing::warn!(pipeline = self.name(), error = %err, "prompt pipeline failed; using the prompt as written");
+                PromptOutcome {
+                    final_prompt: prompt.to_owned(),
+                    translation: Translation::Fallback,
+                    note: Some(format!("the {} prompt pipeline failed: {err}", self.name())),
+                }
+            }
+        }
+    }
+}
+
+/// One line, no wrapping quotes, bounded: what a model's answer becomes before it is used.
+fn clean_answer(text: &str) -> Result<String, LlmError> {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .unwrap_or_default();
+    let line = line
+        .trim_matches(|c| matches!(c, '"' | '\'' | '“' | '”' | '`'))
+        .trim();
+    let line = line.strip_prefix("Prompt:").unwrap_or(line).trim();
+    if line.is_empty() {
+        return Err(LlmError("the model answered with an empty prompt".into()));
+    }
+    Ok(line.chars().take(1000).collect())
+}
+
+/// The system prompt for a model family: keep the subject, English, one line, nothing added that the
+/// user did not ask for.
+pub(crate) fn system_prompt(family: ModelFamily) -> String {
+    let style = match family {
+        ModelFamily::Sd => {
+            "Write it as comma-separated tags for Stable Diffusion, most important first: subject, \
+             setting, style, lighting, quality."
+        }
+        ModelFamily::Flux | ModelFamily::Dalle | ModelFamily::Placeholder => {
+            "Write it as one or two natural, descriptive English sentences."
+        }
+    };
+    format!(
+        "You turn image requests into prompts for a text-to-image model. Translate the request into \
+         English if it is in another language. Keep its subject and every detail it gives; where it \
+         leaves composition, lighting or style open, choose concrete ones that suit it. Never add people, \
+         text, violence or nudity that the request does not ask for. {style} Answer with the prompt \
+         only, on a single line, with no quotes, labels or explanations."
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_cleaned_to_one_line() {
+        assert_eq!(
+            clean_answer("\n\"A red fox in snow.\"\nExplanation: ...").unwrap(),
+            "A red fox in snow."
+        );
+        assert_eq!(clean_answer("Prompt: a cat").unwrap(), "a cat");
+        assert!(clean_answer("  \n \"\" ").is_err());
+        assert_eq!(clean_answer(&"x".repeat(5000)).unwrap().len(), 1000);
+    }
+
+    #[test]
+    fn translations_round_trip() {
+        for t in [
+            Translation::Llm,
+            Translation::Builtin,
+            Translation::Fallback,
+            Translation::Off,
+        ] {
+            assert_eq!(t.as_str().parse::<Translation>(), Ok(t));
+        }
+    }
+}

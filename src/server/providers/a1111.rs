@@ -1,0 +1,105 @@
+//! AUTOMATIC1111 / Forge / sd.cpp: `POST /sdapi/v1/txt2img`, answering `{"images": [base64 PNG],
+//! "parameters": {...}, "info": "<JSON string>"}`; the seed actually used is read from `info`.
+
+use std::time::Duration;
+
+use reqwest::Url;
+use serde_json::{json, Value};
+
+use super::http::{self, base64_bytes, status_error, transport_error};
+use super::{ImageProvider, ProviderError, ProviderImage, ProviderRequest};
+use crate::server::config::A1111Config;
+
+const NAME: &str = "a1111";
+
+pub struct A1111 {
+    client: reqwest::Client,
+    base: Url,
+    timeout: Duration,
+    sampler: String,
+    cfg_scale: f32,
+}
+
+impl A1111 {
+    pub fn new(config: &A1111Config) -> Self {
+        let timeout = Duration::from_secs(config.timeout_secs);
+        Self {
+            client: http::client(timeout),
+            base: Url::parse(&config.base_url).expect("validated base_url"),
+            timeout,
+            sampler: config.sampler.clone(),
+            cfg_scale: config.cfg_scale,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ImageProvider for A1111 {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    async fn generate(&self, request: ProviderRequest) -> Result<ProviderImage, ProviderError> {
+        let url = self
+            .base
+            .join("sdapi/v1/txt2img")
+            .expect("a static path joins");
+        let mut body = json!({
+            "prompt": request.prompt,
+            "negative_prompt": request.negative_prompt.clone().unwrap_or_default(),
+            "seed": request.seed.map_or(-1, i64::from),
+            "steps": request.steps.unwrap_or(20),
+            "cfg_scale": self.cfg_scale,
+            "width": request.width,
+            "height": request.height,
+            "sampler_name": self.sampler,
+        });
+        if !request.upstream_model.is_empty() {
+            body["override_settings"] = json!({ "sd_model_checkpoint": request.upstream_model });
+        }
+        let response = self
+            .client
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| transport_error(NAME, self.timeout, e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = http::read_body(NAME, self.timeout, response).await?;
+        if !status.is_success() {
+            let message = serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|v| {
+                    v["detail"]
+                        .as_str()
+                        .or(v["error"].as_str())
+                        .map(str::to_owned)
+                })
+                .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
+            return Err(status_error(NAME, status, &headers, message));
+        }
+        let answer: Value =
+            serde_json::from_slice(&body).map_err(|err| ProviderError::Upstream {
+                provider: NAME,
+                message: format!("unreadable response: {err}"),
+            })?;
+        let image = answer["images"][0]
+            .as_str()
+            .ok_or_else(|| ProviderError::InvalidOutput {
+                provider: NAME,
+                message: "the response has no images".into(),
+            })?;
+        // `info` is a JSON document inside a string.
+        let seed = answer["info"]
+            .as_str()
+            .and_then(|info| serde_json::from_str::<Value>(info).ok())
+            .and_then(|info| info["seed"].as_u64())
+            .and_then(|seed| u32::try_from(seed).ok())
+            .or(request.seed);
+        Ok(ProviderImage {
+            bytes: base64_bytes(NAME, image)?,
+            seed,
+        })
+    }
+}

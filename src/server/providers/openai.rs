@@ -1,0 +1,104 @@
+//! Any OpenAI-compatible images endpoint: `POST /v1/images/generations` (OpenAI, Together, LocalAI,
+//! stable-diffusion.cpp). Answers `{"created", "data": [{"b64_json" | "url", "revised_prompt"?}]}`; errors
+//! are `{"error": {"message", "type", "param", "code"}}`.
+
+use std::time::Duration;
+
+use reqwest::header::AUTHORIZATION;
+use reqwest::Url;
+use serde_json::{json, Value};
+
+use super::http::{self, base64_bytes, download, status_error, transport_error};
+use super::{ImageProvider, ProviderError, ProviderImage, ProviderRequest};
+use crate::server::config::OpenAiConfig;
+use crate::server::secret::Secret;
+
+const NAME: &str = "openai";
+
+pub struct OpenAi {
+    client: reqwest::Client,
+    key: Secret,
+    base: Url,
+    timeout: Duration,
+    file_hosts: Vec<String>,
+}
+
+impl OpenAi {
+    pub fn new(config: &OpenAiConfig) -> Self {
+        let timeout = Duration::from_secs(config.timeout_secs);
+        Self {
+            client: http::client(timeout),
+            key: config.api_key.clone(),
+            base: Url::parse(&config.base_url).expect("validated base_url"),
+            timeout,
+            file_hosts: config.file_hosts.clone(),
+        }
+    }
+}
+
+/// `error.message` of an OpenAI error body, or the start of the body.
+pub(crate) fn error_message(body: &[u8]) -> String {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned())
+}
+
+#[async_trait::async_trait]
+impl ImageProvider for OpenAi {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    async fn generate(&self, request: ProviderRequest) -> Result<ProviderImage, ProviderError> {
+        let url = self
+            .base
+            .join("v1/images/generations")
+            .expect("a static path joins");
+        let mut call = self.client.post(url).json(&json!({
+            "model": request.upstream_model,
+            "prompt": request.prompt,
+            "n": 1,
+            "size": format!("{}x{}", request.width, request.height),
+            "response_format": "b64_json",
+        }));
+        if !self.key.is_empty() {
+            call = call.header(AUTHORIZATION, format!("Bearer {}", self.key.expose()));
+        }
+        let response = call
+            .send()
+            .await
+            .map_err(|e| transport_error(NAME, self.timeout, e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = http::read_body(NAME, self.timeout, response).await?;
+        if !status.is_success() {
+            return Err(status_error(NAME, status, &headers, error_message(&body)));
+        }
+        let answer: Value =
+            serde_json::from_slice(&body).map_err(|err| ProviderError::Upstream {
+                provider: NAME,
+                message: format!("unreadable response: {err}"),
+            })?;
+        let first = &answer["data"][0];
+        let bytes = if let Some(b64) = first["b64_json"].as_str() {
+            base64_bytes(NAME, b64)?
+        } else if let Some(url) = first["url"].as_str() {
+            download(
+                NAME,
+                &self.client,
+                self.timeout,
+                url,
+                &self.base,
+                &self.file_hosts,
+            )
+            .await?
+        } else {
+            return Err(ProviderError::InvalidOutput {
+                provider: NAME,
+                message: "data[0] has neither b64_json nor url".into(),
+            });
+        };
+        Ok(ProviderImage { bytes, seed: None })
+    }
+}

@@ -1,0 +1,229 @@
+//! Replicate's predictions API: `POST /v1/models/{owner}/{name}/predictions` with `Prefer: wait`, then
+//! polling `urls.get` while the prediction is `starting` or `processing`. Output is an array of URLs, one
+//! URL, or a `data:` URI. Errors are problem-details JSON.
+
+use std::time::Duration;
+
+use reqwest::header::AUTHORIZATION;
+use reqwest::Url;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::http::{self, data_uri, download, status_error, transport_error};
+use super::{ImageProvider, ProviderError, ProviderImage, ProviderRequest};
+use crate::server::config::ReplicateConfig;
+use crate::server::secret::Secret;
+
+const NAME: &str = "replicate";
+
+pub struct Replicate {
+    client: reqwest::Client,
+    token: Secret,
+    base: Url,
+    timeout: Duration,
+    poll_interval: Duration,
+    file_hosts: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Prediction {
+    status: String,
+    #[serde(default)]
+    output: Value,
+    #[serde(default)]
+    error: Value,
+    #[serde(default)]
+    urls: Urls,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Urls {
+    get: Option<String>,
+}
+
+impl Replicate {
+    pub fn new(config: &ReplicateConfig) -> Self {
+        let timeout = Duration::from_secs(config.timeout_secs);
+        Self {
+            client: http::client(timeout),
+            token: config.api_token.clone(),
+            // Validated at start-up.
+            base: Url::parse(&config.base_url).expect("validated base_url"),
+            timeout,
+            poll_interval: Duration::from_millis(config.poll_interval_ms.max(10)),
+            file_hosts: config.file_hosts.clone(),
+        }
+    }
+
+    fn input(request: &ProviderRequest) -> Value {
+        let mut input =
+            json!({ "prompt": request.prompt, "num_outputs": 1, "output_format": "png" });
+        match &request.aspect_ratio {
+            Some(ratio) => input["aspect_ratio"] = json!(ratio),
+            None => {
+                input["width"] = json!(request.width);
+                input["height"] = json!(request.height);
+            }
+        }
+        if let Some(steps) = request.steps {
+            input["num_inference_steps"] = json!(steps);
+        }
+        if let Some(seed) = request.seed {
+            input["seed"] = json!(seed);
+        }
+        if let Some(negative) = &request.negative_prompt {
+            input["negative_prompt"] = json!(negative);
+        }
+        input
+    }
+
+    async fn call(&self, request: reqwest::RequestBuilder) -> Result<Prediction, ProviderError> {
+        let response = request
+            .header(AUTHORIZATION, format!("Bearer {}", self.token.expose()))
+            .send()
+            .await
+            .map_err(|e| transport_error(NAME, self.timeout, e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = http::read_body(NAME, self.timeout, response).await?;
+        if !status.is_success() {
+            return Err(status_error(NAME, status, &headers, problem_message(&body)));
+        }
+        serde_json::from_slice(&body).map_err(|err| ProviderError::Upstream {
+            provider: NAME,
+            message: format!("unreadable prediction: {err}"),
+        })
+    }
+
+    async fn output_bytes(&self, output: &Value) -> Result<bytes::Bytes, ProviderError> {
+        let first = match output {
+            Value::Array(items) => items.first().and_then(Value::as_str),
+            Value::String(url) => Some(url.as_str()),
+            _ => None,
+        }
+        .ok_or_else(|| ProviderError::InvalidOutput {
+            provider: NAME,
+            message: "the prediction succeeded without an output".into(),
+        })?;
+        if first.starts_with("data:") {
+            data_uri(NAME, first)
+        } else {
+            download(
+                NAME,
+                &self.client,
+                self.timeout,
+                first,
+                &self.base,
+                &self.file_hosts,
+            )
+            .await
+        }
+    }
+}
+
+/// The most useful text of a problem-details body (`detail`, then `title`), with `invalid_fields`.
+fn problem_message(body: &[u8]) -> String {
+    let Ok(problem) = serde_json::from_slice::<Value>(body) else {
+        return String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+    };
+    let mut message = problem["detail"]
+        .as_str()
+        .or_else(|| problem["title"].as_str())
+        .unwrap_or("no details")
+        .to_owned();
+    if let Some(fields) = problem["invalid_fields"].as_array() {
+        let fields: Vec<String> = fields
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}: {}",
+                    f["field"].as_str().unwrap_or("?"),
+                    f["description"].as_str().unwrap_or("invalid")
+                )
+            })
+            .collect();
+        if !fields.is_empty() {
+            message.push_str(&format!(" ({})", fields.join("; ")));
+        }
+    }
+    message
+}
+
+#[async_trait::async_trait]
+impl ImageProvider for Replicate {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    async fn generate(&self, request: ProviderRequest) -> Result<ProviderImage, ProviderError> {
+        let (owner, name) =
+            request
+                .upstream_model
+                .split_once('/')
+                .ok_or_else(|| ProviderError::UnknownModel {
+                    provider: NAME,
+                    model: request.upstream_model.clone(),
+                })?;
+        let url = self
+            .base
+            .join(&format!("v1/models/{owner}/{name}/predictions"))
+            .map_err(|_| ProviderError::UnknownModel {
+                provider: NAME,
+                model: request.upstream_model.clone(),
+            })?;
+        let mut prediction = self
+            .call(
+                self.client
+                    .post(url)
+                    .header("Prefer", "wait")
+                    .json(&json!({ "input": Self::input(&request) })),
+            )
+            .await?;
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        loop {
+            match prediction.status.as_str() {
+                "succeeded" => {
+                    let bytes = self.output_bytes(&prediction.output).await?;
+                    return Ok(ProviderImage {
+                        bytes,
+                        seed: request.seed,
+                    });
+                }
+                "failed" | "canceled" | "aborted" => {
+                    let reason = prediction.error.as_str().unwrap_or("no reason given");
+                    return Err(ProviderError::Upstream {
+                        provider: NAME,
+                        message: format!("the prediction {}: {reason}", prediction.status),
+                    });
+                }
+                _ => {}
+            }
+            let poll = prediction
+                .urls
+                .get
+                .clone()
+                .ok_or_else(|| ProviderError::Upstream {
+                    provider: NAME,
+                    message: format!(
+                        "prediction is {} but has no urls.get to poll",
+                        prediction.status
+                    ),
+                })?;
+            let poll = Url::parse(&poll)
+                .ok()
+                .filter(|u| http::host_allowed(u, &self.base, &[]))
+                .ok_or_else(|| ProviderError::Upstream {
+                    provider: NAME,
+                    message: "refusing to poll a URL outside the API host".into(),
+                })?;
+            if tokio::time::Instant::now() + self.poll_interval > deadline {
+                return Err(ProviderError::Timeout {
+                    provider: NAME,
+                    after: self.timeout,
+                });
+            }
+            tokio::time::sleep(self.poll_interval).await;
+            prediction = self.call(self.client.get(poll)).await?;
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! Image work on decoded pixels: checking what providers return, cropping to the exact requested size,
+//! encoding. CPU-bound: callers run these on the blocking pool.
+
+pub mod encode;
+pub mod inspect;
+pub mod resize;
