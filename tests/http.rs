@@ -1,87 +1,11 @@
 //! The server over real loopback HTTP with a temporary data directory.
 #![cfg(feature = "ssr")]
 
-use std::path::Path;
-use std::time::Duration;
+mod common;
 
-use pixzoo::server::config::Config;
-use pixzoo::server::AppState;
+use common::{client, dimensions, header, TestServer};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use reqwest::StatusCode;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-
-struct TestServer {
-    base: String,
-    state: AppState,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<()>,
-}
-
-impl TestServer {
-    async fn start(data_dir: &Path) -> Self {
-        let mut config = Config::default();
-        config.storage.data_dir = data_dir.to_owned();
-        config.server.site_root = data_dir.join("site");
-        let (router, state) = pixzoo::server::build(&config).await.expect("server builds");
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        });
-        Self {
-            base,
-            state,
-            stop,
-            task,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    async fn get(&self, path: &str) -> reqwest::Response {
-        client()
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("request succeeds")
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        self.task.await.unwrap();
-        self.state.engine.close().await;
-    }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap()
-}
-
-fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
-    response
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-}
-
-fn dimensions(bytes: &[u8]) -> (u32, u32) {
-    let image = image::load_from_memory(bytes).expect("a decodable image");
-    (image.width(), image.height())
-}
 
 #[tokio::test]
 async fn generates_on_miss_then_serves_the_stored_image() {

@@ -3,7 +3,7 @@
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderMap, Uri};
+use axum::http::{HeaderMap, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
@@ -64,13 +64,18 @@ pub async fn placeholder(
             })
             .await?;
         let fitted = state.engine.fit(&generated, size).await?;
-        Ok::<_, ApiError>(image_response(
+        let mut response = image_response(
             &headers,
             &fitted.etag,
             fitted.format,
             fitted.bytes,
             Some(generated.cache),
-        ))
+        );
+        // The stored original behind this URL, for `/img/{id}` and the API.
+        if let Ok(id) = HeaderValue::from_str(&generated.record.id) {
+            response.headers_mut().insert("x-image-id", id);
+        }
+        Ok::<_, ApiError>(response)
     };
     result.await.unwrap_or_else(IntoResponse::into_response)
 }

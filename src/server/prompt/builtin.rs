@@ -59,9 +59,7 @@ pub(crate) fn non_english(text: &str) -> Option<&'static str> {
 /// ISO 639-1 code for a detected language, as m2m100 expects; `None` for English or unknown.
 pub(crate) fn iso_639_1(text: &str) -> Option<&'static str> {
     let info = whatlang::detect(text)?;
-    if non_english(text).is_none() {
-        return None;
-    }
+    non_english(text)?;
     Some(match info.lang() {
         Lang::Cmn => "zh",
         Lang::Jpn => "ja",

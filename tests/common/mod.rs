@@ -1,0 +1,91 @@
+//! A Pixzoo server on a loopback port with a temporary data directory, for the integration tests.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use pixzoo::server::config::Config;
+use pixzoo::server::AppState;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub struct TestServer {
+    pub base: String,
+    pub state: AppState,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+/// The configuration tests start from: defaults, with the data under `data_dir`.
+pub fn config(data_dir: &Path) -> Config {
+    let mut config = Config::default();
+    config.storage.data_dir = data_dir.to_owned();
+    config.server.site_root = data_dir.join("site");
+    config
+}
+
+impl TestServer {
+    pub async fn start(data_dir: &Path) -> Self {
+        Self::with_config(config(data_dir)).await
+    }
+
+    pub async fn with_config(config: Config) -> Self {
+        let (router, state) = pixzoo::server::build(&config).await.expect("server builds");
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        Self {
+            base,
+            state,
+            stop,
+            task,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        client()
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request succeeds")
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.unwrap();
+        self.state.engine.close().await;
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+pub fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+pub fn dimensions(bytes: &[u8]) -> (u32, u32) {
+    let image = image::load_from_memory(bytes).expect("a decodable image");
+    (image.width(), image.height())
+}

@@ -1,0 +1,57 @@
+//! AUTOMATIC1111's `/sdapi/v1/txt2img`: base64 PNGs in `images`, and `info` as a JSON document inside a
+//! string, which carries the seed actually used.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::{b64, png, serve, Calls, Fake, GARBAGE};
+
+/// The seed the fake reports for requests that ask for a random one (-1).
+pub const RANDOM_SEED: u64 = 3_141_592;
+
+pub async fn start() -> Fake {
+    let calls = Calls::default();
+    let router = Router::new()
+        .route("/sdapi/v1/txt2img", post(txt2img))
+        .with_state(calls.clone());
+    Fake {
+        base: serve(router).await,
+        calls,
+    }
+}
+
+async fn txt2img(State(calls): State<Calls>, Json(body): Json<Value>) -> Response {
+    calls.hit("txt2img");
+    let prompt = body["prompt"]
+        .as_str()
+        .unwrap_or_default()
+        .replace(' ', "-");
+    if body["width"].as_u64().is_none() || body["sampler_name"].as_str().is_none() {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({ "detail": [{ "msg": "field required" }] })),
+        )
+            .into_response();
+    }
+    let (w, h) = (
+        body["width"].as_u64().unwrap() as u32,
+        body["height"].as_u64().unwrap_or(512) as u32,
+    );
+    let seed = match body["seed"].as_i64() {
+        Some(-1) | None => RANDOM_SEED,
+        // A server may not honour the seed it was given; the one in `info` is the truth.
+        Some(_) if prompt.contains("reseed") => RANDOM_SEED,
+        Some(seed) => seed as u64,
+    };
+    let image = if prompt.contains("garbage") {
+        b64(GARBAGE)
+    } else {
+        b64(&png(w, h))
+    };
+    let info = json!({ "prompt": prompt, "seed": seed, "width": w, "height": h, "sampler_name": body["sampler_name"] });
+    Json(json!({ "images": [image], "parameters": body, "info": info.to_string() })).into_response()
+}

@@ -1,0 +1,79 @@
+//! Local servers that speak each provider's real wire format, including its errors. A fake decides what
+//! to do from words in the prompt (`async`, `throttle`, `garbage`…), and counts the calls it receives.
+#![allow(dead_code)]
+
+pub mod a1111;
+pub mod cloudflare;
+pub mod openai;
+pub mod replicate;
+
+use std::collections::HashMap;
+use std::io::Cursor;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use base64::Engine as _;
+use tokio::net::TcpListener;
+
+/// A running fake: its base URL and what it has seen.
+pub struct Fake {
+    pub base: String,
+    pub calls: Calls,
+}
+
+/// Calls by label (an endpoint, an account, a prompt), shared with the fake's handlers.
+#[derive(Clone, Default)]
+pub struct Calls(Arc<Mutex<HashMap<String, usize>>>);
+
+impl Calls {
+    /// Counts a call and returns how many there have been with this label, this one included.
+    pub fn hit(&self, label: &str) -> usize {
+        let mut calls = self.0.lock().unwrap();
+        let count = calls.entry(label.to_owned()).or_default();
+        *count += 1;
+        *count
+    }
+
+    pub fn count(&self, label: &str) -> usize {
+        self.0.lock().unwrap().get(label).copied().unwrap_or(0)
+    }
+
+    pub fn total(&self) -> usize {
+        self.0.lock().unwrap().values().sum()
+    }
+}
+
+pub async fn serve(router: Router) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    base
+}
+
+fn encode(width: u32, height: u32, format: image::ImageFormat) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
+    });
+    let mut out = Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(image)
+        .write_to(&mut out, format)
+        .unwrap();
+    out.into_inner()
+}
+
+pub fn png(width: u32, height: u32) -> Vec<u8> {
+    encode(width, height, image::ImageFormat::Png)
+}
+
+pub fn jpeg(width: u32, height: u32) -> Vec<u8> {
+    encode(width, height, image::ImageFormat::Jpeg)
+}
+
+pub fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Bytes that are not an image of any kind.
+pub const GARBAGE: &[u8] = b"<html><body>502 Bad Gateway</body></html>";

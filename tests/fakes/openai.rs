@@ -1,0 +1,131 @@
+//! The OpenAI API as documented: images (`b64_json` or `url` outputs) and chat completions, with errors in
+//! `{"error": {"message", "type", "param", "code"}}`.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::{b64, png, Calls, Fake};
+
+pub const KEY: &str = "sk-test-openai-key-secret";
+
+#[derive(Clone)]
+struct Ctx {
+    base: String,
+    calls: Calls,
+}
+
+pub async fn start() -> Fake {
+    let calls = Calls::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = Router::new()
+        .route("/v1/images/generations", post(images))
+        .route("/v1/chat/completions", post(chat))
+        .route(
+            "/files/out.png",
+            get(|| async { ([("content-type", "image/png")], png(1024, 1024)) }),
+        )
+        .with_state(Ctx {
+            base: base.clone(),
+            calls: calls.clone(),
+        });
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    Fake { base, calls }
+}
+
+fn error(status: StatusCode, message: &str, kind: &str, code: &str) -> Response {
+    (
+        status,
+        Json(json!({ "error": { "message": message, "type": kind, "param": null, "code": code } })),
+    )
+        .into_response()
+}
+
+fn authorised(headers: &HeaderMap) -> bool {
+    headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {KEY}"))
+}
+
+async fn images(State(ctx): State<Ctx>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    ctx.calls.hit("images");
+    if !authorised(&headers) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "Incorrect API key provided.",
+            "invalid_request_error",
+            "invalid_api_key",
+        );
+    }
+    let prompt = body["prompt"]
+        .as_str()
+        .unwrap_or_default()
+        .replace(' ', "-");
+    ctx.calls
+        .hit(&format!("size:{}", body["size"].as_str().unwrap_or("?")));
+    if prompt.contains("policy") {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Your request was rejected as a result of our safety system.",
+            "invalid_request_error",
+            "content_policy_violation",
+        );
+    }
+    let (w, h) = body["size"]
+        .as_str()
+        .and_then(|s| s.split_once('x'))
+        .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
+        .unwrap_or((1024, 1024));
+    let item = if prompt.contains("url-output") {
+        json!({ "url": format!("{}/files/out.png", ctx.base), "revised_prompt": prompt })
+    } else {
+        json!({ "b64_json": b64(&png(w, h)), "revised_prompt": prompt })
+    };
+    Json(json!({ "created": 1_700_000_000, "data": [item] })).into_response()
+}
+
+async fn chat(State(ctx): State<Ctx>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    ctx.calls.hit("chat");
+    if !authorised(&headers) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "Incorrect API key provided.",
+            "invalid_request_error",
+            "invalid_api_key",
+        );
+    }
+    let system = body["messages"][0]["content"].as_str().unwrap_or_default();
+    let user = body["messages"][1]["content"].as_str().unwrap_or_default();
+    let words = user.replace(' ', "-");
+    if !system.contains("English") {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "unexpected system prompt",
+            "invalid_request_error",
+            "bad_prompt",
+        );
+    }
+    if words.contains("llm-down") {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The server is overloaded.",
+            "server_error",
+            "overloaded",
+        );
+    }
+    let content = if user.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)) {
+        "\"A sloth wearing sunglasses, relaxing on a sunny beach.\"".to_owned()
+    } else {
+        format!("A detailed picture of {user}.")
+    };
+    Json(json!({
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1_700_000_000,
+        "model": body["model"],
+        "choices": [{ "index": 0, "message": { "role": "assistant", "content": content }, "finish_reason": "stop" }],
+    }))
+    .into_response()
+}

@@ -1,0 +1,566 @@
+//! Every provider through the whole engine: Pixzoo on loopback, configured against local fakes that
+//! speak each provider's wire format, driven through `/{W}x{H}/{slug}`.
+#![cfg(feature = "ssr")]
+
+mod common;
+mod fakes;
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use common::{client, dimensions, header, TestServer};
+use pixzoo::api::format::ImageFormat;
+use pixzoo::server::config::{Config, PipelineChoice};
+use pixzoo::server::prompt::Translation;
+use pixzoo::server::secret::Secret;
+use pixzoo::server::storage::ImageRecord;
+use reqwest::StatusCode;
+
+/// Every secret the fakes use: none may appear in a response or a log line.
+const SECRETS: &[&str] = &[
+    fakes::replicate::TOKEN,
+    fakes::openai::KEY,
+    "cf-token-ok-secret",
+    "cf-token-ok2-secret",
+    "cf-token-quota-secret",
+    "cf-token-limited-secret",
+    "cf-token-revoked-secret",
+    "wrong-token-secret",
+];
+
+/// Captures every log line of this test binary.
+fn logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = buffer.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(move || LogSink(sink.clone()))
+            .init();
+        buffer
+    })
+    .clone()
+}
+
+struct LogSink(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn assert_no_secrets(what: &str, text: &str) {
+    for secret in SECRETS {
+        assert!(
+            !text.contains(secret),
+            "{what} contains the secret {secret}: {text}"
+        );
+    }
+}
+
+fn assert_logs_clean() {
+    let logs = String::from_utf8_lossy(&logs().lock().unwrap()).into_owned();
+    assert_no_secrets("the log", &logs);
+}
+
+/// Defaults for a test: fast retries, short timeouts, only the providers a test configures.
+fn base_config(dir: &Path) -> Config {
+    logs();
+    let mut config = common::config(dir);
+    config.engine.backoff_base_ms = 10;
+    config.engine.backoff_max_ms = 50;
+    config.providers.replicate.poll_interval_ms = 20;
+    config.providers.replicate.timeout_secs = 5;
+    // Prompts reach the fakes as written, so their scenario words survive.
+    config.prompt.pipeline = PipelineChoice::Off;
+    config
+}
+
+fn with_replicate(dir: &Path, base: &str) -> Config {
+    let mut config = base_config(dir);
+    config.providers.replicate.api_token = Secret::new(fakes::replicate::TOKEN);
+    config.providers.replicate.base_url = base.to_owned();
+    config
+}
+
+fn with_cloudflare(dir: &Path, base: &str, accounts: &[&str]) -> Config {
+    let mut config = base_config(dir);
+    let list: Vec<_> = accounts
+        .iter()
+        .map(|id| {
+            let token = fakes::cloudflare::ACCOUNTS
+                .iter()
+                .find(|(a, _)| a == id)
+                .unwrap()
+                .1;
+            serde_json::json!({ "account_id": id, "token": token })
+        })
+        .collect();
+    config.providers.cloudflare.accounts = Secret::new(serde_json::to_string(&list).unwrap());
+    config.providers.cloudflare.base_url = base.to_owned();
+    config
+}
+
+/// GETs `path`; on success returns the catalog record behind it (by `X-Image-Id`) and the body.
+async fn get_image(server: &TestServer, path: &str) -> (reqwest::Response, Option<ImageRecord>) {
+    let response = server.get(path).await;
+    let id = header(&response, "x-image-id").to_owned();
+    let record = if id.is_empty() {
+        None
+    } else {
+        server
+            .state
+            .engine
+            .original(&id)
+            .await
+            .unwrap()
+            .map(|(record, _)| record)
+    };
+    (response, record)
+}
+
+/// The status and `error` message of a failed request, checked for secrets.
+async fn failure(server: &TestServer, path: &str) -> (StatusCode, String, String) {
+    let response = server.get(path).await;
+    let status = response.status();
+    let retry_after = header(&response, "retry-after").to_owned();
+    let body = response.text().await.unwrap();
+    assert_no_secrets(path, &body);
+    let message = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_owned))
+        .unwrap_or(body);
+    (status, message, retry_after)
+}
+
+#[tokio::test]
+async fn replicate_generates_polls_and_serves_the_exact_size() {
+    let fake = fakes::replicate::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::with_config(with_replicate(dir.path(), &fake.base)).await;
+
+    // Replicate configured: its model is the default.
+    let (response, record) = get_image(&server, "/800x600/a-sunny-sloth").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header(&response, "x-cache"), "MISS");
+    assert_eq!(
+        dimensions(&response.bytes().await.unwrap()),
+        (800, 600),
+        "cropped to the exact size"
+    );
+    let record = record.unwrap();
+    assert_eq!(
+        (record.model.as_str(), record.width, record.height),
+        ("flux-schnell", 1152, 896)
+    );
+    assert_eq!(
+        fake.calls.count("aspect_ratio:4:3"),
+        1,
+        "generated at the nearest supported size"
+    );
+    assert_eq!(fake.calls.count("prefer-wait"), 1);
+    assert_eq!(fake.calls.count("model:black-forest-labs/flux-schnell"), 1);
+
+    let again = server.get("/800x600/a-sunny-sloth").await;
+    assert_eq!(header(&again, "x-cache"), "HIT");
+    assert_eq!(
+        fake.calls.count("create"),
+        1,
+        "a hit never calls the provider"
+    );
+
+    // Same generation at another size of the same aspect ratio: a hit, cropped anew.
+    let (bigger, _) = get_image(&server, "/1600x1200/a-sunny-sloth").await;
+    assert_eq!(header(&bigger, "x-cache"), "HIT");
+    assert_eq!(dimensions(&bigger.bytes().await.unwrap()), (1600, 1200));
+
+    for (path, size) in [
+        ("/1920x1080/async-sloth?model=flux-schnell", (1920, 1080)),
+        ("/300x300/single-url-sloth", (300, 300)),
+        ("/300x300/data-uri-sloth", (300, 300)),
+    ] {
+        let (response, record) = get_image(&server, path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(dimensions(&response.bytes().await.unwrap()), size, "{path}");
+        assert_eq!(record.unwrap().format, ImageFormat::Png);
+    }
+    assert!(fake.calls.total() > 0 && fake.calls.count("aspect_ratio:16:9") == 1);
+    server.stop().await;
+    assert_logs_clean();
+}
+
+#[tokio::test]
+async fn replicate_errors_become_honest_statuses() {
+    let fake = fakes::replicate::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::with_config(with_replicate(dir.path(), &fake.base)).await;
+
+    let (status, message, _) = failure(&server, "/512x512/invalid-input").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message.contains("prompt is required"), "{message}");
+
+    let (status, message, _) = failure(&server, "/512x512/nsfw-sloth").await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert!(message.contains("NSFW"), "{message}");
+
+    let (status, message, _) = failure(&server, "/512x512/garbage-sloth").await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert!(message.contains("no usable image"), "{message}");
+
+    let (status, message, _) = failure(&server, "/512x512/foreign-host-sloth").await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert!(message.contains("refusing to download"), "{message}");
+
+    // Rate limits are retried, honouring Retry-After or the "~Ns" in the detail.
+    for prompt in ["throttle-header-sloth", "throttle-text-sloth"] {
+        let response = server.get(&format!("/512x512/{prompt}")).await;
+        assert_eq!(response.status(), StatusCode::OK, "{prompt}");
+        assert_eq!(
+            fake.calls
+                .count(&format!("create:{}", prompt.replace('-', " "))),
+            2,
+            "{prompt}"
+        );
+    }
+    let (status, message, retry_after) = failure(&server, "/512x512/always-throttled").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{message}");
+    assert!(!retry_after.is_empty(), "429 carries Retry-After");
+    assert_eq!(
+        fake.calls.count("create:always throttled"),
+        3,
+        "bounded attempts"
+    );
+
+    let (status, _, _) = failure(&server, "/512x512/server-error").await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(
+        fake.calls.count("create:server error"),
+        3,
+        "server errors are retried"
+    );
+    assert_eq!(
+        fake.calls.count("create:invalid input"),
+        1,
+        "request errors are not"
+    );
+    assert!(
+        server.state.engine.recent(50).await.unwrap().len() == 2,
+        "failures are never stored"
+    );
+    server.stop().await;
+
+    // A token the provider refuses, and a provider that hangs past its timeout.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = with_replicate(dir.path(), &fake.base);
+    config.providers.replicate.api_token = Secret::new("wrong-token-secret");
+    config.providers.replicate.timeout_secs = 1;
+    config.engine.max_attempts = 1;
+    let server = TestServer::with_config(config).await;
+    let (status, message, _) = failure(&server, "/512x512/any-sloth").await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert!(message.contains("credentials"), "{message}");
+    server.stop().await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = with_replicate(dir.path(), &fake.base);
+    config.providers.replicate.timeout_secs = 1;
+    config.engine.max_attempts = 1;
+    let server = TestServer::with_config(config).await;
+    let (status, message, _) = failure(&server, "/512x512/hang-sloth").await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{message}");
+    server.stop().await;
+    assert_logs_clean();
+}
+
+#[tokio::test]
+async fn fifty_identical_requests_make_one_upstream_call() {
+    let fake = fakes::replicate::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::with_config(with_replicate(dir.path(), &fake.base)).await;
+    let url = server.url("/800x600/slow-sloth-crowd");
+    let responses = futures::future::join_all((0..50).map(|_| client().get(&url).send())).await;
+    let mut ids = std::collections::HashSet::new();
+    for response in responses {
+        let response = response.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        ids.insert(header(&response, "x-image-id").to_owned());
+    }
+    assert_eq!(ids.len(), 1, "everyone gets the same image: {ids:?}");
+    assert_eq!(fake.calls.count("create"), 1, "exactly one upstream call");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn cloudflare_models_outputs_and_envelope_errors() {
+    let fake = fakes::cloudflare::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server =
+        TestServer::with_config(with_cloudflare(dir.path(), &fake.base, &["acc-ok"])).await;
+
+    // FLUX: always 1024x1024, base64 JPEG in JSON.
+    let (response, record) = get_image(&server, "/800x600/sloth?model=FLUX.1-Schnell-CF").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(dimensions(&response.bytes().await.unwrap()), (800, 600));
+    let record = record.unwrap();
+    assert_eq!(
+        (record.width, record.height, record.format),
+        (1024, 1024, ImageFormat::Jpeg)
+    );
+
+    // The default model with Cloudflare configured is FLUX.1-Schnell-CF.
+    let (_, record) = get_image(&server, "/300x300/default-sloth").await;
+    assert_eq!(record.unwrap().model, "FLUX.1-Schnell-CF");
+
+    // SD models: raw bytes at the requested size, format sniffed whatever the header says.
+    let (response, record) = get_image(&server, "/640x480/sloth?model=DS-8-CF").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(record.unwrap().format, ImageFormat::Png);
+    let (response, record) = get_image(
+        &server,
+        "/640x480/mislabelled-sloth?model=SD-XL-Lightning-CF",
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let record = record.unwrap();
+    assert_eq!(
+        (record.format, record.width, record.height),
+        (ImageFormat::Jpeg, 640, 480)
+    );
+
+    let (status, message, _) = failure(&server, "/640x480/success-false?model=SD-XL-Bash-CF").await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "success:false with HTTP 200 is an error"
+    );
+    assert!(
+        message.contains("oneOf") && message.contains("5006"),
+        "{message}"
+    );
+    let (status, _, _) = failure(&server, "/640x480/garbage?model=DS-8-CF").await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    let (status, message, _) = failure(&server, "/640x480/sloth?model=DS-8-CF&seed=nope").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{message}");
+    server.stop().await;
+    assert_logs_clean();
+}
+
+#[tokio::test]
+async fn cloudflare_accounts_rotate_rest_and_fail_over() {
+    let fake = fakes::cloudflare::start().await;
+
+    // Daily allocation used on the first account: the next one answers, and the spent one rests.
+    let dir = tempfile::tempdir().unwrap();
+    let config = with_cloudflare(dir.path(), &fake.base, &["acc-quota", "acc-ok"]);
+    let server = TestServer::with_config(config).await;
+    for prompt in ["first-sloth", "second-sloth", "third-sloth"] {
+        let response = server
+            .get(&format!("/512x512/{prompt}?model=DS-8-CF"))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "{prompt}");
+    }
+    assert_eq!(
+        fake.calls.count("account:acc-quota"),
+        1,
+        "skipped until 00:00 UTC"
+    );
+    assert_eq!(fake.calls.count("account:acc-ok"), 3);
+    server.stop().await;
+
+    // A refused token takes the account out; the request fails over.
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::with_config(with_cloudflare(
+        dir.path(),
+        &fake.base,
+        &["acc-badtoken", "acc-ok2"],
+    ))
+    .await;
+    for prompt in ["a-sloth", "b-sloth", "c-sloth"] {
+        assert_eq!(
+            server
+                .get(&format!("/512x512/{prompt}?model=DS-8-CF"))
+                .await
+                .status(),
+            StatusCode::OK
+        );
+    }
+    assert_eq!(fake.calls.count("account:acc-badtoken"), 1);
+    server.stop().await;
+
+    // Round robin across healthy accounts.
+    let dir = tempfile::tempdir().unwrap();
+    let before = (
+        fake.calls.count("account:acc-ok"),
+        fake.calls.count("account:acc-ok2"),
+    );
+    let server = TestServer::with_config(with_cloudflare(
+        dir.path(),
+        &fake.base,
+        &["acc-ok", "acc-ok2"],
+    ))
+    .await;
+    for prompt in ["d-sloth", "e-sloth", "f-sloth", "g-sloth"] {
+        assert_eq!(
+            server
+                .get(&format!("/512x512/{prompt}?model=DS-8-CF"))
+                .await
+                .status(),
+            StatusCode::OK
+        );
+    }
+    let after = (
+        fake.calls.count("account:acc-ok"),
+        fake.calls.count("account:acc-ok2"),
+    );
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1),
+        (2, 2),
+        "requests alternate between accounts"
+    );
+    server.stop().await;
+
+    // Every account rate limited: 429 with the time until one is back.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = with_cloudflare(dir.path(), &fake.base, &["acc-limited"]);
+    config.engine.max_attempts = 1;
+    let server = TestServer::with_config(config).await;
+    let (status, _, retry_after) = failure(&server, "/512x512/busy-sloth?model=DS-8-CF").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        retry_after.parse::<u64>().is_ok_and(|s| s >= 1),
+        "Retry-After: {retry_after}"
+    );
+    server.stop().await;
+    assert_logs_clean();
+}
+
+#[tokio::test]
+async fn openai_and_a1111_images() {
+    let openai = fakes::openai::start().await;
+    let a1111 = fakes::a1111::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = base_config(dir.path());
+    config.providers.openai.api_key = Secret::new(fakes::openai::KEY);
+    config.providers.openai.base_url = openai.base.clone();
+    config.providers.a1111.base_url = a1111.base.clone();
+    let server = TestServer::with_config(config).await;
+
+    let (response, record) = get_image(&server, "/1024x1024/a-fox?model=dall-e-3").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(record.unwrap().provider, "openai");
+    assert_eq!(openai.calls.count("size:1024x1024"), 1);
+    let (response, _) = get_image(&server, "/1792x1024/url-output-fox?model=dall-e-3").await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "a `url` output from the API's own host is fetched"
+    );
+    let (status, message, _) = failure(&server, "/1024x1024/policy-fox?model=dall-e-3").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message.contains("safety system"), "{message}");
+
+    let (response, record) = get_image(&server, "/640x480/a-cat?model=a1111&seed=77").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let record = record.unwrap();
+    assert_eq!((record.seed, record.width, record.height), (77, 640, 480));
+    let (_, record) = get_image(&server, "/640x480/reseed-cat?model=a1111&seed=77").await;
+    assert_eq!(
+        record.unwrap().seed,
+        fakes::a1111::RANDOM_SEED as u32,
+        "the seed from `info` is recorded"
+    );
+    let (status, _, _) = failure(&server, "/640x480/garbage-cat?model=a1111").await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    server.stop().await;
+    assert_logs_clean();
+}
+
+#[tokio::test]
+async fn prompts_are_translated_cached_and_fall_back() {
+    let openai = fakes::openai::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = base_config(dir.path());
+    config.prompt.pipeline = PipelineChoice::Auto;
+    config.providers.openai.api_key = Secret::new(fakes::openai::KEY);
+    config.providers.openai.base_url = openai.base.clone();
+    let server = TestServer::with_config(config.clone()).await;
+    assert_eq!(server.state.engine.prompt_pipeline(), "openai");
+
+    let path = "/1024x1024/%E6%88%B4%E5%A2%A8%E9%95%9C%E7%9A%84%E6%A0%91%E6%87%92?model=dall-e-3";
+    let (response, record) = get_image(&server, path).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let record = record.unwrap();
+    assert_eq!(record.prompt, "戴墨镜的树懒");
+    assert_eq!(
+        record.final_prompt,
+        "A sloth wearing sunglasses, relaxing on a sunny beach."
+    );
+    assert_eq!(record.translation, Translation::Llm);
+    assert_eq!(openai.calls.count("chat"), 1);
+    assert_eq!(header(&server.get(path).await, "x-cache"), "HIT");
+    assert_eq!(openai.calls.count("chat"), 1, "the translation is cached");
+    server.stop().await;
+
+    let server = TestServer::with_config(config.clone()).await;
+    assert_eq!(
+        header(&server.get(path).await, "x-cache"),
+        "HIT",
+        "also after a restart"
+    );
+    assert_eq!(openai.calls.count("chat"), 1);
+    assert_eq!(openai.calls.count("images"), 1);
+
+    let (response, record) = get_image(&server, "/1024x1024/llm-down-fox?model=dall-e-3").await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "a failing LLM never fails the image"
+    );
+    let record = record.unwrap();
+    assert_eq!(
+        (record.translation, record.final_prompt.as_str()),
+        (Translation::Fallback, "llm down fox")
+    );
+    assert!(record.translation_note.unwrap().contains("HTTP 503"));
+    let (_, record) = get_image(&server, "/1024x1024/raw-fox?model=dall-e-3&translate=false").await;
+    assert_eq!(record.unwrap().translation, Translation::Off);
+    server.stop().await;
+
+    // Cloudflare: m2m100 translates, an instruct model optimises.
+    let cf = fakes::cloudflare::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = with_cloudflare(dir.path(), &cf.base, &["acc-ok"]);
+    config.prompt.pipeline = PipelineChoice::Auto;
+    let server = TestServer::with_config(config).await;
+    assert_eq!(server.state.engine.prompt_pipeline(), "cloudflare");
+    let (response, record) = get_image(&server, &path.replace("dall-e-3", "DS-8-CF")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let record = record.unwrap();
+    assert_eq!(cf.calls.count("translate:zh->en"), 1);
+    assert_eq!(
+        record.final_prompt,
+        "A photograph of a sloth wearing sunglasses on the beach, golden hour light."
+    );
+    assert_eq!(record.translation, Translation::Llm);
+    let (_, record) = get_image(
+        &server,
+        "/512x512/%E7%BF%BB%E8%AF%91%E5%A4%B1%E8%B4%A5?model=DS-8-CF",
+    )
+    .await;
+    let record = record.unwrap();
+    assert_eq!(record.translation, Translation::Fallback);
+    assert!(record
+        .translation_note
+        .unwrap()
+        .contains("translation failed"));
+    server.stop().await;
+    assert_logs_clean();
+}
