@@ -564,3 +564,132 @@ async fn prompts_are_translated_cached_and_fall_back() {
     server.stop().await;
     assert_logs_clean();
 }
+
+#[tokio::test]
+async fn jobs_report_progress_outlive_their_callers_and_share_failures() {
+    use pixzoo::server::engine::progress::Progress;
+    use pixzoo::server::engine::GenerateRequest;
+    use pixzoo::urls::placeholder::Size;
+
+    let fake = fakes::replicate::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::with_config(with_replicate(dir.path(), &fake.base)).await;
+
+    // Progress, in order, for one job.
+    let mut job = server
+        .state
+        .engine
+        .submit(GenerateRequest {
+            model: Some("flux-schnell".into()),
+            prompt: "progress sloth".into(),
+            negative_prompt: None,
+            seed: None,
+            steps: None,
+            size: Size {
+                width: 640,
+                height: 480,
+            },
+            translate: true,
+        })
+        .unwrap();
+    let mut events = Vec::new();
+    while let Ok(event) = job.progress.recv().await {
+        let done = matches!(event, Progress::Done { .. } | Progress::Error { .. });
+        events.push(event);
+        if done {
+            break;
+        }
+    }
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| match e {
+            Progress::Queued => "queued",
+            Progress::Translating => "translating",
+            Progress::Translated { .. } => "translated",
+            Progress::Generating { .. } => "generating",
+            Progress::Storing => "storing",
+            Progress::Done { .. } => "done",
+            Progress::Error { .. } => "error",
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "queued",
+            "translating",
+            "translated",
+            "generating",
+            "storing",
+            "done"
+        ]
+    );
+    let generated = job.result.await.unwrap();
+    assert!(matches!(&events[5], Progress::Done { id } if *id == generated.record.id));
+
+    // A caller that gives up does not stop the generation: it is stored anyway.
+    let impatient = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(100))
+        .build()
+        .unwrap();
+    assert!(impatient
+        .get(server.url("/512x512/slow-abandoned-sloth"))
+        .send()
+        .await
+        .is_err());
+    let mut stored = false;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if server
+            .state
+            .engine
+            .recent(50)
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.prompt == "slow abandoned sloth")
+        {
+            stored = true;
+            break;
+        }
+    }
+    assert!(stored, "the abandoned generation finished and was stored");
+    assert_eq!(
+        header(
+            &server.get("/512x512/slow-abandoned-sloth").await,
+            "x-cache"
+        ),
+        "HIT"
+    );
+
+    // One failing job: every waiter gets its error, and nothing is cached.
+    let url = server.url("/512x512/server-error-crowd");
+    let responses = futures::future::join_all((0..10).map(|_| client().get(&url).send())).await;
+    for response in responses {
+        assert_eq!(response.unwrap().status(), StatusCode::BAD_GATEWAY);
+    }
+    assert_eq!(
+        fake.calls.count("create:server error crowd"),
+        3,
+        "one job, three attempts"
+    );
+    assert_eq!(
+        server.get("/512x512/server-error-crowd").await.status(),
+        StatusCode::BAD_GATEWAY
+    );
+    assert_eq!(
+        fake.calls.count("create:server error crowd"),
+        6,
+        "failures are not cached"
+    );
+    server.stop().await;
+
+    // Output over the pixel limit is refused from its header.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = with_replicate(dir.path(), &fake.base);
+    config.engine.max_output_pixels = 1000;
+    let server = TestServer::with_config(config).await;
+    let (status, message, _) = failure(&server, "/512x512/huge-sloth").await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert!(message.contains("over the limit"), "{message}");
+    server.stop().await;
+}

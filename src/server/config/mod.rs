@@ -451,6 +451,54 @@ mod tests {
     }
 
     #[test]
+    fn the_seed_projects_variable_names_work() {
+        Jail::expect_with(|jail| {
+            jail.set_env("REPLICATE_API_TOKEN", "r8_123");
+            jail.set_env("CLOUDFLARE_ACCOUNT_ID", "0123456789");
+            jail.set_env("CLOUDFLARE_API_TOKEN", "cf-token");
+            jail.set_env("CF_ACCOUNT_LIST", r#"[{"account_id":"a","token":"t"}]"#);
+            jail.set_env("OPENAI_BASE_URL", "http://127.0.0.1:8080");
+            jail.set_env("A1111_BASE_URL", "http://127.0.0.1:7860");
+            jail.set_env("CF_TRANSLATE_MODEL", "@cf/meta/m2m100-1.2b");
+            jail.set_env("CF_IS_TRANSLATE", "false");
+            jail.set_env("LLM_MODEL", "llama3.2");
+            jail.set_env("PIXZOO_DEFAULT_MODEL", "DS-8-CF");
+            let config = Config::load(None).expect("loads");
+            assert_eq!(config.providers.replicate.api_token.expose(), "r8_123");
+            assert_eq!(
+                config.providers.cloudflare.account_id, "0123456789",
+                "digits stay a string"
+            );
+            assert_eq!(
+                config.providers.cloudflare.account_list().unwrap()[0].account_id,
+                "a"
+            );
+            assert!(
+                config.providers.openai.is_configured(),
+                "a self-hosted server needs no key"
+            );
+            assert_eq!(config.providers.a1111.base_url, "http://127.0.0.1:7860");
+            assert!(!config.prompt.cloudflare.translate);
+            assert_eq!(config.prompt.openai.model, "llama3.2");
+            assert_eq!(config.catalog.default_model, "DS-8-CF");
+
+            jail.set_env("CF_ACCOUNT_LIST", "[{\"account_id\": oops");
+            let message = load_err(None);
+            assert!(
+                message.contains("providers.cloudflare.accounts") && !message.contains("oops"),
+                "{message}"
+            );
+            jail.set_env("CF_ACCOUNT_LIST", "");
+            jail.set_env("CF_IS_TRANSLATE", "maybe");
+            assert!(load_err(None).contains("CF_IS_TRANSLATE"));
+            jail.set_env("CF_IS_TRANSLATE", "1");
+            jail.set_env("REPLICATE_BASE_URL", "ftp://example.com");
+            assert!(load_err(None).contains("providers.replicate.base_url"));
+            Ok(())
+        });
+    }
+
+    #[test]
     fn explicit_config_path() {
         Jail::expect_with(|jail| {
             jail.create_file("other.toml", "[limits]\nmax_slug_chars = 10\n")?;
