@@ -479,6 +479,29 @@ async fn openai_and_a1111_images() {
     );
     let (status, _, _) = failure(&server, "/640x480/garbage-cat?model=a1111").await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
+    let (response, _) = get_image(&server, "/1024x1024/rate-limited-fox?model=dall-e-3").await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "a 429 with Retry-After is waited out"
+    );
+    assert_eq!(openai.calls.count("attempt:rate-limited-fox"), 2);
+    server.stop().await;
+
+    // A refused key, and a server that hangs past its timeout.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = base_config(dir.path());
+    config.providers.openai.api_key = Secret::new("wrong-token-secret");
+    config.providers.openai.base_url = openai.base.clone();
+    config.providers.a1111.base_url = a1111.base.clone();
+    config.providers.a1111.timeout_secs = 1;
+    config.engine.max_attempts = 1;
+    let server = TestServer::with_config(config).await;
+    let (status, message, _) = failure(&server, "/1024x1024/a-fox?model=dall-e-3").await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert!(message.contains("credentials"), "{message}");
+    let (status, _, _) = failure(&server, "/512x512/hang-cat?model=a1111").await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
     server.stop().await;
     assert_logs_clean();
 }

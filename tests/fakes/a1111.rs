@@ -47,6 +47,9 @@ async fn txt2img(State(calls): State<Calls>, Json(body): Json<Value>) -> Respons
         Some(_) if prompt.contains("reseed") => RANDOM_SEED,
         Some(seed) => seed as u64,
     };
+    if prompt.contains("hang") {
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+    }
     let image = if prompt.contains("garbage") {
         b64(GARBAGE)
     } else {

@@ -65,6 +65,18 @@ async fn images(State(ctx): State<Ctx>, headers: HeaderMap, Json(body): Json<Val
         .replace(' ', "-");
     ctx.calls
         .hit(&format!("size:{}", body["size"].as_str().unwrap_or("?")));
+    if prompt.contains("rate-limited") && ctx.calls.hit(&format!("attempt:{prompt}")) == 1 {
+        let mut response = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Rate limit reached for images per minute.",
+            "requests",
+            "rate_limit_exceeded",
+        );
+        response
+            .headers_mut()
+            .insert("retry-after", "1".parse().unwrap());
+        return response;
+    }
     if prompt.contains("policy") {
         return error(
             StatusCode::BAD_REQUEST,
