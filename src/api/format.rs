@@ -8,10 +8,16 @@ pub enum ImageFormat {
     Png,
     Jpeg,
     Webp,
+    Avif,
 }
 
 impl ImageFormat {
-    pub const ALL: [ImageFormat; 3] = [ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::Webp];
+    pub const ALL: [ImageFormat; 4] = [
+        ImageFormat::Png,
+        ImageFormat::Jpeg,
+        ImageFormat::Webp,
+        ImageFormat::Avif,
+    ];
 
     /// The name stored in the catalog and used in URLs.
     pub fn as_str(self) -> &'static str {
@@ -19,6 +25,7 @@ impl ImageFormat {
             ImageFormat::Png => "png",
             ImageFormat::Jpeg => "jpeg",
             ImageFormat::Webp => "webp",
+            ImageFormat::Avif => "avif",
         }
     }
 
@@ -27,6 +34,7 @@ impl ImageFormat {
             ImageFormat::Png => "image/png",
             ImageFormat::Jpeg => "image/jpeg",
             ImageFormat::Webp => "image/webp",
+            ImageFormat::Avif => "image/avif",
         }
     }
 
@@ -35,6 +43,7 @@ impl ImageFormat {
             ImageFormat::Png => "png",
             ImageFormat::Jpeg => "jpg",
             ImageFormat::Webp => "webp",
+            ImageFormat::Avif => "avif",
         }
     }
 
@@ -46,6 +55,11 @@ impl ImageFormat {
             Some(ImageFormat::Jpeg)
         } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
             Some(ImageFormat::Webp)
+        } else if bytes.len() >= 12
+            && &bytes[4..8] == b"ftyp"
+            && matches!(&bytes[8..12], b"avif" | b"avis")
+        {
+            Some(ImageFormat::Avif)
         } else {
             None
         }
@@ -60,6 +74,7 @@ impl std::str::FromStr for ImageFormat {
             "png" => Ok(ImageFormat::Png),
             "jpeg" | "jpg" => Ok(ImageFormat::Jpeg),
             "webp" => Ok(ImageFormat::Webp),
+            "avif" => Ok(ImageFormat::Avif),
             _ => Err(format!("unknown image format `{s}`")),
         }
     }

@@ -29,18 +29,20 @@ pub enum InspectError {
     },
 }
 
-fn image_format(format: ImageFormat) -> image::ImageFormat {
+/// The decoder for a format; AVIF is an output format only.
+fn image_format(format: ImageFormat) -> Result<image::ImageFormat, InspectError> {
     match format {
-        ImageFormat::Png => image::ImageFormat::Png,
-        ImageFormat::Jpeg => image::ImageFormat::Jpeg,
-        ImageFormat::Webp => image::ImageFormat::WebP,
+        ImageFormat::Png => Ok(image::ImageFormat::Png),
+        ImageFormat::Jpeg => Ok(image::ImageFormat::Jpeg),
+        ImageFormat::Webp => Ok(image::ImageFormat::WebP),
+        ImageFormat::Avif => Err(InspectError::UnknownFormat),
     }
 }
 
 /// Sniffs the format by magic bytes and reads the dimensions from the header.
 pub fn inspect(bytes: &[u8], max_pixels: u64) -> Result<Inspected, InspectError> {
     let format = ImageFormat::sniff(bytes).ok_or(InspectError::UnknownFormat)?;
-    let (width, height) = ImageReader::with_format(Cursor::new(bytes), image_format(format))
+    let (width, height) = ImageReader::with_format(Cursor::new(bytes), image_format(format)?)
         .into_dimensions()
         .map_err(|_| InspectError::BadHeader(format.as_str()))?;
     if width == 0 || height == 0 || u64::from(width) * u64::from(height) > max_pixels {
@@ -59,7 +61,7 @@ pub fn inspect(bytes: &[u8], max_pixels: u64) -> Result<Inspected, InspectError>
 
 /// Decodes fully, with the decoder's own allocation limit as a second guard.
 pub fn decode(bytes: &[u8], inspected: Inspected) -> Result<DynamicImage, InspectError> {
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), image_format(inspected.format));
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), image_format(inspected.format)?);
     let mut limits = Limits::default();
     limits.max_image_width = Some(inspected.width);
     limits.max_image_height = Some(inspected.height);

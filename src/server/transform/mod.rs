@@ -2,5 +2,8 @@
 //! encoding. CPU-bound: callers run these on the blocking pool.
 
 pub mod encode;
+pub mod filters;
+pub mod geometry;
 pub mod inspect;
+pub mod pipeline;
 pub mod resize;

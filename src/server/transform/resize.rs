@@ -13,6 +13,37 @@ pub enum ResizeError {
     Encode(#[from] image::ImageError),
 }
 
+/// `region` of the image scaled to `size`, keeping RGB or RGBA as it came.
+pub fn scale(
+    image: &DynamicImage,
+    region: super::geometry::Region,
+    size: (u32, u32),
+) -> Result<DynamicImage, fast_image_resize::ResizeError> {
+    let alpha = image.color().has_alpha();
+    let pixel = if alpha {
+        PixelType::U8x4
+    } else {
+        PixelType::U8x3
+    };
+    let mut target = Image::new(size.0, size.1, pixel);
+    let options = ResizeOptions::new()
+        .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
+        .crop(region.left, region.top, region.width, region.height);
+    Resizer::new().resize(image, &mut target, &options)?;
+    let buffer = target.into_vec();
+    Ok(if alpha {
+        DynamicImage::ImageRgba8(
+            image::RgbaImage::from_raw(size.0, size.1, buffer)
+                .expect("the resizer fills the buffer"),
+        )
+    } else {
+        DynamicImage::ImageRgb8(
+            image::RgbImage::from_raw(size.0, size.1, buffer)
+                .expect("the resizer fills the buffer"),
+        )
+    })
+}
+
 /// The image at exactly `width`×`height`, centred, as PNG.
 pub fn cover_png(image: &DynamicImage, width: u32, height: u32) -> Result<Vec<u8>, ResizeError> {
     let source = DynamicImage::ImageRgb8(image.to_rgb8());

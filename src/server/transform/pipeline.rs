@@ -1,0 +1,283 @@
+//! The transform pipeline as an ordered list of small steps, each with the same shape:
+//! inspect (refuse over-limit input from its header) → decode → trim → flip → rotate → resize/crop →
+//! filters → encode. Reordering or adding a step is a one-line change in [`transform`].
+
+use image::{DynamicImage, GenericImageView, Rgba as PixelRgba};
+
+use super::encode::{encode, EncodeError};
+use super::filters;
+use super::geometry::{layout, Layout};
+use super::inspect::{decode, inspect, InspectError};
+use crate::api::format::ImageFormat;
+use crate::urls::options::{Fit, Flip, Rgba, TransformOptions};
+
+/// Bumped whenever a step changes its output, so ETags and stored derivatives from older code are not
+/// mistaken for current ones.
+pub const PIPELINE_VERSION: u32 = 1;
+
+/// Quality when the options give none (Cloudflare's default).
+pub const DEFAULT_QUALITY: u8 = 85;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransformError {
+    #[error("the source image is unusable: {0}")]
+    Source(#[from] InspectError),
+    #[error("trim removes the whole {width}x{height} image")]
+    TrimTooLarge { width: u32, height: u32 },
+    #[error("the result would be {width}x{height}, over the limit of {max} pixels")]
+    OutputTooLarge { width: u32, height: u32, max: u64 },
+    #[error("resize failed: {0}")]
+    Resize(String),
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+}
+
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub bytes: Vec<u8>,
+    pub format: ImageFormat,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// What a transform needs besides the options.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// The fit when the options name none: `scale-down` for `/img/…`, `cover` for `/{W}x{H}/…`.
+    pub default_fit: Fit,
+    /// Largest input and output, in pixels.
+    pub max_pixels: u64,
+    pub format: ImageFormat,
+}
+
+pub fn transform(
+    bytes: &[u8],
+    options: &TransformOptions,
+    settings: Settings,
+) -> Result<Output, TransformError> {
+    let inspected = inspect(bytes, settings.max_pixels)?;
+    let image = decode(bytes, inspected)?;
+    let image = working_copy(image);
+    let image = trim(image, options)?;
+    let image = flip(image, options);
+    let image = rotate(image, options);
+    let image = resize(image, options, settings)?;
+    let image = filters::apply(image, options);
+    let quality = options.quality.unwrap_or(DEFAULT_QUALITY);
+    let (width, height) = image.dimensions();
+    let (bytes, format) = encode(&image, settings.format, quality)?;
+    Ok(Output {
+        bytes,
+        format,
+        width,
+        height,
+    })
+}
+
+/// 8-bit RGB, or RGBA when the image has alpha: what every later step works on.
+fn working_copy(image: DynamicImage) -> DynamicImage {
+    match image {
+        DynamicImage::ImageRgb8(_) | DynamicImage::ImageRgba8(_) => image,
+        other if other.color().has_alpha() => DynamicImage::ImageRgba8(other.to_rgba8()),
+        other => DynamicImage::ImageRgb8(other.to_rgb8()),
+    }
+}
+
+fn trim(image: DynamicImage, options: &TransformOptions) -> Result<DynamicImage, TransformError> {
+    let Some(t) = options.trim else {
+        return Ok(image);
+    };
+    let (w, h) = image.dimensions();
+    let (cut_w, cut_h) = (
+        t.left.saturating_add(t.right),
+        t.top.saturating_add(t.bottom),
+    );
+    if cut_w >= w || cut_h >= h {
+        return Err(TransformError::TrimTooLarge {
+            width: w,
+            height: h,
+        });
+    }
+    Ok(image.crop_imm(t.left, t.top, w - cut_w, h - cut_h))
+}
+
+fn flip(image: DynamicImage, options: &TransformOptions) -> DynamicImage {
+    match options.flip {
+        None => image,
+        Some(Flip::Horizontal) => image.fliph(),
+        Some(Flip::Vertical) => image.flipv(),
+        Some(Flip::Both) => image.fliph().flipv(),
+    }
+}
+
+fn rotate(image: DynamicImage, options: &TransformOptions) -> DynamicImage {
+    match options.rotate {
+        Some(90) => image.rotate90(),
+        Some(180) => image.rotate180(),
+        Some(270) => image.rotate270(),
+        _ => image,
+    }
+}
+
+fn resize(
+    image: DynamicImage,
+    options: &TransformOptions,
+    settings: Settings,
+) -> Result<DynamicImage, TransformError> {
+    let source = image.dimensions();
+    let plan: Layout = layout(source, options, settings.default_fit);
+    let (out_w, out_h) = plan.output();
+    if u64::from(out_w) * u64::from(out_h) > settings.max_pixels {
+        return Err(TransformError::OutputTooLarge {
+            width: out_w,
+            height: out_h,
+            max: settings.max_pixels,
+        });
+    }
+    if plan.is_identity(source) {
+        return Ok(image);
+    }
+    let scaled = super::resize::scale(&image, plan.crop, plan.scaled)
+        .map_err(|e| TransformError::Resize(e.to_string()))?;
+    let Some(canvas) = plan.canvas else {
+        return Ok(scaled);
+    };
+    // Pad: the scaled image on a canvas of the background colour (white unless given).
+    let Rgba(r, g, b, a) = options.background.unwrap_or(Rgba(255, 255, 255, 255));
+    let mut out = if a == 255 && !scaled.color().has_alpha() {
+        let mut rgb =
+            image::RgbImage::from_pixel(canvas.width, canvas.height, image::Rgb([r, g, b]));
+        image::imageops::overlay(
+            &mut rgb,
+            &scaled.to_rgb8(),
+            i64::from(canvas.x),
+            i64::from(canvas.y),
+        );
+        DynamicImage::ImageRgb8(rgb)
+    } else {
+        DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(
+            canvas.width,
+            canvas.height,
+            PixelRgba([r, g, b, a]),
+        ))
+    };
+    if let DynamicImage::ImageRgba8(rgba) = &mut out {
+        image::imageops::overlay(
+            rgba,
+            &scaled.to_rgba8(),
+            i64::from(canvas.x),
+            i64::from(canvas.y),
+        );
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(width: u32, height: u32) -> Vec<u8> {
+        let image = image::RgbImage::from_fn(width, height, |x, _| {
+            if x < width / 2 {
+                image::Rgb([255, 0, 0])
+            } else {
+                image::Rgb([0, 0, 255])
+            }
+        });
+        let mut out = std::io::Cursor::new(Vec::new());
+        DynamicImage::ImageRgb8(image)
+            .write_to(&mut out, image::ImageFormat::Png)
+            .unwrap();
+        out.into_inner()
+    }
+
+    fn run(bytes: &[u8], options: &str, format: ImageFormat) -> Result<Output, TransformError> {
+        transform(
+            bytes,
+            &TransformOptions::parse(options).unwrap(),
+            Settings {
+                default_fit: Fit::ScaleDown,
+                max_pixels: 50_000_000,
+                format,
+            },
+        )
+    }
+
+    fn decoded(output: &Output) -> DynamicImage {
+        image::load_from_memory(&output.bytes).unwrap()
+    }
+
+    #[test]
+    fn sizes_and_formats_come_out_as_asked() {
+        let src = source(400, 200);
+        for (options, size) in [
+            ("width=100", (100, 50)),
+            ("width=100,height=100,fit=cover", (100, 100)),
+            ("width=100,height=100,fit=pad,background=black", (100, 100)),
+            ("width=100,height=100,fit=contain", (100, 50)),
+            ("rotate=90", (200, 400)),
+            ("trim=10;20;30;40", (340, 160)),
+            ("rotate=90,width=50", (50, 100)),
+        ] {
+            let out = run(&src, options, ImageFormat::Png).unwrap();
+            assert_eq!((out.width, out.height), size, "{options}");
+            assert_eq!(decoded(&out).dimensions(), size, "{options}");
+        }
+        for format in [ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::Webp] {
+            let out = run(&src, "width=64", format).unwrap();
+            assert_eq!(ImageFormat::sniff(&out.bytes), Some(format));
+        }
+    }
+
+    #[test]
+    fn flips_rotations_and_pads_move_the_right_pixels() {
+        let src = source(40, 20);
+        let flipped = decoded(&run(&src, "flip=h", ImageFormat::Png).unwrap()).to_rgb8();
+        assert_eq!(flipped.get_pixel(0, 0).0, [0, 0, 255], "blue moved left");
+        let padded = decoded(
+            &run(
+                &src,
+                "width=40,height=40,fit=pad,background=%2300ff00",
+                ImageFormat::Png,
+            )
+            .unwrap(),
+        )
+        .to_rgb8();
+        assert_eq!(
+            padded.get_pixel(20, 2).0,
+            [0, 255, 0],
+            "background above the image"
+        );
+        assert_eq!(
+            padded.get_pixel(2, 20).0,
+            [255, 0, 0],
+            "image in the middle"
+        );
+        let grey = decoded(&run(&src, "saturation=0", ImageFormat::Png).unwrap()).to_rgb8();
+        let p = grey.get_pixel(0, 0).0;
+        assert!(p[0] == p[1] && p[1] == p[2], "saturation 0 is grey: {p:?}");
+    }
+
+    #[test]
+    fn limits_and_bad_trims_are_errors() {
+        let src = source(40, 20);
+        assert!(matches!(
+            run(&src, "trim=0;20;0;20", ImageFormat::Png),
+            Err(TransformError::TrimTooLarge { .. })
+        ));
+        let huge = transform(
+            &src,
+            &TransformOptions::parse("width=12000,height=12000,fit=squeeze").unwrap(),
+            Settings {
+                default_fit: Fit::ScaleDown,
+                max_pixels: 1_000_000,
+                format: ImageFormat::Png,
+            },
+        );
+        assert!(matches!(huge, Err(TransformError::OutputTooLarge { .. })));
+        assert!(matches!(
+            run(b"not an image", "", ImageFormat::Png),
+            Err(TransformError::Source(_))
+        ));
+    }
+}
