@@ -86,8 +86,12 @@ pub struct EngineConfig {
     pub backoff_max_ms: u64,
     /// The whole generation, retries and waits included.
     pub deadline_secs: u64,
-    /// Largest image a provider may return, in pixels.
+    /// Largest image a provider may return, and largest transform input or output, in pixels.
     pub max_output_pixels: u64,
+    /// Transforms running at once; 0 = one per core.
+    pub transform_workers: usize,
+    /// Transforms allowed to wait for a worker; beyond that requests get 503 with Retry-After.
+    pub transform_queue: usize,
 }
 
 impl Default for EngineConfig {
@@ -98,6 +102,8 @@ impl Default for EngineConfig {
             backoff_max_ms: 10_000,
             deadline_secs: 180,
             max_output_pixels: 50_000_000,
+            transform_workers: 0,
+            transform_queue: 64,
         }
     }
 }

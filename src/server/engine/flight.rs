@@ -10,35 +10,42 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use tokio::sync::broadcast;
 
 use super::progress::Progress;
-use super::{EngineError, Generated};
+use super::EngineError;
 
-pub type JobResult = Result<Generated, Arc<EngineError>>;
+pub type JobResult<T> = Result<T, Arc<EngineError>>;
 
 /// A running or just-finished job that a caller waits on.
-pub struct Job {
-    pub result: Shared<BoxFuture<'static, JobResult>>,
+pub struct Job<T: Clone> {
+    pub result: Shared<BoxFuture<'static, JobResult<T>>>,
     pub progress: broadcast::Receiver<Progress>,
     /// Whether this caller joined a job someone else started.
     pub joined: bool,
 }
 
-#[derive(Clone)]
-struct Running {
-    result: Shared<BoxFuture<'static, JobResult>>,
+struct Running<T: Clone> {
+    result: Shared<BoxFuture<'static, JobResult<T>>>,
     progress: broadcast::Sender<Progress>,
 }
 
-#[derive(Clone, Default)]
-pub struct Flights {
-    running: Arc<Mutex<HashMap<String, Running>>>,
+/// Jobs in flight by key, for one kind of result (generations, derivatives).
+pub struct Flights<T: Clone> {
+    running: Arc<Mutex<HashMap<String, Running<T>>>>,
 }
 
-impl Flights {
+impl<T: Clone> Default for Flights<T> {
+    fn default() -> Self {
+        Self {
+            running: Arc::default(),
+        }
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> Flights<T> {
     /// Joins the job for `key`, or starts one with `start` on a new task.
-    pub fn join_or_start<F, Fut>(&self, key: String, start: F) -> Job
+    pub fn join_or_start<F, Fut>(&self, key: String, start: F) -> Job<T>
     where
         F: FnOnce(broadcast::Sender<Progress>) -> Fut,
-        Fut: Future<Output = JobResult> + Send + 'static,
+        Fut: Future<Output = JobResult<T>> + Send + 'static,
     {
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(job) = running.get(&key) {

@@ -3,6 +3,7 @@
 //! a deadline), check the output, store the blob, then record it. Identical concurrent requests share one
 //! job (`flight.rs`).
 
+pub mod derive;
 mod flight;
 pub mod keys;
 pub mod models;
@@ -17,14 +18,11 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
 
-use crate::api::format::ImageFormat;
 use crate::server::config::{Config, ModelConfig};
 use crate::server::prompt::{PromptOutcome, PromptPipeline};
 use crate::server::providers::{self, ImageProvider, ProviderError, ProviderRequest, Providers};
-use crate::server::storage::blobs::fitted_key;
 use crate::server::storage::{BlobError, BlobStore, Catalog, CatalogError, ImageRecord};
 use crate::server::transform::inspect::{decode, inspect, InspectError};
-use crate::server::transform::resize::cover_png;
 use crate::urls::placeholder::Size;
 use flight::Flights;
 pub use flight::Job;
@@ -51,6 +49,8 @@ pub enum EngineError {
     Internal(String),
     #[error("{0}")]
     Setup(String),
+    #[error("the server is busy transforming other images; try again shortly")]
+    Busy,
 }
 
 /// What a client asked for, before defaults are applied.
@@ -92,15 +92,6 @@ pub struct Generated {
     pub cache: CacheStatus,
 }
 
-/// An image at exactly the size asked for.
-#[derive(Debug, Clone)]
-pub struct Fitted {
-    pub bytes: Bytes,
-    pub format: ImageFormat,
-    /// A strong validator for these bytes.
-    pub etag: String,
-}
-
 /// Whether each storage seam answers.
 #[derive(Debug)]
 pub struct Health {
@@ -129,7 +120,9 @@ struct Inner {
     retry: RetryPolicy,
     deadline: Duration,
     max_output_pixels: u64,
-    flights: Flights,
+    flights: Flights<Generated>,
+    derivatives: Flights<derive::Derived>,
+    cpu: derive::CpuPool,
 }
 
 impl Engine {
@@ -159,6 +152,11 @@ impl Engine {
                 deadline: Duration::from_secs(config.engine.deadline_secs),
                 max_output_pixels: config.engine.max_output_pixels,
                 flights: Flights::default(),
+                derivatives: Flights::default(),
+                cpu: derive::CpuPool::new(
+                    config.engine.transform_workers,
+                    config.engine.transform_queue,
+                ),
             }),
         })
     }
@@ -183,7 +181,7 @@ impl Engine {
     }
 
     /// Starts (or joins) the job for this request; its progress can be followed while it runs.
-    pub fn submit(&self, request: GenerateRequest) -> Result<Job, Arc<EngineError>> {
+    pub fn submit(&self, request: GenerateRequest) -> Result<Job<Generated>, Arc<EngineError>> {
         let model = self
             .inner
             .models
@@ -213,43 +211,9 @@ impl Engine {
             }))
     }
 
-    /// The image at exactly `size`: the original when it already is, else a centred crop, made once and
-    /// kept in the blob store.
-    pub async fn fit(&self, generated: &Generated, size: Size) -> Result<Fitted, EngineError> {
-        let record = &generated.record;
-        if record.width == size.width && record.height == size.height {
-            return Ok(Fitted {
-                bytes: generated.bytes.clone(),
-                format: record.format,
-                etag: format!("\"{}\"", record.content_hash),
-            });
-        }
-        let key = fitted_key(&record.content_hash, size.width, size.height);
-        let etag = format!("\"{}-{}\"", record.content_hash, size);
-        let bytes = match self.inner.blobs.get(&key).await {
-            Ok(bytes) => bytes,
-            Err(BlobError::NotFound(_)) => {
-                let original = generated.bytes.clone();
-                let max_pixels = self.inner.max_output_pixels;
-                let png = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
-                    let inspected = inspect(&original, max_pixels).map_err(|e| e.to_string())?;
-                    let image = decode(&original, inspected).map_err(|e| e.to_string())?;
-                    cover_png(&image, size.width, size.height).map_err(|e| e.to_string())
-                })
-                .await
-                .map_err(|e| EngineError::Internal(format!("resize task failed: {e}")))?
-                .map_err(EngineError::Internal)?;
-                let bytes = Bytes::from(png);
-                self.inner.blobs.put(&key, bytes.clone()).await?;
-                bytes
-            }
-            Err(err) => return Err(err.into()),
-        };
-        Ok(Fitted {
-            bytes,
-            format: ImageFormat::Png,
-            etag,
-        })
+    /// A stored image's record, without reading its bytes.
+    pub async fn record(&self, id: &str) -> Result<Option<ImageRecord>, EngineError> {
+        Ok(self.inner.catalog.by_id(id).await?)
     }
 
     /// A stored original and its bytes.

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -25,6 +25,8 @@ pub enum ApiError {
     BadGateway(String),
     #[error("{0}")]
     GatewayTimeout(String),
+    #[error("{0}")]
+    Busy(String),
     /// Details go to the log, never to the client.
     #[error("internal error; the server log has the details")]
     Internal,
@@ -38,6 +40,7 @@ impl ApiError {
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::GatewayTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -49,6 +52,7 @@ impl From<&EngineError> for ApiError {
             EngineError::UnknownModel(err) => ApiError::NotFound(err.to_string()),
             EngineError::BadRequest(message) => ApiError::BadRequest(message.clone()),
             EngineError::Deadline(_) => ApiError::GatewayTimeout(err.to_string()),
+            EngineError::Busy => ApiError::Busy(err.to_string()),
             EngineError::Provider(provider) => {
                 tracing::warn!(error = %provider, "provider failed");
                 match provider {
@@ -94,12 +98,19 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "error": self.to_string() });
         let mut response = (self.status(), Json(body)).into_response();
-        if let ApiError::RateLimited { retry_after, .. } = &self {
-            // Whole seconds, at least one: clients should not hammer us with zero.
-            let seconds = retry_after.map_or(60, |d| d.as_secs_f64().ceil().max(1.0) as u64);
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, seconds.into());
+        let headers = response.headers_mut();
+        // An error is about this moment; no cache should keep it.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        match &self {
+            ApiError::RateLimited { retry_after, .. } => {
+                // Whole seconds, at least one: clients should not hammer us with zero.
+                let seconds = retry_after.map_or(60, |d| d.as_secs_f64().ceil().max(1.0) as u64);
+                headers.insert(header::RETRY_AFTER, seconds.into());
+            }
+            ApiError::Busy(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
         }
         response
     }

@@ -4,8 +4,10 @@
 mod error;
 mod health;
 mod image_response;
+mod negotiate;
 mod original;
 mod placeholder;
+mod transformed;
 
 use std::path::PathBuf;
 
@@ -34,6 +36,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::health))
         .route("/img/{id}", get(original::original))
+        .route("/img/{id}/{options}", get(transformed::transformed))
         // Static segments win over `/{size}/{slug}`, so the bundle never reaches the placeholder route.
         .nest_service("/pkg", pkg)
         .route("/{size}/{slug}", get(placeholder::placeholder))

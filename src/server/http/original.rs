@@ -5,7 +5,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::error::ApiError;
-use super::image_response::image_response;
+use super::image_response::{image_response, ImageReply};
 use crate::server::AppState;
 
 pub async fn original(
@@ -18,6 +18,15 @@ pub async fn original(
         .original(&id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no image with id `{id}`")))?;
-    let etag = format!("\"{}\"", record.content_hash);
-    Ok(image_response(&headers, &etag, record.format, bytes, None))
+    Ok(image_response(
+        &headers,
+        ImageReply {
+            etag: format!("\"{}\"", record.content_hash),
+            format: record.format,
+            bytes,
+            cache: None,
+            vary_accept: false,
+            image_id: Some(record.id),
+        },
+    ))
 }

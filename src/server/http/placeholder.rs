@@ -1,29 +1,28 @@
 //! `GET /{W}x{H}/{slug}`: the URL is the prompt. Paths whose first segment is not a size go to the
 //! site's static files and 404 page, as if this route did not exist.
+//!
+//! The query may add `model`, `seed`, `translate` and any transform option; an extension on the slug
+//! (`.webp`, `.jpg`, `.png`, `.avif`) picks the format. The image is made at the model's nearest size and
+//! cropped (`fit=cover` unless given) to exactly W×H.
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Uri};
+use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 
 use super::error::ApiError;
-use super::image_response::image_response;
+use super::image_response::{image_response, ImageReply};
+use super::negotiate::negotiate;
+use crate::server::engine::derive::DeriveRequest;
 use crate::server::engine::GenerateRequest;
 use crate::server::AppState;
-use crate::urls::placeholder::{parse_size, prompt_from_slug, SizeError};
-
-#[derive(Debug, Deserialize)]
-pub struct PlaceholderQuery {
-    model: Option<String>,
-    seed: Option<String>,
-    translate: Option<String>,
-}
+use crate::urls::options::{Fit, OutputFormat, TransformOptions};
+use crate::urls::placeholder::{parse_size, prompt_from_slug, Size, SizeError};
 
 pub async fn placeholder(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
-    query: Result<Query<PlaceholderQuery>, QueryRejection>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     uri: Uri,
     headers: HeaderMap,
     request: Request,
@@ -40,44 +39,133 @@ pub async fn placeholder(
         }
         Err(err) => return ApiError::BadRequest(err.to_string()).into_response(),
     };
-    let result = async {
-        let prompt = prompt_from_slug(&slug, &state.limits)
-            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-        let seed = query.seed.as_deref().map(parse_seed).transpose()?;
-        let translate = query
-            .translate
-            .as_deref()
-            .map(parse_flag)
-            .transpose()?
-            .unwrap_or(true);
-        let generated = state
-            .engine
-            .generate(GenerateRequest {
-                model: query.model,
-                prompt,
-                negative_prompt: None,
-                seed,
-                steps: None,
-                size,
-                translate,
-            })
-            .await?;
-        let fitted = state.engine.fit(&generated, size).await?;
-        let mut response = image_response(
-            &headers,
-            &fitted.etag,
-            fitted.format,
-            fitted.bytes,
-            Some(generated.cache),
-        );
-        // The stored original behind this URL, for `/img/{id}` and the API.
-        if let Ok(id) = HeaderValue::from_str(&generated.record.id) {
-            response.headers_mut().insert("x-image-id", id);
+    serve(&state, size, &slug, query, &headers)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn serve(
+    state: &AppState,
+    size: Size,
+    slug: &str,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let (slug, extension) = split_extension(slug);
+    let prompt =
+        prompt_from_slug(slug, &state.limits).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let Query(pairs) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let params = Params::parse(pairs, size, extension)?;
+
+    let generated = state
+        .engine
+        .generate(GenerateRequest {
+            model: params.model,
+            prompt,
+            negative_prompt: None,
+            seed: params.seed,
+            steps: None,
+            size,
+            translate: params.translate,
+        })
+        .await?;
+    let negotiated = negotiate(params.options.format, generated.record.format, headers);
+    let derived = state
+        .engine
+        .derive(
+            &generated.record,
+            Some(generated.bytes.clone()),
+            DeriveRequest {
+                options: params.options,
+                format: negotiated.format,
+                default_fit: Fit::Cover,
+            },
+        )
+        .await?;
+    Ok(image_response(
+        headers,
+        ImageReply {
+            etag: derived.etag,
+            format: derived.format,
+            bytes: derived.bytes,
+            cache: Some(generated.cache),
+            vary_accept: negotiated.vary,
+            image_id: Some(generated.record.id),
+        },
+    ))
+}
+
+/// `sloth.webp` → (`sloth`, webp); unknown extensions stay part of the prompt.
+fn split_extension(slug: &str) -> (&str, Option<OutputFormat>) {
+    match slug.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => match OutputFormat::from_extension(ext) {
+            Some(format) => (stem, Some(format)),
+            None => (slug, None),
+        },
+        _ => (slug, None),
+    }
+}
+
+/// The query, sorted into generation parameters and transform options.
+struct Params {
+    model: Option<String>,
+    seed: Option<u32>,
+    translate: bool,
+    options: TransformOptions,
+}
+
+impl Params {
+    fn parse(
+        pairs: Vec<(String, String)>,
+        size: Size,
+        extension: Option<OutputFormat>,
+    ) -> Result<Self, ApiError> {
+        let bad = |message: String| ApiError::BadRequest(message);
+        let mut params = Params {
+            model: None,
+            seed: None,
+            translate: true,
+            options: TransformOptions::default(),
+        };
+        for (name, value) in pairs {
+            match name.as_str() {
+                "model" => params.model = Some(value),
+                "seed" => {
+                    params.seed = Some(value.parse().map_err(|_| {
+                        bad(format!(
+                            "seed `{value}` must be a whole number from 0 to {}",
+                            u32::MAX
+                        ))
+                    })?)
+                }
+                "translate" => params.translate = parse_flag(&value)?,
+                "width" | "w" | "height" | "h" => {
+                    return Err(bad(format!(
+                        "`{name}` cannot be set here: the size comes from the path ({size})"
+                    )))
+                }
+                _ => params
+                    .options
+                    .set(&name, &value)
+                    .map_err(|e| bad(e.to_string()))?,
+            }
         }
-        Ok::<_, ApiError>(response)
-    };
-    result.await.unwrap_or_else(IntoResponse::into_response)
+        if let Some(ext) = extension {
+            match params.options.format {
+                Some(format) if format != ext => {
+                    return Err(bad(format!(
+                        "the extension asks for {} but format={} was given",
+                        ext.as_str(),
+                        format.as_str()
+                    )))
+                }
+                _ => params.options.format = Some(ext),
+            }
+        }
+        params.options.width = Some(size.width);
+        params.options.height = Some(size.height);
+        Ok(params)
+    }
 }
 
 fn parse_flag(value: &str) -> Result<bool, ApiError> {
@@ -90,11 +178,22 @@ fn parse_flag(value: &str) -> Result<bool, ApiError> {
     }
 }
 
-fn parse_seed(seed: &str) -> Result<u32, ApiError> {
-    seed.parse().map_err(|_| {
-        ApiError::BadRequest(format!(
-            "seed `{seed}` must be a whole number from 0 to {}",
-            u32::MAX
-        ))
-    })
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extensions_pick_formats() {
+        assert_eq!(
+            split_extension("sloth.webp"),
+            ("sloth", Some(OutputFormat::Webp))
+        );
+        assert_eq!(
+            split_extension("sloth.JPG"),
+            ("sloth", Some(OutputFormat::Jpeg))
+        );
+        assert_eq!(split_extension("sloth.v2"), ("sloth.v2", None));
+        assert_eq!(split_extension(".png"), (".png", None));
+        assert_eq!(split_extension("no-dot"), ("no-dot", None));
+    }
 }

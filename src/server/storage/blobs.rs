@@ -71,10 +71,10 @@ pub fn original_key(content_hash: &str, format: ImageFormat) -> String {
     format!("originals/{fan}/{content_hash}.{}", format.extension())
 }
 
-/// Where the exact-size crop of an original lives; derived from the content, so it never goes stale.
-pub fn fitted_key(content_hash: &str, width: u32, height: u32) -> String {
-    let fan = content_hash.get(..2).unwrap_or("00");
-    format!("fitted/{fan}/{content_hash}/{width}x{height}.png")
+/// Where a derivative lives, by its key (itself a hash of what it was made from).
+pub fn derivative_key(key: &str, format: ImageFormat) -> String {
+    let fan = key.get(..2).unwrap_or("00");
+    format!("derived/{fan}/{key}.{}", format.extension())
 }
 
 #[cfg(test)]

@@ -51,6 +51,22 @@ impl ImageRecord {
     }
 }
 
+/// One stored derivative of an image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DerivativeRecord {
+    pub key: String,
+    pub image_id: String,
+    pub format: ImageFormat,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl DerivativeRecord {
+    pub fn blob_key(&self) -> String {
+        crate::server::storage::blobs::derivative_key(&self.key, self.format)
+    }
+}
+
 /// The row as SQLite stores it (integers are i64 there).
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -124,7 +140,8 @@ impl Catalog {
             .journal_mode(SqliteJournalMode::Wal)
             // FULL: an acknowledged image survives power loss, not only a process crash.
             .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
@@ -205,6 +222,54 @@ impl Catalog {
         .into_iter()
         .map(ImageRecord::try_from)
         .collect()
+    }
+
+    /// A stored derivative by its key.
+    pub async fn derivative(&self, key: &str) -> Result<Option<DerivativeRecord>, CatalogError> {
+        let row: Option<(String, String, String, i64, i64)> = sqlx::query_as(
+            "SELECT key, image_id, format, width, height FROM derivatives WHERE key = ?",
+        )
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(key, image_id, format, width, height)| {
+            let corrupt = |reason: String| CatalogError::Corrupt {
+                id: key.clone(),
+                reason,
+            };
+            Ok(DerivativeRecord {
+                format: ImageFormat::from_str(&format).map_err(corrupt)?,
+                width: u32::try_from(width).map_err(|_| corrupt("width out of range".into()))?,
+                height: u32::try_from(height).map_err(|_| corrupt("height out of range".into()))?,
+                key,
+                image_id,
+            })
+        })
+        .transpose()
+    }
+
+    /// Records a derivative whose blob is already stored.
+    pub async fn insert_derivative(
+        &self,
+        record: &DerivativeRecord,
+        options: &str,
+        bytes: u64,
+    ) -> Result<(), CatalogError> {
+        sqlx::query(
+            "INSERT INTO derivatives (key, image_id, options, format, width, height, bytes, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(&record.key)
+        .bind(&record.image_id)
+        .bind(options)
+        .bind(record.format.as_str())
+        .bind(i64::from(record.width))
+        .bind(i64::from(record.height))
+        .bind(i64::try_from(bytes).unwrap_or(i64::MAX))
+        .bind(crate::server::now_millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// An LLM's earlier answer for this prompt.

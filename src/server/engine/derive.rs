@@ -1,0 +1,241 @@
+//! Derivatives: a stored image transformed by options (`/img/{id}/{options}`, and the exact size behind
+//! `/{W}x{H}/…`). Each is made once, on a bounded CPU pool, single-flight per key, and stored (blob
+//! first, then its row), so the next request is a read.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use super::{Engine, EngineError, Inner};
+use crate::api::format::ImageFormat;
+use crate::server::storage::{DerivativeRecord, ImageRecord};
+use crate::server::transform::geometry::layout;
+use crate::server::transform::inspect::InspectError;
+use crate::server::transform::pipeline::{transform, Settings, TransformError, PIPELINE_VERSION};
+use crate::urls::options::{Fit, TransformOptions};
+
+/// A transformed image, ready to send.
+#[derive(Debug, Clone)]
+pub struct Derived {
+    pub bytes: Bytes,
+    pub format: ImageFormat,
+    /// Quoted strong validator, computable before any work (see [`etag`]).
+    pub etag: String,
+}
+
+/// What to make from a stored image.
+#[derive(Debug, Clone)]
+pub struct DeriveRequest {
+    pub options: TransformOptions,
+    pub format: ImageFormat,
+    pub default_fit: Fit,
+}
+
+/// The derivative's identity: the source content, the canonical options, the format and the pipeline
+/// version. Also its ETag, so a conditional request is answered without reading a byte.
+pub fn derivative_key(content_hash: &str, request: &DeriveRequest) -> String {
+    let digest = Sha256::new()
+        .chain_update(format!("pixzoo-derivative-v{PIPELINE_VERSION}\0"))
+        .chain_update(content_hash)
+        .chain_update(b"\0")
+        .chain_update(request.options.to_string())
+        .chain_update(b"\0")
+        .chain_update(request.format.as_str())
+        .chain_update(b"\0")
+        .chain_update(request.default_fit.as_str())
+        .finalize();
+    hex::encode(digest)
+}
+
+/// The quoted ETag for this request on this image.
+pub fn etag(record: &ImageRecord, request: &DeriveRequest) -> String {
+    if is_passthrough(record, request) {
+        format!("\"{}\"", record.content_hash)
+    } else {
+        format!("\"{}\"", derivative_key(&record.content_hash, request))
+    }
+}
+
+/// Whether the original already is the answer: same format, and the options change nothing.
+fn is_passthrough(record: &ImageRecord, request: &DeriveRequest) -> bool {
+    if request.format != record.format {
+        return false;
+    }
+    let o = request.options.normalized();
+    let geometry_only = TransformOptions {
+        width: o.width,
+        height: o.height,
+        dpr: o.dpr,
+        fit: o.fit,
+        gravity: o.gravity,
+        ..TransformOptions::default()
+    };
+    o == geometry_only
+        && layout((record.width, record.height), &o, request.default_fit)
+            .is_identity((record.width, record.height))
+}
+
+/// A semaphore with a bounded queue: work beyond the queue is refused at once rather than piling up.
+pub(super) struct CpuPool {
+    permits: Semaphore,
+    waiting: AtomicUsize,
+    queue_limit: usize,
+}
+
+impl CpuPool {
+    pub fn new(workers: usize, queue_limit: usize) -> Self {
+        let workers = if workers == 0 {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        } else {
+            workers
+        };
+        Self {
+            permits: Semaphore::new(workers),
+            waiting: AtomicUsize::new(0),
+            queue_limit,
+        }
+    }
+
+    /// Runs `work` on the blocking pool once a worker is free.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, EngineError> {
+        if self.waiting.fetch_add(1, Ordering::SeqCst)
+            >= self.queue_limit + self.permits.available_permits()
+        {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(EngineError::Busy);
+        }
+        let permit = self.permits.acquire().await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        let _permit =
+            permit.map_err(|_| EngineError::Internal("the transform pool is closed".into()))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| EngineError::Internal(format!("transform task failed: {e}")))
+    }
+}
+
+impl Engine {
+    /// The stored image transformed as asked: the original when nothing changes, a stored derivative when
+    /// one exists, else made now (joined with identical requests in flight) and stored.
+    pub async fn derive(
+        &self,
+        record: &ImageRecord,
+        original: Option<Bytes>,
+        request: DeriveRequest,
+    ) -> Result<Derived, Arc<EngineError>> {
+        let inner = &self.inner;
+        if is_passthrough(record, &request) {
+            let bytes = match original {
+                Some(bytes) => bytes,
+                None => inner
+                    .blobs
+                    .get(&record.blob_key())
+                    .await
+                    .map_err(|e| Arc::new(e.into()))?,
+            };
+            return Ok(Derived {
+                bytes,
+                format: record.format,
+                etag: etag(record, &request),
+            });
+        }
+        let key = derivative_key(&record.content_hash, &request);
+        let stored = inner
+            .catalog
+            .derivative(&key)
+            .await
+            .map_err(|e| Arc::new(e.into()))?;
+        if let Some(stored) = stored {
+            match inner.blobs.get(&stored.blob_key()).await {
+                Ok(bytes) => {
+                    return Ok(Derived {
+                        bytes,
+                        format: stored.format,
+                        etag: format!("\"{key}\""),
+                    })
+                }
+                // A derivative can always be made again; a missing blob is not fatal.
+                Err(err) => {
+                    tracing::warn!(key = %key, error = %err, "stored derivative unreadable; making it again")
+                }
+            }
+        }
+        let inner = self.inner.clone();
+        let record = record.clone();
+        let job_key = key.clone();
+        self.inner
+            .derivatives
+            .join_or_start(key, move |_progress| async move {
+                inner
+                    .make_derivative(job_key, record, original, request)
+                    .await
+                    .map_err(Arc::new)
+            })
+            .result
+            .await
+    }
+}
+
+impl Inner {
+    async fn make_derivative(
+        &self,
+        key: String,
+        record: ImageRecord,
+        original: Option<Bytes>,
+        request: DeriveRequest,
+    ) -> Result<Derived, EngineError> {
+        let source = match original {
+            Some(bytes) => bytes,
+            None => self.blobs.get(&record.blob_key()).await?,
+        };
+        let settings = Settings {
+            default_fit: request.default_fit,
+            max_pixels: self.max_output_pixels,
+            format: request.format,
+        };
+        let options = request.options.clone();
+        let output = self
+            .cpu
+            .run(move || transform(&source, &options, settings))
+            .await?
+            .map_err(|err| match err {
+                TransformError::TrimTooLarge { .. }
+                | TransformError::OutputTooLarge { .. }
+                | TransformError::Source(InspectError::TooLarge { .. }) => {
+                    EngineError::BadRequest(err.to_string())
+                }
+                other => {
+                    EngineError::Internal(format!("transforming image {}: {other}", record.id))
+                }
+            })?;
+        let derivative = DerivativeRecord {
+            key: key.clone(),
+            image_id: record.id.clone(),
+            format: output.format,
+            width: output.width,
+            height: output.height,
+        };
+        let bytes = Bytes::from(output.bytes);
+        self.blobs
+            .put(&derivative.blob_key(), bytes.clone())
+            .await?;
+        self.catalog
+            .insert_derivative(
+                &derivative,
+                &request.options.to_string(),
+                bytes.len() as u64,
+            )
+            .await?;
+        Ok(Derived {
+            bytes,
+            format: output.format,
+            etag: format!("\"{key}\""),
+        })
+    }
+}
