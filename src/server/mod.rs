@@ -32,6 +32,9 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub engine: Engine,
     pub limits: UrlLimits,
+    pub api_key: secret::Secret,
+    /// `server.public_url`, for absolute URLs in API answers.
+    pub public_url: String,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -69,6 +72,8 @@ pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
         leptos_options: leptos_options(config),
         engine: Engine::open(config).await?,
         limits: config.limits.url_limits(),
+        api_key: config.auth.api_key.clone(),
+        public_url: config.server.public_url.clone(),
     };
     Ok((http::router(state.clone()), state))
 }
@@ -139,7 +144,7 @@ pub(crate) fn now_millis() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-fn rfc3339(unix_millis: i64) -> String {
+pub(crate) fn rfc3339(unix_millis: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_millis) * 1_000_000)
         .ok()
         .and_then(|t| {

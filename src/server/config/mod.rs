@@ -9,6 +9,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use crate::server::secret::Secret;
 use crate::urls::placeholder::UrlLimits;
 
 mod catalog;
@@ -35,6 +36,14 @@ pub struct Config {
     pub catalog: CatalogConfig,
     pub prompt: PromptConfig,
     pub engine: EngineConfig,
+    pub auth: AuthConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// When set, generating through the API and deleting images need `Authorization: Bearer <key>`.
+    pub api_key: Secret,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,6 +55,9 @@ pub struct ServerConfig {
     pub site_root: PathBuf,
     /// A `tracing` filter; `RUST_LOG` wins when set.
     pub log: String,
+    /// The server's address as clients see it (e.g. `https://images.example.com`), for absolute URLs in
+    /// API answers. Empty: taken from each request's `Host` header.
+    pub public_url: String,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +66,7 @@ impl Default for ServerConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
             site_root: PathBuf::from("target/site"),
             log: "info".into(),
+            public_url: String::new(),
         }
     }
 }
@@ -192,6 +205,7 @@ impl Config {
             ("providers.openai.base_url", &providers.openai.base_url),
             ("providers.a1111.base_url", &providers.a1111.base_url),
             ("prompt.openai.base_url", &self.prompt.openai.base_url),
+            ("server.public_url", &self.server.public_url),
         ];
         for (key, url) in urls {
             if !url.is_empty() && !is_http_url(url) {
@@ -300,6 +314,7 @@ fn seed_env() -> Result<Serialized<serde_json::Value>, ConfigError> {
         ("OPENAI_API_KEY", "providers.openai.api_key"),
         ("OPENAI_BASE_URL", "providers.openai.base_url"),
         ("A1111_BASE_URL", "providers.a1111.base_url"),
+        ("API_KEY", "auth.api_key"),
         ("CF_TRANSLATE_MODEL", "prompt.cloudflare.translate_model"),
         ("LLM_BASE_URL", "prompt.openai.base_url"),
         ("LLM_API_KEY", "prompt.openai.api_key"),

@@ -21,7 +21,7 @@ use tokio::sync::broadcast;
 use crate::server::config::{Config, ModelConfig};
 use crate::server::prompt::{PromptOutcome, PromptPipeline};
 use crate::server::providers::{self, ImageProvider, ProviderError, ProviderRequest, Providers};
-use crate::server::storage::{BlobError, BlobStore, Catalog, CatalogError, ImageRecord};
+use crate::server::storage::{BlobError, BlobStore, Catalog, CatalogError, ImageRecord, PageQuery};
 use crate::server::transform::inspect::{decode, inspect, InspectError};
 use crate::urls::placeholder::Size;
 use flight::Flights;
@@ -223,6 +223,26 @@ impl Engine {
         };
         let bytes = self.inner.blobs.get(&record.blob_key()).await?;
         Ok(Some((record, bytes)))
+    }
+
+    /// A filtered page of the catalog, newest first.
+    pub async fn page(&self, query: &PageQuery<'_>) -> Result<Vec<ImageRecord>, EngineError> {
+        Ok(self.inner.catalog.page(query).await?)
+    }
+
+    /// Deletes an image: its row and derivatives' rows first, then the blobs nothing else needs.
+    /// Returns whether it existed.
+    pub async fn delete(&self, id: &str) -> Result<bool, EngineError> {
+        let Some(orphans) = self.inner.catalog.delete(id).await? else {
+            return Ok(false);
+        };
+        for key in orphans {
+            // The row is gone, so the image is gone; a blob left behind is only wasted space.
+            if let Err(err) = self.inner.blobs.delete(&key).await {
+                tracing::warn!(key = %key, error = %err, "could not remove a deleted image's blob");
+            }
+        }
+        Ok(true)
     }
 
     /// The newest images first.

@@ -1,6 +1,7 @@
 //! The HTTP edge: routes, one module per endpoint. Handlers parse, call the engine and map the result;
 //! they hold no generation or caching logic of their own.
 
+mod api;
 mod error;
 mod health;
 mod image_response;
@@ -34,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .service(ServeDir::new(pkg_dir));
 
     Router::new()
+        .merge(api::router())
         .route("/healthz", get(health::health))
         .route("/img/{id}", get(original::original))
         .route("/img/{id}/{options}", get(transformed::transformed))

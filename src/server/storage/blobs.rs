@@ -58,6 +58,14 @@ impl BlobStore {
         }
     }
 
+    /// Removes an object; one that is already gone is not an error.
+    pub async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        match self.store.delete(&ObjectPath::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(err) => Err(err.into()),
+        }
+    }
+
     /// Reachability: lists the root without reading any object.
     pub async fn check(&self) -> Result<(), BlobError> {
         self.store.list_with_delimiter(None).await?;

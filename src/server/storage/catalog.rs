@@ -51,6 +51,16 @@ impl ImageRecord {
     }
 }
 
+/// What a page of the catalog is filtered by.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PageQuery<'a> {
+    pub limit: u32,
+    /// `(created_at, id)` of the last image of the previous page.
+    pub after: Option<(i64, &'a str)>,
+    pub search: Option<&'a str>,
+    pub model: Option<&'a str>,
+}
+
 /// One stored derivative of an image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DerivativeRecord {
@@ -209,6 +219,83 @@ impl Catalog {
                 id: record.id.clone(),
                 reason: "row vanished right after insert".into(),
             })
+    }
+
+    /// A page of images, newest first, after `after` (keyset: `(created_at, id)` of the last image seen),
+    /// optionally matching `search` in the prompt or final prompt, and one model.
+    pub async fn page(&self, query: &PageQuery<'_>) -> Result<Vec<ImageRecord>, CatalogError> {
+        let mut sql = format!("SELECT {COLUMNS} FROM images WHERE 1 = 1");
+        if query.after.is_some() {
+            sql.push_str(" AND (created_at < ? OR (created_at = ? AND id < ?))");
+        }
+        if query.search.is_some() {
+            sql.push_str(" AND (prompt LIKE ? ESCAPE '\\' OR final_prompt LIKE ? ESCAPE '\\')");
+        }
+        if query.model.is_some() {
+            sql.push_str(" AND model = ?");
+        }
+        sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT ?");
+        let mut q = sqlx::query_as::<_, Row>(&sql);
+        if let Some((created_at, id)) = query.after {
+            q = q.bind(created_at).bind(created_at).bind(id);
+        }
+        if let Some(search) = query.search {
+            let escaped = search
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            let pattern = format!("%{escaped}%");
+            q = q.bind(pattern.clone()).bind(pattern);
+        }
+        if let Some(model) = query.model {
+            q = q.bind(model);
+        }
+        q.bind(i64::from(query.limit))
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(ImageRecord::try_from)
+            .collect()
+    }
+
+    /// Removes an image's row and its derivatives' rows; returns the blob keys no other image still
+    /// needs (content-addressed blobs may be shared).
+    pub async fn delete(&self, id: &str) -> Result<Option<Vec<String>>, CatalogError> {
+        let mut tx = self.pool.begin().await?;
+        let Some(record) =
+            sqlx::query_as::<_, Row>(&format!("SELECT {COLUMNS} FROM images WHERE id = ?"))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(ImageRecord::try_from)
+                .transpose()?
+        else {
+            return Ok(None);
+        };
+        let derivatives: Vec<(String, String)> =
+            sqlx::query_as("SELECT key, format FROM derivatives WHERE image_id = ?")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+        sqlx::query("DELETE FROM images WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let shared: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM images WHERE content_hash = ?")
+            .bind(&record.content_hash)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let mut orphans = Vec::new();
+        if shared == 0 {
+            orphans.push(record.blob_key());
+            for (key, format) in derivatives {
+                if let Ok(format) = ImageFormat::from_str(&format) {
+                    orphans.push(crate::server::storage::blobs::derivative_key(&key, format));
+                }
+            }
+        }
+        Ok(Some(orphans))
     }
 
     /// The newest images first.

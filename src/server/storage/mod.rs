@@ -6,4 +6,4 @@ pub mod blobs;
 pub mod catalog;
 
 pub use blobs::{BlobError, BlobStore};
-pub use catalog::{Catalog, CatalogError, DerivativeRecord, ImageRecord};
+pub use catalog::{Catalog, CatalogError, DerivativeRecord, ImageRecord, PageQuery};

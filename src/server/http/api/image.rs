@@ -1,0 +1,202 @@
+//! `POST /api/image`: generate from the last user message, as CF Flux Remix clients expect, optionally
+//! streaming progress as server-sent events.
+
+use std::convert::Infallible;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine as _;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::auth::authorised;
+use super::types::{ErrorBody, ImageRequest, ImageResponse};
+use super::{json_rejection, ApiError};
+use crate::server::engine::progress::Progress;
+use crate::server::engine::{CacheStatus, GenerateRequest, Generated};
+use crate::server::AppState;
+use crate::urls::placeholder::{parse_size, Size, UrlLimits};
+
+/// Generate an image from the last user message.
+#[utoipa::path(
+    post,
+    path = "/api/image",
+    request_body = ImageRequest,
+    responses(
+        (status = 200, description = "The image (or, with `stream: true`, `text/event-stream` of progress events ending in `done` or `error`)", body = ImageResponse),
+        (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
+        (status = 404, description = "Unknown model", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 429, description = "Rate limited; see Retry-After", body = ErrorBody),
+        (status = 502, description = "Provider failure", body = ErrorBody),
+        (status = 504, description = "Provider timeout", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<ImageRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    if !authorised(&state, &headers) {
+        return Err(ApiError::Unauthorized);
+    }
+    let Json(body) = body.map_err(json_rejection)?;
+    let request = generate_request(&body, &state.limits)?;
+    if !body.stream {
+        let generated = state.engine.generate(request).await?;
+        return Ok(Json(response(&generated)).into_response());
+    }
+    let mut job = state.engine.submit(request)?;
+    let (sender, receiver) = mpsc::channel::<Result<Event, Infallible>>(32);
+    tokio::spawn(async move {
+        loop {
+            match job.progress.recv().await {
+                Ok(Progress::Done { .. } | Progress::Error { .. }) | Err(_) => break,
+                Ok(progress) => {
+                    let event = Event::default()
+                        .event(event_name(&progress))
+                        .json_data(&progress);
+                    if let Ok(event) = event {
+                        if sender.send(Ok(event)).await.is_err() {
+                            // The client left; the job goes on and is stored.
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+        let last = match job.result.await {
+            Ok(generated) => Event::default()
+                .event("done")
+                .json_data(response(&generated)),
+            Err(err) => Event::default().event("error").json_data(ErrorBody {
+                error: ApiError::from(err).to_string(),
+            }),
+        };
+        if let Ok(event) = last {
+            let _ = sender.send(Ok(event)).await;
+        }
+    });
+    Ok(Sse::new(ReceiverStream::new(receiver))
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+fn event_name(progress: &Progress) -> &'static str {
+    match progress {
+        Progress::Queued => "queued",
+        Progress::Translating => "translating",
+        Progress::Translated { .. } => "translated",
+        Progress::Generating { .. } => "generating",
+        Progress::Storing => "storing",
+        Progress::Done { .. } => "done",
+        Progress::Error { .. } => "error",
+    }
+}
+
+pub fn response(generated: &Generated) -> ImageResponse {
+    let r = &generated.record;
+    ImageResponse {
+        prompt: r.prompt.clone(),
+        translated_prompt: r.final_prompt.clone(),
+        image: base64::engine::general_purpose::STANDARD.encode(&generated.bytes),
+        id: r.id.clone(),
+        url: format!("/img/{}", r.id),
+        model: r.model.clone(),
+        seed: r.seed,
+        width: r.width,
+        height: r.height,
+        cached: generated.cache == CacheStatus::Hit,
+        translation: r.translation.as_str().into(),
+        translation_note: r.translation_note.clone(),
+    }
+}
+
+/// The prompt is the LAST user message; the size comes from `size`, `width`/`height` or `aspect_ratio`.
+fn generate_request(body: &ImageRequest, limits: &UrlLimits) -> Result<GenerateRequest, ApiError> {
+    let prompt = body
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.role == "user")
+        .map(|m| text_of(&m.content))
+        .transpose()?
+        .map(|text| text.trim().to_owned())
+        .filter(|text| !text.is_empty())
+        .ok_or_else(|| ApiError::BadRequest("no user message with text: send messages: [{\"role\": \"user\", \"content\": \"…\"}]".into()))?;
+    Ok(GenerateRequest {
+        model: body.model.clone().filter(|m| !m.is_empty()),
+        prompt,
+        negative_prompt: body.negative_prompt.clone(),
+        seed: body.seed,
+        steps: body.steps,
+        size: requested_size(body, limits)?,
+        translate: body.translate.unwrap_or(true),
+    })
+}
+
+fn text_of(content: &serde_json::Value) -> Result<String, ApiError> {
+    match content {
+        serde_json::Value::String(text) => Ok(text.clone()),
+        serde_json::Value::Array(parts) => Ok(parts
+            .iter()
+            .filter_map(|p| p["text"].as_str())
+            .collect::<Vec<_>>()
+            .join(" ")),
+        _ => Err(ApiError::BadRequest(
+            "message content must be a string or a list of text parts".into(),
+        )),
+    }
+}
+
+fn requested_size(body: &ImageRequest, limits: &UrlLimits) -> Result<Size, ApiError> {
+    let bad = |e: String| ApiError::BadRequest(e);
+    if let Some(size) = &body.size {
+        return parse_size(size, limits).map_err(|e| bad(format!("size: {e}")));
+    }
+    match (body.width, body.height) {
+        (Some(w), Some(h)) => {
+            return parse_size(&format!("{w}x{h}"), limits).map_err(|e| bad(e.to_string()))
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(bad("give both width and height, or size \"WxH\"".into()))
+        }
+        (None, None) => {}
+    }
+    if let Some(ratio) = &body.aspect_ratio {
+        let parsed = ratio
+            .split_once(':')
+            .and_then(|(w, h)| Some((w.trim().parse::<f64>().ok()?, h.trim().parse::<f64>().ok()?)))
+            .filter(|(w, h)| {
+                *w > 0.0
+                    && *h > 0.0
+                    && (w / h).is_finite()
+                    && (1.0 / 16.0..=16.0).contains(&(w / h))
+            })
+            .ok_or_else(|| {
+                bad(format!(
+                    "aspect_ratio `{ratio}` must look like 16:9 (between 1:16 and 16:1)"
+                ))
+            })?;
+        let long = 1024.0;
+        let (w, h) = if parsed.0 >= parsed.1 {
+            (long, long * parsed.1 / parsed.0)
+        } else {
+            (long * parsed.0 / parsed.1, long)
+        };
+        return Ok(Size {
+            width: (w.round() as u32).max(1),
+            height: (h.round() as u32).max(1),
+        });
+    }
+    Ok(Size {
+        width: 1024,
+        height: 1024,
+    })
+}

@@ -1,0 +1,129 @@
+//! `GET /api/images` (keyset pages, search, model filter), `GET` and `DELETE /api/images/{id}`.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::auth::authorised;
+use super::types::{ErrorBody, ImageInfo, ImagePage};
+use super::ApiError;
+use crate::server::storage::PageQuery;
+use crate::server::AppState;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// 1 to 100 (default 24).
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Words to find in the prompt or the final prompt.
+    q: Option<String>,
+    /// Only this model's images.
+    model: Option<String>,
+}
+
+/// A page of the catalog, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/images",
+    params(ListQuery),
+    responses((status = 200, body = ImagePage), (status = 400, body = ErrorBody))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<ImagePage>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let limit = query.limit.unwrap_or(24);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::BadRequest(format!(
+            "limit {limit} must be between 1 and 100"
+        )));
+    }
+    let after = query.cursor.as_deref().map(parse_cursor).transpose()?;
+    let page = state
+        .engine
+        .page(&PageQuery {
+            // One more than asked tells whether another page follows.
+            limit: limit + 1,
+            after: after.as_ref().map(|(t, id)| (*t, id.as_str())),
+            search: query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()),
+            model: query.model.as_deref().filter(|m| !m.is_empty()),
+        })
+        .await?;
+    let more = page.len() > limit as usize;
+    let images: Vec<ImageInfo> = page
+        .iter()
+        .take(limit as usize)
+        .map(ImageInfo::from)
+        .collect();
+    let next_cursor = more
+        .then(|| page.get(limit as usize - 1))
+        .flatten()
+        .map(|last| format!("{}.{}", last.created_at, last.id));
+    Ok(Json(ImagePage {
+        images,
+        next_cursor,
+    }))
+}
+
+fn parse_cursor(cursor: &str) -> Result<(i64, String), ApiError> {
+    cursor
+        .split_once('.')
+        .and_then(|(t, id)| Some((t.parse().ok()?, id)))
+        .filter(|(_, id)| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .map(|(t, id)| (t, id.to_owned()))
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!("cursor `{cursor}` is not one this server gave out"))
+        })
+}
+
+/// One catalog entry.
+#[utoipa::path(
+    get,
+    path = "/api/images/{id}",
+    params(("id" = String, Path, description = "Image id")),
+    responses((status = 200, body = ImageInfo), (status = 404, body = ErrorBody))
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ImageInfo>, ApiError> {
+    let record = state
+        .engine
+        .record(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no image with id `{id}`")))?;
+    Ok(Json(ImageInfo::from(&record)))
+}
+
+/// Deletes an image, its stored original and its derivatives.
+#[utoipa::path(
+    delete,
+    path = "/api/images/{id}",
+    params(("id" = String, Path, description = "Image id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)
+    ),
+    security(("api_key" = []))
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    if !authorised(&state, &headers) {
+        return Err(ApiError::Unauthorized);
+    }
+    if state.engine.delete(&id).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::NotFound(format!("no image with id `{id}`")))
+    }
+}

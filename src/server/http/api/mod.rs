@@ -1,0 +1,49 @@
+//! The JSON API: `/api/*` (CF Flux Remix-compatible generation, models, catalog, OpenAPI) and the OpenAI
+//! Images endpoint. Open to any origin (CORS), bodies capped, errors through [`ApiError`].
+
+mod auth;
+mod image;
+mod images;
+mod models;
+mod openai;
+mod openapi;
+mod types;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::cors::{Any, CorsLayer};
+
+pub use super::error::ApiError;
+use crate::server::AppState;
+
+/// Largest JSON body accepted.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/image", post(image::create))
+        .route("/api/models", get(models::list))
+        .route("/api/images", get(images::list))
+        .route("/api/images/{id}", get(images::get).delete(images::delete))
+        .route("/api/openapi.json", get(openapi::document))
+        .route("/v1/images/generations", post(openai::generations))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(
+            CorsLayer::new()
+                .allow_origin(Any)
+                .allow_methods(Any)
+                .allow_headers(Any),
+        )
+}
+
+/// A body that is not the JSON we expect: 413 when too large, else 400 with serde's reason.
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection.status() {
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(format!(
+            "the body is over the limit of {MAX_BODY_BYTES} bytes"
+        )),
+        _ => ApiError::BadRequest(rejection.body_text()),
+    }
+}

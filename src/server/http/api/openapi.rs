@@ -1,0 +1,49 @@
+//! `GET /api/openapi.json`: the OpenAPI 3 document, generated from the handlers' types.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{image, images, models, openai, types};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Pixzoo", description = "Self-hosted AI image studio and image origin."),
+    paths(image::create, models::list, images::list, images::get, images::delete, openai::generations),
+    components(schemas(
+        types::Message,
+        types::ImageRequest,
+        types::ImageResponse,
+        types::ModelList,
+        types::ModelInfo,
+        types::SizesInfo,
+        types::SizeEntryInfo,
+        types::StepsInfo,
+        types::ImagePage,
+        types::ImageInfo,
+        types::ErrorBody,
+        openai::GenerationRequest,
+        openai::GenerationResponse,
+        openai::GenerationData,
+        openai::OpenAiErrorBody,
+        openai::OpenAiErrorDetail,
+    )),
+    modifiers(&BearerKey)
+)]
+pub struct ApiDoc;
+
+struct BearerKey;
+
+impl Modify for BearerKey {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,594 @@
+//! The JSON API over loopback HTTP: every endpoint's success and error shapes, the event stream, auth.
+#![cfg(feature = "ssr")]
+
+mod common;
+
+use base64::Engine as _;
+use common::{client, config, dimensions, header, TestServer};
+use pixzoo::server::secret::Secret;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+async fn post(
+    server: &TestServer,
+    path: &str,
+    body: &Value,
+    key: Option<&str>,
+) -> reqwest::Response {
+    let mut request = client().post(server.url(path)).json(body);
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    request.send().await.unwrap()
+}
+
+async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn decode_image(b64: &str) -> (u32, u32) {
+    dimensions(
+        &base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn post_api_image_generates_from_the_last_user_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let body = json!({
+        "messages": [
+            {"role": "user", "content": "an old request"},
+            {"role": "assistant", "content": "ignored"},
+            {"role": "user", "content": "a red fox in the snow"}
+        ],
+        "model": "builtin",
+        "stream": false,
+        "size": "640x480"
+    });
+    let (status, first) = json_of(post(&server, "/api/image", &body, None).await).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["prompt"], "a red fox in the snow");
+    assert_eq!(first["translatedPrompt"], "a red fox in the snow");
+    assert_eq!(first["model"], "builtin");
+    assert_eq!(
+        (first["width"].as_u64(), first["height"].as_u64()),
+        (Some(640), Some(480))
+    );
+    assert_eq!(first["cached"], false);
+    assert_eq!(
+        first["url"],
+        format!("/img/{}", first["id"].as_str().unwrap())
+    );
+    assert_eq!(decode_image(first["image"].as_str().unwrap()), (640, 480));
+    let (_, again) = json_of(post(&server, "/api/image", &body, None).await).await;
+    assert_eq!(
+        (again["cached"].as_bool(), &again["id"]),
+        (Some(true), &first["id"])
+    );
+
+    let sized = |extra: Value| {
+        let mut body = json!({"messages": [{"role": "user", "content": [{"type": "text", "text": "a kite"}]}]});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body
+    };
+    let (_, wide) = json_of(
+        post(
+            &server,
+            "/api/image",
+            &sized(json!({"aspect_ratio": "16:9"})),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (wide["width"].as_u64(), wide["height"].as_u64()),
+        (Some(1024), Some(576))
+    );
+    let (_, exact) = json_of(
+        post(
+            &server,
+            "/api/image",
+            &sized(json!({"width": 300, "height": 200, "seed": 5})),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (exact["width"].as_u64(), exact["seed"].as_u64()),
+        (Some(300), Some(5))
+    );
+    let (_, square) = json_of(post(&server, "/api/image", &sized(json!({})), None).await).await;
+    assert_eq!(square["width"].as_u64(), Some(1024), "the default size");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn api_errors_are_honest() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let cases = [
+        (
+            json!({"messages": []}),
+            StatusCode::BAD_REQUEST,
+            "no user message",
+        ),
+        (
+            json!({"messages": [{"role": "assistant", "content": "hi"}]}),
+            StatusCode::BAD_REQUEST,
+            "no user message",
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": "x"}], "size": "0x5"}),
+            StatusCode::BAD_REQUEST,
+            "width",
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": "x"}], "width": "wide"}),
+            StatusCode::BAD_REQUEST,
+            "width",
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": "x"}], "width": 5}),
+            StatusCode::BAD_REQUEST,
+            "both",
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": "x"}], "aspect_ratio": "wide"}),
+            StatusCode::BAD_REQUEST,
+            "aspect_ratio",
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": 5}]}),
+            StatusCode::BAD_REQUEST,
+            "content",
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": "x"}], "model": "dall-e-9"}),
+            StatusCode::NOT_FOUND,
+            "builtin",
+        ),
+        (
+            json!({"nothing": true}),
+            StatusCode::BAD_REQUEST,
+            "messages",
+        ),
+    ];
+    for (body, status, needle) in cases {
+        let response = post(&server, "/api/image", &body, None).await;
+        assert_eq!(header(&response, "cache-control"), "no-store");
+        let (got, error) = json_of(response).await;
+        assert_eq!(got, status, "{body}: {error}");
+        let message = error["error"].as_str().unwrap_or_default();
+        assert!(message.contains(needle), "{body}: {message}");
+    }
+    let big = json!({"messages": [{"role": "user", "content": "x".repeat(100_000)}]});
+    assert_eq!(
+        post(&server, "/api/image", &big, None).await.status(),
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    let garbage = client()
+        .post(server.url("/api/image"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), StatusCode::BAD_REQUEST);
+
+    // CORS: any origin, preflight answered.
+    let preflight = client()
+        .request(reqwest::Method::OPTIONS, server.url("/api/image"))
+        .header("origin", "https://example.com")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "content-type,authorization",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success());
+    assert_eq!(header(&preflight, "access-control-allow-origin"), "*");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_api_key_guards_generation_and_deletion() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.auth.api_key = Secret::new("test-api-key-secret");
+    let server = TestServer::with_config(config).await;
+    let body = json!({"messages": [{"role": "user", "content": "a guarded fox"}], "size": "64x64"});
+
+    for key in [None, Some("wrong"), Some("test-api-key-secretX")] {
+        let response = post(&server, "/api/image", &body, key).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{key:?}");
+        assert_eq!(header(&response, "www-authenticate"), "Bearer");
+        let text = response.text().await.unwrap();
+        assert!(!text.contains("test-api-key-secret"), "{text}");
+    }
+    let (status, image) =
+        json_of(post(&server, "/api/image", &body, Some("test-api-key-secret")).await).await;
+    assert_eq!(status, StatusCode::OK);
+    let id = image["id"].as_str().unwrap();
+    assert_eq!(
+        server.get("/api/models").await.status(),
+        StatusCode::OK,
+        "reading stays open"
+    );
+    assert_eq!(
+        server.get(&format!("/api/images/{id}")).await.status(),
+        StatusCode::OK
+    );
+    let delete = client()
+        .delete(server.url(&format!("/api/images/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), StatusCode::UNAUTHORIZED);
+    let openai = post(
+        &server,
+        "/v1/images/generations",
+        &json!({"prompt": "x"}),
+        None,
+    )
+    .await;
+    let (status, error) = json_of(openai).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_api_key"))
+    );
+    let delete = client()
+        .delete(server.url(&format!("/api/images/{id}")))
+        .bearer_auth("test-api-key-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), StatusCode::NO_CONTENT);
+    server.stop().await;
+}
+
+/// The event names of an SSE body, in order, and the data of the last event.
+fn events(body: &str) -> (Vec<String>, Value) {
+    let mut names = Vec::new();
+    let mut last = Value::Null;
+    for block in body.split("\n\n") {
+        let mut name = None;
+        let mut data = String::new();
+        for line in block.lines() {
+            if let Some(n) = line.strip_prefix("event:") {
+                name = Some(n.trim().to_owned());
+            } else if let Some(d) = line.strip_prefix("data:") {
+                data.push_str(d.trim());
+            }
+        }
+        if let Some(name) = name {
+            names.push(name);
+            last = serde_json::from_str(&data).unwrap_or(Value::Null);
+        }
+    }
+    (names, last)
+}
+
+#[tokio::test]
+async fn streaming_reports_progress_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let body = json!({"messages": [{"role": "user", "content": "a streamed fox"}], "size": "320x240", "stream": true});
+    let response = post(&server, "/api/image", &body, None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(header(&response, "content-type").starts_with("text/event-stream"));
+    let (names, done) = events(&response.text().await.unwrap());
+    assert_eq!(
+        names,
+        [
+            "queued",
+            "translating",
+            "translated",
+            "generating",
+            "storing",
+            "done"
+        ]
+    );
+    assert_eq!(done["prompt"], "a streamed fox");
+    assert_eq!(decode_image(done["image"].as_str().unwrap()), (320, 240));
+
+    let (names, done) = events(
+        &post(&server, "/api/image", &body, None)
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        names,
+        ["queued", "translating", "translated", "done"],
+        "a stored image skips generating"
+    );
+    assert_eq!(done["cached"], true);
+
+    let failing =
+        json!({"messages": [{"role": "user", "content": "x"}], "stream": true, "model": "nope"});
+    assert_eq!(
+        post(&server, "/api/image", &failing, None).await.status(),
+        StatusCode::NOT_FOUND,
+        "errors before the stream are plain"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn models_images_pages_search_and_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let (_, models) = json_of(server.get("/api/models").await).await;
+    let builtin = &models["models"][0];
+    assert_eq!(
+        (builtin["id"].as_str(), builtin["path"].as_str()),
+        (Some("builtin"), Some("placeholder-v1"))
+    );
+    assert_eq!(
+        (
+            builtin["default"].as_bool(),
+            builtin["sizes"]["type"].as_str()
+        ),
+        (Some(true), Some("any"))
+    );
+
+    for prompt in [
+        "alpha fox",
+        "beta owl",
+        "gamma fox",
+        "delta 100% owl",
+        "epsilon fox",
+    ] {
+        let response = server
+            .get(&format!(
+                "/64x64/{}",
+                prompt.replace(' ', "-").replace('%', "%25")
+            ))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/images?limit=2&cursor={c}"),
+            None => "/api/images?limit=2".to_owned(),
+        };
+        let (status, page) = json_of(server.get(&path).await).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        seen.extend(
+            page["images"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["prompt"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            "epsilon fox",
+            "delta 100% owl",
+            "gamma fox",
+            "beta owl",
+            "alpha fox"
+        ],
+        "newest first, each once"
+    );
+
+    let (_, foxes) = json_of(server.get("/api/images?q=fox").await).await;
+    assert_eq!(foxes["images"].as_array().unwrap().len(), 3);
+    let (_, percent) = json_of(server.get("/api/images?q=100%25").await).await;
+    assert_eq!(
+        percent["images"].as_array().unwrap().len(),
+        1,
+        "LIKE wildcards are literal"
+    );
+    let (_, by_model) = json_of(server.get("/api/images?model=builtin&limit=100").await).await;
+    assert_eq!(by_model["images"].as_array().unwrap().len(), 5);
+    let (_, none) = json_of(server.get("/api/images?model=other").await).await;
+    assert!(none["images"].as_array().unwrap().is_empty());
+    for bad in [
+        "/api/images?limit=0",
+        "/api/images?limit=101",
+        "/api/images?cursor=zzz",
+        "/api/images?limit=x",
+    ] {
+        assert_eq!(
+            server.get(bad).await.status(),
+            StatusCode::BAD_REQUEST,
+            "{bad}"
+        );
+    }
+
+    let id = foxes["images"][0]["id"].as_str().unwrap().to_owned();
+    let (status, one) = json_of(server.get(&format!("/api/images/{id}")).await).await;
+    assert_eq!(status, StatusCode::OK);
+    for field in [
+        "prompt",
+        "final_prompt",
+        "model",
+        "provider",
+        "seed",
+        "width",
+        "height",
+        "format",
+        "bytes",
+        "created_at",
+        "translation",
+    ] {
+        assert!(!one[field].is_null(), "{field} in {one}");
+    }
+    assert_eq!(
+        server.get("/api/images/nope").await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // Deleting removes the row, the original and its derivatives.
+    assert_eq!(
+        server
+            .get(&format!("/img/{id}/width=10,format=webp"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let delete = client()
+        .delete(server.url(&format!("/api/images/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        server.get(&format!("/api/images/{id}")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        server.get(&format!("/img/{id}")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let delete_again = client()
+        .delete(server.url(&format!("/api/images/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete_again.status(), StatusCode::NOT_FOUND);
+    let leftovers = std::fs::read_dir(dir.path().join("blobs/derived")).map_or(0, |d| d.count());
+    let all_derived: usize = walk_count(&dir.path().join("blobs/derived"));
+    assert_eq!(
+        all_derived, 0,
+        "derivative blobs removed ({leftovers} dirs left)"
+    );
+    server.stop().await;
+}
+
+fn walk_count(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|e| {
+                if e.path().is_dir() {
+                    walk_count(&e.path())
+                } else {
+                    1
+                }
+            })
+            .sum()
+    })
+}
+
+#[tokio::test]
+async fn openai_images_endpoint_and_openapi_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let (status, two) = json_of(
+        post(
+            &server,
+            "/v1/images/generations",
+            &json!({"prompt": "a teapot", "n": 2, "size": "256x256"}),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{two}");
+    let data = two["data"].as_array().unwrap();
+    assert_eq!(data.len(), 2);
+    assert!(two["created"].as_u64().unwrap() > 1_700_000_000);
+    let images: Vec<_> = data
+        .iter()
+        .map(|d| d["b64_json"].as_str().unwrap().to_owned())
+        .collect();
+    assert_ne!(images[0], images[1], "each image has its own seed");
+    assert_eq!(decode_image(&images[0]), (256, 256));
+
+    let (_, url) = json_of(
+        post(
+            &server,
+            "/v1/images/generations",
+            &json!({"prompt": "a teapot", "response_format": "url", "size": "256x256"}),
+            None,
+        )
+        .await,
+    )
+    .await;
+    let link = url["data"][0]["url"].as_str().unwrap();
+    assert!(link.starts_with("http://127.0.0.1:"), "{link}");
+    assert_eq!(
+        client().get(link).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+
+    for (body, status, param, code) in [
+        (
+            json!({"prompt": "x", "n": 5}),
+            StatusCode::BAD_REQUEST,
+            Some("n"),
+            None,
+        ),
+        (
+            json!({"prompt": "x", "size": "huge"}),
+            StatusCode::BAD_REQUEST,
+            Some("size"),
+            None,
+        ),
+        (
+            json!({"prompt": " "}),
+            StatusCode::BAD_REQUEST,
+            Some("prompt"),
+            None,
+        ),
+        (
+            json!({"prompt": "x", "response_format": "png"}),
+            StatusCode::BAD_REQUEST,
+            Some("response_format"),
+            None,
+        ),
+        (
+            json!({"prompt": "x", "model": "dall-e-9"}),
+            StatusCode::NOT_FOUND,
+            Some("model"),
+            Some("model_not_found"),
+        ),
+        (json!({"n": 1}), StatusCode::BAD_REQUEST, None, None),
+    ] {
+        let (got, error) =
+            json_of(post(&server, "/v1/images/generations", &body, None).await).await;
+        assert_eq!(got, status, "{body}: {error}");
+        assert!(
+            error["error"]["message"].is_string() && error["error"]["type"].is_string(),
+            "{error}"
+        );
+        assert_eq!(error["error"]["param"].as_str(), param, "{body}");
+        assert_eq!(error["error"]["code"].as_str(), code, "{body}");
+    }
+
+    let (status, doc) = json_of(server.get("/api/openapi.json").await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/api/image",
+        "/api/models",
+        "/api/images",
+        "/api/images/{id}",
+        "/v1/images/generations",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} documented");
+    }
+    server.stop().await;
+}
