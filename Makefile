@@ -19,7 +19,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # use the same ones so they reuse its compiled dependencies instead of building everything twice.
 DEV_ENV := RUSTFLAGS="--cfg erase_components" LEPTOS_OUTPUT_NAME=pixzoo
 
-.PHONY: run test tools toolchain chromium build-dev unit lint e2e bench fmt clean
+.PHONY: run test tools toolchain chromium build-dev unit lint clients e2e bench fmt clean
 
 ## run: build in release mode and serve on http://127.0.0.1:3000 (data in ./data, no keys needed)
 run: tools
@@ -29,9 +29,9 @@ run: tools
 ## test: formatting, unit + integration tests, clippy for both builds, browser tests in Chromium
 test: tools
 	cargo fmt --all -- --check
-	$(MAKE) --no-print-directory build-dev unit lint e2e
+	$(MAKE) --no-print-directory build-dev unit lint clients e2e
 
-tools: toolchain node_modules/.installed end2end/node_modules/.installed chromium
+tools: toolchain node_modules/.installed end2end/node_modules/.installed .venv/.installed chromium
 
 toolchain:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
@@ -51,6 +51,12 @@ end2end/node_modules/.installed: end2end/package.json end2end/package-lock.json
 	cd end2end && npm install --no-audit --no-fund
 	touch $@
 
+# The real Python clients the API tests drive (openai, an OpenAPI validator), in a virtualenv.
+.venv/.installed: tests/clients/requirements.txt
+	python3 -m venv .venv
+	.venv/bin/pip install --quiet --disable-pip-version-check -r tests/clients/requirements.txt
+	touch $@
+
 chromium:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }
 
@@ -63,6 +69,10 @@ unit:
 lint:
 	$(DEV_ENV) cargo clippy --features ssr --all-targets -- -D warnings
 	$(DEV_ENV) cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
+
+# The official openai Python client and an OpenAPI validator against the debug server.
+clients:
+	scripts/client-tests.sh $(abspath $(TARGET_DIR))/debug/pixzoo $(CURDIR)/.venv/bin/python
 
 # The debug server on a free port with a fresh data directory, driven by Playwright in Debian's Chromium.
 e2e:
@@ -81,4 +91,4 @@ fmt:
 
 clean:
 	cargo clean
-	rm -rf node_modules end2end/node_modules target/site
+	rm -rf node_modules end2end/node_modules target/site .venv

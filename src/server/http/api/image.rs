@@ -25,6 +25,7 @@ use crate::urls::placeholder::{parse_size, Size, UrlLimits};
 #[utoipa::path(
     post,
     path = "/api/image",
+    operation_id = "createImage",
     request_body = ImageRequest,
     responses(
         (status = 200, description = "The image (or, with `stream: true`, `text/event-stream` of progress events ending in `done` or `error`)", body = ImageResponse),

@@ -15,6 +15,7 @@ use crate::server::storage::PageQuery;
 use crate::server::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// 1 to 100 (default 24).
     limit: Option<u32>,
@@ -30,6 +31,7 @@ pub struct ListQuery {
 #[utoipa::path(
     get,
     path = "/api/images",
+    operation_id = "listImages",
     params(ListQuery),
     responses((status = 200, body = ImagePage), (status = 400, body = ErrorBody))
 )]
@@ -86,6 +88,7 @@ fn parse_cursor(cursor: &str) -> Result<(i64, String), ApiError> {
 #[utoipa::path(
     get,
     path = "/api/images/{id}",
+    operation_id = "getImage",
     params(("id" = String, Path, description = "Image id")),
     responses((status = 200, body = ImageInfo), (status = 404, body = ErrorBody))
 )]
@@ -105,6 +108,7 @@ pub async fn get(
 #[utoipa::path(
     delete,
     path = "/api/images/{id}",
+    operation_id = "deleteImage",
     params(("id" = String, Path, description = "Image id")),
     responses(
         (status = 204, description = "Deleted"),

@@ -7,7 +7,7 @@ use super::types::{ModelInfo, ModelList};
 use crate::server::AppState;
 
 /// The models this server can run.
-#[utoipa::path(get, path = "/api/models", responses((status = 200, body = ModelList)))]
+#[utoipa::path(get, path = "/api/models", operation_id = "listModels", responses((status = 200, body = ModelList)))]
 pub async fn list(State(state): State<AppState>) -> Json<ModelList> {
     let models = state.engine.models();
     Json(ModelList {

@@ -108,6 +108,7 @@ impl IntoResponse for OpenAiError {
 #[utoipa::path(
     post,
     path = "/v1/images/generations",
+    operation_id = "createImagesOpenAI",
     request_body = GenerationRequest,
     responses(
         (status = 200, body = GenerationResponse),
