@@ -87,10 +87,10 @@ impl ChatClient {
             ))
         })?;
         if !status.is_success() {
+            let message = error_message(&body).unwrap_or_else(|| "no details".into());
             return Err(LlmError(format!(
-                "the LLM server answered HTTP {}: {}",
-                status.as_u16(),
-                error_message(&body)
+                "the LLM server answered HTTP {}: {message}",
+                status.as_u16()
             )));
         }
         let answer: Value = serde_json::from_slice(&body)

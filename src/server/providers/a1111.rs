@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::Url;
 use serde_json::{json, Value};
 
-use super::http::{self, base64_bytes, status_error, transport_error};
+use super::http::{self, base64_bytes, send_json};
 use super::{ImageProvider, ProviderError, ProviderImage, ProviderRequest};
 use crate::server::config::A1111Config;
 
@@ -30,6 +30,16 @@ impl A1111 {
             sampler: config.sampler.clone(),
             cfg_scale: config.cfg_scale,
         }
+    }
+}
+
+/// FastAPI's `detail` (or an `error` field) of an error body.
+fn error_message(body: &[u8]) -> Option<String> {
+    let value = serde_json::from_slice::<Value>(body).ok()?;
+    match &value["detail"] {
+        Value::String(detail) => Some(detail.clone()),
+        Value::Null => value["error"].as_str().map(str::to_owned),
+        other => Some(other.to_string()),
     }
 }
 
@@ -57,33 +67,13 @@ impl ImageProvider for A1111 {
         if !request.upstream_model.is_empty() {
             body["override_settings"] = json!({ "sd_model_checkpoint": request.upstream_model });
         }
-        let response = self
-            .client
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| transport_error(NAME, self.timeout, e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = http::read_body(NAME, self.timeout, response).await?;
-        if !status.is_success() {
-            let message = serde_json::from_slice::<Value>(&body)
-                .ok()
-                .and_then(|v| {
-                    v["detail"]
-                        .as_str()
-                        .or(v["error"].as_str())
-                        .map(str::to_owned)
-                })
-                .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
-            return Err(status_error(NAME, status, &headers, message));
-        }
-        let answer: Value =
-            serde_json::from_slice(&body).map_err(|err| ProviderError::Upstream {
-                provider: NAME,
-                message: format!("unreadable response: {err}"),
-            })?;
+        let answer: Value = send_json(
+            NAME,
+            self.timeout,
+            self.client.post(url).json(&body),
+            error_message,
+        )
+        .await?;
         let image = answer["images"][0]
             .as_str()
             .ok_or_else(|| ProviderError::InvalidOutput {

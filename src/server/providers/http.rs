@@ -92,6 +92,31 @@ pub fn retry_after_in_text(text: &str) -> Option<Duration> {
     rest.starts_with('s').then(|| Duration::from_secs(seconds))
 }
 
+/// Sends `request` and reads a JSON answer. A failure status becomes the matching [`ProviderError`],
+/// with `message_of` picking the provider's own error text out of the body (or `HTTP nnn`).
+pub async fn send_json<T: serde::de::DeserializeOwned>(
+    provider: &'static str,
+    timeout: Duration,
+    request: reqwest::RequestBuilder,
+    message_of: fn(&[u8]) -> Option<String>,
+) -> Result<T, ProviderError> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| transport_error(provider, timeout, e))?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = read_body(provider, timeout, response).await?;
+    if !status.is_success() {
+        let message = message_of(&body).unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
+        return Err(status_error(provider, status, &headers, message));
+    }
+    serde_json::from_slice(&body).map_err(|err| ProviderError::Upstream {
+        provider,
+        message: format!("unreadable response: {err}"),
+    })
+}
+
 /// Reads a body up to the size limit.
 pub async fn read_body(
     provider: &'static str,

@@ -8,7 +8,7 @@ use reqwest::header::AUTHORIZATION;
 use reqwest::Url;
 use serde_json::{json, Value};
 
-use super::http::{self, base64_bytes, download, status_error, transport_error};
+use super::http::{self, base64_bytes, download, send_json};
 use super::{ImageProvider, ProviderError, ProviderImage, ProviderRequest};
 use crate::server::config::OpenAiConfig;
 use crate::server::secret::Secret;
@@ -36,12 +36,11 @@ impl OpenAi {
     }
 }
 
-/// `error.message` of an OpenAI error body, or the start of the body.
-pub(crate) fn error_message(body: &[u8]) -> String {
+/// `error.message` of an OpenAI error body.
+pub(crate) fn error_message(body: &[u8]) -> Option<String> {
     serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned())
 }
 
 #[async_trait::async_trait]
@@ -65,21 +64,7 @@ impl ImageProvider for OpenAi {
         if !self.key.is_empty() {
             call = call.header(AUTHORIZATION, format!("Bearer {}", self.key.expose()));
         }
-        let response = call
-            .send()
-            .await
-            .map_err(|e| transport_error(NAME, self.timeout, e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = http::read_body(NAME, self.timeout, response).await?;
-        if !status.is_success() {
-            return Err(status_error(NAME, status, &headers, error_message(&body)));
-        }
-        let answer: Value =
-            serde_json::from_slice(&body).map_err(|err| ProviderError::Upstream {
-                provider: NAME,
-                message: format!("unreadable response: {err}"),
-            })?;
+        let answer: Value = send_json(NAME, self.timeout, call, error_message).await?;
         let first = &answer["data"][0];
         let bytes = if let Some(b64) = first["b64_json"].as_str() {
             base64_bytes(NAME, b64)?

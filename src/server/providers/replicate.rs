@@ -9,7 +9,7 @@ use reqwest::Url;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::http::{self, data_uri, download, status_error, transport_error};
+use super::http::{self, data_uri, download, send_json};
 use super::{ImageProvider, ProviderError, ProviderImage, ProviderRequest};
 use crate::server::config::ReplicateConfig;
 use crate::server::secret::Secret;
@@ -78,21 +78,8 @@ impl Replicate {
     }
 
     async fn call(&self, request: reqwest::RequestBuilder) -> Result<Prediction, ProviderError> {
-        let response = request
-            .header(AUTHORIZATION, format!("Bearer {}", self.token.expose()))
-            .send()
-            .await
-            .map_err(|e| transport_error(NAME, self.timeout, e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = http::read_body(NAME, self.timeout, response).await?;
-        if !status.is_success() {
-            return Err(status_error(NAME, status, &headers, problem_message(&body)));
-        }
-        serde_json::from_slice(&body).map_err(|err| ProviderError::Upstream {
-            provider: NAME,
-            message: format!("unreadable prediction: {err}"),
-        })
+        let request = request.header(AUTHORIZATION, format!("Bearer {}", self.token.expose()));
+        send_json(NAME, self.timeout, request, problem_message).await
     }
 
     async fn output_bytes(&self, output: &Value) -> Result<bytes::Bytes, ProviderError> {
@@ -122,10 +109,8 @@ impl Replicate {
 }
 
 /// The most useful text of a problem-details body (`detail`, then `title`), with `invalid_fields`.
-fn problem_message(body: &[u8]) -> String {
-    let Ok(problem) = serde_json::from_slice::<Value>(body) else {
-        return String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
-    };
+fn problem_message(body: &[u8]) -> Option<String> {
+    let problem = serde_json::from_slice::<Value>(body).ok()?;
     let mut message = problem["detail"]
         .as_str()
         .or_else(|| problem["title"].as_str())
@@ -146,7 +131,7 @@ fn problem_message(body: &[u8]) -> String {
             message.push_str(&format!(" ({})", fields.join("; ")));
         }
     }
-    message
+    Some(message)
 }
 
 #[async_trait::async_trait]

@@ -1,24 +1,17 @@
-//! Cover: scale the image until it covers the target, then crop the middle. How `/{W}x{H}/{slug}` makes the
-//! exact size from what a model generated.
+//! Scaling with fast_image_resize (SIMD convolution): a region of the source to an exact size.
 
 use fast_image_resize::images::Image;
-use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeError, ResizeOptions, Resizer};
 use image::DynamicImage;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ResizeError {
-    #[error("resize failed: {0}")]
-    Resize(#[from] fast_image_resize::ResizeError),
-    #[error("encoding failed: {0}")]
-    Encode(#[from] image::ImageError),
-}
+use super::geometry::Region;
 
-/// `region` of the image scaled to `size`, keeping RGB or RGBA as it came.
+/// `region` of the image scaled to `size` with Lanczos3, keeping RGB or RGBA as it came.
 pub fn scale(
     image: &DynamicImage,
-    region: super::geometry::Region,
+    region: Region,
     size: (u32, u32),
-) -> Result<DynamicImage, fast_image_resize::ResizeError> {
+) -> Result<DynamicImage, ResizeError> {
     let alpha = image.color().has_alpha();
     let pixel = if alpha {
         PixelType::U8x4
@@ -44,24 +37,13 @@ pub fn scale(
     })
 }
 
-/// The image at exactly `width`×`height`, centred, as PNG.
-pub fn cover_png(image: &DynamicImage, width: u32, height: u32) -> Result<Vec<u8>, ResizeError> {
-    let source = DynamicImage::ImageRgb8(image.to_rgb8());
-    let mut target = Image::new(width, height, PixelType::U8x3);
-    let options = ResizeOptions::new()
-        .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
-        .fit_into_destination(Some((0.5, 0.5)));
-    Resizer::new().resize(&source, &mut target, &options)?;
-    Ok(super::encode::png_rgb8(target.buffer(), width, height)?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn crops_to_the_exact_size_keeping_the_centre() {
-        // Left half red, right half blue: a square crop from the middle has both.
+    fn scales_the_region_it_is_given() {
+        // Left half red, right half blue: the middle square has both, the left square only red.
         let mut image = image::RgbImage::new(200, 100);
         for (x, _, pixel) in image.enumerate_pixels_mut() {
             *pixel = if x < 100 {
@@ -70,10 +52,32 @@ mod tests {
                 image::Rgb([0, 0, 255])
             };
         }
-        let png = cover_png(&DynamicImage::ImageRgb8(image), 50, 50).unwrap();
-        let out = image::load_from_memory(&png).unwrap().to_rgb8();
-        assert_eq!(out.dimensions(), (50, 50));
-        assert!(out.get_pixel(2, 25)[0] > 200, "left stays red");
-        assert!(out.get_pixel(47, 25)[2] > 200, "right stays blue");
+        let image = DynamicImage::ImageRgb8(image);
+        let region = |left| Region {
+            left,
+            top: 0.0,
+            width: 100.0,
+            height: 100.0,
+        };
+        let middle = scale(&image, region(50.0), (50, 50)).unwrap().to_rgb8();
+        assert_eq!(middle.dimensions(), (50, 50));
+        assert!(middle.get_pixel(2, 25)[0] > 200, "left stays red");
+        assert!(middle.get_pixel(47, 25)[2] > 200, "right stays blue");
+        let left = scale(&image, region(0.0), (10, 10)).unwrap().to_rgb8();
+        assert!(left.get_pixel(9, 5)[0] > 200, "only red");
+        let rgba = DynamicImage::ImageRgba8(image::RgbaImage::new(8, 8));
+        assert!(scale(
+            &rgba,
+            Region {
+                left: 0.0,
+                top: 0.0,
+                width: 8.0,
+                height: 8.0
+            },
+            (4, 4)
+        )
+        .unwrap()
+        .color()
+        .has_alpha());
     }
 }
