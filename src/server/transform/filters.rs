@@ -10,7 +10,7 @@ pub fn apply(image: DynamicImage, options: &TransformOptions) -> DynamicImage {
     let mut image = image;
     if let Some(radius) = options.blur {
         // Cloudflare's blur radius maps to a Gaussian sigma of half of it.
-        image = image.fast_blur(f32::from(radius) / 2.0);
+        image = blur(image, f32::from(radius) / 2.0);
     }
     if let Some(amount) = options.sharpen.filter(|s| s.0 > 0) {
         image = image.unsharpen(0.5 + amount.as_f32() * 0.25, 0);
@@ -47,6 +47,44 @@ pub fn apply(image: DynamicImage, options: &TransformOptions) -> DynamicImage {
         }
     }
     image
+}
+
+/// A Gaussian-like blur. Wide blurs are done at a reduced scale (by up to 8×, keeping at least two
+/// pixels of sigma there) and scaled back up: the result is as smooth, at a fraction of the cost, since
+/// a wide blur removes exactly the detail the reduction drops.
+fn blur(image: DynamicImage, sigma: f32) -> DynamicImage {
+    let factor = (sigma / 2.0).floor().clamp(1.0, 8.0) as u32;
+    let (w, h) = (image.width(), image.height());
+    if factor == 1 || w / factor < 8 || h / factor < 8 {
+        return image.fast_blur(sigma);
+    }
+    let full = super::geometry::Region {
+        left: 0.0,
+        top: 0.0,
+        width: f64::from(w),
+        height: f64::from(h),
+    };
+    let small_size = (w.div_ceil(factor), h.div_ceil(factor));
+    let small =
+        super::resize::scale_with(&image, full, small_size, fast_image_resize::FilterType::Box)
+            .map(|small| small.fast_blur(sigma / factor as f32));
+    let small_full = super::geometry::Region {
+        left: 0.0,
+        top: 0.0,
+        width: f64::from(small_size.0),
+        height: f64::from(small_size.1),
+    };
+    match small.and_then(|small| {
+        super::resize::scale_with(
+            &small,
+            small_full,
+            (w, h),
+            fast_image_resize::FilterType::Bilinear,
+        )
+    }) {
+        Ok(blurred) => blurred,
+        Err(_) => image.fast_blur(sigma),
+    }
 }
 
 /// brightness (multiply), contrast (around mid-grey), gamma (power), or `None` when all are neutral.

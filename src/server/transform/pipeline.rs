@@ -6,14 +6,14 @@ use image::{DynamicImage, GenericImageView, Rgba as PixelRgba};
 
 use super::encode::{encode, EncodeError};
 use super::filters;
-use super::geometry::{layout, Layout};
-use super::inspect::{decode, inspect, InspectError};
+use super::geometry::{layout, Layout, Region};
+use super::inspect::{decode, decode_jpeg_reduced, inspect, InspectError, Inspected};
 use crate::api::format::ImageFormat;
 use crate::urls::options::{Fit, Flip, Rgba, TransformOptions};
 
 /// Bumped whenever a step changes its output, so ETags and stored derivatives from older code are not
 /// mistaken for current ones.
-pub const PIPELINE_VERSION: u32 = 1;
+pub const PIPELINE_VERSION: u32 = 2;
 
 /// Quality when the options give none (Cloudflare's default).
 pub const DEFAULT_QUALITY: u8 = 85;
@@ -56,12 +56,23 @@ pub fn transform(
     settings: Settings,
 ) -> Result<Output, TransformError> {
     let inspected = inspect(bytes, settings.max_pixels)?;
-    let image = decode(bytes, inspected)?;
+    // Laid out from the header, so an over-limit output is refused before anything is decoded.
+    let oriented = oriented_size(inspected, options)?;
+    let plan = layout(oriented, options, settings.default_fit);
+    let (out_w, out_h) = plan.output();
+    if u64::from(out_w) * u64::from(out_h) > settings.max_pixels {
+        return Err(TransformError::OutputTooLarge {
+            width: out_w,
+            height: out_h,
+            max: settings.max_pixels,
+        });
+    }
+    let image = decode_for(bytes, inspected, options, &plan)?;
     let image = working_copy(image);
     let image = trim(image, options)?;
     let image = flip(image, options);
     let image = rotate(image, options);
-    let image = resize(image, options, settings)?;
+    let image = resize(image, &plan, oriented, options)?;
     let image = filters::apply(image, options);
     let quality = options.quality.unwrap_or(DEFAULT_QUALITY);
     let (width, height) = image.dimensions();
@@ -72,6 +83,56 @@ pub fn transform(
         width,
         height,
     })
+}
+
+/// The size after trim and rotation, from the header: what the layout is computed on.
+fn oriented_size(
+    inspected: Inspected,
+    options: &TransformOptions,
+) -> Result<(u32, u32), TransformError> {
+    let (w, h) = (inspected.width, inspected.height);
+    let t = options.trim.unwrap_or_default();
+    let too_large = || TransformError::TrimTooLarge {
+        width: w,
+        height: h,
+    };
+    let width = w
+        .checked_sub(t.left.saturating_add(t.right))
+        .filter(|v| *v > 0)
+        .ok_or_else(too_large)?;
+    let height = h
+        .checked_sub(t.top.saturating_add(t.bottom))
+        .filter(|v| *v > 0)
+        .ok_or_else(too_large)?;
+    Ok(if matches!(options.rotate, Some(90 | 270)) {
+        (height, width)
+    } else {
+        (width, height)
+    })
+}
+
+/// Decodes, shrinking on load when the output needs at most half of a JPEG's resolution (and no trim
+/// refers to full-size pixel positions): the DCT does the reduction, so a large JPEG headed for a
+/// thumbnail is never decoded at full size. The layout stays the one computed at full size.
+fn decode_for(
+    bytes: &[u8],
+    inspected: Inspected,
+    options: &TransformOptions,
+    plan: &Layout,
+) -> Result<DynamicImage, TransformError> {
+    if inspected.format == ImageFormat::Jpeg && options.trim.is_none() {
+        let shrink = (f64::from(plan.scaled.0) / plan.crop.width)
+            .max(f64::from(plan.scaled.1) / plan.crop.height);
+        if shrink <= 0.5 {
+            // One pixel of margin, so rounding never leaves the resizer short of source pixels.
+            let need = |full: u32| ((f64::from(full) * shrink).ceil() as u32 + 1).min(full);
+            let (w, h) = (need(inspected.width), need(inspected.height));
+            if let Some(image) = decode_jpeg_reduced(bytes, (w, h)) {
+                return Ok(image);
+            }
+        }
+    }
+    Ok(decode(bytes, inspected)?)
 }
 
 /// 8-bit RGB, or RGBA when the image has alpha: what every later step works on.
@@ -121,23 +182,26 @@ fn rotate(image: DynamicImage, options: &TransformOptions) -> DynamicImage {
 
 fn resize(
     image: DynamicImage,
+    plan: &Layout,
+    full: (u32, u32),
     options: &TransformOptions,
-    settings: Settings,
 ) -> Result<DynamicImage, TransformError> {
     let source = image.dimensions();
-    let plan: Layout = layout(source, options, settings.default_fit);
-    let (out_w, out_h) = plan.output();
-    if u64::from(out_w) * u64::from(out_h) > settings.max_pixels {
-        return Err(TransformError::OutputTooLarge {
-            width: out_w,
-            height: out_h,
-            max: settings.max_pixels,
-        });
-    }
-    if plan.is_identity(source) {
+    if source == full && plan.is_identity(source) {
         return Ok(image);
     }
-    let scaled = super::resize::scale(&image, plan.crop, plan.scaled)
+    // The plan is in full-size pixels; a JPEG shrunk on load is smaller by the same factor both ways.
+    let (fx, fy) = (
+        f64::from(source.0) / f64::from(full.0),
+        f64::from(source.1) / f64::from(full.1),
+    );
+    let crop = Region {
+        left: plan.crop.left * fx,
+        top: plan.crop.top * fy,
+        width: (plan.crop.width * fx).min(f64::from(source.0)),
+        height: (plan.crop.height * fy).min(f64::from(source.1)),
+    };
+    let scaled = super::resize::scale(&image, crop, plan.scaled)
         .map_err(|e| TransformError::Resize(e.to_string()))?;
     let Some(canvas) = plan.canvas else {
         return Ok(scaled);
@@ -256,6 +320,43 @@ mod tests {
         let grey = decoded(&run(&src, "saturation=0", ImageFormat::Png).unwrap()).to_rgb8();
         let p = grey.get_pixel(0, 0).0;
         assert!(p[0] == p[1] && p[1] == p[2], "saturation 0 is grey: {p:?}");
+    }
+
+    #[test]
+    fn shrink_on_load_gives_the_same_dimensions() {
+        let png = source(801, 601);
+        let jpeg = {
+            let image = image::load_from_memory(&png).unwrap();
+            let mut out = std::io::Cursor::new(Vec::new());
+            image.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+            out.into_inner()
+        };
+        for options in [
+            "width=150",
+            "height=77",
+            "width=100,height=100,fit=cover,gravity=left",
+            "width=200,height=90,fit=contain",
+            "width=120,height=120,fit=pad",
+            "rotate=90,width=101",
+            "width=50,height=50,fit=squeeze,dpr=2",
+        ] {
+            let a = run(&png, options, ImageFormat::Png).unwrap();
+            let b = run(&jpeg, options, ImageFormat::Png).unwrap();
+            assert_eq!((a.width, a.height), (b.width, b.height), "{options}");
+        }
+        let left = decoded(
+            &run(
+                &jpeg,
+                "width=40,height=40,fit=cover,gravity=left",
+                ImageFormat::Png,
+            )
+            .unwrap(),
+        )
+        .to_rgb8();
+        assert!(
+            left.get_pixel(20, 20).0[0] > 200,
+            "the left (red) part was kept"
+        );
     }
 
     #[test]

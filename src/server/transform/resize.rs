@@ -12,6 +12,16 @@ pub fn scale(
     region: Region,
     size: (u32, u32),
 ) -> Result<DynamicImage, ResizeError> {
+    scale_with(image, region, size, FilterType::Lanczos3)
+}
+
+/// [`scale`] with another filter (a box filter to shrink for a blur, bilinear to grow back).
+pub fn scale_with(
+    image: &DynamicImage,
+    region: Region,
+    size: (u32, u32),
+    filter: FilterType,
+) -> Result<DynamicImage, ResizeError> {
     let alpha = image.color().has_alpha();
     let pixel = if alpha {
         PixelType::U8x4
@@ -20,7 +30,7 @@ pub fn scale(
     };
     let mut target = Image::new(size.0, size.1, pixel);
     let options = ResizeOptions::new()
-        .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
+        .resize_alg(ResizeAlg::Convolution(filter))
         .crop(region.left, region.top, region.width, region.height);
     Resizer::new().resize(image, &mut target, &options)?;
     let buffer = target.into_vec();
