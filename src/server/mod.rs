@@ -9,6 +9,7 @@ pub mod prompt;
 pub mod providers;
 pub mod secret;
 pub mod storage;
+pub mod studio;
 mod telemetry;
 pub mod transform;
 
@@ -35,6 +36,8 @@ pub struct AppState {
     pub api_key: secret::Secret,
     /// `server.public_url`, for absolute URLs in API answers.
     pub public_url: String,
+    /// Generations the studio is polling.
+    pub studio: std::sync::Arc<studio::StudioJobs>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -74,6 +77,7 @@ pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
         limits: config.limits.url_limits(),
         api_key: config.auth.api_key.clone(),
         public_url: config.server.public_url.clone(),
+        studio: Default::default(),
     };
     Ok((http::router(state.clone()), state))
 }

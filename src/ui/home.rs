@@ -1,8 +1,9 @@
-//! The home page: the URL maker and the most recent images.
+//! The home page: the studio's prompt form, the URL maker and the most recent images.
 
 use leptos::prelude::*;
 
 use crate::api::images::{recent_images, ImageSummary};
+use crate::ui::studio::Studio;
 use crate::ui::url_maker::UrlMaker;
 
 const RECENT: u32 = 24;
@@ -24,7 +25,8 @@ pub fn HomePage() -> impl IntoView {
                     "Your self-hosted image studio and image origin."
                 </p>
             </header>
-            <UrlMaker />
+            <Studio on_generated=Callback::new(move |_| images.refetch()) />
+            <div class="mt-6"><UrlMaker /></div>
             <section aria-labelledby="recent-title" class="mt-10">
                 <div class="flex items-center justify-between gap-4">
                     <h2 id="recent-title" class="text-lg font-semibold">"Recent images"</h2>

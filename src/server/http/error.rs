@@ -88,6 +88,18 @@ impl From<&EngineError> for ApiError {
     }
 }
 
+/// An engine error as a sentence for people (the studio), with the wait when rate limited.
+pub fn user_message(err: &EngineError) -> String {
+    let api = ApiError::from(err);
+    match &api {
+        ApiError::RateLimited {
+            retry_after: Some(wait),
+            ..
+        } => format!("{api} Try again in {} s.", wait.as_secs().max(1)),
+        _ => api.to_string(),
+    }
+}
+
 impl From<EngineError> for ApiError {
     fn from(err: EngineError) -> Self {
         ApiError::from(&err)

@@ -3,6 +3,8 @@
 
 mod api;
 mod error;
+
+pub use error::user_message;
 mod health;
 mod image_response;
 mod negotiate;

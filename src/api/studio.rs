@@ -1,0 +1,146 @@
+//! What the studio's prompt form exchanges with the server: the models it can offer, a generation to
+//! start, and the state of a running generation (polled for live progress).
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A size a model can make, offered as a one-click preset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SizePreset {
+    pub label: String,
+    pub width: u32,
+    pub height: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepsRange {
+    pub min: u32,
+    pub max: u32,
+    pub default: u32,
+}
+
+/// A model as the picker shows it: what it is and what it can do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelOption {
+    pub id: String,
+    pub label: String,
+    pub provider: String,
+    /// The sizes it generates natively; any other width and height is cropped from the nearest.
+    pub presets: Vec<SizePreset>,
+    pub steps: Option<StepsRange>,
+    pub negative_prompt: bool,
+    pub seed: bool,
+    pub default: bool,
+}
+
+/// The prompt form's values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenerateForm {
+    pub prompt: String,
+    pub model: String,
+    pub width: u32,
+    pub height: u32,
+    pub steps: Option<u32>,
+    pub seed: Option<u32>,
+    pub negative_prompt: Option<String>,
+    pub translate: bool,
+}
+
+/// Where a generation is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Stage {
+    Queued,
+    Translating,
+    Translated,
+    Generating,
+    Storing,
+    Done,
+    Failed,
+}
+
+impl Stage {
+    /// The words the studio shows for this stage.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Stage::Queued => "Queued",
+            Stage::Translating => "Translating and optimising the prompt",
+            Stage::Translated => "Prompt ready",
+            Stage::Generating => "Generating the image",
+            Stage::Storing => "Storing",
+            Stage::Done => "Done",
+            Stage::Failed => "Failed",
+        }
+    }
+
+    pub fn finished(self) -> bool {
+        matches!(self, Stage::Done | Stage::Failed)
+    }
+}
+
+/// A finished image, with everything the result card shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GeneratedImage {
+    pub id: String,
+    pub prompt: String,
+    pub final_prompt: String,
+    /// llm, builtin, fallback or off.
+    pub translation: String,
+    /// Why the fallback was used, when it was.
+    pub translation_note: Option<String>,
+    pub model: String,
+    pub seed: u32,
+    pub width: u32,
+    pub height: u32,
+    /// The stored original, and its file extension.
+    pub url: String,
+    pub extension: String,
+    /// The same image by URL, `/{W}x{H}/{slug}?model=…&seed=…`.
+    pub placeholder_url: String,
+    pub cached: bool,
+}
+
+/// A generation as the studio polls it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobView {
+    pub stage: Stage,
+    pub final_prompt: Option<String>,
+    /// In plain words, when the generation failed.
+    pub error: Option<String>,
+    pub result: Option<GeneratedImage>,
+}
+
+/// The models the picker offers: those this server can run.
+#[server(prefix = "/sfn", endpoint = "studio_models")]
+pub async fn studio_models() -> Result<Vec<ModelOption>, ServerFnError> {
+    let state = expect_context::<crate::server::AppState>();
+    Ok(crate::server::studio::model_options(&state))
+}
+
+/// What became of a request to generate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Started {
+    /// The job to poll.
+    Job(String),
+    /// Refused, with the reason in plain words (bad input, unknown model, no permission).
+    Refused(String),
+}
+
+/// Starts (or joins) a generation. A refusal is an answer, not a server failure.
+#[server(prefix = "/sfn", endpoint = "start_generation")]
+pub async fn start_generation(form: GenerateForm) -> Result<Started, ServerFnError> {
+    let state = expect_context::<crate::server::AppState>();
+    Ok(match crate::server::studio::start(&state, form) {
+        Ok(job) => Started::Job(job),
+        Err(reason) => Started::Refused(reason),
+    })
+}
+
+/// Where a generation is now.
+#[server(prefix = "/sfn", endpoint = "generation_status")]
+pub async fn generation_status(job: String) -> Result<JobView, ServerFnError> {
+    let state = expect_context::<crate::server::AppState>();
+    state
+        .studio
+        .status(&job)
+        .ok_or_else(|| ServerFnError::new("this generation is no longer tracked; start it again"))
+}

@@ -1,0 +1,356 @@
+//! The studio's prompt form: model picker, size presets, steps, seed, negative prompt, translation, a
+//! Generate button with live progress, and the result card.
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api::studio::{
+    generation_status, start_generation, studio_models, GenerateForm, GeneratedImage, JobView,
+    ModelOption, Stage, Started,
+};
+
+const FIELD: &str =
+    "mt-1 w-full rounded-lg border border-stone-300 bg-white px-3 py-2 text-base shadow-sm \
+                     focus:outline-none focus-visible:ring-2 focus-visible:ring-violet-500 \
+                     dark:border-stone-700 dark:bg-stone-900";
+
+/// Waits in the browser without blocking it.
+async fn sleep(duration: Duration) {
+    let (done, wait) = futures::channel::oneshot::channel::<()>();
+    set_timeout(
+        move || {
+            let _ = done.send(());
+        },
+        duration,
+    );
+    let _ = wait.await;
+}
+
+/// Milliseconds since some fixed point, for the elapsed-time display.
+fn now_ms() -> f64 {
+    #[cfg(feature = "hydrate")]
+    {
+        js_sys::Date::now()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        0.0
+    }
+}
+
+fn random_seed() -> u32 {
+    #[cfg(feature = "hydrate")]
+    {
+        (js_sys::Math::random() * f64::from(u32::MAX)) as u32
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        0
+    }
+}
+
+/// What the picker says a model can do.
+fn capabilities(model: &ModelOption) -> String {
+    let mut parts = Vec::new();
+    if let Some(steps) = model.steps {
+        parts.push(format!("steps {}–{}", steps.min, steps.max));
+    }
+    if model.seed {
+        parts.push("seed".to_owned());
+    }
+    if model.negative_prompt {
+        parts.push("negative prompt".to_owned());
+    }
+    if parts.is_empty() {
+        model.label.clone()
+    } else {
+        format!("{} · {}", model.label, parts.join(" · "))
+    }
+}
+
+#[component]
+pub fn Studio(
+    /// Called when a new image is ready, so lists elsewhere can refresh.
+    on_generated: Callback<()>,
+) -> impl IntoView {
+    let models = Resource::new(|| (), |_| studio_models());
+    let prompt = RwSignal::new(String::new());
+    let model_id = RwSignal::new(String::new());
+    let width = RwSignal::new(1024u32);
+    let height = RwSignal::new(1024u32);
+    let steps = RwSignal::new(None::<u32>);
+    let fixed_seed = RwSignal::new(false);
+    let seed = RwSignal::new(42u32);
+    let negative = RwSignal::new(String::new());
+    let translate = RwSignal::new(true);
+
+    let job = RwSignal::new(None::<JobView>);
+    let problem = RwSignal::new(None::<String>);
+    let running = RwSignal::new(false);
+    let started = RwSignal::new(0.0f64);
+    let elapsed = RwSignal::new(0.0f64);
+
+    let model_list = move || models.get().and_then(Result::ok).unwrap_or_default();
+    let selected = Memo::new(move |_| {
+        let list = model_list();
+        let id = model_id.get();
+        list.iter()
+            .find(|m| m.id == id)
+            .or_else(|| list.iter().find(|m| m.default))
+            .or(list.first())
+            .cloned()
+    });
+    // A newly chosen model brings its default steps.
+    Effect::new(move |_| {
+        if let Some(model) = selected.get() {
+            steps.set(model.steps.map(|s| s.default));
+        }
+    });
+
+    let form = move || GenerateForm {
+        prompt: prompt.get_untracked(),
+        model: selected.get_untracked().map(|m| m.id).unwrap_or_default(),
+        width: width.get_untracked(),
+        height: height.get_untracked(),
+        steps: steps.get_untracked(),
+        seed: fixed_seed.get_untracked().then(|| seed.get_untracked()),
+        negative_prompt: Some(negative.get_untracked()).filter(|n| !n.trim().is_empty()),
+        translate: translate.get_untracked(),
+    };
+
+    let generate = move |mut form: GenerateForm| {
+        if running.get_untracked() {
+            return;
+        }
+        if form.seed.is_none() && selected.get_untracked().is_some_and(|m| m.seed) {
+            form.seed = Some(random_seed());
+        }
+        running.set(true);
+        problem.set(None);
+        job.set(None);
+        started.set(now_ms());
+        elapsed.set(0.0);
+        spawn_local(async move {
+            match start_generation(form).await {
+                Err(err) => problem.set(Some(plain(err))),
+                Ok(Started::Refused(reason)) => problem.set(Some(reason)),
+                Ok(Started::Job(id)) => loop {
+                    elapsed.set((now_ms() - started.get_untracked()) / 1000.0);
+                    match generation_status(id.clone()).await {
+                        Err(err) => {
+                            problem.set(Some(plain(err)));
+                            break;
+                        }
+                        Ok(view) => {
+                            let stage = view.stage;
+                            if let Some(error) = view.error.clone() {
+                                problem.set(Some(error));
+                            }
+                            job.set(Some(view));
+                            if stage.finished() {
+                                if stage == Stage::Done {
+                                    on_generated.run(());
+                                }
+                                break;
+                            }
+                        }
+                    }
+                    sleep(Duration::from_millis(250)).await;
+                },
+            }
+            elapsed.set((now_ms() - started.get_untracked()) / 1000.0);
+            running.set(false);
+        });
+    };
+
+    view! {
+        <section aria-labelledby="studio-title" class="rounded-2xl border border-stone-200 bg-white p-5 shadow-sm dark:border-stone-800 dark:bg-stone-900">
+            <h2 id="studio-title" class="text-lg font-semibold">"Generate"</h2>
+            <form class="mt-4 grid gap-4" on:submit=move |ev| {
+                ev.prevent_default();
+                generate(form());
+            }>
+                <label class="text-sm font-medium">
+                    "Prompt"
+                    <textarea name="prompt" rows="3" required class=FIELD
+                        placeholder="A sloth wearing sunglasses on a beach, in any language"
+                        prop:value=prompt on:input=move |ev| prompt.set(event_target_value(&ev))></textarea>
+                </label>
+                <div class="grid gap-4 sm:grid-cols-2">
+                    <label class="text-sm font-medium">
+                        "Model"
+                        <select name="model" class=FIELD on:change=move |ev| model_id.set(event_target_value(&ev))>
+                            {move || {
+                                let list = model_list();
+                                let chosen = selected.get().map(|m| m.id).unwrap_or_default();
+                                let mut providers: Vec<String> = list.iter().map(|m| m.provider.clone()).collect();
+                                providers.dedup();
+                                providers
+                                    .into_iter()
+                                    .map(|provider| {
+                                        let options = list
+                                            .iter()
+                                            .filter(|m| m.provider == provider)
+                                            .map(|m| {
+                                                let is_chosen = m.id == chosen;
+                                                view! { <option value=m.id.clone() selected=is_chosen>{capabilities(m)}</option> }
+                                            })
+                                            .collect_view();
+                                        view! { <optgroup label=provider>{options}</optgroup> }
+                                    })
+                                    .collect_view()
+                            }}
+                        </select>
+                    </label>
+                    <fieldset class="text-sm font-medium">
+                        <legend>"Size"</legend>
+                        <div class="mt-1 flex flex-wrap gap-2" role="group" aria-label="Size presets">
+                            {move || selected.get().map(|m| m.presets).unwrap_or_default().into_iter().map(|preset| {
+                                let (w, h) = (preset.width, preset.height);
+                                let active = move || width.get() == w && height.get() == h;
+                                view! {
+                                    <button type="button" aria-pressed=move || active().to_string()
+                                        class="rounded-md border px-2 py-1 text-xs aria-pressed:border-violet-600 aria-pressed:bg-violet-50 dark:aria-pressed:bg-violet-950 border-stone-300 dark:border-stone-700"
+                                        on:click=move |_| { width.set(w); height.set(h); }>
+                                        {format!("{} · {w}×{h}", preset.label)}
+                                    </button>
+                                }
+                            }).collect_view()}
+                        </div>
+                        <div class="mt-2 grid grid-cols-2 gap-2">
+                            <label class="text-xs font-medium">"Width"
+                                <input type="number" name="width" min="1" class=FIELD prop:value=move || width.get().to_string()
+                                    on:input=move |ev| if let Ok(v) = event_target_value(&ev).parse() { width.set(v) } />
+                            </label>
+                            <label class="text-xs font-medium">"Height"
+                                <input type="number" name="height" min="1" class=FIELD prop:value=move || height.get().to_string()
+                                    on:input=move |ev| if let Ok(v) = event_target_value(&ev).parse() { height.set(v) } />
+                            </label>
+                        </div>
+                    </fieldset>
+                </div>
+                <div class="grid gap-4 sm:grid-cols-3">
+                    {move || selected.get().and_then(|m| m.steps).map(|range| view! {
+                        <label class="text-sm font-medium">
+                            {format!("Steps ({}–{})", range.min, range.max)}
+                            <input type="number" name="steps" min=range.min max=range.max class=FIELD
+                                prop:value=move || steps.get().unwrap_or(range.default).to_string()
+                                on:input=move |ev| steps.set(event_target_value(&ev).parse().ok()) />
+                        </label>
+                    })}
+                    {move || selected.get().filter(|m| m.seed).map(|_| view! {
+                        <div class="text-sm font-medium">
+                            <label class="flex items-center gap-2">
+                                <input type="checkbox" name="fixed_seed" prop:checked=fixed_seed
+                                    on:change=move |ev| fixed_seed.set(event_target_checked(&ev)) />
+                                "Fixed seed"
+                            </label>
+                            <div class="mt-1 flex gap-2">
+                                <label class="sr-only" for="seed">"Seed"</label>
+                                <input id="seed" type="number" name="seed" min="0" class=FIELD disabled=move || !fixed_seed.get()
+                                    prop:value=move || seed.get().to_string()
+                                    on:input=move |ev| if let Ok(v) = event_target_value(&ev).parse() { seed.set(v) } />
+                                <button type="button" title="Roll a new seed" aria-label="Roll a new seed"
+                                    class="mt-1 rounded-lg border border-stone-300 px-3 dark:border-stone-700"
+                                    on:click=move |_| { seed.set(random_seed()); fixed_seed.set(true); }>"🎲"</button>
+                            </div>
+                        </div>
+                    })}
+                    <label class="flex items-center gap-2 self-end text-sm font-medium">
+                        <input type="checkbox" name="translate" prop:checked=translate
+                            on:change=move |ev| translate.set(event_target_checked(&ev)) />
+                        "Translate & optimise"
+                    </label>
+                </div>
+                {move || selected.get().filter(|m| m.negative_prompt).map(|_| view! {
+                    <label class="text-sm font-medium">
+                        "Negative prompt"
+                        <input type="text" name="negative_prompt" class=FIELD placeholder="What the image should not have"
+                            prop:value=negative on:input=move |ev| negative.set(event_target_value(&ev)) />
+                    </label>
+                })}
+                <div class="flex flex-wrap items-center gap-4">
+                    <button type="submit" disabled=move || running.get()
+                        class="rounded-lg bg-violet-600 px-5 py-2 font-semibold text-white shadow hover:bg-violet-700 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-violet-500 disabled:cursor-wait disabled:opacity-60">
+                        "Generate"
+                    </button>
+                    <p data-testid="progress" aria-live="polite" class="text-sm text-stone-600 dark:text-stone-400">
+                        {move || {
+                            let stage = job.get().map(|j| j.stage);
+                            match (running.get(), stage) {
+                                (true, Some(stage)) => format!("{}… {:.1} s", stage.describe(), elapsed.get()),
+                                (true, None) => format!("Starting… {:.1} s", elapsed.get()),
+                                (false, Some(Stage::Done)) => format!("Done in {:.1} s", elapsed.get()),
+                                _ => String::new(),
+                            }
+                        }}
+                    </p>
+                </div>
+                {move || problem.get().map(|problem| view! {
+                    <p role="alert" class="rounded-lg bg-red-50 px-3 py-2 text-sm text-red-800 dark:bg-red-950 dark:text-red-200">{problem}</p>
+                })}
+            </form>
+            {move || job.get().and_then(|j| j.result).map(|image| {
+                let again = form();
+                view! { <ResultCard image elapsed=elapsed.get_untracked() on_rerun=Callback::new(move |_| generate(again.clone())) /> }
+            })}
+        </section>
+    }
+}
+
+/// A server function error as a sentence.
+fn plain(err: ServerFnError) -> String {
+    match err {
+        ServerFnError::ServerError(message) => message,
+        other => format!("Something went wrong talking to the server: {other}"),
+    }
+}
+
+#[component]
+fn ResultCard(image: GeneratedImage, elapsed: f64, on_rerun: Callback<()>) -> impl IntoView {
+    let fallback = image.translation == "fallback";
+    let note = image.translation_note.clone();
+    let copy = |text: String| {
+        move |_| {
+            #[cfg(feature = "hydrate")]
+            if let Some(window) = web_sys::window() {
+                let _ = window.navigator().clipboard().write_text(&text);
+            }
+            #[cfg(not(feature = "hydrate"))]
+            let _ = &text;
+        }
+    };
+    let button = "rounded-lg border border-stone-300 px-3 py-1.5 text-sm hover:bg-stone-100 focus-visible:outline-2 focus-visible:outline-violet-500 dark:border-stone-700 dark:hover:bg-stone-800";
+    view! {
+        <article data-testid="result" class="mt-6 grid gap-4 md:grid-cols-[minmax(0,3fr)_minmax(0,2fr)]">
+            <img src=image.url.clone() alt=image.prompt.clone() width=image.width height=image.height
+                class="h-auto w-full rounded-xl bg-stone-200 dark:bg-stone-800" />
+            <div class="space-y-3 text-sm">
+                <div>
+                    <h3 class="font-semibold">"Your prompt"</h3>
+                    <p data-testid="prompt">{image.prompt.clone()}</p>
+                </div>
+                <div>
+                    <h3 class="font-semibold">{if fallback { "Prompt used (as written)" } else { "Translated & optimised prompt" }}</h3>
+                    <p data-testid="final-prompt">{image.final_prompt.clone()}</p>
+                    {note.map(|note| view! { <p class="mt-1 text-amber-700 dark:text-amber-400">{note}</p> })}
+                </div>
+                <dl class="grid grid-cols-2 gap-x-4 gap-y-1 text-stone-600 dark:text-stone-400">
+                    <dt>"Model"</dt><dd>{image.model.clone()}</dd>
+                    <dt>"Seed"</dt><dd>{image.seed}</dd>
+                    <dt>"Size"</dt><dd>{format!("{} × {}", image.width, image.height)}</dd>
+                    <dt>"Time"</dt><dd>{if image.cached { "from storage".to_owned() } else { format!("{elapsed:.1} s") }}</dd>
+                </dl>
+                <div class="flex flex-wrap gap-2">
+                    <a href=image.url.clone() rel="external" target="_blank" class=button>"Open full size"</a>
+                    <a href=image.url.clone() rel="external" download=format!("pixzoo-{}.{}", image.id, image.extension) class=button>"Download"</a>
+                    <button type="button" class=button on:click=copy(image.url.clone())>"Copy image URL"</button>
+                    <button type="button" class=button on:click=copy(image.placeholder_url.clone())>"Copy URL by prompt"</button>
+                    <button type="button" class=button on:click=move |_| on_rerun.run(())>"Re-run"</button>
+                </div>
+            </div>
+        </article>
+    }
+}
