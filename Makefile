@@ -19,7 +19,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # use the same ones so they reuse its compiled dependencies instead of building everything twice.
 DEV_ENV := RUSTFLAGS="--cfg erase_components" LEPTOS_OUTPUT_NAME=pixzoo
 
-.PHONY: run test tools toolchain chromium build-dev unit lint clients e2e bench bench-transforms fmt clean
+.PHONY: run test tools toolchain chromium build-dev unit lint clients e2e bench bench-transforms bundle-size fmt clean
 
 ## run: build in release mode and serve on http://127.0.0.1:3000 (data in ./data, no keys needed)
 run: tools
@@ -85,6 +85,11 @@ e2e:
 ## bench: the builtin renderer's criterion benchmark (release build)
 bench:
 	cargo bench --features ssr --bench builtin_render
+
+## bundle-size: the release WASM, JS and CSS as users download them (gzipped)
+bundle-size:
+	cargo leptos build --release
+	scripts/bundle-size.sh
 
 ## bench-transforms: the transform pipeline against npm sharp (libvips), side by side, with ratios
 bench-transforms:

@@ -2,9 +2,11 @@
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
-use leptos_router::components::{Route, Router, Routes};
-use leptos_router::StaticSegment;
+use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
+use crate::ui::detail::DetailPage;
+use crate::ui::gallery::GalleryPage;
 use crate::ui::home::HomePage;
 use crate::ui::not_found::NotFound;
 
@@ -32,12 +34,25 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Effects run only in the browser: the marker appears once the page is hydrated and interactive.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
     view! {
         <Stylesheet id="leptos" href="/pkg/pixzoo.css" />
         <Title text="Pixzoo" />
         <Router>
+            <nav aria-label="Main" class="border-b border-stone-200 dark:border-stone-800"
+                data-hydrated=move || hydrated.get().then_some("true")>
+                <div class="mx-auto flex max-w-6xl items-center gap-6 px-4 py-3 sm:px-6">
+                    <A href="/" attr:class="text-lg font-black tracking-tight">"Pix"<span class="text-violet-600 dark:text-violet-400">"zoo"</span></A>
+                    <A href="/" attr:class="text-sm font-medium hover:underline">"Studio"</A>
+                    <A href="/gallery" attr:class="text-sm font-medium hover:underline">"Gallery"</A>
+                </div>
+            </nav>
             <Routes fallback=NotFound>
                 <Route path=StaticSegment("") view=HomePage />
+                <Route path=StaticSegment("gallery") view=GalleryPage />
+                <Route path=(StaticSegment("gallery"), ParamSegment("id")) view=DetailPage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

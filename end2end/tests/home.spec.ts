@@ -10,10 +10,10 @@ function collectErrors(page: Page): string[] {
   return errors;
 }
 
-async function openHydrated(page: Page) {
-  await page.goto("/");
+async function openHydrated(page: Page, path = "/") {
+  await page.goto(path);
   // The marker is set by an effect, and effects only run once the WASM bundle has hydrated the page.
-  await expect(page.locator('main[data-hydrated="true"]')).toBeAttached();
+  await expect(page.locator('[data-hydrated="true"]')).toBeAttached();
 }
 
 test("the home page is titled Pixzoo and hydrates", async ({ page }) => {
@@ -102,4 +102,58 @@ test("the studio form generates with live progress and shows the result", async 
   await expect(studio.getByRole("alert")).toContainText("width 5000 is out of range");
   await expect(studio.getByLabel("Prompt")).toHaveValue("e2e studio lighthouse");
   expect(errors).toEqual([]);
+});
+
+test("the gallery searches, filters, opens an image and builds URLs for it", async ({ page, request }) => {
+  const errors = collectErrors(page);
+  for (const slug of ["e2e-gallery-owl", "e2e-gallery-cat", "e2e-gallery-owl-two"]) {
+    expect((await request.get(`/320x240/${slug}`)).status()).toBe(200);
+  }
+  await openHydrated(page, "/gallery");
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Gallery");
+  const grid = page.getByTestId("gallery-grid");
+  await page.getByLabel("Search prompts").fill("gallery owl");
+  await page.getByRole("button", { name: "Search" }).click();
+  await expect(grid.getByRole("img")).toHaveCount(2);
+  await expect(grid.getByRole("img").first()).toHaveAttribute("alt", "e2e gallery owl two");
+  await page.getByLabel("Model").selectOption("builtin");
+  await expect(grid.getByRole("img")).toHaveCount(2);
+  const thumb = grid.getByRole("img").first();
+  await expect(thumb).toHaveAttribute("srcset", /width=320,format=webp 320w/);
+  await expect.poll(() => thumb.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)).toBe(true);
+
+  await grid.getByRole("link").first().click();
+  await expect(page).toHaveURL(/\/gallery\/[0-9a-f]{32}$/);
+  const details = page.getByTestId("details");
+  await expect(details).toContainText("e2e gallery owl two");
+  await expect(details).toContainText("builtin");
+
+  const builder = page.getByRole("region", { name: "URL builder" });
+  await builder.getByLabel("Width").fill("100");
+  await builder.getByLabel("Format").selectOption("webp");
+  await expect(builder.getByTestId("builder-url")).toHaveText(/^\/img\/[0-9a-f]{32}\/width=100,format=webp$/);
+  const preview = builder.getByTestId("builder-preview");
+  await expect
+    .poll(() => preview.evaluate((img: HTMLImageElement) => [img.complete, img.naturalWidth, img.naturalHeight]))
+    .toEqual([true, 100, 75]);
+  await expect(builder.getByTestId("builder-info")).toContainText("100 × 75 · image/webp");
+  await builder.getByLabel("Blur").fill("0");
+  await expect(builder.getByRole("alert")).toContainText("blur");
+  expect(errors).toEqual([]);
+});
+
+test("screenshots of the studio, gallery and builder at desktop and phone widths", async ({ page, request }) => {
+  expect((await request.get("/640x480/e2e-screenshot-harbour")).status()).toBe(200);
+  for (const [name, width, height] of [["desktop", 1280, 900], ["phone", 390, 844]] as const) {
+    await page.setViewportSize({ width, height });
+    await openHydrated(page, "/");
+    await page.screenshot({ path: `artifacts/studio-${name}.png`, fullPage: true });
+    await openHydrated(page, "/gallery");
+    const first = page.getByTestId("gallery-grid").getByRole("img").first();
+    await expect.poll(() => first.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)).toBe(true);
+    await page.screenshot({ path: `artifacts/gallery-${name}.png`, fullPage: true });
+    await page.getByTestId("gallery-grid").getByRole("link").first().click();
+    await expect(page.getByRole("region", { name: "URL builder" })).toBeVisible();
+    await page.screenshot({ path: `artifacts/builder-${name}.png`, fullPage: true });
+  }
 });

@@ -34,3 +34,158 @@ pub async fn recent_images(limit: u32) -> Result<Vec<ImageSummary>, ServerFnErro
         })?;
     Ok(images.iter().map(ImageSummary::from).collect())
 }
+
+/// A page of the gallery and where the next one starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gallery {
+    pub images: Vec<ImageSummary>,
+    pub next_cursor: Option<String>,
+}
+
+/// Gallery images, newest first: `search` in the prompts, one `model` (empty: all), after `cursor`.
+#[server(prefix = "/sfn", endpoint = "gallery_page")]
+pub async fn gallery_page(
+    search: String,
+    model: String,
+    cursor: Option<String>,
+) -> Result<Gallery, ServerFnError> {
+    use crate::server::storage::catalog::{cursor_after, parse_cursor};
+    use crate::server::storage::PageQuery;
+    const PER_PAGE: u32 = 24;
+    let state = expect_context::<crate::server::AppState>();
+    let after = cursor.as_deref().and_then(parse_cursor);
+    let page = state
+        .engine
+        .page(&PageQuery {
+            limit: PER_PAGE + 1,
+            after: after.as_ref().map(|(t, id)| (*t, id.as_str())),
+            search: Some(search.trim()).filter(|s| !s.is_empty()),
+            model: Some(model.as_str()).filter(|m| !m.is_empty()),
+        })
+        .await
+        .map_err(|err| {
+            tracing::error!(error = %err, "gallery page failed");
+            ServerFnError::new("the image catalog is unavailable right now")
+        })?;
+    let more = page.len() > PER_PAGE as usize;
+    let images: Vec<_> = page.iter().take(PER_PAGE as usize).collect();
+    Ok(Gallery {
+        next_cursor: more
+            .then(|| images.last().map(|r| cursor_after(r)))
+            .flatten(),
+        images: images.into_iter().map(ImageSummary::from).collect(),
+    })
+}
+
+/// Everything about one image, for its page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageDetails {
+    pub summary: ImageSummary,
+    pub final_prompt: String,
+    pub negative_prompt: Option<String>,
+    pub provider: String,
+    pub seed: u32,
+    pub steps: Option<u32>,
+    pub format: String,
+    pub bytes: u64,
+    pub translation: String,
+    pub translation_note: Option<String>,
+}
+
+/// One image's details, or `None` when there is no such image.
+#[server(prefix = "/sfn", endpoint = "image_detail")]
+pub async fn image_detail(id: String) -> Result<Option<ImageDetails>, ServerFnError> {
+    let state = expect_context::<crate::server::AppState>();
+    let record = state.engine.record(&id).await.map_err(|err| {
+        tracing::error!(error = %err, "image detail failed");
+        ServerFnError::new("the image catalog is unavailable right now")
+    })?;
+    Ok(record.map(|r| ImageDetails {
+        summary: ImageSummary::from(&r),
+        final_prompt: r.final_prompt.clone(),
+        negative_prompt: r.negative_prompt.clone(),
+        provider: r.provider.clone(),
+        seed: r.seed,
+        steps: r.steps,
+        format: r.format.as_str().into(),
+        bytes: r.bytes,
+        translation: r.translation.as_str().into(),
+        translation_note: r.translation_note.clone(),
+    }))
+}
+
+/// What a transform URL produces: the output's size in pixels and bytes, and its type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DerivativeInfo {
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+    pub mime: String,
+}
+
+/// Makes (or reads) the derivative `/img/{id}/{options}` describes and reports on it; `format=auto` is
+/// reported as WebP, the choice most browsers get.
+#[server(prefix = "/sfn", endpoint = "transform_info")]
+pub async fn transform_info(
+    id: String,
+    options: String,
+) -> Result<Option<DerivativeInfo>, ServerFnError> {
+    use crate::api::format::ImageFormat;
+    use crate::server::engine::derive::DeriveRequest;
+    use crate::urls::options::{Fit, OutputFormat, TransformOptions};
+    let state = expect_context::<crate::server::AppState>();
+    let options =
+        TransformOptions::parse(&options).map_err(|e| ServerFnError::new(e.to_string()))?;
+    let Some(record) = state
+        .engine
+        .record(&id)
+        .await
+        .map_err(|_| ServerFnError::new("the image catalog is unavailable right now"))?
+    else {
+        return Ok(None);
+    };
+    let format = match options.format {
+        None => record.format,
+        Some(OutputFormat::Auto | OutputFormat::Webp) => ImageFormat::Webp,
+        Some(OutputFormat::Avif) => ImageFormat::Avif,
+        Some(OutputFormat::Jpeg) => ImageFormat::Jpeg,
+        Some(OutputFormat::Png) => ImageFormat::Png,
+    };
+    let derived = state
+        .engine
+        .derive(
+            &record,
+            None,
+            DeriveRequest {
+                options,
+                format,
+                default_fit: Fit::ScaleDown,
+            },
+        )
+        .await
+        .map_err(|e| ServerFnError::new(crate::server::http::user_message(&e)))?;
+    let (width, height) = image_dimensions(&derived.bytes).unwrap_or((0, 0));
+    Ok(Some(DerivativeInfo {
+        width,
+        height,
+        bytes: derived.bytes.len() as u64,
+        mime: derived.format.mime().into(),
+    }))
+}
+
+#[cfg(feature = "ssr")]
+fn image_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+    crate::server::transform::inspect::inspect(bytes, u64::MAX)
+        .ok()
+        .map(|i| (i.width, i.height))
+        .or_else(|| {
+            // AVIF is an output-only format here: read its size from the `ispe` box.
+            let at = bytes.windows(4).position(|w| w == b"ispe")?;
+            let field = |o: usize| {
+                bytes
+                    .get(at + o..at + o + 4)
+                    .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+            };
+            Some((field(8)?, field(12)?))
+        })
+}

@@ -11,12 +11,9 @@ const RECENT: u32 = 24;
 #[component]
 pub fn HomePage() -> impl IntoView {
     let images = Resource::new(|| (), |_| recent_images(RECENT));
-    // Effects run only in the browser: the marker appears once the page is hydrated and interactive.
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
 
     view! {
-        <main class="mx-auto max-w-6xl px-4 py-8 sm:px-6" data-hydrated=move || hydrated.get().then_some("true")>
+        <main class="mx-auto max-w-6xl px-4 py-8 sm:px-6">
             <header class="mb-8">
                 <h1 class="text-4xl font-black tracking-tight">
                     "Pix"<span class="text-violet-600 dark:text-violet-400">"zoo"</span>

@@ -1,6 +1,9 @@
 //! Pages and their components. Data comes through the server functions in [`crate::api`].
 
+pub mod detail;
+pub mod gallery;
 pub mod home;
 pub mod not_found;
 pub mod studio;
+pub mod url_builder;
 pub mod url_maker;

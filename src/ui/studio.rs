@@ -254,7 +254,7 @@ pub fn Studio(
                                     on:input=move |ev| if let Ok(v) = event_target_value(&ev).parse() { seed.set(v) } />
                                 <button type="button" title="Roll a new seed" aria-label="Roll a new seed"
                                     class="mt-1 rounded-lg border border-stone-300 px-3 dark:border-stone-700"
-                                    on:click=move |_| { seed.set(random_seed()); fixed_seed.set(true); }>"🎲"</button>
+                                    on:click=move |_| { seed.set(random_seed()); fixed_seed.set(true); }>"Roll"</button>
                             </div>
                         </div>
                     })}

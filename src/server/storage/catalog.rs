@@ -51,6 +51,20 @@ impl ImageRecord {
     }
 }
 
+/// The keyset cursor after `record`: its creation time and id, as `created_at.id`.
+pub fn cursor_after(record: &ImageRecord) -> String {
+    format!("{}.{}", record.created_at, record.id)
+}
+
+/// A cursor this server gave out, or `None`.
+pub fn parse_cursor(cursor: &str) -> Option<(i64, String)> {
+    cursor
+        .split_once('.')
+        .and_then(|(t, id)| Some((t.parse().ok()?, id)))
+        .filter(|(_, id)| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .map(|(t, id)| (t, id.to_owned()))
+}
+
 /// What a page of the catalog is filtered by.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PageQuery<'a> {

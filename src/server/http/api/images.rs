@@ -11,6 +11,7 @@ use utoipa::IntoParams;
 use super::auth::authorised;
 use super::types::{ErrorBody, ImageInfo, ImagePage};
 use super::ApiError;
+use crate::server::storage::catalog::{cursor_after, parse_cursor};
 use crate::server::storage::PageQuery;
 use crate::server::AppState;
 
@@ -46,7 +47,15 @@ pub async fn list(
             "limit {limit} must be between 1 and 100"
         )));
     }
-    let after = query.cursor.as_deref().map(parse_cursor).transpose()?;
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|c| {
+            parse_cursor(c).ok_or_else(|| {
+                ApiError::BadRequest(format!("cursor `{c}` is not one this server gave out"))
+            })
+        })
+        .transpose()?;
     let page = state
         .engine
         .page(&PageQuery {
@@ -66,22 +75,11 @@ pub async fn list(
     let next_cursor = more
         .then(|| page.get(limit as usize - 1))
         .flatten()
-        .map(|last| format!("{}.{}", last.created_at, last.id));
+        .map(cursor_after);
     Ok(Json(ImagePage {
         images,
         next_cursor,
     }))
-}
-
-fn parse_cursor(cursor: &str) -> Result<(i64, String), ApiError> {
-    cursor
-        .split_once('.')
-        .and_then(|(t, id)| Some((t.parse().ok()?, id)))
-        .filter(|(_, id)| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()))
-        .map(|(t, id)| (t, id.to_owned()))
-        .ok_or_else(|| {
-            ApiError::BadRequest(format!("cursor `{cursor}` is not one this server gave out"))
-        })
 }
 
 /// One catalog entry.

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The browser bundle's size as users download it (gzip -9), per file and in total. Measure a release
+# build (`cargo leptos build --release`, which `make run` does); a debug bundle is several times larger.
+set -euo pipefail
+pkg="${1:-$(dirname "$0")/../target/site/pkg}"
+total=0
+for file in "$pkg"/pixzoo.wasm "$pkg"/pixzoo.js "$pkg"/pixzoo.css; do
+  [ -f "$file" ] || { echo "missing $file: build first" >&2; exit 1; }
+  raw=$(wc -c <"$file")
+  gz=$(gzip -9 -c "$file" | wc -c)
+  total=$((total + gz))
+  printf '%-14s %9d bytes  %9d gzipped\n' "$(basename "$file")" "$raw" "$gz"
+done
+printf '%-14s %9s        %9d gzipped (target: 358400)\n' total "" "$total"

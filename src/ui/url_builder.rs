@@ -1,0 +1,161 @@
+//! The URL builder for one stored image: every transform option as a control, the resulting URL (printed
+//! by the same options type the server parses, so it is always valid), and a live preview.
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+
+use crate::api::images::transform_info;
+use crate::urls::options::TransformOptions;
+
+const FIELD: &str = "mt-1 w-full rounded-md border border-stone-300 bg-white px-2 py-1 text-sm \
+                     focus:outline-none focus-visible:ring-2 focus-visible:ring-violet-500 \
+                     dark:border-stone-700 dark:bg-stone-900";
+
+/// The controls: option name, label, kind (`number:step`, or choices separated by `|`).
+const CONTROLS: [(&str, &str, &str); 15] = [
+    ("width", "Width", "number:1"),
+    ("height", "Height", "number:1"),
+    ("fit", "Fit", "|scale-down|contain|cover|crop|pad|squeeze"),
+    ("gravity", "Gravity", "|auto|center|left|right|top|bottom"),
+    ("format", "Format", "|auto|avif|webp|jpeg|png"),
+    ("quality", "Quality", "number:1"),
+    ("blur", "Blur", "number:1"),
+    ("sharpen", "Sharpen", "number:0.1"),
+    ("brightness", "Brightness", "number:0.1"),
+    ("contrast", "Contrast", "number:0.1"),
+    ("gamma", "Gamma", "number:0.1"),
+    ("saturation", "Saturation", "number:0.1"),
+    ("rotate", "Rotate", "|90|180|270"),
+    ("flip", "Flip", "|h|v|hv"),
+    ("background", "Background", "color"),
+];
+
+#[component]
+pub fn UrlBuilder(id: String) -> impl IntoView {
+    let values: Vec<(&'static str, RwSignal<String>)> = CONTROLS
+        .iter()
+        .map(|(name, _, _)| (*name, RwSignal::new(String::new())))
+        .collect();
+    let values = StoredValue::new(values);
+
+    // The options as the controls say, or the first problem (named by the option, as the server would).
+    let built = Memo::new(move |_| {
+        let mut options = TransformOptions::default();
+        for (name, value) in values.get_value() {
+            let value = value.get();
+            if !value.trim().is_empty() {
+                options.set(name, value.trim())?;
+            }
+        }
+        Ok::<_, crate::urls::options::OptionError>(options)
+    });
+    let base = format!("/img/{id}");
+    let url = {
+        let base = base.clone();
+        Memo::new(move |_| {
+            built.get().ok().map(|options| {
+                let canonical = options.to_string();
+                if canonical.is_empty() {
+                    base.clone()
+                } else {
+                    format!("{base}/{canonical}")
+                }
+            })
+        })
+    };
+
+    // The preview follows the URL once typing pauses.
+    let preview = RwSignal::new(Some(base));
+    Effect::new(move |_| {
+        let next = url.get();
+        set_timeout(
+            move || {
+                if url.get_untracked() == next {
+                    preview.set(next);
+                }
+            },
+            Duration::from_millis(350),
+        );
+    });
+    let info = Resource::new(move || preview.get(), {
+        let id = id.clone();
+        move |preview: Option<String>| {
+            let id = id.clone();
+            async move {
+                let preview: String = preview?;
+                let options = preview
+                    .split_once(&format!("/img/{id}/"))
+                    .map(|(_, o)| o.to_owned())
+                    .unwrap_or_default();
+                transform_info(id, options).await.ok().flatten()
+            }
+        }
+    });
+    let copy = move |_| {
+        #[cfg(feature = "hydrate")]
+        if let (Some(window), Some(url)) = (web_sys::window(), url.get_untracked()) {
+            let origin = window.location().origin().unwrap_or_default();
+            let _ = window
+                .navigator()
+                .clipboard()
+                .write_text(&format!("{origin}{url}"));
+        }
+    };
+
+    view! {
+        <section aria-labelledby="builder-title" class="rounded-2xl border border-stone-200 bg-white p-5 shadow-sm dark:border-stone-800 dark:bg-stone-900">
+            <h2 id="builder-title" class="text-lg font-semibold">"URL builder"</h2>
+            <div class="mt-4 grid grid-cols-2 gap-3 sm:grid-cols-3 lg:grid-cols-5">
+                {CONTROLS.iter().map(|(name, label, kind)| {
+                    let value = values.get_value().iter().find(|(n, _)| n == name).map(|(_, v)| *v).expect("every control has a value");
+                    let control = if let Some(step) = kind.strip_prefix("number:") {
+                        view! {
+                            <input type="number" step=step min="0" name=*name class=FIELD
+                                prop:value=value on:input=move |ev| value.set(event_target_value(&ev)) />
+                        }.into_any()
+                    } else if *kind == "color" {
+                        view! {
+                            <input type="color" name=*name class="mt-1 h-8 w-full rounded-md border border-stone-300 dark:border-stone-700"
+                                on:input=move |ev| value.set(event_target_value(&ev)) />
+                        }.into_any()
+                    } else {
+                        view! {
+                            <select name=*name class=FIELD on:change=move |ev| value.set(event_target_value(&ev))>
+                                {kind.split('|').map(|choice| view! {
+                                    <option value=choice>{if choice.is_empty() { "default" } else { choice }}</option>
+                                }).collect_view()}
+                            </select>
+                        }.into_any()
+                    };
+                    view! { <label class="text-xs font-medium">{*label}{control}</label> }
+                }).collect_view()}
+            </div>
+            <div class="mt-4 flex flex-wrap items-center gap-2">
+                {move || match (url.get(), built.get()) {
+                    (Some(url), _) => view! {
+                        <code data-testid="builder-url" class="break-all rounded bg-stone-100 px-2 py-1 text-sm dark:bg-stone-800">{url}</code>
+                        <button type="button" on:click=copy
+                            class="rounded-md border border-stone-300 px-3 py-1 text-sm dark:border-stone-700">"Copy"</button>
+                    }.into_any(),
+                    (None, Err(problem)) => view! {
+                        <p role="alert" class="text-sm text-red-700 dark:text-red-400">{problem.to_string()}</p>
+                    }.into_any(),
+                    (None, Ok(_)) => ().into_any(),
+                }}
+            </div>
+            <figure class="mt-4">
+                {move || preview.get().map(|src| view! {
+                    <img data-testid="builder-preview" src=src alt="Preview of the transformed image" class="max-h-96 max-w-full rounded-lg" />
+                })}
+                <figcaption data-testid="builder-info" class="mt-2 text-sm text-stone-600 dark:text-stone-400">
+                    <Suspense fallback=|| "Measuring…">
+                        {move || Suspend::new(async move {
+                            info.await.map(|i| format!("{} × {} · {} · {} bytes", i.width, i.height, i.mime, i.bytes))
+                        })}
+                    </Suspense>
+                </figcaption>
+            </figure>
+        </section>
+    }
+}
