@@ -19,17 +19,18 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # use the same ones so they reuse its compiled dependencies instead of building everything twice.
 DEV_ENV := RUSTFLAGS="--cfg erase_components" LEPTOS_OUTPUT_NAME=pixzoo
 
-.PHONY: run test tools toolchain chromium build-dev unit lint clients e2e bench bench-transforms bundle-size fmt clean
+.PHONY: run test tools toolchain chromium build-dev build-release unit lint clients e2e bench bench-transforms bundle-size fmt clean
 
 ## run: build in release mode and serve on http://127.0.0.1:3000 (data in ./data, no keys needed)
 run: tools
 	cargo leptos build --release
 	$(TARGET_DIR)/release/pixzoo
 
-## test: formatting, unit + integration tests, clippy for both builds, browser tests in Chromium
+## test: formatting, unit + integration tests, clippy for both builds, real API clients, browser tests in
+## Chromium, and the release build `make run` uses
 test: tools
 	cargo fmt --all -- --check
-	$(MAKE) --no-print-directory build-dev unit lint clients e2e
+	$(MAKE) --no-print-directory build-dev unit lint clients e2e build-release
 
 tools: toolchain node_modules/.installed end2end/node_modules/.installed .venv/.installed chromium
 
@@ -62,6 +63,10 @@ chromium:
 
 build-dev:
 	cargo leptos build
+
+# What `make run` builds: compiled in `make test` too, so a release-only failure cannot reach main.
+build-release:
+	cargo leptos build --release
 
 unit:
 	$(DEV_ENV) cargo test --features ssr

@@ -4,6 +4,10 @@
 //! `hydrate` as the browser bundle. [`app`], [`ui`], [`api`] and [`urls`] compile for both; nothing in them
 //! may reach into [`server`] except through `#[server]` function bodies.
 
+// Release builds (without cargo-leptos' `erase_components`) type whole pages statically; the studio's
+// page is deeper than rustc's default query depth.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod app;
 pub mod ui;
