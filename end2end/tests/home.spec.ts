@@ -139,6 +139,21 @@ test("the gallery searches, filters, opens an image and builds URLs for it", asy
   await expect(builder.getByTestId("builder-info")).toContainText("100 × 75 · image/webp");
   await builder.getByLabel("Blur").fill("0");
   await expect(builder.getByRole("alert")).toContainText("blur");
+
+  // Re-run fills the studio in with this image's settings.
+  const imageUrl = page.url();
+  await page.getByRole("link", { name: "Re-run in the studio" }).click();
+  const studio = page.getByRole("region", { name: "Generate" });
+  await expect(studio.getByLabel("Prompt")).toHaveValue("e2e gallery owl two");
+  await expect(studio.getByLabel("Width")).toHaveValue("320");
+  await expect(studio.getByLabel("Fixed seed")).toBeChecked();
+
+  // Delete asks twice, then the image is gone.
+  await openHydrated(page, new URL(imageUrl).pathname);
+  await page.getByRole("button", { name: "Delete" }).click();
+  await page.getByRole("button", { name: "Confirm delete" }).click();
+  await expect(page).toHaveURL(/\/gallery$/);
+  expect((await request.get(new URL(imageUrl).pathname)).status()).toBe(404);
   expect(errors).toEqual([]);
 });
 

@@ -189,3 +189,33 @@ fn image_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
             Some((field(8)?, field(12)?))
         })
 }
+
+/// What became of a request to delete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Deleted {
+    Deleted,
+    /// Refused, with the reason in plain words.
+    Refused(String),
+}
+
+/// Deletes an image, its original and its derivatives. Refused when the server has an API key, until the
+/// studio can present one.
+#[server(prefix = "/sfn", endpoint = "delete_image")]
+pub async fn delete_image(id: String) -> Result<Deleted, ServerFnError> {
+    let state = expect_context::<crate::server::AppState>();
+    if !state.api_key.is_empty() {
+        return Ok(Deleted::Refused(
+            "This server needs its API key to delete images; use the API with the key.".into(),
+        ));
+    }
+    match state.engine.delete(&id).await {
+        Ok(true) => Ok(Deleted::Deleted),
+        Ok(false) => Ok(Deleted::Refused("There is no such image.".into())),
+        Err(err) => {
+            tracing::error!(error = %err, "deleting an image failed");
+            Err(ServerFnError::new(
+                "the image catalog is unavailable right now",
+            ))
+        }
+    }
+}

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::images::{image_detail, ImageDetails};
+use crate::api::images::{delete_image, image_detail, Deleted, ImageDetails};
 use crate::ui::url_builder::UrlBuilder;
 
 #[component]
@@ -34,6 +34,49 @@ pub fn DetailPage() -> impl IntoView {
                 })}
             </Suspense>
         </main>
+    }
+}
+
+const BUTTON: &str = "inline-block rounded-lg border border-stone-300 px-3 py-1.5 text-sm hover:bg-stone-100 focus-visible:outline-2 focus-visible:outline-violet-500 dark:border-stone-700 dark:hover:bg-stone-800";
+
+/// The studio, filled in with this image's settings.
+fn rerun_link(image: &ImageDetails) -> String {
+    use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+    let encode = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+    format!(
+        "/?prompt={}&model={}&seed={}&width={}&height={}",
+        encode(&image.summary.prompt),
+        encode(&image.summary.model),
+        image.seed,
+        image.summary.width,
+        image.summary.height
+    )
+}
+
+/// Delete, after a second click to confirm.
+#[component]
+fn DeleteButton(id: String) -> impl IntoView {
+    let confirming = RwSignal::new(false);
+    let problem = RwSignal::new(None::<String>);
+    let navigate = leptos_router::hooks::use_navigate();
+    let delete = move |_| {
+        let id = id.clone();
+        let navigate = navigate.clone();
+        leptos::task::spawn_local(async move {
+            match delete_image(id).await {
+                Ok(Deleted::Deleted) => navigate("/gallery", Default::default()),
+                Ok(Deleted::Refused(reason)) => problem.set(Some(reason)),
+                Err(err) => problem.set(Some(err.to_string())),
+            }
+        });
+    };
+    view! {
+        {move || if confirming.get() {
+            view! { <button type="button" class=BUTTON on:click=delete.clone()>"Confirm delete"</button> }.into_any()
+        } else {
+            view! { <button type="button" class=BUTTON on:click=move |_| confirming.set(true)>"Delete"</button> }.into_any()
+        }}
+        {move || problem.get().map(|p| view! { <p role="alert" class="w-full text-sm text-red-700 dark:text-red-400">{p}</p> })}
     }
 }
 
@@ -81,7 +124,11 @@ fn Details(image: ImageDetails) -> impl IntoView {
                         <dd class="break-words">{value}</dd>
                     }).collect_view()}
                 </dl>
-                <a href=s.url.clone() rel="external" target="_blank" class="mt-4 inline-block rounded-lg border border-stone-300 px-3 py-1.5 text-sm dark:border-stone-700">"Open full size"</a>
+                <div class="mt-4 flex flex-wrap gap-2">
+                    <a href=s.url.clone() rel="external" target="_blank" class=BUTTON>"Open full size"</a>
+                    <a href=rerun_link(&image) class=BUTTON>"Re-run in the studio"</a>
+                    <DeleteButton id=s.id.clone() />
+                </div>
             </div>
         </div>
         <div class="mt-8"><UrlBuilder id=s.id.clone() /></div>

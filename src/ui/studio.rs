@@ -76,13 +76,16 @@ pub fn Studio(
     on_generated: Callback<()>,
 ) -> impl IntoView {
     let models = Resource::new(|| (), |_| studio_models());
-    let prompt = RwSignal::new(String::new());
-    let model_id = RwSignal::new(String::new());
-    let width = RwSignal::new(1024u32);
-    let height = RwSignal::new(1024u32);
+    // `/?prompt=…&model=…&seed=…&width=…&height=…` (an image page's "Re-run") fills the form in.
+    let query = leptos_router::hooks::use_query_map().get_untracked();
+    let number = |key: &str| query.get(key).and_then(|v| v.parse::<u32>().ok());
+    let prompt = RwSignal::new(query.get("prompt").unwrap_or_default());
+    let model_id = RwSignal::new(query.get("model").unwrap_or_default());
+    let width = RwSignal::new(number("width").unwrap_or(1024));
+    let height = RwSignal::new(number("height").unwrap_or(1024));
     let steps = RwSignal::new(None::<u32>);
-    let fixed_seed = RwSignal::new(false);
-    let seed = RwSignal::new(42u32);
+    let fixed_seed = RwSignal::new(number("seed").is_some());
+    let seed = RwSignal::new(number("seed").unwrap_or(42));
     let negative = RwSignal::new(String::new());
     let translate = RwSignal::new(true);
 
