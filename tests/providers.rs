@@ -16,6 +16,7 @@ use pixzoo::server::prompt::Translation;
 use pixzoo::server::secret::Secret;
 use pixzoo::server::storage::ImageRecord;
 use reqwest::StatusCode;
+use serde_json::json;
 
 /// Every secret the fakes use: none may appear in a response or a log line.
 const SECRETS: &[&str] = &[
@@ -171,6 +172,20 @@ async fn replicate_generates_polls_and_serves_the_exact_size() {
 
     let again = server.get("/800x600/a-sunny-sloth").await;
     assert_eq!(header(&again, "x-cache"), "HIT");
+
+    // Steps outside the model's range are refused before the provider is called.
+    for (steps, needle) in [(json!(9), "steps 9 is out of range"), (json!(-1), "steps")] {
+        let body = json!({"messages": [{"role": "user", "content": "a sloth"}], "model": "flux-schnell", "steps": steps});
+        let response = client()
+            .post(server.url("/api/image"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let error: serde_json::Value = response.json().await.unwrap();
+        assert!(error["error"].as_str().unwrap().contains(needle), "{error}");
+    }
     assert_eq!(
         fake.calls.count("create"),
         1,
