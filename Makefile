@@ -79,11 +79,13 @@ lint:
 clients:
 	scripts/client-tests.sh $(abspath $(TARGET_DIR))/debug/pixzoo $(CURDIR)/.venv/bin/python
 
-# The debug server on a free port with a fresh data directory, driven by Playwright in Debian's Chromium.
+# Two debug servers on free ports with fresh data directories (the second with an API key, for the
+# sign-in tests), driven by Playwright in Debian's Chromium.
 e2e:
-	port=$$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
-	data=$$(mktemp -d); trap 'rm -rf "$$data"' EXIT; \
-	cd end2end && E2E_PORT=$$port E2E_DATA_DIR=$$data \
+	free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }; \
+	port=$$(free_port); auth_port=$$(free_port); \
+	data=$$(mktemp -d); auth_data=$$(mktemp -d); trap 'rm -rf "$$data" "$$auth_data"' EXIT; \
+	cd end2end && E2E_PORT=$$port E2E_DATA_DIR=$$data E2E_AUTH_PORT=$$auth_port E2E_AUTH_DATA_DIR=$$auth_data \
 		E2E_SERVER_BIN=$(abspath $(TARGET_DIR))/debug/pixzoo E2E_SITE_ROOT=$(CURDIR)/target/site \
 		npx playwright test
 

@@ -1,8 +1,22 @@
 import { defineConfig } from "@playwright/test";
 
-// `make e2e` picks a free port and a fresh data directory and points these variables at the built server.
-const port = process.env.E2E_PORT ?? "3917";
-const baseURL = `http://127.0.0.1:${port}`;
+import { AUTH_KEY, authPort, baseURL, port } from "./servers";
+
+const server = (listen: string, dataDir: string, extra: Record<string, string> = {}) => ({
+  command: process.env.E2E_SERVER_BIN ?? "../target/debug/pixzoo",
+  url: `http://${listen}/healthz`,
+  reuseExistingServer: false,
+  timeout: 120_000,
+  stdout: "pipe" as const,
+  stderr: "pipe" as const,
+  env: {
+    PIXZOO_ADDR: listen,
+    PIXZOO_DATA_DIR: dataDir,
+    PIXZOO_SITE_ROOT: process.env.E2E_SITE_ROOT ?? "../target/site",
+    RUST_LOG: "warn",
+    ...extra,
+  },
+});
 
 export default defineConfig({
   testDir: "./tests",
@@ -30,18 +44,10 @@ export default defineConfig({
     },
   },
   projects: [{ name: "chromium", use: { browserName: "chromium" } }],
-  webServer: {
-    command: process.env.E2E_SERVER_BIN ?? "../target/debug/pixzoo",
-    url: `${baseURL}/healthz`,
-    reuseExistingServer: false,
-    timeout: 120_000,
-    stdout: "pipe",
-    stderr: "pipe",
-    env: {
-      PIXZOO_ADDR: `127.0.0.1:${port}`,
-      PIXZOO_DATA_DIR: process.env.E2E_DATA_DIR ?? "../target/e2e-data",
-      PIXZOO_SITE_ROOT: process.env.E2E_SITE_ROOT ?? "../target/site",
-      RUST_LOG: "warn",
-    },
-  },
+  webServer: [
+    server(`127.0.0.1:${port}`, process.env.E2E_DATA_DIR ?? "../target/e2e-data"),
+    server(`127.0.0.1:${authPort}`, process.env.E2E_AUTH_DATA_DIR ?? "../target/e2e-auth-data", {
+      API_KEY: AUTH_KEY,
+    }),
+  ],
 });

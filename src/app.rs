@@ -9,6 +9,8 @@ use crate::ui::detail::DetailPage;
 use crate::ui::gallery::GalleryPage;
 use crate::ui::home::HomePage;
 use crate::ui::not_found::NotFound;
+use crate::ui::sign_in::SignInPage;
+use crate::ui::state::provide_state;
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -34,6 +36,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_state();
     // Effects run only in the browser: the marker appears once the page is hydrated and interactive.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
@@ -50,7 +53,10 @@ pub fn App() -> impl IntoView {
                 </div>
             </nav>
             <Routes fallback=NotFound>
-                <Route path=StaticSegment("") view=HomePage />
+                // Async: the whole page (models included) is rendered before it is sent, so the prompt
+                // form works without JavaScript.
+                <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async />
+                <Route path=StaticSegment("sign-in") view=SignInPage />
                 <Route path=StaticSegment("gallery") view=GalleryPage />
                 <Route path=(StaticSegment("gallery"), ParamSegment("id")) view=DetailPage ssr=SsrMode::Async />
             </Routes>

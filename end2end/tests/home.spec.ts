@@ -1,20 +1,6 @@
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test } from "@playwright/test";
 
-/** Fails the test on any console error or uncaught exception (a broken bundle shows up here first). */
-function collectErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on("console", (message) => {
-    if (message.type() === "error") errors.push(message.text());
-  });
-  page.on("pageerror", (error) => errors.push(error.message));
-  return errors;
-}
-
-async function openHydrated(page: Page, path = "/") {
-  await page.goto(path);
-  // The marker is set by an effect, and effects only run once the WASM bundle has hydrated the page.
-  await expect(page.locator('[data-hydrated="true"]')).toBeAttached();
-}
+import { collectErrors, openHydrated } from "./helpers";
 
 test("the home page is titled Pixzoo and hydrates", async ({ page }) => {
   const errors = collectErrors(page);
@@ -26,7 +12,7 @@ test("the home page is titled Pixzoo and hydrates", async ({ page }) => {
   const maker = page.getByRole("region", { name: "Make an image by URL" });
   const link = maker.getByTestId("url-maker-link");
   await expect(link).toHaveText("/800x600/sunglasses-sloth");
-  await maker.getByLabel("Prompt").fill("A red panda, reading!");
+  await maker.getByLabel("Words").fill("A red panda, reading!");
   await maker.getByLabel("Width").fill("320");
   await expect(link).toHaveText("/320x600/a-red-panda-reading");
   await expect(link).toHaveAttribute("href", "/320x600/a-red-panda-reading");
@@ -59,7 +45,7 @@ test("the URL maker's link makes the image it describes", async ({ page }) => {
   const maker = page.getByRole("region", { name: "Make an image by URL" });
   await maker.getByLabel("Width").fill("300");
   await maker.getByLabel("Height").fill("200");
-  await maker.getByLabel("Prompt").fill("e2e clicked fox");
+  await maker.getByLabel("Words").fill("e2e clicked fox");
   await maker.getByTestId("url-maker-link").click();
   await expect(page).toHaveURL(/\/300x200\/e2e-clicked-fox$/);
   const size = await page.evaluate(() => {

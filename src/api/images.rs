@@ -194,19 +194,18 @@ fn image_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Deleted {
     Deleted,
+    /// The server has an API key and this browser has not signed in with it.
+    NeedsSignIn,
     /// Refused, with the reason in plain words.
     Refused(String),
 }
 
-/// Deletes an image, its original and its derivatives. Refused when the server has an API key, until the
-/// studio can present one.
+/// Deletes an image, its original and its derivatives. Needs a sign-in when the server has an API key.
 #[server(prefix = "/sfn", endpoint = "delete_image")]
 pub async fn delete_image(id: String) -> Result<Deleted, ServerFnError> {
     let state = expect_context::<crate::server::AppState>();
-    if !state.api_key.is_empty() {
-        return Ok(Deleted::Refused(
-            "This server needs its API key to delete images; use the API with the key.".into(),
-        ));
+    if !crate::server::session::server_fn_authorised(&state).await {
+        return Ok(Deleted::NeedsSignIn);
     }
     match state.engine.delete(&id).await {
         Ok(true) => Ok(Deleted::Deleted),

@@ -129,6 +129,11 @@ pub enum Started {
 #[server(prefix = "/sfn", endpoint = "start_generation")]
 pub async fn start_generation(form: GenerateForm) -> Result<Started, ServerFnError> {
     let state = expect_context::<crate::server::AppState>();
+    if !crate::server::session::server_fn_authorised(&state).await {
+        return Ok(Started::Refused(
+            "Sign in with the server's API key to generate.".into(),
+        ));
+    }
     Ok(match crate::server::studio::start(&state, form) {
         Ok(job) => Started::Job(job),
         Err(reason) => Started::Refused(reason),
@@ -143,4 +148,28 @@ pub async fn generation_status(job: String) -> Result<JobView, ServerFnError> {
         .studio
         .status(&job)
         .ok_or_else(|| ServerFnError::new("this generation is no longer tracked; start it again"))
+}
+
+/// Whether this browser may generate and delete. The key itself never reaches the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Access {
+    /// The server has an API key, so generating and deleting need a sign-in.
+    pub key_required: bool,
+    pub signed_in: bool,
+}
+
+impl Access {
+    pub fn allowed(self) -> bool {
+        !self.key_required || self.signed_in
+    }
+}
+
+#[server(prefix = "/sfn", endpoint = "studio_access")]
+pub async fn studio_access() -> Result<Access, ServerFnError> {
+    let state = expect_context::<crate::server::AppState>();
+    let key_required = !state.api_key.is_empty();
+    Ok(Access {
+        key_required,
+        signed_in: key_required && crate::server::session::server_fn_authorised(&state).await,
+    })
 }

@@ -8,6 +8,7 @@ pub mod http;
 pub mod prompt;
 pub mod providers;
 pub mod secret;
+pub mod session;
 pub mod storage;
 pub mod studio;
 mod telemetry;

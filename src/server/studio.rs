@@ -69,27 +69,42 @@ pub fn model_options(state: &AppState) -> Vec<ModelOption> {
 }
 
 /// Starts (or joins) the generation the form describes; the error is in plain words for the form.
+/// The caller has checked that the browser may generate ([`crate::server::session`]).
 pub fn start(state: &AppState, form: GenerateForm) -> Result<String, String> {
-    if !state.api_key.is_empty() {
-        return Err("This server needs its API key to generate. Use the API with the key; signing in from the studio is not available yet.".into());
-    }
+    let (request, size) = request(state, form)?;
+    let job = state.engine.submit(request).map_err(|e| user_message(&e))?;
+    Ok(state.studio.track(job, size))
+}
+
+/// The engine request a studio form describes. A model that takes a seed and was given none gets a
+/// random one, so "Re-run" and the result card can name the seed that made the image.
+pub fn request(state: &AppState, form: GenerateForm) -> Result<(GenerateRequest, Size), String> {
     let prompt = form.prompt.trim().to_owned();
     if prompt.is_empty() {
         return Err("Type a prompt first.".into());
     }
     let size = parse_size(&format!("{}x{}", form.width, form.height), &state.limits)
         .map_err(|e| format!("Size: {e}."))?;
+    let model = Some(form.model).filter(|m| !m.is_empty());
+    let takes_seed = state
+        .engine
+        .models()
+        .resolve(model.as_deref())
+        .is_ok_and(|m| m.seed);
+    let seed = match form.seed {
+        None if takes_seed => Some(rand::random::<u32>()),
+        seed => seed,
+    };
     let request = GenerateRequest {
-        model: Some(form.model).filter(|m| !m.is_empty()),
+        model,
         prompt,
         negative_prompt: form.negative_prompt.filter(|n| !n.trim().is_empty()),
-        seed: form.seed,
+        seed,
         steps: form.steps,
         size,
         translate: form.translate,
     };
-    let job = state.engine.submit(request).map_err(|e| user_message(&e))?;
-    Ok(state.studio.track(job, size))
+    Ok((request, size))
 }
 
 /// Generations the studio is following, by id.
@@ -180,7 +195,7 @@ fn stage(progress: &Progress) -> Stage {
     }
 }
 
-fn image_view(generated: &Generated, size: Size) -> GeneratedImage {
+pub fn image_view(generated: &Generated, size: Size) -> GeneratedImage {
     let r = &generated.record;
     GeneratedImage {
         id: r.id.clone(),

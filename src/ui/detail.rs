@@ -58,7 +58,9 @@ fn rerun_link(image: &ImageDetails) -> String {
 fn DeleteButton(id: String) -> impl IntoView {
     let confirming = RwSignal::new(false);
     let problem = RwSignal::new(None::<String>);
+    let needs_sign_in = RwSignal::new(false);
     let navigate = leptos_router::hooks::use_navigate();
+    let back_here = format!("/sign-in?next=%2Fgallery%2F{id}");
     let delete = move |_| {
         let id = id.clone();
         let navigate = navigate.clone();
@@ -66,6 +68,12 @@ fn DeleteButton(id: String) -> impl IntoView {
             match delete_image(id).await {
                 Ok(Deleted::Deleted) => navigate("/gallery", Default::default()),
                 Ok(Deleted::Refused(reason)) => problem.set(Some(reason)),
+                Ok(Deleted::NeedsSignIn) => {
+                    problem.set(Some(
+                        "Sign in with the server's API key to delete images.".into(),
+                    ));
+                    needs_sign_in.set(true);
+                }
                 Err(err) => problem.set(Some(err.to_string())),
             }
         });
@@ -77,6 +85,7 @@ fn DeleteButton(id: String) -> impl IntoView {
             view! { <button type="button" class=BUTTON on:click=move |_| confirming.set(true)>"Delete"</button> }.into_any()
         }}
         {move || problem.get().map(|p| view! { <p role="alert" class="w-full text-sm text-red-700 dark:text-red-400">{p}</p> })}
+        {move || needs_sign_in.get().then(|| view! { <a href=back_here.clone() class=BUTTON>"Sign in"</a> })}
     }
 }
 

@@ -39,18 +39,25 @@ pub fn GalleryPage() -> impl IntoView {
                     <input type="search" name="q" class="mt-1 block rounded-lg border border-stone-300 bg-white px-3 py-2 dark:border-stone-700 dark:bg-stone-900"
                         prop:value=search on:input=move |ev| search.set(event_target_value(&ev)) />
                 </label>
-                <label class="text-sm font-medium">"Model"
-                    <select name="model" class="mt-1 block rounded-lg border border-stone-300 bg-white px-3 py-2 dark:border-stone-700 dark:bg-stone-900"
-                        on:change=move |ev| {
-                            model.set(event_target_value(&ev));
-                            applied.set((search.get_untracked(), model.get_untracked()));
-                        }>
-                        <option value="">"All models"</option>
-                        {move || models.get().and_then(Result::ok).unwrap_or_default().into_iter().map(|m| view! {
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let options = models.await.unwrap_or_default().into_iter().map(|m| view! {
                             <option value=m.id.clone()>{m.label}</option>
-                        }).collect_view()}
-                    </select>
-                </label>
+                        }).collect_view();
+                        view! {
+                            <label class="text-sm font-medium">"Model"
+                                <select name="model" class="mt-1 block rounded-lg border border-stone-300 bg-white px-3 py-2 dark:border-stone-700 dark:bg-stone-900"
+                                    on:change=move |ev| {
+                                        model.set(event_target_value(&ev));
+                                        applied.set((search.get_untracked(), model.get_untracked()));
+                                    }>
+                                    <option value="">"All models"</option>
+                                    {options}
+                                </select>
+                            </label>
+                        }
+                    })}
+                </Transition>
                 <button type="submit" class="rounded-lg bg-violet-600 px-4 py-2 font-semibold text-white hover:bg-violet-700">"Search"</button>
             </form>
             <Transition fallback=|| view! { <p class="mt-6 text-stone-500">"Loading images…"</p> }>

@@ -3,6 +3,8 @@
 use leptos::prelude::*;
 
 use crate::api::images::{recent_images, ImageSummary};
+use crate::api::studio::{studio_access, studio_models};
+use crate::ui::state::studio_state;
 use crate::ui::studio::Studio;
 use crate::ui::url_maker::UrlMaker;
 
@@ -10,7 +12,10 @@ const RECENT: u32 = 24;
 
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let images = Resource::new(|| (), |_| recent_images(RECENT));
+    let generated = studio_state().generated;
+    let images = Resource::new(move || generated.get(), |_| recent_images(RECENT));
+    let models = Resource::new(|| (), |_| studio_models());
+    let access = Resource::new(|| (), |_| studio_access());
 
     view! {
         <main class="mx-auto max-w-6xl px-4 py-8 sm:px-6">
@@ -22,8 +27,8 @@ pub fn HomePage() -> impl IntoView {
                     "Your self-hosted image studio and image origin."
                 </p>
             </header>
-            <Studio on_generated=Callback::new(move |_| images.refetch()) />
-            <div class="mt-6"><UrlMaker /></div>
+            <Studio models access />
+            <div class="mt-6"><UrlMaker models /></div>
             <section aria-labelledby="recent-title" class="mt-10">
                 <div class="flex items-center justify-between gap-4">
                     <h2 id="recent-title" class="text-lg font-semibold">"Recent images"</h2>

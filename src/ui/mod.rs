@@ -4,6 +4,8 @@ pub mod detail;
 pub mod gallery;
 pub mod home;
 pub mod not_found;
+pub mod sign_in;
+pub mod state;
 pub mod studio;
 pub mod url_builder;
 pub mod url_maker;

@@ -7,9 +7,11 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::studio::{
-    generation_status, start_generation, studio_models, GenerateForm, GeneratedImage, JobView,
-    ModelOption, Stage, Started,
+    generation_status, start_generation, Access, GenerateForm, GeneratedImage, ModelOption, Stage,
+    Started,
 };
+use crate::ui::sign_in::SignInForm;
+use crate::ui::state::{studio_state, StudioState};
 
 const FIELD: &str =
     "mt-1 w-full rounded-lg border border-stone-300 bg-white px-3 py-2 text-base shadow-sm \
@@ -72,234 +74,272 @@ fn capabilities(model: &ModelOption) -> String {
 
 #[component]
 pub fn Studio(
-    /// Called when a new image is ready, so lists elsewhere can refresh.
-    on_generated: Callback<()>,
+    models: Resource<Result<Vec<ModelOption>, ServerFnError>>,
+    access: Resource<Result<Access, ServerFnError>>,
 ) -> impl IntoView {
-    let models = Resource::new(|| (), |_| studio_models());
-    // `/?prompt=…&model=…&seed=…&width=…&height=…` (an image page's "Re-run") fills the form in.
-    let query = leptos_router::hooks::use_query_map().get_untracked();
-    let number = |key: &str| query.get(key).and_then(|v| v.parse::<u32>().ok());
-    let prompt = RwSignal::new(query.get("prompt").unwrap_or_default());
-    let model_id = RwSignal::new(query.get("model").unwrap_or_default());
-    let width = RwSignal::new(number("width").unwrap_or(1024));
-    let height = RwSignal::new(number("height").unwrap_or(1024));
-    let steps = RwSignal::new(None::<u32>);
-    let fixed_seed = RwSignal::new(number("seed").is_some());
-    let seed = RwSignal::new(number("seed").unwrap_or(42));
-    let negative = RwSignal::new(String::new());
-    let translate = RwSignal::new(true);
-
-    let job = RwSignal::new(None::<JobView>);
-    let problem = RwSignal::new(None::<String>);
-    let running = RwSignal::new(false);
-    let started = RwSignal::new(0.0f64);
-    let elapsed = RwSignal::new(0.0f64);
-
-    let model_list = move || models.get().and_then(Result::ok).unwrap_or_default();
-    let selected = Memo::new(move |_| {
-        let list = model_list();
-        let id = model_id.get();
-        list.iter()
-            .find(|m| m.id == id)
-            .or_else(|| list.iter().find(|m| m.default))
-            .or(list.first())
-            .cloned()
-    });
-    // A newly chosen model brings its default steps.
-    Effect::new(move |_| {
-        if let Some(model) = selected.get() {
-            steps.set(model.steps.map(|s| s.default));
+    let state = studio_state();
+    state.apply_query(&leptos_router::hooks::use_query_map().get_untracked());
+    let location = leptos_router::hooks::use_location();
+    // Where to come back to after signing in: this page, with its query.
+    let here = move || {
+        let (path, search) = (
+            location.pathname.get_untracked(),
+            location.search.get_untracked(),
+        );
+        if search.is_empty() {
+            path
+        } else {
+            format!("{path}?{search}")
         }
-    });
-
-    let form = move || GenerateForm {
-        prompt: prompt.get_untracked(),
-        model: selected.get_untracked().map(|m| m.id).unwrap_or_default(),
-        width: width.get_untracked(),
-        height: height.get_untracked(),
-        steps: steps.get_untracked(),
-        seed: fixed_seed.get_untracked().then(|| seed.get_untracked()),
-        negative_prompt: Some(negative.get_untracked()).filter(|n| !n.trim().is_empty()),
-        translate: translate.get_untracked(),
-    };
-
-    let generate = move |mut form: GenerateForm| {
-        if running.get_untracked() {
-            return;
-        }
-        if form.seed.is_none() && selected.get_untracked().is_some_and(|m| m.seed) {
-            form.seed = Some(random_seed());
-        }
-        running.set(true);
-        problem.set(None);
-        job.set(None);
-        started.set(now_ms());
-        elapsed.set(0.0);
-        spawn_local(async move {
-            match start_generation(form).await {
-                Err(err) => problem.set(Some(plain(err))),
-                Ok(Started::Refused(reason)) => problem.set(Some(reason)),
-                Ok(Started::Job(id)) => loop {
-                    elapsed.set((now_ms() - started.get_untracked()) / 1000.0);
-                    match generation_status(id.clone()).await {
-                        Err(err) => {
-                            problem.set(Some(plain(err)));
-                            break;
-                        }
-                        Ok(view) => {
-                            let stage = view.stage;
-                            if let Some(error) = view.error.clone() {
-                                problem.set(Some(error));
-                            }
-                            job.set(Some(view));
-                            if stage.finished() {
-                                if stage == Stage::Done {
-                                    on_generated.run(());
-                                }
-                                break;
-                            }
-                        }
-                    }
-                    sleep(Duration::from_millis(250)).await;
-                },
-            }
-            elapsed.set((now_ms() - started.get_untracked()) / 1000.0);
-            running.set(false);
-        });
     };
 
     view! {
         <section aria-labelledby="studio-title" class="rounded-2xl border border-stone-200 bg-white p-5 shadow-sm dark:border-stone-800 dark:bg-stone-900">
             <h2 id="studio-title" class="text-lg font-semibold">"Generate"</h2>
-            <form class="mt-4 grid gap-4" on:submit=move |ev| {
-                ev.prevent_default();
-                generate(form());
-            }>
+            // Rendered whole on the server (the route is SsrMode::Async), so the form works without JavaScript.
+            <Transition fallback=|| view! { <p class="mt-4 text-stone-500">"Loading models…"</p> }>
+                {move || Suspend::new(async move {
+                    let access = access.await.unwrap_or(Access { key_required: false, signed_in: false });
+                    match models.await {
+                        Ok(list) => view! {
+                            {(!access.allowed()).then(|| view! { <SignInForm next=here() /> })}
+                            {(access.key_required && access.signed_in).then(|| view! { <SignOut /> })}
+                            <StudioForm models=list />
+                        }.into_any(),
+                        Err(err) => view! {
+                            <p role="alert" class="mt-4 text-red-700 dark:text-red-400">"Could not load the models: " {plain(err)}</p>
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
+            {move || state.job.get().and_then(|j| j.result).map(|image| view! { <ResultCard image /> })}
+        </section>
+    }
+}
+
+/// Starts a generation from `form` and follows it until it finishes. The state outlives the page, so
+/// the loop may go on while the user is elsewhere.
+fn generate(form: GenerateForm) {
+    let state = studio_state();
+    if state.running.get_untracked() {
+        return;
+    }
+    state.running.set(true);
+    state.problem.set(None);
+    state.job.set(None);
+    state.last_form.set(Some(form.clone()));
+    state.started_ms.set(now_ms());
+    state.elapsed.set(0.0);
+    let tick = move || {
+        state
+            .elapsed
+            .set((now_ms() - state.started_ms.get_untracked()) / 1000.0)
+    };
+    spawn_local(async move {
+        match start_generation(form).await {
+            Err(err) => state.problem.set(Some(plain(err))),
+            Ok(Started::Refused(reason)) => state.problem.set(Some(reason)),
+            Ok(Started::Job(id)) => loop {
+                tick();
+                match generation_status(id.clone()).await {
+                    Err(err) => {
+                        state.problem.set(Some(plain(err)));
+                        break;
+                    }
+                    Ok(view) => {
+                        let stage = view.stage;
+                        if let Some(error) = view.error.clone() {
+                            state.problem.set(Some(error));
+                        }
+                        state.job.set(Some(view));
+                        if stage.finished() {
+                            if stage == Stage::Done {
+                                state.generated.update(|n| *n += 1);
+                            }
+                            break;
+                        }
+                    }
+                }
+                sleep(Duration::from_millis(250)).await;
+            },
+        }
+        tick();
+        state.running.set(false);
+    });
+}
+
+#[component]
+fn StudioForm(models: Vec<ModelOption>) -> impl IntoView {
+    let StudioState {
+        prompt,
+        model_id,
+        width,
+        height,
+        steps,
+        fixed_seed,
+        seed,
+        negative,
+        translate,
+        job,
+        problem,
+        running,
+        elapsed,
+        ..
+    } = studio_state();
+    let models = StoredValue::new(models);
+    let selected = Memo::new(move |_| {
+        let id = model_id.get();
+        models.with_value(|list| {
+            list.iter()
+                .find(|m| m.id == id)
+                .or_else(|| list.iter().find(|m| m.default))
+                .or(list.first())
+                .cloned()
+        })
+    });
+    let chosen = selected.get_untracked().map(|m| m.id).unwrap_or_default();
+    let mut providers: Vec<String> =
+        models.with_value(|l| l.iter().map(|m| m.provider.clone()).collect());
+    providers.dedup();
+
+    view! {
+        <form method="post" action="/studio/generate" class="mt-4 grid gap-4" on:submit=move |ev| {
+            ev.prevent_default();
+            generate(studio_state().form());
+        }>
+            <label class="text-sm font-medium">
+                "Prompt"
+                <textarea name="prompt" rows="3" required class=FIELD
+                    placeholder="A sloth wearing sunglasses on a beach, in any language"
+                    prop:value=prompt on:input=move |ev| prompt.set(event_target_value(&ev))>{prompt.get_untracked()}</textarea>
+            </label>
+            <div class="grid gap-4 sm:grid-cols-2">
                 <label class="text-sm font-medium">
-                    "Prompt"
-                    <textarea name="prompt" rows="3" required class=FIELD
-                        placeholder="A sloth wearing sunglasses on a beach, in any language"
-                        prop:value=prompt on:input=move |ev| prompt.set(event_target_value(&ev))></textarea>
+                    "Model"
+                    <select name="model" class=FIELD on:change=move |ev| {
+                        model_id.set(event_target_value(&ev));
+                        // A newly chosen model starts from its own default steps.
+                        steps.set(None);
+                    }>
+                        {providers.into_iter().map(|provider| {
+                            let options = models.with_value(|list| list
+                                .iter()
+                                .filter(|m| m.provider == provider)
+                                .map(|m| view! { <option value=m.id.clone() selected=m.id == chosen>{capabilities(m)}</option> })
+                                .collect_view());
+                            view! { <optgroup label=provider>{options}</optgroup> }
+                        }).collect_view()}
+                    </select>
                 </label>
-                <div class="grid gap-4 sm:grid-cols-2">
-                    <label class="text-sm font-medium">
-                        "Model"
-                        <select name="model" class=FIELD on:change=move |ev| model_id.set(event_target_value(&ev))>
-                            {move || {
-                                let list = model_list();
-                                let chosen = selected.get().map(|m| m.id).unwrap_or_default();
-                                let mut providers: Vec<String> = list.iter().map(|m| m.provider.clone()).collect();
-                                providers.dedup();
-                                providers
-                                    .into_iter()
-                                    .map(|provider| {
-                                        let options = list
-                                            .iter()
-                                            .filter(|m| m.provider == provider)
-                                            .map(|m| {
-                                                let is_chosen = m.id == chosen;
-                                                view! { <option value=m.id.clone() selected=is_chosen>{capabilities(m)}</option> }
-                                            })
-                                            .collect_view();
-                                        view! { <optgroup label=provider>{options}</optgroup> }
-                                    })
-                                    .collect_view()
-                            }}
-                        </select>
-                    </label>
-                    <fieldset class="text-sm font-medium">
-                        <legend>"Size"</legend>
-                        <div class="mt-1 flex flex-wrap gap-2" role="group" aria-label="Size presets">
-                            {move || selected.get().map(|m| m.presets).unwrap_or_default().into_iter().map(|preset| {
-                                let (w, h) = (preset.width, preset.height);
-                                let active = move || width.get() == w && height.get() == h;
-                                view! {
-                                    <button type="button" aria-pressed=move || active().to_string()
-                                        class="rounded-md border px-2 py-1 text-xs aria-pressed:border-violet-600 aria-pressed:bg-violet-50 dark:aria-pressed:bg-violet-950 border-stone-300 dark:border-stone-700"
-                                        on:click=move |_| { width.set(w); height.set(h); }>
-                                        {format!("{} · {w}×{h}", preset.label)}
-                                    </button>
-                                }
-                            }).collect_view()}
-                        </div>
-                        <div class="mt-2 grid grid-cols-2 gap-2">
-                            <label class="text-xs font-medium">"Width"
-                                <input type="number" name="width" min="1" class=FIELD prop:value=move || width.get().to_string()
-                                    on:input=move |ev| if let Ok(v) = event_target_value(&ev).parse() { width.set(v) } />
-                            </label>
-                            <label class="text-xs font-medium">"Height"
-                                <input type="number" name="height" min="1" class=FIELD prop:value=move || height.get().to_string()
-                                    on:input=move |ev| if let Ok(v) = event_target_value(&ev).parse() { height.set(v) } />
-                            </label>
-                        </div>
-                    </fieldset>
-                </div>
-                <div class="grid gap-4 sm:grid-cols-3">
-                    {move || selected.get().and_then(|m| m.steps).map(|range| view! {
+                <fieldset class="text-sm font-medium">
+                    <legend>"Size"</legend>
+                    <div class="mt-1 flex flex-wrap gap-2" role="group" aria-label="Size presets">
+                        {move || selected.get().map(|m| m.presets).unwrap_or_default().into_iter().map(|preset| {
+                            let (w, h) = (preset.width, preset.height);
+                            let active = move || width.get() == w && height.get() == h;
+                            view! {
+                                <button type="button" aria-pressed=move || active().to_string()
+                                    class="rounded-md border border-stone-300 px-2 py-1 text-xs focus-visible:outline-2 focus-visible:outline-violet-500 aria-pressed:border-violet-600 aria-pressed:bg-violet-50 dark:border-stone-700 dark:aria-pressed:bg-violet-950"
+                                    on:click=move |_| { width.set(w); height.set(h); }>
+                                    {format!("{} · {w}×{h}", preset.label)}
+                                </button>
+                            }
+                        }).collect_view()}
+                    </div>
+                    <div class="mt-2 grid grid-cols-2 gap-2">
+                        <label class="text-xs font-medium">"Width"
+                            <input type="number" name="width" min="1" required class=FIELD value=width.get_untracked()
+                                prop:value=move || width.get().to_string()
+                                on:input=move |ev| if let Ok(v) = event_target_value(&ev).parse() { width.set(v) } />
+                        </label>
+                        <label class="text-xs font-medium">"Height"
+                            <input type="number" name="height" min="1" required class=FIELD value=height.get_untracked()
+                                prop:value=move || height.get().to_string()
+                                on:input=move |ev| if let Ok(v) = event_target_value(&ev).parse() { height.set(v) } />
+                        </label>
+                    </div>
+                </fieldset>
+            </div>
+            <div class="grid gap-4 sm:grid-cols-3">
+                {move || selected.get().and_then(|m| m.steps).map(|range| {
+                    let shown = move || steps.get().unwrap_or(range.default).to_string();
+                    view! {
                         <label class="text-sm font-medium">
                             {format!("Steps ({}–{})", range.min, range.max)}
                             <input type="number" name="steps" min=range.min max=range.max class=FIELD
-                                prop:value=move || steps.get().unwrap_or(range.default).to_string()
+                                value=shown() prop:value=shown
                                 on:input=move |ev| steps.set(event_target_value(&ev).parse().ok()) />
                         </label>
-                    })}
-                    {move || selected.get().filter(|m| m.seed).map(|_| view! {
-                        <div class="text-sm font-medium">
-                            <label class="flex items-center gap-2">
-                                <input type="checkbox" name="fixed_seed" prop:checked=fixed_seed
-                                    on:change=move |ev| fixed_seed.set(event_target_checked(&ev)) />
-                                "Fixed seed"
-                            </label>
-                            <div class="mt-1 flex gap-2">
-                                <label class="sr-only" for="seed">"Seed"</label>
-                                <input id="seed" type="number" name="seed" min="0" class=FIELD disabled=move || !fixed_seed.get()
-                                    prop:value=move || seed.get().to_string()
-                                    on:input=move |ev| if let Ok(v) = event_target_value(&ev).parse() { seed.set(v) } />
-                                <button type="button" title="Roll a new seed" aria-label="Roll a new seed"
-                                    class="mt-1 rounded-lg border border-stone-300 px-3 dark:border-stone-700"
-                                    on:click=move |_| { seed.set(random_seed()); fixed_seed.set(true); }>"Roll"</button>
-                            </div>
+                    }
+                })}
+                {move || selected.get().filter(|m| m.seed).map(|_| view! {
+                    <div class="text-sm font-medium">
+                        <label class="flex items-center gap-2">
+                            <input type="checkbox" name="fixed_seed" checked=fixed_seed.get_untracked() prop:checked=fixed_seed
+                                on:change=move |ev| fixed_seed.set(event_target_checked(&ev)) />
+                            "Fixed seed"
+                        </label>
+                        <div class="mt-1 flex gap-2">
+                            <label class="sr-only" for="seed">"Seed"</label>
+                            <input id="seed" type="number" name="seed" min="0" class=FIELD
+                                value=seed.get_untracked() prop:value=move || seed.get().to_string()
+                                on:input=move |ev| if let Ok(v) = event_target_value(&ev).parse() { seed.set(v); fixed_seed.set(true) } />
+                            <button type="button" title="Roll a new seed" aria-label="Roll a new seed"
+                                class="mt-1 rounded-lg border border-stone-300 px-3 focus-visible:outline-2 focus-visible:outline-violet-500 dark:border-stone-700"
+                                on:click=move |_| { seed.set(random_seed()); fixed_seed.set(true); }>"Roll"</button>
                         </div>
-                    })}
-                    <label class="flex items-center gap-2 self-end text-sm font-medium">
-                        <input type="checkbox" name="translate" prop:checked=translate
-                            on:change=move |ev| translate.set(event_target_checked(&ev)) />
-                        "Translate & optimise"
-                    </label>
-                </div>
-                {move || selected.get().filter(|m| m.negative_prompt).map(|_| view! {
-                    <label class="text-sm font-medium">
-                        "Negative prompt"
-                        <input type="text" name="negative_prompt" class=FIELD placeholder="What the image should not have"
-                            prop:value=negative on:input=move |ev| negative.set(event_target_value(&ev)) />
-                    </label>
+                    </div>
                 })}
-                <div class="flex flex-wrap items-center gap-4">
-                    <button type="submit" disabled=move || running.get()
-                        class="rounded-lg bg-violet-600 px-5 py-2 font-semibold text-white shadow hover:bg-violet-700 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-violet-500 disabled:cursor-wait disabled:opacity-60">
-                        "Generate"
-                    </button>
-                    <p data-testid="progress" aria-live="polite" class="text-sm text-stone-600 dark:text-stone-400">
-                        {move || {
-                            let stage = job.get().map(|j| j.stage);
-                            match (running.get(), stage) {
-                                (true, Some(stage)) => format!("{}… {:.1} s", stage.describe(), elapsed.get()),
-                                (true, None) => format!("Starting… {:.1} s", elapsed.get()),
-                                (false, Some(Stage::Done)) => format!("Done in {:.1} s", elapsed.get()),
-                                _ => String::new(),
-                            }
-                        }}
-                    </p>
-                </div>
-                {move || problem.get().map(|problem| view! {
-                    <p role="alert" class="rounded-lg bg-red-50 px-3 py-2 text-sm text-red-800 dark:bg-red-950 dark:text-red-200">{problem}</p>
-                })}
-            </form>
-            {move || job.get().and_then(|j| j.result).map(|image| {
-                let again = form();
-                view! { <ResultCard image elapsed=elapsed.get_untracked() on_rerun=Callback::new(move |_| generate(again.clone())) /> }
+                <label class="flex items-center gap-2 self-end text-sm font-medium">
+                    <input type="checkbox" name="translate" checked=translate.get_untracked() prop:checked=translate
+                        on:change=move |ev| translate.set(event_target_checked(&ev)) />
+                    "Translate & optimise"
+                </label>
+            </div>
+            {move || selected.get().filter(|m| m.negative_prompt).map(|_| view! {
+                <label class="text-sm font-medium">
+                    "Negative prompt"
+                    <input type="text" name="negative_prompt" class=FIELD placeholder="What the image should not have"
+                        value=negative.get_untracked() prop:value=negative on:input=move |ev| negative.set(event_target_value(&ev)) />
+                </label>
             })}
-        </section>
+            <div class="flex flex-wrap items-center gap-4">
+                <button type="submit" disabled=move || running.get()
+                    class="rounded-lg bg-violet-600 px-5 py-2 font-semibold text-white shadow hover:bg-violet-700 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-violet-500 disabled:cursor-wait disabled:opacity-60">
+                    "Generate"
+                </button>
+                <p data-testid="progress" aria-live="polite" class="text-sm text-stone-600 dark:text-stone-400">
+                    {move || {
+                        let stage = job.get().map(|j| j.stage);
+                        match (running.get(), stage) {
+                            (true, Some(stage)) => format!("{}… {}", stage.describe(), seconds(elapsed.get())),
+                            (true, None) => format!("Starting… {}", seconds(elapsed.get())),
+                            (false, Some(Stage::Done)) => format!("Done in {}", seconds(elapsed.get())),
+                            _ => String::new(),
+                        }
+                    }}
+                </p>
+            </div>
+            {move || problem.get().map(|problem| view! {
+                <p role="alert" class="rounded-lg bg-red-50 px-3 py-2 text-sm text-red-800 dark:bg-red-950 dark:text-red-200">{problem}</p>
+            })}
+        </form>
+    }
+}
+
+/// Seconds with one decimal, without pulling float formatting into the bundle.
+fn seconds(value: f64) -> String {
+    let tenths = (value * 10.0).round().max(0.0) as u64;
+    format!("{}.{} s", tenths / 10, tenths % 10)
+}
+
+#[component]
+fn SignOut() -> impl IntoView {
+    view! {
+        <form method="post" action="/auth/sign-out" class="mt-2 flex items-center gap-2 text-sm text-stone-600 dark:text-stone-400">
+            "Signed in with the API key."
+            <button type="submit" class="underline focus-visible:outline-2 focus-visible:outline-violet-500">"Sign out"</button>
+        </form>
     }
 }
 
@@ -312,17 +352,28 @@ fn plain(err: ServerFnError) -> String {
 }
 
 #[component]
-fn ResultCard(image: GeneratedImage, elapsed: f64, on_rerun: Callback<()>) -> impl IntoView {
+fn ResultCard(image: GeneratedImage) -> impl IntoView {
+    let state = studio_state();
+    let elapsed = state.elapsed.get_untracked();
     let fallback = image.translation == "fallback";
     let note = image.translation_note.clone();
     let copy = |text: String| {
         move |_| {
             #[cfg(feature = "hydrate")]
             if let Some(window) = web_sys::window() {
-                let _ = window.navigator().clipboard().write_text(&text);
+                let origin = window.location().origin().unwrap_or_default();
+                let _ = window
+                    .navigator()
+                    .clipboard()
+                    .write_text(&format!("{origin}{text}"));
             }
             #[cfg(not(feature = "hydrate"))]
             let _ = &text;
+        }
+    };
+    let rerun = move |_| {
+        if let Some(form) = state.last_form.get_untracked() {
+            generate(form);
         }
     };
     let button = "rounded-lg border border-stone-300 px-3 py-1.5 text-sm hover:bg-stone-100 focus-visible:outline-2 focus-visible:outline-violet-500 dark:border-stone-700 dark:hover:bg-stone-800";
@@ -344,14 +395,15 @@ fn ResultCard(image: GeneratedImage, elapsed: f64, on_rerun: Callback<()>) -> im
                     <dt>"Model"</dt><dd>{image.model.clone()}</dd>
                     <dt>"Seed"</dt><dd>{image.seed}</dd>
                     <dt>"Size"</dt><dd>{format!("{} × {}", image.width, image.height)}</dd>
-                    <dt>"Time"</dt><dd>{if image.cached { "from storage".to_owned() } else { format!("{elapsed:.1} s") }}</dd>
+                    <dt>"Time"</dt><dd>{if image.cached { "from storage".to_owned() } else { seconds(elapsed) }}</dd>
                 </dl>
                 <div class="flex flex-wrap gap-2">
                     <a href=image.url.clone() rel="external" target="_blank" class=button>"Open full size"</a>
                     <a href=image.url.clone() rel="external" download=format!("pixzoo-{}.{}", image.id, image.extension) class=button>"Download"</a>
                     <button type="button" class=button on:click=copy(image.url.clone())>"Copy image URL"</button>
                     <button type="button" class=button on:click=copy(image.placeholder_url.clone())>"Copy URL by prompt"</button>
-                    <button type="button" class=button on:click=move |_| on_rerun.run(())>"Re-run"</button>
+                    <button type="button" class=button on:click=rerun>"Re-run"</button>
+                    <a href=format!("/gallery/{}#builder", image.id) class=button>"Open in URL builder"</a>
                 </div>
             </div>
         </article>

@@ -65,18 +65,16 @@ pub fn UrlBuilder(id: String) -> impl IntoView {
         })
     };
 
-    // The preview follows the URL once typing pauses.
+    // The preview follows the URL once typing pauses: each change cancels the timer the last one set,
+    // and leaving the page cancels the last.
     let preview = RwSignal::new(Some(base));
     Effect::new(move |_| {
         let next = url.get();
-        set_timeout(
-            move || {
-                if url.get_untracked() == next {
-                    preview.set(next);
-                }
-            },
-            Duration::from_millis(350),
-        );
+        if let Ok(timer) =
+            set_timeout_with_handle(move || preview.set(next), Duration::from_millis(350))
+        {
+            on_cleanup(move || timer.clear());
+        }
     });
     let info = Resource::new(move || preview.get(), {
         let id = id.clone();
@@ -104,7 +102,7 @@ pub fn UrlBuilder(id: String) -> impl IntoView {
     };
 
     view! {
-        <section aria-labelledby="builder-title" class="rounded-2xl border border-stone-200 bg-white p-5 shadow-sm dark:border-stone-800 dark:bg-stone-900">
+        <section id="builder" aria-labelledby="builder-title" class="rounded-2xl border border-stone-200 bg-white p-5 shadow-sm dark:border-stone-800 dark:bg-stone-900">
             <h2 id="builder-title" class="text-lg font-semibold">"URL builder"</h2>
             <div class="mt-4 grid grid-cols-2 gap-3 sm:grid-cols-3 lg:grid-cols-5">
                 {CONTROLS.iter().map(|(name, label, kind)| {

@@ -1,33 +1,68 @@
-//! "Make an image by URL": width, height and words in, a Placeholder Zoo URL out, live as you type.
-//! The URL comes from the same grammar module the server parses it with.
+//! The Placeholder-Zoo builder: width, height, words, model and seed in, a `/{W}x{H}/{slug}` URL out,
+//! live as you type, and a preview on request (a preview may generate, which costs money with a paid
+//! provider, so it never fires on every keystroke). The URL comes from the grammar the server parses.
 
 use leptos::prelude::*;
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
+use crate::api::studio::ModelOption;
+use crate::ui::state::{maker_state, MakerState};
 use crate::urls::placeholder::{parse_size, placeholder_path, slugify, UrlLimits};
 
+const FIELD: &str =
+    "mt-1 w-full rounded-lg border border-stone-300 bg-white px-3 py-2 text-base shadow-sm \
+     focus:outline-none focus-visible:ring-2 focus-visible:ring-violet-500 \
+     dark:border-stone-700 dark:bg-stone-900";
+
+/// The URL the inputs describe, or what is wrong with them in words.
+fn maker_url(state: &MakerState) -> Result<String, String> {
+    let size = parse_size(
+        &format!("{}x{}", state.width.get().trim(), state.height.get().trim()),
+        &UrlLimits::default(),
+    )
+    .map_err(|err| err.to_string())?;
+    let words = state.prompt.get();
+    if slugify(&words).is_empty() {
+        return Err("type a few words to describe the image".to_owned());
+    }
+    let mut query = Vec::new();
+    let model = state.model.get();
+    if !model.is_empty() {
+        query.push(format!(
+            "model={}",
+            utf8_percent_encode(&model, NON_ALPHANUMERIC)
+        ));
+    }
+    let seed = state.seed.get();
+    if !seed.trim().is_empty() {
+        let seed: u32 = seed
+            .trim()
+            .parse()
+            .map_err(|_| "the seed is a whole number from 0 to 4294967295".to_owned())?;
+        query.push(format!("seed={seed}"));
+    }
+    let path = placeholder_path(size, &words);
+    Ok(if query.is_empty() {
+        path
+    } else {
+        format!("{path}?{}", query.join("&"))
+    })
+}
+
 #[component]
-pub fn UrlMaker() -> impl IntoView {
-    let width = RwSignal::new("800".to_owned());
-    let height = RwSignal::new("600".to_owned());
-    let prompt = RwSignal::new("sunglasses sloth".to_owned());
+pub fn UrlMaker(models: Resource<Result<Vec<ModelOption>, ServerFnError>>) -> impl IntoView {
+    let state = maker_state();
+    let MakerState {
+        width,
+        height,
+        prompt,
+        model,
+        seed,
+        preview,
+    } = state;
+    let url = Memo::new(move |_| maker_url(&state));
+    let show = move |_| preview.set(url.get_untracked().ok());
 
-    // Either the URL to open, or what is wrong with the inputs.
-    let url = Memo::new(move |_| {
-        let size = parse_size(
-            &format!("{}x{}", width.get().trim(), height.get().trim()),
-            &UrlLimits::default(),
-        )
-        .map_err(|err| err.to_string())?;
-        if slugify(&prompt.get()).is_empty() {
-            return Err("type a few words to describe the image".to_owned());
-        }
-        Ok(placeholder_path(size, &prompt.get()))
-    });
-
-    let field =
-        "mt-1 w-full rounded-lg border border-stone-300 bg-white px-3 py-2 text-base shadow-sm \
-                 focus:outline-none focus-visible:ring-2 focus-visible:ring-violet-500 \
-                 dark:border-stone-700 dark:bg-stone-900";
     view! {
         <section aria-labelledby="url-maker-title" class="rounded-2xl border border-stone-200 bg-white p-5 shadow-sm dark:border-stone-800 dark:bg-stone-900">
             <h2 id="url-maker-title" class="text-lg font-semibold">"Make an image by URL"</h2>
@@ -35,36 +70,69 @@ pub fn UrlMaker() -> impl IntoView {
                 "Any URL of the form "<code>"/{W}x{H}/{words}"</code>
                 " makes an image once and serves it from storage ever after."
             </p>
-            <div class="mt-4 grid grid-cols-2 gap-3 sm:grid-cols-[6rem_6rem_1fr]">
+            <div class="mt-4 grid grid-cols-2 gap-3 sm:grid-cols-[6rem_6rem_1fr] lg:grid-cols-[6rem_6rem_1fr_14rem_8rem]">
                 <label class="text-sm font-medium">
                     "Width"
-                    <input type="number" min="1" inputmode="numeric" name="width" class=field
-                        prop:value=width on:input=move |ev| width.set(event_target_value(&ev)) />
+                    <input type="number" min="1" inputmode="numeric" name="width" class=FIELD
+                        value=width.get_untracked() prop:value=width on:input=move |ev| width.set(event_target_value(&ev)) />
                 </label>
                 <label class="text-sm font-medium">
                     "Height"
-                    <input type="number" min="1" inputmode="numeric" name="height" class=field
-                        prop:value=height on:input=move |ev| height.set(event_target_value(&ev)) />
+                    <input type="number" min="1" inputmode="numeric" name="height" class=FIELD
+                        value=height.get_untracked() prop:value=height on:input=move |ev| height.set(event_target_value(&ev)) />
                 </label>
                 <label class="col-span-2 text-sm font-medium sm:col-span-1">
-                    "Prompt"
-                    <input type="text" name="prompt" class=field
-                        prop:value=prompt on:input=move |ev| prompt.set(event_target_value(&ev)) />
+                    "Words"
+                    <input type="text" name="prompt" class=FIELD
+                        value=prompt.get_untracked() prop:value=prompt on:input=move |ev| prompt.set(event_target_value(&ev)) />
+                </label>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let chosen = model.get_untracked();
+                        let options = models.await.unwrap_or_default().into_iter().map(|m| {
+                            let selected = m.id == chosen;
+                            view! { <option value=m.id.clone() selected=selected>{m.label}</option> }
+                        }).collect_view();
+                        view! {
+                            <label class="text-sm font-medium">
+                                "Model"
+                                <select name="model" class=FIELD on:change=move |ev| model.set(event_target_value(&ev))>
+                                    <option value="">"Server default"</option>
+                                    {options}
+                                </select>
+                            </label>
+                        }
+                    })}
+                </Transition>
+                <label class="text-sm font-medium">
+                    "Seed"
+                    <input type="number" min="0" inputmode="numeric" name="seed" placeholder="auto" class=FIELD
+                        value=seed.get_untracked() prop:value=seed on:input=move |ev| seed.set(event_target_value(&ev)) />
                 </label>
             </div>
-            <p class="mt-4 break-all font-mono text-sm" aria-live="polite">
-                {move || match url.get() {
-                    Ok(path) => view! {
-                        <a data-testid="url-maker-link" href=path.clone() rel="external"
-                            class="text-violet-700 underline decoration-2 underline-offset-2 hover:text-violet-900 focus-visible:outline-2 focus-visible:outline-violet-500 dark:text-violet-300">
-                            {path.clone()}
-                        </a>
-                    }.into_any(),
-                    Err(problem) => view! {
-                        <span role="alert" class="text-red-700 dark:text-red-400">{problem}</span>
-                    }.into_any(),
-                }}
-            </p>
+            <div class="mt-4 flex flex-wrap items-center gap-3">
+                <p class="min-w-0 flex-1 break-all font-mono text-sm" aria-live="polite">
+                    {move || match url.get() {
+                        Ok(path) => view! {
+                            <a data-testid="url-maker-link" href=path.clone() rel="external"
+                                class="text-violet-700 underline decoration-2 underline-offset-2 hover:text-violet-900 focus-visible:outline-2 focus-visible:outline-violet-500 dark:text-violet-300">
+                                {path.clone()}
+                            </a>
+                        }.into_any(),
+                        Err(problem) => view! {
+                            <span role="alert" class="text-red-700 dark:text-red-400">{problem}</span>
+                        }.into_any(),
+                    }}
+                </p>
+                <button type="button" on:click=show disabled=move || url.get().is_err()
+                    class="rounded-lg border border-stone-300 px-3 py-1.5 text-sm font-medium hover:bg-stone-100 focus-visible:outline-2 focus-visible:outline-violet-500 disabled:opacity-50 dark:border-stone-700 dark:hover:bg-stone-800">
+                    "Preview"
+                </button>
+            </div>
+            {move || preview.get().map(|src| view! {
+                <img data-testid="url-maker-preview" src=src.clone() alt=format!("Preview of {src}")
+                    class="mt-4 max-h-80 max-w-full rounded-lg bg-stone-200 dark:bg-stone-800" />
+            })}
         </section>
     }
 }

@@ -161,6 +161,11 @@ impl Engine {
         })
     }
 
+    /// The catalog, for what lives beside the images (the studio's sign-ins).
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
+    }
+
     pub fn models(&self) -> &ModelCatalog {
         &self.inner.models
     }

@@ -3,6 +3,7 @@
 
 mod api;
 mod error;
+mod forms;
 
 pub use error::user_message;
 mod health;
@@ -15,7 +16,7 @@ mod transformed;
 use std::path::PathBuf;
 
 use axum::http::Request;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -39,6 +40,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::router())
         .route("/healthz", get(health::health))
+        .route("/auth/sign-in", post(forms::sign_in))
+        .route("/auth/sign-out", post(forms::sign_out))
+        .route("/studio/generate", post(forms::generate))
         .route("/img/{id}", get(original::original))
         .route("/img/{id}/{options}", get(transformed::transformed))
         // Static segments win over `/{size}/{slug}`, so the bundle never reaches the placeholder route.

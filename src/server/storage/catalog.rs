@@ -412,6 +412,45 @@ impl Catalog {
         Ok(())
     }
 
+    /// Records a studio sign-in, and forgets the ones that have expired.
+    pub async fn insert_session(
+        &self,
+        token_hash: &str,
+        expires_at: i64,
+    ) -> Result<(), CatalogError> {
+        let now = crate::server::now_millis();
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("INSERT INTO sessions (token_hash, created_at, expires_at) VALUES (?, ?, ?)")
+            .bind(token_hash)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether a sign-in exists and has not expired.
+    pub async fn session_valid(&self, token_hash: &str) -> Result<bool, CatalogError> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM sessions WHERE token_hash = ? AND expires_at > ?")
+                .bind(token_hash)
+                .bind(crate::server::now_millis())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> Result<(), CatalogError> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn ping(&self) -> Result<(), CatalogError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

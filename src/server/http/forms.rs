@@ -1,0 +1,213 @@
+//! The studio's plain HTML form posts: signing in and out, and generating without JavaScript. Each
+//! answers with a redirect (303) to a page, so the back button and a reload do the right thing. With
+//! JavaScript the studio polls its generation instead, but sign-in and sign-out go through here too.
+
+use axum::extract::{Form, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::CookieJar;
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use serde::Deserialize;
+
+use super::error::ApiError;
+use super::user_message;
+use crate::api::studio::GenerateForm;
+use crate::server::{session, studio, AppState};
+
+#[derive(Debug, Deserialize)]
+pub struct SignIn {
+    #[serde(default)]
+    key: String,
+    /// Where to go once signed in: a path on this site.
+    #[serde(default)]
+    next: String,
+}
+
+fn encode(s: &str) -> String {
+    utf8_percent_encode(s, NON_ALPHANUMERIC).to_string()
+}
+
+/// A local path to return to; anything else (another site, `//host`, a scheme) becomes `/`.
+fn local_path(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next
+    } else {
+        "/"
+    }
+}
+
+pub async fn sign_in(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Form(form): Form<SignIn>,
+) -> Result<Response, ApiError> {
+    let next = local_path(&form.next);
+    if !session::key_matches(&state, form.key.trim()) {
+        let again = format!("/sign-in?failed=1&next={}", encode(next));
+        return Ok(Redirect::to(&again).into_response());
+    }
+    let cookie = session::sign_in(&state).await.map_err(|err| {
+        tracing::error!(error = %err, "recording a studio sign-in failed");
+        ApiError::Internal
+    })?;
+    Ok((jar.add(cookie), Redirect::to(next)).into_response())
+}
+
+pub async fn sign_out(State(state): State<AppState>, jar: CookieJar) -> Result<Response, ApiError> {
+    let cleared = session::sign_out(&state, &jar).await.map_err(|err| {
+        tracing::error!(error = %err, "ending a studio sign-in failed");
+        ApiError::Internal
+    })?;
+    Ok((jar.remove(cleared), Redirect::to("/")).into_response())
+}
+
+/// The prompt form as a browser posts it: every field a string, checkboxes present only when ticked.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Generate {
+    prompt: String,
+    model: String,
+    width: String,
+    height: String,
+    steps: String,
+    fixed_seed: Option<String>,
+    seed: String,
+    negative_prompt: String,
+    translate: Option<String>,
+}
+
+impl Generate {
+    fn to_form(&self) -> Result<GenerateForm, String> {
+        let whole = |name: &str, value: &str| {
+            value
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| format!("{name} must be a whole number."))
+        };
+        let optional = |name: &str, value: &str| {
+            if value.trim().is_empty() {
+                Ok(None)
+            } else {
+                whole(name, value).map(Some)
+            }
+        };
+        Ok(GenerateForm {
+            prompt: self.prompt.clone(),
+            model: self.model.clone(),
+            width: whole("Width", &self.width)?,
+            height: whole("Height", &self.height)?,
+            steps: optional("Steps", &self.steps)?,
+            seed: match self.fixed_seed {
+                Some(_) => optional("Seed", &self.seed)?,
+                None => None,
+            },
+            negative_prompt: Some(self.negative_prompt.clone()).filter(|n| !n.trim().is_empty()),
+            translate: self.translate.is_some(),
+        })
+    }
+
+    /// The studio again, filled in with what was posted, and the problem to show beside it.
+    fn back_with(&self, problem: &str) -> Redirect {
+        let mut query = vec![
+            ("prompt", self.prompt.as_str()),
+            ("model", self.model.as_str()),
+            ("width", self.width.as_str()),
+            ("height", self.height.as_str()),
+            ("steps", self.steps.as_str()),
+            ("negative_prompt", self.negative_prompt.as_str()),
+            (
+                "translate",
+                if self.translate.is_some() { "1" } else { "0" },
+            ),
+            ("error", problem),
+        ];
+        if self.fixed_seed.is_some() {
+            query.push(("seed", self.seed.as_str()));
+        }
+        let query: Vec<String> = query
+            .into_iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k}={}", encode(v)))
+            .collect();
+        Redirect::to(&format!("/?{}", query.join("&")))
+    }
+}
+
+/// Generates and shows the result on the image's page; problems go back to the filled-in form.
+pub async fn generate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(posted): Form<Generate>,
+) -> Redirect {
+    if !session::authorised(&state, &headers).await {
+        return posted.back_with("Sign in with the server's API key to generate.");
+    }
+    let request = posted
+        .to_form()
+        .and_then(|form| studio::request(&state, form));
+    let (request, _) = match request {
+        Ok(request) => request,
+        Err(problem) => return posted.back_with(&problem),
+    };
+    match state.engine.generate(request).await {
+        Ok(generated) => Redirect::to(&format!("/gallery/{}", generated.record.id)),
+        Err(err) => posted.back_with(&user_message(&err)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed_after_sign_in() {
+        assert_eq!(local_path("/gallery/abc"), "/gallery/abc");
+        assert_eq!(local_path("https://evil.example/"), "/");
+        assert_eq!(local_path("//evil.example/"), "/");
+        assert_eq!(local_path("/\\evil.example"), "/");
+        assert_eq!(local_path(""), "/");
+    }
+
+    #[test]
+    fn posted_fields_are_checked_and_named() {
+        let posted = Generate {
+            prompt: "a fox".into(),
+            width: "640".into(),
+            height: "wide".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            posted.to_form(),
+            Err("Height must be a whole number.".into())
+        );
+
+        let posted = Generate {
+            prompt: "a fox".into(),
+            width: "640".into(),
+            height: "480".into(),
+            seed: "7".into(),
+            translate: Some("on".into()),
+            ..Default::default()
+        };
+        let form = posted.to_form().unwrap();
+        assert_eq!((form.width, form.height, form.steps), (640, 480, None));
+        assert_eq!(form.seed, None, "a seed counts only when fixed");
+        assert!(form.translate);
+    }
+
+    #[test]
+    fn going_back_keeps_what_was_typed() {
+        let posted = Generate {
+            prompt: "un zorro & un búho".into(),
+            width: "640".into(),
+            height: "480".into(),
+            ..Default::default()
+        };
+        let location = posted.back_with("Size: too big.").into_response();
+        let location = location.headers()["location"].to_str().unwrap().to_owned();
+        assert_eq!(
+            location,
+            "/?prompt=un%20zorro%20%26%20un%20b%C3%BAho&width=640&height=480&translate=0&error=Size%3A%20too%20big%2E"
+        );
+    }
+}
