@@ -14,6 +14,9 @@ const server = (listen: string, dataDir: string, extra: Record<string, string> =
     PIXZOO_DATA_DIR: dataDir,
     PIXZOO_SITE_ROOT: process.env.E2E_SITE_ROOT ?? "../target/site",
     RUST_LOG: "warn",
+    // The suite makes requests and images far faster than a person; limits have their own tests.
+    PIXZOO_SECURITY__REQUESTS_PER_SECOND: "0",
+    PIXZOO_SECURITY__GENERATIONS_PER_MINUTE: "0",
     ...extra,
   },
 });
@@ -48,6 +51,7 @@ export default defineConfig({
     server(`127.0.0.1:${port}`, process.env.E2E_DATA_DIR ?? "../target/e2e-data"),
     server(`127.0.0.1:${authPort}`, process.env.E2E_AUTH_DATA_DIR ?? "../target/e2e-auth-data", {
       API_KEY: AUTH_KEY,
+      PIXZOO_SIGNING_KEY: "e2e-signing-key",
     }),
   ],
 });

@@ -67,3 +67,29 @@ fn an_address_in_use_is_reported() {
         "{stderr}"
     );
 }
+
+#[test]
+fn sign_prints_a_url_the_server_accepts_and_needs_a_key() {
+    let output = Command::new(env!("CARGO_BIN_EXE_pixzoo"))
+        .env("PIXZOO_SIGNING_KEY", "cli-key-1, cli-key-0")
+        .args(["sign", "http://img.example/800x600/a-sloth?seed=4"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let signed = String::from_utf8(output.stdout).unwrap();
+    let signed = signed.trim();
+    let rest = signed.strip_prefix("http://img.example").unwrap();
+    let (path, query) = rest.split_once('?').unwrap();
+    let sig = query.split("sig=").nth(1).unwrap();
+    let keys = [pixzoo::server::secret::Secret::new("cli-key-1")];
+    assert!(pixzoo::server::guard::signing::verify(
+        &keys,
+        path,
+        Some(query),
+        sig
+    ));
+
+    let (code, stderr) = pixzoo(&[], &["sign", "/64x64/cat"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("no signing key"), "{stderr}");
+}

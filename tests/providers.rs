@@ -617,18 +617,22 @@ async fn jobs_report_progress_outlive_their_callers_and_share_failures() {
     let mut job = server
         .state
         .engine
-        .submit(GenerateRequest {
-            model: Some("flux-schnell".into()),
-            prompt: "progress sloth".into(),
-            negative_prompt: None,
-            seed: None,
-            steps: None,
-            size: Size {
-                width: 640,
-                height: 480,
+        .submit(
+            GenerateRequest {
+                model: Some("flux-schnell".into()),
+                prompt: "progress sloth".into(),
+                negative_prompt: None,
+                seed: None,
+                steps: None,
+                size: Size {
+                    width: 640,
+                    height: 480,
+                },
+                translate: true,
+                redo: false,
             },
-            translate: true,
-        })
+            std::sync::Arc::new(pixzoo::server::engine::Open),
+        )
         .unwrap();
     let mut events = Vec::new();
     while let Ok(event) = job.progress.recv().await {

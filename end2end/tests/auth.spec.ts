@@ -61,10 +61,41 @@ test("with an API key, the studio refuses until signed in, then generates and de
   expect(errors).toEqual([]);
 });
 
+test("with signed URLs on, the URL maker signs for a signed-in user and unsigned URLs make nothing new", async ({ page, request }) => {
+  const errors = collectErrors(page);
+  expect((await request.get("/200x100/e2e-unsigned-marmot")).status()).toBe(403);
+
+  await page.goto("/");
+  await expect(page.locator('[data-hydrated="true"]')).toBeAttached();
+  const maker = page.getByRole("region", { name: "Make an image by URL" });
+  await expect(maker).toContainText("only for signed URLs");
+  await maker.getByLabel("Words").fill("e2e signed marmot");
+  await maker.getByRole("button", { name: "Preview" }).click();
+  await expect(maker.getByRole("alert")).toContainText("Sign in with the server's API key to sign URLs.");
+
+  await page.getByTestId("sign-in").getByLabel("API key").fill(AUTH_KEY);
+  await page.getByTestId("sign-in").getByRole("button", { name: "Sign in" }).click();
+  await expect(page.locator('[data-hydrated="true"]')).toBeAttached();
+  await maker.getByLabel("Words").fill("e2e signed marmot");
+  await maker.getByRole("button", { name: "Preview" }).click();
+  const link = maker.getByTestId("url-maker-link");
+  await expect(link).toHaveText(/^\/800x600\/e2e-signed-marmot\?sig=[A-Za-z0-9_-]{43}$/);
+  const preview = maker.getByTestId("url-maker-preview");
+  await expect
+    .poll(() => preview.evaluate((img: HTMLImageElement) => [img.complete, img.naturalWidth, img.naturalHeight]))
+    .toEqual([true, 800, 600]);
+  // Stored now, so the plain URL serves it too.
+  expect((await request.get("/800x600/e2e-signed-marmot")).status()).toBe(200);
+  expect(errors).toEqual([]);
+});
+
 test("with an API key, deleting without signing in is refused", async ({ page, request }) => {
-  const made = await request.get("/200x200/e2e-guarded-newt");
+  const made = await request.post("/api/image", {
+    headers: { Authorization: `Bearer ${AUTH_KEY}` },
+    data: { messages: [{ role: "user", content: "e2e guarded newt" }], model: "builtin", size: "200x200" },
+  });
   expect(made.status()).toBe(200);
-  const id = made.headers()["x-image-id"];
+  const id = (await made.json()).id;
   expect(id).toMatch(/^[0-9a-f]{32}$/);
   await page.goto(`/gallery/${id}`);
   await expect(page.locator('[data-hydrated="true"]')).toBeAttached();

@@ -134,7 +134,13 @@ pub async fn start_generation(form: GenerateForm) -> Result<Started, ServerFnErr
             "Sign in with the server's API key to generate.".into(),
         ));
     }
-    Ok(match crate::server::studio::start(&state, form) {
+    let client = leptos_axum::extract::<axum::Extension<crate::server::guard::Client>>()
+        .await
+        .map(|axum::Extension(client)| client)
+        .unwrap_or_else(|_| {
+            crate::server::guard::Client::from_request(&Default::default(), None, None)
+        });
+    Ok(match crate::server::studio::start(&state, form, client) {
         Ok(job) => Started::Job(job),
         Err(reason) => Started::Refused(reason),
     })
@@ -156,6 +162,8 @@ pub struct Access {
     /// The server has an API key, so generating and deleting need a sign-in.
     pub key_required: bool,
     pub signed_in: bool,
+    /// New images by URL need a signature (`sig`), which [`sign_placeholder_url`] gives.
+    pub signs_urls: bool,
 }
 
 impl Access {
@@ -171,5 +179,36 @@ pub async fn studio_access() -> Result<Access, ServerFnError> {
     Ok(Access {
         key_required,
         signed_in: key_required && crate::server::session::server_fn_authorised(&state).await,
+        signs_urls: state.guard.signs_urls(),
     })
+}
+
+/// What became of a request to sign a URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Signing {
+    Signed(String),
+    /// Refused, with the reason in plain words.
+    Refused(String),
+}
+
+/// Signs a `/{W}x{H}/{slug}?…` path for the URL maker: whoever may generate in the studio may mint URLs.
+#[server(prefix = "/sfn", endpoint = "sign_placeholder_url")]
+pub async fn sign_placeholder_url(path: String) -> Result<Signing, ServerFnError> {
+    let state = expect_context::<crate::server::AppState>();
+    if !crate::server::session::server_fn_authorised(&state).await {
+        return Ok(Signing::Refused(
+            "Sign in with the server's API key to sign URLs.".into(),
+        ));
+    }
+    if !path.starts_with('/') || path.starts_with("//") {
+        return Ok(Signing::Refused(
+            "Only paths on this server can be signed.".into(),
+        ));
+    }
+    Ok(
+        match crate::server::guard::signing::sign_url(state.guard.signing_keys(), &path) {
+            Ok(signed) => Signing::Signed(signed),
+            Err(err) => Signing::Refused(err.to_string()),
+        },
+    )
 }

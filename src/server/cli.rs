@@ -1,9 +1,9 @@
-//! The command line: `pixzoo [--config PATH]`.
+//! The command line: `pixzoo [--config PATH]` serves; `pixzoo sign URL` prints a signed URL.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 use super::config::Config;
 
@@ -15,8 +15,17 @@ use super::config::Config;
 )]
 struct Args {
     /// Configuration file (default: ./Leptos.toml when present; built-in defaults otherwise).
-    #[arg(long, env = "PIXZOO_CONFIG", value_name = "PATH")]
+    #[arg(long, env = "PIXZOO_CONFIG", value_name = "PATH", global = true)]
     config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print URL with a `sig` that lets it make a new image when signed URLs are on (the first key in
+    /// security.signing_keys / PIXZOO_SIGNING_KEY signs). URL may be a path: /800x600/a-sloth
+    Sign { url: String },
 }
 
 pub async fn run() -> ExitCode {
@@ -28,6 +37,18 @@ pub async fn run() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(Command::Sign { url }) = args.command {
+        return match super::guard::signing::sign_url(&config.security.signing_keys(), &url) {
+            Ok(signed) => {
+                println!("{signed}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("pixzoo sign: {err}");
+                ExitCode::from(2)
+            }
+        };
+    }
     super::telemetry::init(&config.server.log);
     match super::serve(config).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod guard;
 pub mod http;
 pub mod prompt;
 pub mod providers;
@@ -39,6 +40,10 @@ pub struct AppState {
     pub public_url: String,
     /// Generations the studio is polling.
     pub studio: std::sync::Arc<studio::StudioJobs>,
+    /// Signatures, rate limits, budgets.
+    pub guard: std::sync::Arc<guard::Guard>,
+    /// `[security]`: request size limits and the request timeout.
+    pub security: config::SecurityConfig,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -72,13 +77,20 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
 
 /// Opens the engine and builds the router; the caller decides where to serve it.
 pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
+    let engine = Engine::open(config).await?;
+    let guard = std::sync::Arc::new(guard::Guard::new(
+        &config.security,
+        engine.catalog().clone(),
+    ));
     let state = AppState {
         leptos_options: leptos_options(config),
-        engine: Engine::open(config).await?,
+        engine,
         limits: config.limits.url_limits(),
         api_key: config.auth.api_key.clone(),
         public_url: config.server.public_url.clone(),
         studio: Default::default(),
+        guard,
+        security: config.security.clone(),
     };
     Ok((http::router(state.clone()), state))
 }
@@ -86,6 +98,18 @@ pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
 /// Serves until SIGINT or SIGTERM, lets in-flight requests finish, then closes the catalog.
 pub async fn serve(config: Config) -> Result<(), StartError> {
     let (router, state) = build(&config).await?;
+    warn_if_open(&config);
+    // Rate-limit buckets of clients gone quiet are dropped, so memory follows recent clients only.
+    tokio::spawn({
+        let guard = state.guard.clone();
+        async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                guard.forget_idle();
+            }
+        }
+    });
     let addr = config.server.addr;
     let listener = TcpListener::bind(addr)
         .await
@@ -97,13 +121,39 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         prompt_pipeline = state.engine.prompt_pipeline(),
         "listening on http://{local}"
     );
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(StartError::Serve)?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(StartError::Serve)?;
     state.engine.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A paid provider without signed URLs lets anyone mint images on the owner's bill.
+fn warn_if_open(config: &Config) {
+    let providers = &config.providers;
+    let paid = [
+        ("replicate", !providers.replicate.api_token.is_empty()),
+        (
+            "cloudflare",
+            providers
+                .cloudflare
+                .account_list()
+                .is_ok_and(|a| !a.is_empty()),
+        ),
+        ("openai", !providers.openai.api_key.is_empty()),
+    ];
+    let paid: Vec<&str> = paid.iter().filter(|(_, on)| *on).map(|(n, _)| *n).collect();
+    if !paid.is_empty() && config.security.signing_keys().is_empty() {
+        tracing::warn!(
+            providers = ?paid,
+            "no signing key (PIXZOO_SIGNING_KEY): anyone who can reach /{{W}}x{{H}}/{{slug}} can make new images on a paid provider; see README, \"Running it in public\""
+        );
+    }
 }
 
 async fn shutdown_signal() {

@@ -11,6 +11,7 @@ use crate::api::studio::{
 use crate::server::config::Sizes;
 use crate::server::engine::progress::Progress;
 use crate::server::engine::{CacheStatus, GenerateRequest, Generated};
+use crate::server::guard::{Client, Signature};
 use crate::server::http::user_message;
 use crate::server::AppState;
 use crate::urls::placeholder::{parse_size, placeholder_path, Size};
@@ -70,9 +71,13 @@ pub fn model_options(state: &AppState) -> Vec<ModelOption> {
 
 /// Starts (or joins) the generation the form describes; the error is in plain words for the form.
 /// The caller has checked that the browser may generate ([`crate::server::session`]).
-pub fn start(state: &AppState, form: GenerateForm) -> Result<String, String> {
+pub fn start(state: &AppState, form: GenerateForm, client: Client) -> Result<String, String> {
     let (request, size) = request(state, form)?;
-    let job = state.engine.submit(request).map_err(|e| user_message(&e))?;
+    let admission = state.guard.ticket(client, Signature::NotRequired);
+    let job = state
+        .engine
+        .submit(request, admission)
+        .map_err(|e| user_message(&e))?;
     Ok(state.studio.track(job, size))
 }
 
@@ -103,6 +108,7 @@ pub fn request(state: &AppState, form: GenerateForm) -> Result<(GenerateRequest,
         steps: form.steps,
         size,
         translate: form.translate,
+        redo: false,
     };
     Ok((request, size))
 }

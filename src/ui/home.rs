@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::api::images::{recent_images, ImageSummary};
-use crate::api::studio::{studio_access, studio_models};
+use crate::api::studio::{studio_access, studio_models, Access};
 use crate::ui::state::studio_state;
 use crate::ui::studio::Studio;
 use crate::ui::url_maker::UrlMaker;
@@ -27,8 +27,20 @@ pub fn HomePage() -> impl IntoView {
                     "Your self-hosted image studio and image origin."
                 </p>
             </header>
-            <Studio models access />
-            <div class="mt-6"><UrlMaker models /></div>
+            <Transition fallback=|| view! { <p class="text-stone-500">"Loading models…"</p> }>
+                {move || Suspend::new(async move {
+                    let access = access.await.unwrap_or(Access { key_required: false, signed_in: false, signs_urls: false });
+                    match models.await {
+                        Ok(models) => view! {
+                            <Studio models=models.clone() access />
+                            <div class="mt-6"><UrlMaker models signs_urls=access.signs_urls /></div>
+                        }.into_any(),
+                        Err(err) => view! {
+                            <p role="alert" class="text-red-700 dark:text-red-400">"Could not load the models: " {err.to_string()}</p>
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
             <section aria-labelledby="recent-title" class="mt-10">
                 <div class="flex items-center justify-between gap-4">
                     <h2 id="recent-title" class="text-lg font-semibold">"Recent images"</h2>

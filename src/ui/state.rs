@@ -109,6 +109,10 @@ pub struct MakerState {
     pub seed: RwSignal<String>,
     /// The URL whose image is shown, once asked for.
     pub preview: RwSignal<Option<String>>,
+    /// (URL, the same URL signed), when signed URLs are on and it was signed.
+    pub signed: RwSignal<Option<(String, String)>>,
+    /// Why signing was refused.
+    pub problem: RwSignal<Option<String>>,
 }
 
 impl MakerState {
@@ -120,6 +124,8 @@ impl MakerState {
             model: RwSignal::new(String::new()),
             seed: RwSignal::new(String::new()),
             preview: RwSignal::new(None),
+            signed: RwSignal::new(None),
+            problem: RwSignal::new(None),
         }
     }
 }

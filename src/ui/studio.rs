@@ -72,16 +72,15 @@ fn capabilities(model: &ModelOption) -> String {
     }
 }
 
+/// The studio's card: sign-in when needed, the prompt form, the result. The home page renders it once the
+/// models are known (the route is SsrMode::Async, so the form works without JavaScript).
 #[component]
-pub fn Studio(
-    models: Resource<Result<Vec<ModelOption>, ServerFnError>>,
-    access: Resource<Result<Access, ServerFnError>>,
-) -> impl IntoView {
+pub fn Studio(models: Vec<ModelOption>, access: Access) -> impl IntoView {
     let state = studio_state();
     state.apply_query(&leptos_router::hooks::use_query_map().get_untracked());
     let location = leptos_router::hooks::use_location();
     // Where to come back to after signing in: this page, with its query.
-    let here = move || {
+    let here = {
         let (path, search) = (
             location.pathname.get_untracked(),
             location.search.get_untracked(),
@@ -96,22 +95,9 @@ pub fn Studio(
     view! {
         <section aria-labelledby="studio-title" class="rounded-2xl border border-stone-200 bg-white p-5 shadow-sm dark:border-stone-800 dark:bg-stone-900">
             <h2 id="studio-title" class="text-lg font-semibold">"Generate"</h2>
-            // Rendered whole on the server (the route is SsrMode::Async), so the form works without JavaScript.
-            <Transition fallback=|| view! { <p class="mt-4 text-stone-500">"Loading models…"</p> }>
-                {move || Suspend::new(async move {
-                    let access = access.await.unwrap_or(Access { key_required: false, signed_in: false });
-                    match models.await {
-                        Ok(list) => view! {
-                            {(!access.allowed()).then(|| view! { <SignInForm next=here() /> })}
-                            {(access.key_required && access.signed_in).then(|| view! { <SignOut /> })}
-                            <StudioForm models=list />
-                        }.into_any(),
-                        Err(err) => view! {
-                            <p role="alert" class="mt-4 text-red-700 dark:text-red-400">"Could not load the models: " {plain(err)}</p>
-                        }.into_any(),
-                    }
-                })}
-            </Transition>
+            {(!access.allowed()).then(|| view! { <SignInForm next=here /> })}
+            {(access.key_required && access.signed_in).then(|| view! { <SignOut /> })}
+            <StudioForm models />
             {move || state.job.get().and_then(|j| j.result).map(|image| view! { <ResultCard image /> })}
         </section>
     }

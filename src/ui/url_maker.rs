@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
-use crate::api::studio::ModelOption;
+use crate::api::studio::{sign_placeholder_url, ModelOption, Signing};
 use crate::ui::state::{maker_state, MakerState};
 use crate::urls::placeholder::{parse_size, placeholder_path, slugify, UrlLimits};
 
@@ -50,7 +50,11 @@ fn maker_url(state: &MakerState) -> Result<String, String> {
 }
 
 #[component]
-pub fn UrlMaker(models: Resource<Result<Vec<ModelOption>, ServerFnError>>) -> impl IntoView {
+pub fn UrlMaker(
+    models: Vec<ModelOption>,
+    /// New images need a signed URL: "Preview" signs first.
+    signs_urls: bool,
+) -> impl IntoView {
     let state = maker_state();
     let MakerState {
         width,
@@ -59,9 +63,38 @@ pub fn UrlMaker(models: Resource<Result<Vec<ModelOption>, ServerFnError>>) -> im
         model,
         seed,
         preview,
+        signed,
+        problem,
     } = state;
     let url = Memo::new(move |_| maker_url(&state));
-    let show = move |_| preview.set(url.get_untracked().ok());
+    // The URL to hand out: signed, once it has been, while the inputs still say the same.
+    let shown = move || {
+        let url = url.get().ok()?;
+        Some(match signed.get() {
+            Some((unsigned, signed)) if unsigned == url => signed,
+            _ => url,
+        })
+    };
+    let show = move |_| {
+        let Ok(path) = url.get_untracked() else {
+            return;
+        };
+        problem.set(None);
+        if !signs_urls {
+            preview.set(Some(path));
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            match sign_placeholder_url(path.clone()).await {
+                Ok(Signing::Signed(with_sig)) => {
+                    signed.set(Some((path, with_sig.clone())));
+                    preview.set(Some(with_sig));
+                }
+                Ok(Signing::Refused(reason)) => problem.set(Some(reason)),
+                Err(err) => problem.set(Some(err.to_string())),
+            }
+        });
+    };
 
     view! {
         <section aria-labelledby="url-maker-title" class="rounded-2xl border border-stone-200 bg-white p-5 shadow-sm dark:border-stone-800 dark:bg-stone-900">
@@ -86,24 +119,16 @@ pub fn UrlMaker(models: Resource<Result<Vec<ModelOption>, ServerFnError>>) -> im
                     <input type="text" name="prompt" class=FIELD
                         value=prompt.get_untracked() prop:value=prompt on:input=move |ev| prompt.set(event_target_value(&ev)) />
                 </label>
-                <Transition fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        let chosen = model.get_untracked();
-                        let options = models.await.unwrap_or_default().into_iter().map(|m| {
-                            let selected = m.id == chosen;
+                <label class="text-sm font-medium">
+                    "Model"
+                    <select name="model" class=FIELD on:change=move |ev| model.set(event_target_value(&ev))>
+                        <option value="">"Server default"</option>
+                        {models.into_iter().map(|m| {
+                            let selected = m.id == model.get_untracked();
                             view! { <option value=m.id.clone() selected=selected>{m.label}</option> }
-                        }).collect_view();
-                        view! {
-                            <label class="text-sm font-medium">
-                                "Model"
-                                <select name="model" class=FIELD on:change=move |ev| model.set(event_target_value(&ev))>
-                                    <option value="">"Server default"</option>
-                                    {options}
-                                </select>
-                            </label>
-                        }
-                    })}
-                </Transition>
+                        }).collect_view()}
+                    </select>
+                </label>
                 <label class="text-sm font-medium">
                     "Seed"
                     <input type="number" min="0" inputmode="numeric" name="seed" placeholder="auto" class=FIELD
@@ -112,7 +137,7 @@ pub fn UrlMaker(models: Resource<Result<Vec<ModelOption>, ServerFnError>>) -> im
             </div>
             <div class="mt-4 flex flex-wrap items-center gap-3">
                 <p class="min-w-0 flex-1 break-all font-mono text-sm" aria-live="polite">
-                    {move || match url.get() {
+                    {move || match url.get().map(|_| shown().unwrap_or_default()) {
                         Ok(path) => view! {
                             <a data-testid="url-maker-link" href=path.clone() rel="external"
                                 class="text-violet-700 underline decoration-2 underline-offset-2 hover:text-violet-900 focus-visible:outline-2 focus-visible:outline-violet-500 dark:text-violet-300">
@@ -129,6 +154,12 @@ pub fn UrlMaker(models: Resource<Result<Vec<ModelOption>, ServerFnError>>) -> im
                     "Preview"
                 </button>
             </div>
+            {signs_urls.then(|| view! {
+                <p class="mt-2 text-sm text-stone-600 dark:text-stone-400">
+                    "This server makes new images only for signed URLs: Preview signs this one."
+                </p>
+            })}
+            {move || problem.get().map(|p| view! { <p role="alert" class="mt-2 text-sm text-red-700 dark:text-red-400">{p}</p> })}
             {move || preview.get().map(|src| view! {
                 <img data-testid="url-maker-preview" src=src.clone() alt=format!("Preview of {src}")
                     class="mt-4 max-h-80 max-w-full rounded-lg bg-stone-200 dark:bg-stone-800" />

@@ -22,6 +22,9 @@ pub fn config(data_dir: &Path) -> Config {
     let mut config = Config::default();
     config.storage.data_dir = data_dir.to_owned();
     config.server.site_root = data_dir.join("site");
+    // Tests fire requests far faster than any person; the rate-limit tests turn limits back on.
+    config.security.requests_per_second = 0;
+    config.security.generations_per_minute = 0;
     config
 }
 
@@ -36,12 +39,15 @@ impl TestServer {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
         });
         Self {
             base,

@@ -15,6 +15,7 @@ use crate::urls::placeholder::UrlLimits;
 mod catalog;
 mod prompt;
 mod providers;
+mod security;
 
 pub use catalog::{CatalogConfig, ModelConfig, ModelFamily, SizeEntry, Sizes, StepsRange};
 pub use prompt::{CloudflarePromptConfig, EngineConfig, LlmConfig, PipelineChoice, PromptConfig};
@@ -22,6 +23,7 @@ pub use providers::{
     A1111Config, BuiltinConfig, CloudflareAccount, CloudflareConfig, OpenAiConfig, ProvidersConfig,
     ReplicateConfig,
 };
+pub use security::SecurityConfig;
 
 /// The file read when no `--config` is given, if it exists in the working directory.
 pub const DEFAULT_CONFIG_FILE: &str = "Leptos.toml";
@@ -37,6 +39,7 @@ pub struct Config {
     pub prompt: PromptConfig,
     pub engine: EngineConfig,
     pub auth: AuthConfig,
+    pub security: SecurityConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -229,10 +232,34 @@ impl Config {
             ("prompt.timeout_secs", self.prompt.timeout_secs),
             ("engine.deadline_secs", self.engine.deadline_secs),
             ("engine.max_attempts", u64::from(self.engine.max_attempts)),
+            (
+                "security.request_timeout_secs",
+                self.security.request_timeout_secs,
+            ),
+            (
+                "security.max_body_bytes",
+                self.security.max_body_bytes as u64,
+            ),
+            ("security.max_url_bytes", self.security.max_url_bytes as u64),
+            (
+                "security.max_header_bytes",
+                self.security.max_header_bytes as u64,
+            ),
         ];
         for (key, value) in timeouts {
             if value == 0 {
                 return invalid(key, "must be at least 1".into());
+            }
+        }
+        for provider in self.security.daily_budget.keys() {
+            if !KNOWN_PROVIDERS.contains(&provider.as_str()) {
+                return invalid(
+                    "security.daily_budget",
+                    format!(
+                        "`{provider}` is not a provider; known: {}",
+                        KNOWN_PROVIDERS.join(", ")
+                    ),
+                );
             }
         }
         if let Err(reason) = providers.cloudflare.account_list() {
@@ -315,6 +342,7 @@ fn seed_env() -> Result<Serialized<serde_json::Value>, ConfigError> {
         ("OPENAI_BASE_URL", "providers.openai.base_url"),
         ("A1111_BASE_URL", "providers.a1111.base_url"),
         ("API_KEY", "auth.api_key"),
+        ("PIXZOO_SIGNING_KEY", "security.signing_keys"),
         ("CF_TRANSLATE_MODEL", "prompt.cloudflare.translate_model"),
         ("LLM_BASE_URL", "prompt.openai.base_url"),
         ("LLM_API_KEY", "prompt.openai.api_key"),
@@ -377,16 +405,17 @@ fn describe(err: figment::Error) -> String {
 
 /// `PIXZOO_SECTION__KEY` for any key, plus short names for the ones people set most.
 fn pixzoo_env() -> Env {
-    Env::prefixed("PIXZOO_").ignore(&["CONFIG"]).map(|key| {
-        match key.as_str().to_ascii_lowercase().as_str() {
+    // SIGNING_KEY is read as a plain string by `seed_env`.
+    Env::prefixed("PIXZOO_")
+        .ignore(&["CONFIG", "SIGNING_KEY"])
+        .map(|key| match key.as_str().to_ascii_lowercase().as_str() {
             "addr" => "server.addr".into(),
             "site_root" => "server.site_root".into(),
             "log" => "server.log".into(),
             "data_dir" => "storage.data_dir".into(),
             "default_model" => "catalog.default_model".into(),
             other => other.replace("__", ".").into(),
-        }
-    })
+        })
 }
 
 // figment's `Jail` closures return its large error type by design.

@@ -51,6 +51,33 @@ pub enum EngineError {
     Setup(String),
     #[error("the server is busy transforming other images; try again shortly")]
     Busy,
+    /// A new generation this request may not start (no valid signature, for example).
+    #[error("{0}")]
+    Forbidden(String),
+    /// Too many new generations: from this client, or from this provider today.
+    #[error("{message}")]
+    Limited {
+        message: String,
+        retry_after: Duration,
+    },
+}
+
+/// Asked once before a request starts a NEW generation (a provider call). Stored images and requests
+/// that join a generation already running never ask, so they cost nothing against limits and budgets.
+/// The HTTP edge's implementation (`server::guard`) checks signatures, rate limits and budgets.
+#[async_trait::async_trait]
+pub trait Admission: Send + Sync + 'static {
+    async fn admit(&self, model: &ModelConfig) -> Result<(), EngineError>;
+}
+
+/// Admits everything: for tools and tests that run the engine directly.
+pub struct Open;
+
+#[async_trait::async_trait]
+impl Admission for Open {
+    async fn admit(&self, _model: &ModelConfig) -> Result<(), EngineError> {
+        Ok(())
+    }
 }
 
 /// What a client asked for, before defaults are applied.
@@ -67,6 +94,9 @@ pub struct GenerateRequest {
     pub size: Size,
     /// Run the prompt pipeline (translate and optimise).
     pub translate: bool,
+    /// Make the image again even if one is stored for this request; the new one takes its place for
+    /// this request (the old one stays reachable by id).
+    pub redo: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,13 +210,23 @@ impl Engine {
         self.inner.flights.in_flight()
     }
 
-    /// Serves a stored image for this request, or generates, stores and records a new one.
-    pub async fn generate(&self, request: GenerateRequest) -> Result<Generated, Arc<EngineError>> {
-        self.submit(request)?.result.await
+    /// Serves a stored image for this request, or generates, stores and records a new one if
+    /// `admission` allows.
+    pub async fn generate(
+        &self,
+        request: GenerateRequest,
+        admission: Arc<dyn Admission>,
+    ) -> Result<Generated, Arc<EngineError>> {
+        self.submit(request, admission)?.result.await
     }
 
-    /// Starts (or joins) the job for this request; its progress can be followed while it runs.
-    pub fn submit(&self, request: GenerateRequest) -> Result<Job<Generated>, Arc<EngineError>> {
+    /// Starts (or joins) the job for this request; its progress can be followed while it runs. Only the
+    /// request that starts the job is asked for admission.
+    pub fn submit(
+        &self,
+        request: GenerateRequest,
+        admission: Arc<dyn Admission>,
+    ) -> Result<Job<Generated>, Arc<EngineError>> {
         let model = self
             .inner
             .models
@@ -199,8 +239,8 @@ impl Engine {
             .flights
             .join_or_start(plan.request_key(), move |progress| async move {
                 let deadline = inner.deadline;
-                let result = match tokio::time::timeout(deadline, inner.run(&plan, &progress)).await
-                {
+                let run = inner.run(&plan, admission.as_ref(), &progress);
+                let result = match tokio::time::timeout(deadline, run).await {
                     Ok(result) => result,
                     Err(_) => Err(EngineError::Deadline(deadline)),
                 };
@@ -321,6 +361,9 @@ impl Plan {
             size: self.request.size,
         });
         key.push(if self.request.translate { 't' } else { 'r' });
+        if self.request.redo {
+            key.push('!');
+        }
         key
     }
 }
@@ -329,6 +372,7 @@ impl Inner {
     async fn run(
         &self,
         plan: &Plan,
+        admission: &dyn Admission,
         progress: &broadcast::Sender<Progress>,
     ) -> Result<Generated, EngineError> {
         let _ = progress.send(Progress::Queued);
@@ -356,19 +400,22 @@ impl Inner {
             steps: plan.steps,
             size: target.size,
         });
-        if let Some(record) = self.catalog.by_gen_key(&gen_key).await? {
-            let bytes = self.blobs.get(&record.blob_key()).await?;
-            return Ok(Generated {
-                record,
-                bytes,
-                cache: CacheStatus::Hit,
-            });
+        if !plan.request.redo {
+            if let Some(record) = self.catalog.by_gen_key(&gen_key).await? {
+                let bytes = self.blobs.get(&record.blob_key()).await?;
+                return Ok(Generated {
+                    record,
+                    bytes,
+                    cache: CacheStatus::Hit,
+                });
+            }
         }
 
         let provider = self
             .providers
             .get(plan.model.provider.as_str())
             .ok_or_else(|| UnknownModel::new(&plan.model.id, &self.models))?;
+        admission.admit(&plan.model).await?;
         let request = ProviderRequest {
             upstream_model: plan.model.upstream.clone(),
             prompt: prompt.final_prompt.clone(),
@@ -411,7 +458,11 @@ impl Inner {
         self.blobs
             .put(&record.blob_key(), image.bytes.clone())
             .await?;
-        let stored = self.catalog.insert(&record).await?;
+        let stored = if plan.request.redo {
+            self.catalog.replace(&record).await?
+        } else {
+            self.catalog.insert(&record).await?
+        };
         tracing::info!(
             id = %stored.id,
             model = %stored.model,

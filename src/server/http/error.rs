@@ -19,6 +19,14 @@ pub enum ApiError {
     #[error("missing or wrong API key: send Authorization: Bearer <key>")]
     Unauthorized,
     #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Timeout(String),
+    #[error("{0}")]
+    UriTooLong(String),
+    #[error("{0}")]
+    HeadersTooLarge(String),
+    #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{message}")]
     RateLimited {
@@ -42,6 +50,10 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
@@ -59,6 +71,14 @@ impl From<&EngineError> for ApiError {
             EngineError::BadRequest(message) => ApiError::BadRequest(message.clone()),
             EngineError::Deadline(_) => ApiError::GatewayTimeout(err.to_string()),
             EngineError::Busy => ApiError::Busy(err.to_string()),
+            EngineError::Forbidden(message) => ApiError::Forbidden(message.clone()),
+            EngineError::Limited {
+                message,
+                retry_after,
+            } => ApiError::RateLimited {
+                message: message.clone(),
+                retry_after: Some(*retry_after),
+            },
             EngineError::Provider(provider) => {
                 tracing::warn!(error = %provider, "provider failed");
                 match provider {

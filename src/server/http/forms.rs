@@ -10,6 +10,7 @@ use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::Deserialize;
 
 use super::error::ApiError;
+use super::limits::Admit;
 use super::user_message;
 use crate::api::studio::GenerateForm;
 use crate::server::{session, studio, AppState};
@@ -137,6 +138,7 @@ impl Generate {
 pub async fn generate(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Admit(admission): Admit,
     Form(posted): Form<Generate>,
 ) -> Redirect {
     if !session::authorised(&state, &headers).await {
@@ -149,7 +151,7 @@ pub async fn generate(
         Ok(request) => request,
         Err(problem) => return posted.back_with(&problem),
     };
-    match state.engine.generate(request).await {
+    match state.engine.generate(request, admission).await {
         Ok(generated) => Redirect::to(&format!("/gallery/{}", generated.record.id)),
         Err(err) => posted.back_with(&user_message(&err)),
     }

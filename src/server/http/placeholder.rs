@@ -6,7 +6,7 @@
 //! cropped (`fit=cover` unless given) to exactly W×H.
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Extension, Path, Query, Request, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 
@@ -15,12 +15,15 @@ use super::image_response::{image_response, ImageReply};
 use super::negotiate::negotiate;
 use crate::server::engine::derive::DeriveRequest;
 use crate::server::engine::GenerateRequest;
+use crate::server::guard::{Client, Signature};
+use crate::server::http::api::authorised_by_key;
 use crate::server::AppState;
 use crate::urls::options::{Fit, OutputFormat, TransformOptions};
 use crate::urls::placeholder::{parse_size, prompt_from_slug, Size, SizeError};
 
 pub async fn placeholder(
     State(state): State<AppState>,
+    client: Option<Extension<Client>>,
     path: Result<Path<(String, String)>, PathRejection>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     uri: Uri,
@@ -39,7 +42,11 @@ pub async fn placeholder(
         }
         Err(err) => return ApiError::BadRequest(err.to_string()).into_response(),
     };
-    serve(&state, size, &slug, query, &headers)
+    let client = client.map_or_else(
+        || Client::from_request(&headers, None, None),
+        |Extension(c)| c,
+    );
+    serve(&state, size, &slug, query, &uri, &headers, client)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
@@ -49,25 +56,43 @@ async fn serve(
     size: Size,
     slug: &str,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    uri: &Uri,
     headers: &HeaderMap,
+    client: Client,
 ) -> Result<Response, ApiError> {
     let (slug, extension) = split_extension(slug);
     let prompt =
         prompt_from_slug(slug, &state.limits).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let Query(pairs) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let params = Params::parse(pairs, size, extension)?;
+    if params.redo && (state.api_key.is_empty() || !authorised_by_key(state, headers)) {
+        return Err(ApiError::Forbidden(
+            "`redo` makes the image again and needs the API key (Authorization: Bearer <key>); without one configured it is off".into(),
+        ));
+    }
+    let signature = if state.guard.signs_urls() {
+        state
+            .guard
+            .signature(uri.path(), uri.query(), params.sig.as_deref())
+    } else {
+        Signature::NotRequired
+    };
 
     let generated = state
         .engine
-        .generate(GenerateRequest {
-            model: params.model,
-            prompt,
-            negative_prompt: None,
-            seed: params.seed,
-            steps: None,
-            size,
-            translate: params.translate,
-        })
+        .generate(
+            GenerateRequest {
+                model: params.model,
+                prompt,
+                negative_prompt: None,
+                seed: params.seed,
+                steps: None,
+                size,
+                translate: params.translate,
+                redo: params.redo,
+            },
+            state.guard.ticket(client, signature),
+        )
         .await?;
     let negotiated = negotiate(params.options.format, generated.record.format, headers);
     let derived = state
@@ -111,6 +136,9 @@ struct Params {
     model: Option<String>,
     seed: Option<u32>,
     translate: bool,
+    /// `sig`: the URL's signature, when it has one.
+    sig: Option<String>,
+    redo: bool,
     options: TransformOptions,
 }
 
@@ -125,6 +153,8 @@ impl Params {
             model: None,
             seed: None,
             translate: true,
+            sig: None,
+            redo: false,
             options: TransformOptions::default(),
         };
         for (name, value) in pairs {
@@ -138,7 +168,9 @@ impl Params {
                         ))
                     })?)
                 }
-                "translate" => params.translate = parse_flag(&value)?,
+                "translate" => params.translate = parse_flag("translate", &value)?,
+                "redo" => params.redo = parse_flag("redo", &value)?,
+                "sig" => params.sig = Some(value),
                 "width" | "w" | "height" | "h" => {
                     return Err(bad(format!(
                         "`{name}` cannot be set here: the size comes from the path ({size})"
@@ -168,12 +200,12 @@ impl Params {
     }
 }
 
-fn parse_flag(value: &str) -> Result<bool, ApiError> {
+fn parse_flag(name: &str, value: &str) -> Result<bool, ApiError> {
     match value {
         "" | "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),
         other => Err(ApiError::BadRequest(format!(
-            "translate `{other}` must be true or false"
+            "{name} `{other}` must be true or false"
         ))),
     }
 }

@@ -203,6 +203,27 @@ impl Catalog {
     /// Records an image whose blob is already stored. If another request recorded the same generation
     /// key first, that row wins and is returned.
     pub async fn insert(&self, record: &ImageRecord) -> Result<ImageRecord, CatalogError> {
+        self.record(record, false).await
+    }
+
+    /// Records a regenerated image in place of the one stored for the same generation key. The old row
+    /// keeps its id (its URL by id still works) under a retired key, in the same transaction.
+    pub async fn replace(&self, record: &ImageRecord) -> Result<ImageRecord, CatalogError> {
+        self.record(record, true).await
+    }
+
+    async fn record(
+        &self,
+        record: &ImageRecord,
+        retire: bool,
+    ) -> Result<ImageRecord, CatalogError> {
+        let mut tx = self.pool.begin().await?;
+        if retire {
+            sqlx::query("UPDATE images SET gen_key = gen_key || '~' || id WHERE gen_key = ?")
+                .bind(&record.gen_key)
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query(
             "INSERT INTO images (id, gen_key, prompt, final_prompt, negative_prompt, model, provider, seed, \
              steps, width, height, format, bytes, content_hash, created_at, translation, translation_note) \
@@ -225,8 +246,9 @@ impl Catalog {
         .bind(record.created_at)
         .bind(record.translation.as_str())
         .bind(&record.translation_note)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         self.by_gen_key(&record.gen_key)
             .await?
             .ok_or_else(|| CatalogError::Corrupt {
@@ -410,6 +432,18 @@ impl Catalog {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Images from `provider` recorded since `since_ms` (Unix milliseconds).
+    pub async fn count_since(&self, provider: &str, since_ms: i64) -> Result<u32, CatalogError> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM images WHERE provider = ? AND created_at >= ?",
+        )
+        .bind(provider)
+        .bind(since_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
     }
 
     /// Records a studio sign-in, and forgets the ones that have expired.

@@ -18,6 +18,7 @@ use super::types::{ErrorBody, ImageRequest, ImageResponse};
 use super::{json_rejection, ApiError};
 use crate::server::engine::progress::Progress;
 use crate::server::engine::{CacheStatus, GenerateRequest, Generated};
+use crate::server::http::limits::Admit;
 use crate::server::AppState;
 use crate::urls::placeholder::{parse_size, Size, UrlLimits};
 
@@ -42,6 +43,7 @@ use crate::urls::placeholder::{parse_size, Size, UrlLimits};
 pub async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Admit(admission): Admit,
     body: Result<Json<ImageRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     if !authorised(&state, &headers) {
@@ -50,10 +52,10 @@ pub async fn create(
     let Json(body) = body.map_err(json_rejection)?;
     let request = generate_request(&body, &state.limits)?;
     if !body.stream {
-        let generated = state.engine.generate(request).await?;
+        let generated = state.engine.generate(request, admission).await?;
         return Ok(Json(response(&generated)).into_response());
     }
-    let mut job = state.engine.submit(request)?;
+    let mut job = state.engine.submit(request, admission)?;
     let (sender, receiver) = mpsc::channel::<Result<Event, Infallible>>(32);
     tokio::spawn(async move {
         loop {
@@ -139,6 +141,7 @@ fn generate_request(body: &ImageRequest, limits: &UrlLimits) -> Result<GenerateR
         steps: body.steps,
         size: requested_size(body, limits)?,
         translate: body.translate.unwrap_or(true),
+        redo: false,
     })
 }
 

@@ -10,16 +10,13 @@ mod openapi;
 mod types;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use tower_http::cors::{Any, CorsLayer};
 
 pub use super::error::ApiError;
 use crate::server::AppState;
-
-/// Largest JSON body accepted.
-const MAX_BODY_BYTES: usize = 64 * 1024;
+pub use auth::authorised as authorised_by_key;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -29,7 +26,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/images/{id}", get(images::get).delete(images::delete))
         .route("/api/openapi.json", get(openapi::document))
         .route("/v1/images/generations", post(openai::generations))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(
             CorsLayer::new()
                 .allow_origin(Any)
@@ -41,9 +37,9 @@ pub fn router() -> Router<AppState> {
 /// A body that is not the JSON we expect: 413 when too large, else 400 with serde's reason.
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection.status() {
-        axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(format!(
-            "the body is over the limit of {MAX_BODY_BYTES} bytes"
-        )),
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(
+            "the body is over the server's limit (security.max_body_bytes)".into(),
+        ),
         _ => ApiError::BadRequest(rejection.body_text()),
     }
 }

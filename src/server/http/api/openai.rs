@@ -14,6 +14,7 @@ use super::auth::authorised;
 use super::{json_rejection, ApiError};
 use crate::server::engine::keys::seed_for;
 use crate::server::engine::GenerateRequest;
+use crate::server::http::limits::Admit;
 use crate::server::AppState;
 use crate::urls::placeholder::parse_size;
 
@@ -123,6 +124,7 @@ impl IntoResponse for OpenAiError {
 pub async fn generations(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Admit(admission): Admit,
     body: Result<Json<GenerationRequest>, JsonRejection>,
 ) -> Result<Json<GenerationResponse>, OpenAiError> {
     if !authorised(&state, &headers) {
@@ -166,15 +168,19 @@ pub async fn generations(
     }
     let base = public_base(&state, &headers);
     let jobs = (0..n).map(|i| {
-        state.engine.generate(GenerateRequest {
-            model: model.clone(),
-            prompt: prompt.clone(),
-            negative_prompt: None,
-            seed: Some(seed_for(&prompt).wrapping_add(i)),
-            steps: None,
-            size,
-            translate: true,
-        })
+        state.engine.generate(
+            GenerateRequest {
+                model: model.clone(),
+                prompt: prompt.clone(),
+                negative_prompt: None,
+                seed: Some(seed_for(&prompt).wrapping_add(i)),
+                steps: None,
+                size,
+                translate: true,
+                redo: false,
+            },
+            admission.clone(),
+        )
     });
     let mut data = Vec::new();
     for result in futures::future::join_all(jobs).await {

@@ -1,0 +1,59 @@
+//! `[security]`: what keeps a public Pixzoo from being turned into someone else's image bill.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::server::secret::Secret;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecurityConfig {
+    /// Secrets for signed URLs, comma-separated; the first signs, any verifies (rotation).
+    pub signing_keys: Secret,
+    /// The header a trusted reverse proxy puts the client address in; empty: the TCP peer.
+    pub client_ip_header: String,
+    /// New generations per client per minute, and the burst allowed; 0 = no limit.
+    pub generations_per_minute: u32,
+    pub generation_burst: u32,
+    /// Every other request per client per second, and the burst allowed; 0 = no limit.
+    pub requests_per_second: u32,
+    pub request_burst: u32,
+    pub max_body_bytes: usize,
+    pub max_url_bytes: usize,
+    pub max_header_bytes: usize,
+    pub request_timeout_secs: u64,
+    /// New generations per provider per UTC day; providers not listed have no budget.
+    pub daily_budget: BTreeMap<String, u32>,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        Self {
+            signing_keys: Secret::default(),
+            client_ip_header: String::new(),
+            generations_per_minute: 10,
+            generation_burst: 20,
+            requests_per_second: 20,
+            request_burst: 100,
+            max_body_bytes: 64 * 1024,
+            max_url_bytes: 4096,
+            max_header_bytes: 16 * 1024,
+            request_timeout_secs: 210,
+            daily_budget: BTreeMap::new(),
+        }
+    }
+}
+
+impl SecurityConfig {
+    /// The signing keys in order, empty entries dropped.
+    pub fn signing_keys(&self) -> Vec<Secret> {
+        self.signing_keys
+            .expose()
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(Secret::new)
+            .collect()
+    }
+}

@@ -1,0 +1,81 @@
+//! A daily budget of new generations per provider, counted from midnight UTC. The count for the day
+//! starts from the catalog (so a restart does not reset it) and is reserved before the provider is
+//! called: a failed call may still have cost money.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::server::storage::{Catalog, CatalogError};
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+pub struct Budget {
+    limits: BTreeMap<String, u32>,
+    /// provider → (day number since the epoch, generations that day)
+    spent: Mutex<HashMap<String, (i64, u32)>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BudgetError {
+    #[error(
+        "today's budget of {limit} new images from {provider} is spent; it renews at midnight UTC"
+    )]
+    Spent {
+        provider: String,
+        limit: u32,
+        resets_in: Duration,
+    },
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+}
+
+impl Budget {
+    pub fn new(limits: BTreeMap<String, u32>) -> Self {
+        Self {
+            limits,
+            spent: Mutex::default(),
+        }
+    }
+
+    /// Reserves one new generation from `provider`'s budget for today, if it has one.
+    pub async fn take(
+        &self,
+        provider: &str,
+        catalog: &Catalog,
+        now_ms: i64,
+    ) -> Result<(), BudgetError> {
+        let Some(&limit) = self.limits.get(provider) else {
+            return Ok(());
+        };
+        let day = now_ms.div_euclid(DAY_MS);
+        let known = {
+            let spent = self.spent.lock().unwrap_or_else(|e| e.into_inner());
+            spent.get(provider).filter(|(d, _)| *d == day).map(|_| ())
+        };
+        if known.is_none() {
+            let stored = catalog.count_since(provider, day * DAY_MS).await?;
+            let mut spent = self.spent.lock().unwrap_or_else(|e| e.into_inner());
+            // Another request may have started the day meanwhile; keep the larger count.
+            let entry = spent.entry(provider.to_owned()).or_insert((day, 0));
+            if entry.0 != day {
+                *entry = (day, 0);
+            }
+            entry.1 = entry.1.max(stored);
+        }
+        let mut spent = self.spent.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = spent.entry(provider.to_owned()).or_insert((day, 0));
+        if entry.1 >= limit {
+            let next_midnight = (day + 1) * DAY_MS;
+            return Err(BudgetError::Spent {
+                provider: provider.to_owned(),
+                limit,
+                resets_in: Duration::from_millis(
+                    u64::try_from(next_midnight - now_ms).unwrap_or(0),
+                ),
+            });
+        }
+        entry.1 += 1;
+        Ok(())
+    }
+}

@@ -1,0 +1,136 @@
+//! Abuse control: who may start a new generation, and how often anyone may ask for anything.
+//!
+//! The engine asks [`Ticket::admit`] only when a request would start a NEW generation, so stored images
+//! and requests that join a generation already running cost nothing against generation limits, budgets
+//! or signatures. Every request counts against the general limit (`http::limits`).
+
+mod budget;
+pub mod client;
+mod rate;
+pub mod signing;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::server::config::{ModelConfig, SecurityConfig};
+use crate::server::engine::{Admission, EngineError};
+use crate::server::secret::Secret;
+use crate::server::storage::Catalog;
+use budget::{Budget, BudgetError};
+pub use client::Client;
+use rate::RateLimits;
+
+pub struct Guard {
+    signing_keys: Vec<Secret>,
+    pub client_ip_header: Option<axum::http::HeaderName>,
+    rates: RateLimits,
+    budget: Budget,
+    catalog: Catalog,
+}
+
+/// What the route knows about the URL's signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signature {
+    /// The route does not use signed URLs (the API and the studio have their own authorisation).
+    NotRequired,
+    Valid,
+    Missing,
+    Invalid,
+}
+
+impl Guard {
+    pub fn new(config: &SecurityConfig, catalog: Catalog) -> Self {
+        Self {
+            signing_keys: config.signing_keys(),
+            client_ip_header: (!config.client_ip_header.trim().is_empty())
+                .then(|| axum::http::HeaderName::try_from(config.client_ip_header.trim()).ok())
+                .flatten(),
+            rates: RateLimits::new(config),
+            budget: Budget::new(config.daily_budget.clone()),
+            catalog,
+        }
+    }
+
+    pub fn signing_keys(&self) -> &[Secret] {
+        &self.signing_keys
+    }
+
+    /// Whether `/{W}x{H}/{slug}` needs a signature to generate.
+    pub fn signs_urls(&self) -> bool {
+        !self.signing_keys.is_empty()
+    }
+
+    /// Checks `sig` on a placeholder URL.
+    pub fn signature(&self, path: &str, query: Option<&str>, sig: Option<&str>) -> Signature {
+        match sig {
+            None => Signature::Missing,
+            Some(sig) if signing::verify(&self.signing_keys, path, query, sig) => Signature::Valid,
+            Some(_) => Signature::Invalid,
+        }
+    }
+
+    /// Counts a request against the client's general limit.
+    pub fn request(&self, client: &Client) -> Result<(), Duration> {
+        self.rates.request(client.key())
+    }
+
+    pub fn forget_idle(&self) {
+        self.rates.forget_idle();
+    }
+
+    /// The admission a request from `client` carries into the engine.
+    pub fn ticket(self: &Arc<Self>, client: Client, signature: Signature) -> Arc<dyn Admission> {
+        Arc::new(Ticket {
+            guard: self.clone(),
+            client,
+            signature,
+        })
+    }
+}
+
+struct Ticket {
+    guard: Arc<Guard>,
+    client: Client,
+    signature: Signature,
+}
+
+#[async_trait::async_trait]
+impl Admission for Ticket {
+    async fn admit(&self, model: &ModelConfig) -> Result<(), EngineError> {
+        let guard = &self.guard;
+        if guard.signs_urls() {
+            match self.signature {
+                Signature::NotRequired | Signature::Valid => {}
+                Signature::Missing => {
+                    return Err(EngineError::Forbidden(
+                        "this image is not stored yet, and new images need a signed URL (`sig`); ask the server's owner for one".into(),
+                    ))
+                }
+                Signature::Invalid => {
+                    return Err(EngineError::Forbidden(
+                        "the URL's signature (`sig`) does not match it".into(),
+                    ))
+                }
+            }
+        }
+        guard
+            .rates
+            .generation(self.client.key())
+            .map_err(|wait| EngineError::Limited {
+                message: "too many new images from this client; wait a little".into(),
+                retry_after: wait.max(Duration::from_secs(1)),
+            })?;
+        match guard
+            .budget
+            .take(&model.provider, &guard.catalog, crate::server::now_millis())
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(err @ BudgetError::Spent { resets_in, .. }) => Err(EngineError::Limited {
+                message: err.to_string(),
+                retry_after: resets_in.max(Duration::from_secs(1)),
+            }),
+            Err(BudgetError::Catalog(err)) => Err(err.into()),
+        }
+    }
+}

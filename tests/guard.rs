@@ -1,0 +1,240 @@
+//! Abuse control over real HTTP: signed URLs, rate limits, daily budgets, `?redo`, request size limits
+//! and the request deadline.
+
+mod common;
+mod fakes;
+
+use common::{client, config, header, TestServer};
+use pixzoo::server::guard::signing::sign_url;
+use pixzoo::server::secret::Secret;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+async fn error_of(response: reqwest::Response) -> String {
+    let body: Value = response.json().await.unwrap();
+    body["error"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn with_a_signing_key_only_signed_urls_make_new_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    // Rotation: "new" signs, "old" still verifies.
+    settings.security.signing_keys = Secret::new("new-key, old-key");
+    let server = TestServer::with_config(settings).await;
+    let keys = [Secret::new("new-key")];
+
+    let unsigned = server.get("/320x200/a-signed-otter").await;
+    assert_eq!(unsigned.status(), StatusCode::FORBIDDEN);
+    assert!(error_of(unsigned).await.contains("signed URL"));
+    assert!(server.state.engine.recent(5).await.unwrap().is_empty());
+
+    let signed = sign_url(&keys, "/320x200/a-signed-otter?seed=9").unwrap();
+    let made = server.get(&signed).await;
+    assert_eq!(made.status(), StatusCode::OK);
+    assert_eq!(header(&made, "x-cache"), "MISS");
+
+    // Stored now: served to anyone, signed or not.
+    let again = server.get("/320x200/a-signed-otter?seed=9").await;
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(header(&again, "x-cache"), "HIT");
+
+    // A signature for another URL, or a tampered one, does not open a new generation.
+    let sig = signed.split("sig=").nth(1).unwrap();
+    let moved = server
+        .get(&format!("/320x200/a-signed-otter?seed=10&sig={sig}"))
+        .await;
+    assert_eq!(moved.status(), StatusCode::FORBIDDEN);
+    assert!(error_of(moved).await.contains("does not match"));
+
+    // The old key still verifies, for URLs minted before the rotation.
+    let old = sign_url(&[Secret::new("old-key")], "/64x64/a-rotated-heron").unwrap();
+    assert_eq!(server.get(&old).await.status(), StatusCode::OK);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn new_generations_are_rate_limited_per_client_but_stored_images_are_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    settings.security.generations_per_minute = 1;
+    settings.security.generation_burst = 2;
+    let server = TestServer::with_config(settings).await;
+
+    for n in 0..2 {
+        let response = server.get(&format!("/64x64/limited-fox-{n}")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let refused = server.get("/64x64/limited-fox-2").await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = header(&refused, "retry-after").parse().unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    assert!(error_of(refused).await.contains("too many new images"));
+
+    // Stored images and their transforms cost nothing against the generation limit.
+    for _ in 0..5 {
+        let cached = server.get("/64x64/limited-fox-0").await;
+        assert_eq!(cached.status(), StatusCode::OK);
+        assert_eq!(header(&cached, "x-cache"), "HIT");
+    }
+    // The API counts against the same limit.
+    let api = client()
+        .post(server.url("/api/image"))
+        .json(&serde_json::json!({"messages": [{"role": "user", "content": "limited owl"}], "model": "builtin"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::TOO_MANY_REQUESTS);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn every_request_counts_against_the_general_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    settings.security.requests_per_second = 1;
+    settings.security.request_burst = 5;
+    let server = TestServer::with_config(settings).await;
+    let statuses: Vec<StatusCode> =
+        futures::future::join_all((0..8).map(|_| server.get("/healthz")))
+            .await
+            .into_iter()
+            .map(|r| r.status())
+            .collect();
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let limited = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((ok, limited), (5, 3), "{statuses:?}");
+    let refused = server.get("/api/models").await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(!header(&refused, "retry-after").is_empty());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_spent_daily_budget_refuses_new_images_until_midnight_even_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    settings.security.daily_budget.insert("builtin".into(), 2);
+    let server = TestServer::with_config(settings.clone()).await;
+    for n in 0..2 {
+        assert_eq!(
+            server
+                .get(&format!("/64x64/budget-hare-{n}"))
+                .await
+                .status(),
+            StatusCode::OK
+        );
+    }
+    let spent = server.get("/64x64/budget-hare-2").await;
+    assert_eq!(spent.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = header(&spent, "retry-after").parse().unwrap();
+    assert!((1..=86_400).contains(&wait), "Retry-After {wait}");
+    assert!(error_of(spent)
+        .await
+        .contains("budget of 2 new images from builtin"));
+    assert_eq!(
+        server.get("/64x64/budget-hare-1").await.status(),
+        StatusCode::OK,
+        "stored images keep being served"
+    );
+    server.stop().await;
+
+    // The count comes from the catalog, so a restart does not refill the budget.
+    let server = TestServer::with_config(settings).await;
+    assert_eq!(
+        server.get("/64x64/budget-hare-3").await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn redo_needs_the_key_and_replaces_what_the_url_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    settings.auth.api_key = Secret::new("redo-key");
+    let server = TestServer::with_config(settings).await;
+    let first = server.get("/96x64/a-redone-lynx").await;
+    let first_id = header(&first, "x-image-id").to_owned();
+
+    let anonymous = server.get("/96x64/a-redone-lynx?redo").await;
+    assert_eq!(anonymous.status(), StatusCode::FORBIDDEN);
+    assert!(error_of(anonymous).await.contains("API key"));
+
+    let redone = client()
+        .get(server.url("/96x64/a-redone-lynx?redo"))
+        .bearer_auth("redo-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redone.status(), StatusCode::OK);
+    assert_eq!(header(&redone, "x-cache"), "MISS");
+    let second_id = header(&redone, "x-image-id").to_owned();
+    assert_ne!(first_id, second_id);
+
+    let now = server.get("/96x64/a-redone-lynx").await;
+    assert_eq!(header(&now, "x-image-id"), second_id);
+    assert_eq!(header(&now, "x-cache"), "HIT");
+    // The old image stays reachable by id.
+    assert_eq!(
+        server.get(&format!("/img/{first_id}")).await.status(),
+        StatusCode::OK
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn oversized_requests_are_refused_with_the_right_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    settings.security.max_url_bytes = 256;
+    settings.security.max_header_bytes = 2048;
+    settings.security.max_body_bytes = 1024;
+    let server = TestServer::with_config(settings).await;
+
+    let long = format!("/64x64/{}", "a".repeat(300));
+    let response = server.get(&long).await;
+    assert_eq!(response.status(), StatusCode::URI_TOO_LONG);
+    assert!(error_of(response).await.contains("limit is 256"));
+
+    let response = client()
+        .get(server.url("/healthz"))
+        .header("x-filler", "b".repeat(4000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    );
+
+    let prompt = "c".repeat(2000);
+    let response = client()
+        .post(server.url("/api/image"))
+        .json(&serde_json::json!({"messages": [{"role": "user", "content": prompt}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_that_runs_past_the_deadline_gets_408() {
+    let a1111 = fakes::a1111::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    settings.providers.a1111.base_url = a1111.base.clone();
+    settings.security.request_timeout_secs = 1;
+    settings.prompt.pipeline = pixzoo::server::config::PipelineChoice::Off;
+    let server = TestServer::with_config(settings).await;
+    let started = std::time::Instant::now();
+    let response = server.get("/64x64/hang-on?model=a1111").await;
+    assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+    assert!(error_of(response).await.contains("no answer within 1s"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    server.stop().await;
+}
