@@ -19,7 +19,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # use the same ones so they reuse its compiled dependencies instead of building everything twice.
 DEV_ENV := RUSTFLAGS="--cfg erase_components" LEPTOS_OUTPUT_NAME=pixzoo
 
-.PHONY: run test tools toolchain chromium build-dev build-release unit lint clients e2e bench bench-transforms bundle-size fmt clean
+.PHONY: run test tools toolchain chromium build-dev build-release unit lint clients e2e bench bench-transforms bundle-size fuzz soak fmt clean
 
 ## run: build in release mode and serve on http://127.0.0.1:3000 (data in ./data, no keys needed)
 run: tools
@@ -88,6 +88,25 @@ e2e:
 	cd end2end && E2E_PORT=$$port E2E_DATA_DIR=$$data E2E_AUTH_PORT=$$auth_port E2E_AUTH_DATA_DIR=$$auth_data \
 		E2E_SERVER_BIN=$(abspath $(TARGET_DIR))/debug/pixzoo E2E_SITE_ROOT=$(CURDIR)/target/site \
 		npx playwright test
+
+## fuzz: every cargo-fuzz target for FUZZ_SECONDS each (default 60) from the corpus in fuzz/corpus. cargo-fuzz
+## needs nightly features; RUSTC_BOOTSTRAP lets the stable toolchain use them. New inputs go to a temp dir.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := placeholder_url transform_options image_decode provider_responses
+fuzz:
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	for target in $(FUZZ_TARGETS); do \
+		found=$$(mktemp -d); \
+		(cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none $$target $$found corpus/$$target -- \
+			-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 -timeout=10) || exit 1; \
+		rm -rf "$$found"; \
+	done
+
+## soak: the release server under wrk for SOAK_SECONDS (default 60): zero 5xx, RSS sampled, as a table
+SOAK_SECONDS ?= 60
+soak:
+	cargo leptos build --release
+	scripts/soak.sh $(SOAK_SECONDS)
 
 ## bench: the builtin renderer's criterion benchmark (release build)
 bench:

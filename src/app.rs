@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
-use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
 use crate::ui::detail::DetailPage;
@@ -47,9 +47,9 @@ pub fn App() -> impl IntoView {
             <nav aria-label="Main" class="border-b border-stone-200 dark:border-stone-800"
                 data-hydrated=move || hydrated.get().then_some("true")>
                 <div class="mx-auto flex max-w-6xl items-center gap-6 px-4 py-3 sm:px-6">
-                    <A href="/" attr:class="text-lg font-black tracking-tight">"Pix"<span class="text-violet-600 dark:text-violet-400">"zoo"</span></A>
-                    <A href="/" attr:class="text-sm font-medium hover:underline">"Studio"</A>
-                    <A href="/gallery" attr:class="text-sm font-medium hover:underline">"Gallery"</A>
+                    <a href="/" class="text-lg font-black tracking-tight">"Pix"<span class="text-violet-600 dark:text-violet-400">"zoo"</span></a>
+                    <NavLink href="/" label="Studio" />
+                    <NavLink href="/gallery" label="Gallery" />
                 </div>
             </nav>
             <Routes fallback=NotFound>
@@ -61,5 +61,24 @@ pub fn App() -> impl IntoView {
                 <Route path=(StaticSegment("gallery"), ParamSegment("id")) view=DetailPage ssr=SsrMode::Async />
             </Routes>
         </Router>
+    }
+}
+
+/// A link in the main navigation, marked as the current page where it is (plain `<a>`: the router
+/// handles clicks on any same-origin link).
+#[component]
+fn NavLink(href: &'static str, label: &'static str) -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    let current = move || {
+        let path = location.pathname.get();
+        let here = if href == "/" {
+            path == "/"
+        } else {
+            path.starts_with(href)
+        };
+        here.then_some("page")
+    };
+    view! {
+        <a href=href aria-current=current class="text-sm font-medium hover:underline aria-[current=page]:text-violet-700 dark:aria-[current=page]:text-violet-300">{label}</a>
     }
 }

@@ -592,3 +592,32 @@ async fn openai_images_endpoint_and_openapi_document() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn deleting_an_image_while_a_transform_of_it_runs_is_not_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let made = server.get("/1024x1024/a-racing-gecko").await;
+    let id = header(&made, "x-image-id").to_owned();
+    // AVIF at this size takes long enough for the delete to land while it is being made.
+    let transform = tokio::spawn({
+        let url = server.url(&format!("/img/{id}/width=256,format=avif"));
+        async move { client().get(url).send().await.unwrap() }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let deleted = client()
+        .delete(server.url(&format!("/api/images/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let response = transform.await.unwrap();
+    assert!(
+        matches!(response.status(), StatusCode::OK | StatusCode::NOT_FOUND),
+        "{}",
+        response.status()
+    );
+    // Nothing of the deleted image is left behind.
+    assert_eq!(walk_count(&dir.path().join("blobs")), 0);
+    server.stop().await;
+}

@@ -238,3 +238,91 @@ async fn a_request_that_runs_past_the_deadline_gets_408() {
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn metrics_count_requests_generations_cache_and_joins() {
+    let replicate = fakes::replicate::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    settings.providers.replicate.api_token = Secret::new(fakes::replicate::TOKEN);
+    settings.providers.replicate.base_url = replicate.base.clone();
+    settings.prompt.pipeline = pixzoo::server::config::PipelineChoice::Off;
+    let server = TestServer::with_config(settings).await;
+
+    // Identical requests while the first is still running join it.
+    let same = (0..4).map(|_| server.get("/320x240/slow-metric-crane?model=flux-schnell"));
+    for response in futures::future::join_all(same).await {
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    assert_eq!(
+        server
+            .get("/320x240/slow-metric-crane?model=flux-schnell")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let id = header(
+        &server.get("/64x64/metric-wren?model=builtin").await,
+        "x-image-id",
+    )
+    .to_owned();
+    assert_eq!(
+        server.get(&format!("/img/{id}/width=32")).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        server.get(&format!("/img/{id}/width=32")).await.status(),
+        StatusCode::OK
+    );
+
+    let response = server.get("/metrics").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{series} missing in\n{text}"))
+    };
+    assert!(value(r#"pixzoo_http_requests_total{route="/{size}/{slug}",status="200"}"#) >= 6.0);
+    assert!(value(r#"pixzoo_generations_total{provider="replicate",outcome="ok"}"#) >= 1.0);
+    assert!(value(r#"pixzoo_generations_total{provider="builtin",outcome="ok"}"#) >= 1.0);
+    assert!(value(r#"pixzoo_cache_total{kind="image",result="hit"}"#) >= 1.0);
+    assert!(value(r#"pixzoo_cache_total{kind="derivative",result="hit"}"#) >= 1.0);
+    assert!(value(r#"pixzoo_flight_joins_total{kind="image"}"#) >= 1.0);
+    assert!(text.contains("pixzoo_generation_seconds_bucket"));
+    assert!(text.contains("pixzoo_transform_seconds_count"));
+    // One generation at the fake, whatever the number of callers.
+    assert_eq!(
+        replicate
+            .calls
+            .count("model:black-forest-labs/flux-schnell"),
+        1
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn hostile_provider_images_are_refused_cleanly() {
+    let a1111 = fakes::a1111::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    settings.providers.a1111.base_url = a1111.base.clone();
+    settings.prompt.pipeline = pixzoo::server::config::PipelineChoice::Off;
+    settings.engine.max_attempts = 1;
+    let server = TestServer::with_config(settings).await;
+    for (prompt, expected) in [
+        ("bomb-badger", "100000x100000 is over the limit"),
+        ("truncated-badger", "does not decode"),
+        ("garbage-badger", "not a PNG, JPEG or WebP"),
+    ] {
+        let started = std::time::Instant::now();
+        let response = server.get(&format!("/64x64/{prompt}?model=a1111")).await;
+        assert_eq!(response.status(), StatusCode::BAD_GATEWAY, "{prompt}");
+        let error = error_of(response).await;
+        assert!(error.contains(expected), "{prompt}: {error}");
+        // Refused from the header: no time (or memory) spent on 10^10 pixels.
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+    assert!(server.state.engine.recent(5).await.unwrap().is_empty());
+    server.stop().await;
+}

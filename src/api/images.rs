@@ -17,24 +17,6 @@ pub struct ImageSummary {
     pub created_at: String,
 }
 
-/// Most images a single call returns.
-pub const MAX_RECENT: u32 = 100;
-
-/// The newest images, newest first.
-#[server(prefix = "/sfn", endpoint = "recent_images")]
-pub async fn recent_images(limit: u32) -> Result<Vec<ImageSummary>, ServerFnError> {
-    let state = expect_context::<crate::server::AppState>();
-    let images = state
-        .engine
-        .recent(limit.clamp(1, MAX_RECENT))
-        .await
-        .map_err(|err| {
-            tracing::error!(error = %err, "listing recent images failed");
-            ServerFnError::new("the image catalog is unavailable right now")
-        })?;
-    Ok(images.iter().map(ImageSummary::from).collect())
-}
-
 /// A page of the gallery and where the next one starts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Gallery {
@@ -112,82 +94,6 @@ pub async fn image_detail(id: String) -> Result<Option<ImageDetails>, ServerFnEr
         translation: r.translation.as_str().into(),
         translation_note: r.translation_note.clone(),
     }))
-}
-
-/// What a transform URL produces: the output's size in pixels and bytes, and its type.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DerivativeInfo {
-    pub width: u32,
-    pub height: u32,
-    pub bytes: u64,
-    pub mime: String,
-}
-
-/// Makes (or reads) the derivative `/img/{id}/{options}` describes and reports on it; `format=auto` is
-/// reported as WebP, the choice most browsers get.
-#[server(prefix = "/sfn", endpoint = "transform_info")]
-pub async fn transform_info(
-    id: String,
-    options: String,
-) -> Result<Option<DerivativeInfo>, ServerFnError> {
-    use crate::api::format::ImageFormat;
-    use crate::server::engine::derive::DeriveRequest;
-    use crate::urls::options::{Fit, OutputFormat, TransformOptions};
-    let state = expect_context::<crate::server::AppState>();
-    let options =
-        TransformOptions::parse(&options).map_err(|e| ServerFnError::new(e.to_string()))?;
-    let Some(record) = state
-        .engine
-        .record(&id)
-        .await
-        .map_err(|_| ServerFnError::new("the image catalog is unavailable right now"))?
-    else {
-        return Ok(None);
-    };
-    let format = match options.format {
-        None => record.format,
-        Some(OutputFormat::Auto | OutputFormat::Webp) => ImageFormat::Webp,
-        Some(OutputFormat::Avif) => ImageFormat::Avif,
-        Some(OutputFormat::Jpeg) => ImageFormat::Jpeg,
-        Some(OutputFormat::Png) => ImageFormat::Png,
-    };
-    let derived = state
-        .engine
-        .derive(
-            &record,
-            None,
-            DeriveRequest {
-                options,
-                format,
-                default_fit: Fit::ScaleDown,
-            },
-        )
-        .await
-        .map_err(|e| ServerFnError::new(crate::server::http::user_message(&e)))?;
-    let (width, height) = image_dimensions(&derived.bytes).unwrap_or((0, 0));
-    Ok(Some(DerivativeInfo {
-        width,
-        height,
-        bytes: derived.bytes.len() as u64,
-        mime: derived.format.mime().into(),
-    }))
-}
-
-#[cfg(feature = "ssr")]
-fn image_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
-    crate::server::transform::inspect::inspect(bytes, u64::MAX)
-        .ok()
-        .map(|i| (i.width, i.height))
-        .or_else(|| {
-            // AVIF is an output-only format here: read its size from the `ispe` box.
-            let at = bytes.windows(4).position(|w| w == b"ispe")?;
-            let field = |o: usize| {
-                bytes
-                    .get(at + o..at + o + 4)
-                    .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-            };
-            Some((field(8)?, field(12)?))
-        })
 }
 
 /// What became of a request to delete.

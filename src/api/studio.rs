@@ -109,11 +109,26 @@ pub struct JobView {
     pub result: Option<GeneratedImage>,
 }
 
-/// The models the picker offers: those this server can run.
-#[server(prefix = "/sfn", endpoint = "studio_models")]
-pub async fn studio_models() -> Result<Vec<ModelOption>, ServerFnError> {
+/// What the studio needs to draw itself: the models this server can run, and what this browser may do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Setup {
+    pub models: Vec<ModelOption>,
+    pub access: Access,
+}
+
+/// One call for both, so a page load makes one request, not two.
+#[server(prefix = "/sfn", endpoint = "studio_setup")]
+pub async fn studio_setup() -> Result<Setup, ServerFnError> {
     let state = expect_context::<crate::server::AppState>();
-    Ok(crate::server::studio::model_options(&state))
+    let key_required = !state.api_key.is_empty();
+    Ok(Setup {
+        models: crate::server::studio::model_options(&state),
+        access: Access {
+            key_required,
+            signed_in: key_required && crate::server::session::server_fn_authorised(&state).await,
+            signs_urls: state.guard.signs_urls(),
+        },
+    })
 }
 
 /// What became of a request to generate.
@@ -146,14 +161,11 @@ pub async fn start_generation(form: GenerateForm) -> Result<Started, ServerFnErr
     })
 }
 
-/// Where a generation is now.
+/// Where a generation is now; `None` when the server does not know the job (restarted, or long done).
 #[server(prefix = "/sfn", endpoint = "generation_status")]
-pub async fn generation_status(job: String) -> Result<JobView, ServerFnError> {
+pub async fn generation_status(job: String) -> Result<Option<JobView>, ServerFnError> {
     let state = expect_context::<crate::server::AppState>();
-    state
-        .studio
-        .status(&job)
-        .ok_or_else(|| ServerFnError::new("this generation is no longer tracked; start it again"))
+    Ok(state.studio.status(&job))
 }
 
 /// Whether this browser may generate and delete. The key itself never reaches the page.
@@ -170,17 +182,6 @@ impl Access {
     pub fn allowed(self) -> bool {
         !self.key_required || self.signed_in
     }
-}
-
-#[server(prefix = "/sfn", endpoint = "studio_access")]
-pub async fn studio_access() -> Result<Access, ServerFnError> {
-    let state = expect_context::<crate::server::AppState>();
-    let key_required = !state.api_key.is_empty();
-    Ok(Access {
-        key_required,
-        signed_in: key_required && crate::server::session::server_fn_authorised(&state).await,
-        signs_urls: state.guard.signs_urls(),
-    })
 }
 
 /// What became of a request to sign a URL.

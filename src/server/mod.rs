@@ -6,6 +6,7 @@ pub mod config;
 pub mod engine;
 pub mod guard;
 pub mod http;
+pub mod metrics;
 pub mod prompt;
 pub mod providers;
 pub mod secret;
@@ -77,6 +78,7 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
 
 /// Opens the engine and builds the router; the caller decides where to serve it.
 pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
+    metrics::install();
     let engine = Engine::open(config).await?;
     let guard = std::sync::Arc::new(guard::Guard::new(
         &config.security,

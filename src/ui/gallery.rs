@@ -2,10 +2,9 @@
 //! come through transform URLs at the size shown.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 use crate::api::images::{gallery_page, Gallery, ImageSummary};
-use crate::api::studio::studio_models;
+use crate::api::studio::studio_setup;
 
 /// Thumbnail URLs for `srcset`: the browser picks the width it needs for the card. WebP rather than
 /// `format=auto`: a first visit to the gallery would otherwise wait on dozens of AVIF encodes.
@@ -25,7 +24,7 @@ pub fn GalleryPage() -> impl IntoView {
     let search = RwSignal::new(String::new());
     let model = RwSignal::new(String::new());
     let applied = RwSignal::new((String::new(), String::new()));
-    let models = Resource::new(|| (), |_| studio_models());
+    let setup = Resource::new(|| (), |_| studio_setup());
     let first = Resource::new(move || applied.get(), |(q, m)| gallery_page(q, m, None));
 
     view! {
@@ -41,7 +40,8 @@ pub fn GalleryPage() -> impl IntoView {
                 </label>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
-                        let options = models.await.unwrap_or_default().into_iter().map(|m| view! {
+                        let models = setup.await.map(|s| s.models).unwrap_or_default();
+                        let options = models.into_iter().map(|m| view! {
                             <option value=m.id.clone()>{m.label}</option>
                         }).collect_view();
                         view! {
@@ -113,12 +113,13 @@ fn Grid(first: Gallery, filter: (String, String)) -> impl IntoView {
     .into_any()
 }
 
+/// One image in a grid: a thumbnail at the size shown, linking to the image's page.
 #[component]
-fn Thumb(image: ImageSummary) -> impl IntoView {
+pub fn Thumb(image: ImageSummary) -> impl IntoView {
     let href = format!("/gallery/{}", image.id);
     view! {
         <li class="overflow-hidden rounded-xl border border-stone-200 bg-white shadow-sm dark:border-stone-800 dark:bg-stone-900">
-            <A href=href attr:class="block focus-visible:outline-2 focus-visible:outline-violet-500">
+            <a href=href class="block focus-visible:outline-2 focus-visible:outline-violet-500">
                 <img src=format!("/img/{}/width=640,format=webp", image.id) srcset=thumbnail_srcset(&image) sizes=GRID_SIZES
                     alt=image.prompt.clone() width=image.width height=image.height loading="lazy" decoding="async"
                     class="h-auto w-full bg-stone-200 dark:bg-stone-800" />
@@ -126,7 +127,7 @@ fn Thumb(image: ImageSummary) -> impl IntoView {
                     <p class="line-clamp-2 text-sm font-medium">{image.prompt.clone()}</p>
                     <p class="mt-1 text-xs text-stone-500 dark:text-stone-400">{format!("{} × {} · {}", image.width, image.height, image.model)}</p>
                 </div>
-            </A>
+            </a>
         </li>
     }
 }

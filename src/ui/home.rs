@@ -2,20 +2,22 @@
 
 use leptos::prelude::*;
 
-use crate::api::images::{recent_images, ImageSummary};
-use crate::api::studio::{studio_access, studio_models, Access};
+use crate::api::images::{gallery_page, ImageSummary};
+use crate::api::studio::{studio_setup, Setup};
+use crate::ui::gallery::Thumb;
 use crate::ui::state::studio_state;
 use crate::ui::studio::Studio;
 use crate::ui::url_maker::UrlMaker;
 
-const RECENT: u32 = 24;
-
 #[component]
 pub fn HomePage() -> impl IntoView {
     let generated = studio_state().generated;
-    let images = Resource::new(move || generated.get(), |_| recent_images(RECENT));
-    let models = Resource::new(|| (), |_| studio_models());
-    let access = Resource::new(|| (), |_| studio_access());
+    // The gallery's first page: the newest images.
+    let images = Resource::new(
+        move || generated.get(),
+        |_| gallery_page(String::new(), String::new(), None),
+    );
+    let setup = Resource::new(|| (), |_| studio_setup());
 
     view! {
         <main class="mx-auto max-w-6xl px-4 py-8 sm:px-6">
@@ -29,9 +31,8 @@ pub fn HomePage() -> impl IntoView {
             </header>
             <Transition fallback=|| view! { <p class="text-stone-500">"Loading models…"</p> }>
                 {move || Suspend::new(async move {
-                    let access = access.await.unwrap_or(Access { key_required: false, signed_in: false, signs_urls: false });
-                    match models.await {
-                        Ok(models) => view! {
+                    match setup.await {
+                        Ok(Setup { models, access }) => view! {
                             <Studio models=models.clone() access />
                             <div class="mt-6"><UrlMaker models signs_urls=access.signs_urls /></div>
                         }.into_any(),
@@ -51,9 +52,9 @@ pub fn HomePage() -> impl IntoView {
                 </div>
                 <Transition fallback=|| view! { <p class="mt-4 text-stone-500">"Loading images…"</p> }>
                     {move || Suspend::new(async move {
-                        match images.await {
+                        match images.await.map(|page| page.images) {
                             Ok(list) if list.is_empty() => view! { <EmptyState /> }.into_any(),
-                            Ok(list) => view! { <Gallery images=list /> }.into_any(),
+                            Ok(list) => view! { <Recent images=list /> }.into_any(),
                             Err(err) => view! {
                                 <p role="alert" class="mt-4 text-red-700 dark:text-red-400">
                                     "Could not load images: " {err.to_string()}
@@ -84,29 +85,10 @@ fn EmptyState() -> impl IntoView {
 }
 
 #[component]
-fn Gallery(images: Vec<ImageSummary>) -> impl IntoView {
+fn Recent(images: Vec<ImageSummary>) -> impl IntoView {
     view! {
         <ul class="mt-4 grid grid-cols-1 gap-4 sm:grid-cols-2 lg:grid-cols-3 xl:grid-cols-4">
-            {images.into_iter().map(|image| view! { <ImageCard image /> }).collect_view()}
+            {images.into_iter().map(|image| view! { <Thumb image /> }).collect_view()}
         </ul>
-    }
-}
-
-#[component]
-fn ImageCard(image: ImageSummary) -> impl IntoView {
-    view! {
-        <li class="overflow-hidden rounded-xl border border-stone-200 bg-white shadow-sm dark:border-stone-800 dark:bg-stone-900">
-            <a href=image.url.clone() rel="external" class="block focus-visible:outline-2 focus-visible:outline-violet-500">
-                // width/height reserve the box before the image arrives, so nothing shifts.
-                <img src=image.url.clone() alt=image.prompt.clone() width=image.width height=image.height
-                    loading="lazy" decoding="async" class="h-auto w-full bg-stone-200 dark:bg-stone-800" />
-            </a>
-            <div class="p-3">
-                <p class="line-clamp-2 text-sm font-medium">{image.prompt.clone()}</p>
-                <p class="mt-1 text-xs text-stone-500 dark:text-stone-400">
-                    {format!("{} × {} · {}", image.width, image.height, image.model)}
-                </p>
-            </div>
-        </li>
     }
 }

@@ -132,7 +132,13 @@ fn generate(form: GenerateForm) {
                         state.problem.set(Some(plain(err)));
                         break;
                     }
-                    Ok(view) => {
+                    Ok(None) => {
+                        state.problem.set(Some(
+                            "The server no longer knows this generation; start it again.".into(),
+                        ));
+                        break;
+                    }
+                    Ok(Some(view)) => {
                         let stage = view.stage;
                         if let Some(error) = view.error.clone() {
                             state.problem.set(Some(error));

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 
-use crate::api::images::transform_info;
 use crate::urls::options::TransformOptions;
 
 const FIELD: &str = "mt-1 w-full rounded-md border border-stone-300 bg-white px-2 py-1 text-sm \
@@ -76,20 +75,32 @@ pub fn UrlBuilder(id: String) -> impl IntoView {
             on_cleanup(move || timer.clear());
         }
     });
-    let info = Resource::new(move || preview.get(), {
-        let id = id.clone();
-        move |preview: Option<String>| {
-            let id = id.clone();
-            async move {
-                let preview: String = preview?;
-                let options = preview
-                    .split_once(&format!("/img/{id}/"))
-                    .map(|(_, o)| o.to_owned())
-                    .unwrap_or_default();
-                transform_info(id, options).await.ok().flatten()
-            }
-        }
+    // What the preview turned out to be, read in the browser once it has loaded: pixels from the image,
+    // type and bytes from a HEAD request for the same URL (stored by then, so it is cheap).
+    let measured = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        preview.track();
+        measured.set(None);
     });
+    let on_load = move |ev: leptos::ev::Event| {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            let Some(img) = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlImageElement>().ok())
+            else {
+                return;
+            };
+            let (width, height, src) = (img.natural_width(), img.natural_height(), img.src());
+            leptos::task::spawn_local(async move {
+                let (mime, bytes) = head(&src).await.unwrap_or_default();
+                measured.set(Some(format!("{width} × {height} · {mime} · {bytes} bytes")));
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = ev;
+    };
     let copy = move |_| {
         #[cfg(feature = "hydrate")]
         if let (Some(window), Some(url)) = (web_sys::window(), url.get_untracked()) {
@@ -144,16 +155,31 @@ pub fn UrlBuilder(id: String) -> impl IntoView {
             </div>
             <figure class="mt-4">
                 {move || preview.get().map(|src| view! {
-                    <img data-testid="builder-preview" src=src alt="Preview of the transformed image" class="max-h-96 max-w-full rounded-lg" />
+                    <img data-testid="builder-preview" src=src on:load=on_load alt="Preview of the transformed image" class="max-h-96 max-w-full rounded-lg" />
                 })}
                 <figcaption data-testid="builder-info" class="mt-2 text-sm text-stone-600 dark:text-stone-400">
-                    <Suspense fallback=|| "Measuring…">
-                        {move || Suspend::new(async move {
-                            info.await.map(|i| format!("{} × {} · {} · {} bytes", i.width, i.height, i.mime, i.bytes))
-                        })}
-                    </Suspense>
+                    {move || measured.get().unwrap_or_else(|| "Measuring…".into())}
                 </figcaption>
             </figure>
         </section>
     }
+}
+
+/// The `Content-Type` and `Content-Length` a HEAD request for `url` answers with.
+#[cfg(feature = "hydrate")]
+async fn head(url: &str) -> Option<(String, String)> {
+    use wasm_bindgen::JsCast;
+    let init = web_sys::RequestInit::new();
+    init.set_method("HEAD");
+    let window = web_sys::window()?;
+    let response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str_and_init(url, &init))
+        .await
+        .ok()?
+        .dyn_into::<web_sys::Response>()
+        .ok()?;
+    let headers = response.headers();
+    Some((
+        headers.get("content-type").ok()??,
+        headers.get("content-length").ok()??,
+    ))
 }

@@ -52,6 +52,11 @@ async fn txt2img(State(calls): State<Calls>, Json(body): Json<Value>) -> Respons
     }
     let image = if prompt.contains("garbage") {
         b64(GARBAGE)
+    } else if prompt.contains("bomb") {
+        b64(&super::png_bomb(100_000, 100_000))
+    } else if prompt.contains("truncated") {
+        let whole = png(w, h);
+        b64(&whole[..whole.len() / 2])
     } else {
         b64(&png(w, h))
     };

@@ -77,3 +77,31 @@ pub fn b64(bytes: &[u8]) -> String {
 
 /// Bytes that are not an image of any kind.
 pub const GARBAGE: &[u8] = b"<html><body>502 Bad Gateway</body></html>";
+
+/// A PNG whose header declares `width`×`height` but which carries almost no data: a decompression bomb
+/// to anyone who allocates from the header.
+pub fn png_bomb(width: u32, height: u32) -> Vec<u8> {
+    let mut bytes = png(8, 8);
+    // IHDR data starts after the signature (8), the length (4) and the type (4).
+    bytes[16..20].copy_from_slice(&width.to_be_bytes());
+    bytes[20..24].copy_from_slice(&height.to_be_bytes());
+    let crc = crc32(&bytes[12..29]);
+    bytes[29..33].copy_from_slice(&crc.to_be_bytes());
+    bytes
+}
+
+/// CRC-32 (IEEE), as PNG chunks carry it; a few lines rather than a dependency for one fake.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in data {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}

@@ -110,13 +110,18 @@ impl CpuPool {
             self.waiting.fetch_sub(1, Ordering::SeqCst);
             return Err(EngineError::Busy);
         }
+        metrics::gauge!("pixzoo_transform_queue").set(self.waiting.load(Ordering::SeqCst) as f64);
         let permit = self.permits.acquire().await;
         self.waiting.fetch_sub(1, Ordering::SeqCst);
+        metrics::gauge!("pixzoo_transform_queue").set(self.waiting.load(Ordering::SeqCst) as f64);
         let _permit =
             permit.map_err(|_| EngineError::Internal("the transform pool is closed".into()))?;
-        tokio::task::spawn_blocking(work)
+        let started = std::time::Instant::now();
+        let done = tokio::task::spawn_blocking(work)
             .await
-            .map_err(|e| EngineError::Internal(format!("transform task failed: {e}")))
+            .map_err(|e| EngineError::Internal(format!("transform task failed: {e}")));
+        metrics::histogram!("pixzoo_transform_seconds").record(started.elapsed().as_secs_f64());
+        done
     }
 }
 
@@ -154,11 +159,13 @@ impl Engine {
         if let Some(stored) = stored {
             match inner.blobs.get(&stored.blob_key()).await {
                 Ok(bytes) => {
+                    metrics::counter!("pixzoo_cache_total", "kind" => "derivative", "result" => "hit")
+                        .increment(1);
                     return Ok(Derived {
                         bytes,
                         format: stored.format,
                         etag: format!("\"{key}\""),
-                    })
+                    });
                 }
                 // A derivative can always be made again; a missing blob is not fatal.
                 Err(err) => {
@@ -166,6 +173,8 @@ impl Engine {
                 }
             }
         }
+        metrics::counter!("pixzoo_cache_total", "kind" => "derivative", "result" => "miss")
+            .increment(1);
         let inner = self.inner.clone();
         let record = record.clone();
         let job_key = key.clone();
@@ -225,13 +234,24 @@ impl Inner {
         self.blobs
             .put(&derivative.blob_key(), bytes.clone())
             .await?;
-        self.catalog
+        let recorded = self
+            .catalog
             .insert_derivative(
                 &derivative,
                 &request.options.to_string(),
                 bytes.len() as u64,
             )
-            .await?;
+            .await;
+        if let Err(err) = recorded {
+            // The image was deleted while this was being made: answer the request that asked while it
+            // existed, but keep nothing of it.
+            if self.catalog.by_id(&record.id).await?.is_some() {
+                return Err(err.into());
+            }
+            if self.catalog.derivative(&key).await?.is_none() {
+                self.blobs.delete(&derivative.blob_key()).await?;
+            }
+        }
         Ok(Derived {
             bytes,
             format: output.format,

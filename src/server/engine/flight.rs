@@ -30,17 +30,18 @@ struct Running<T: Clone> {
 /// Jobs in flight by key, for one kind of result (generations, derivatives).
 pub struct Flights<T: Clone> {
     running: Arc<Mutex<HashMap<String, Running<T>>>>,
-}
-
-impl<T: Clone> Default for Flights<T> {
-    fn default() -> Self {
-        Self {
-            running: Arc::default(),
-        }
-    }
+    /// For metrics: `image` or `derivative`.
+    kind: &'static str,
 }
 
 impl<T: Clone + Send + Sync + 'static> Flights<T> {
+    pub fn new(kind: &'static str) -> Self {
+        Self {
+            running: Arc::default(),
+            kind,
+        }
+    }
+
     /// Joins the job for `key`, or starts one with `start` on a new task.
     pub fn join_or_start<F, Fut>(&self, key: String, start: F) -> Job<T>
     where
@@ -49,6 +50,7 @@ impl<T: Clone + Send + Sync + 'static> Flights<T> {
     {
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(job) = running.get(&key) {
+            metrics::counter!("pixzoo_flight_joins_total", "kind" => self.kind).increment(1);
             return Job {
                 result: job.result.clone(),
                 progress: job.progress.subscribe(),

@@ -181,8 +181,8 @@ impl Engine {
                 retry: RetryPolicy::from_config(&config.engine),
                 deadline: Duration::from_secs(config.engine.deadline_secs),
                 max_output_pixels: config.engine.max_output_pixels,
-                flights: Flights::default(),
-                derivatives: Flights::default(),
+                flights: Flights::new("image"),
+                derivatives: Flights::new("derivative"),
                 cpu: derive::CpuPool::new(
                     config.engine.transform_workers,
                     config.engine.transform_queue,
@@ -402,6 +402,8 @@ impl Inner {
         });
         if !plan.request.redo {
             if let Some(record) = self.catalog.by_gen_key(&gen_key).await? {
+                metrics::counter!("pixzoo_cache_total", "kind" => "image", "result" => "hit")
+                    .increment(1);
                 let bytes = self.blobs.get(&record.blob_key()).await?;
                 return Ok(Generated {
                     record,
@@ -415,7 +417,16 @@ impl Inner {
             .providers
             .get(plan.model.provider.as_str())
             .ok_or_else(|| UnknownModel::new(&plan.model.id, &self.models))?;
-        admission.admit(&plan.model).await?;
+        metrics::counter!("pixzoo_cache_total", "kind" => "image", "result" => "miss").increment(1);
+        if let Err(refused) = admission.admit(&plan.model).await {
+            let reason = match &refused {
+                EngineError::Forbidden(_) => "signature",
+                EngineError::Limited { .. } => "generation_limit",
+                _ => "other",
+            };
+            metrics::counter!("pixzoo_refusals_total", "reason" => reason).increment(1);
+            return Err(refused);
+        }
         let request = ProviderRequest {
             upstream_model: plan.model.upstream.clone(),
             prompt: prompt.final_prompt.clone(),
@@ -427,9 +438,18 @@ impl Inner {
             aspect_ratio: target.ratio.clone(),
         };
         let started = Instant::now();
-        let image = self
+        let called = self
             .call_with_retries(provider.as_ref(), request, progress)
-            .await?;
+            .await;
+        let outcome = if called.is_ok() { "ok" } else { "error" };
+        let labels = [
+            ("provider", plan.model.provider.clone()),
+            ("outcome", outcome.to_owned()),
+        ];
+        metrics::counter!("pixzoo_generations_total", &labels).increment(1);
+        metrics::histogram!("pixzoo_generation_seconds", &labels)
+            .record(started.elapsed().as_secs_f64());
+        let image = called?;
         let checked = self
             .check_output(provider.as_ref(), image.bytes.clone())
             .await?;
@@ -497,6 +517,8 @@ impl Inner {
                 Ok(image) => return Ok(image),
                 Err(err) => match self.retry.next_delay(attempt, &err) {
                     Some(wait) => {
+                        metrics::counter!("pixzoo_provider_retries_total", "provider" => provider.name())
+                            .increment(1);
                         tracing::warn!(provider = provider.name(), attempt, wait_ms = wait.as_millis() as u64, error = %err, "retrying");
                         tokio::time::sleep(wait).await;
                         attempt += 1;

@@ -55,7 +55,9 @@ pub async fn limits(State(state): State<AppState>, mut request: Request, next: N
             state.guard.client_ip_header.as_ref(),
         )
     };
+    let route = crate::server::metrics::route_label(request.uri().path());
     if let Err(wait) = state.guard.request(&client) {
+        metrics::counter!("pixzoo_refusals_total", "reason" => "request_limit").increment(1);
         return ApiError::RateLimited {
             message: "too many requests from this client; slow down".into(),
             retry_after: Some(wait.max(Duration::from_secs(1))),
@@ -65,14 +67,24 @@ pub async fn limits(State(state): State<AppState>, mut request: Request, next: N
     request.extensions_mut().insert(client);
 
     let deadline = Duration::from_secs(security.request_timeout_secs);
-    match tokio::time::timeout(deadline, next.run(request)).await {
+    let started = std::time::Instant::now();
+    let response = match tokio::time::timeout(deadline, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::Timeout(format!(
             "no answer within {}s; try again",
             deadline.as_secs()
         ))
         .into_response(),
-    }
+    };
+    metrics::counter!(
+        "pixzoo_http_requests_total",
+        "route" => route,
+        "status" => response.status().as_str().to_owned()
+    )
+    .increment(1);
+    metrics::histogram!("pixzoo_http_request_seconds", "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
 }
 
 /// The admission a handler passes to the engine: the guard's ticket for this request's client, for

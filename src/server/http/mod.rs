@@ -41,6 +41,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::router())
         .route("/healthz", get(health::health))
+        .route(
+            "/metrics",
+            get(|| async { crate::server::metrics::render() }),
+        )
         .route("/auth/sign-in", post(forms::sign_in))
         .route("/auth/sign-out", post(forms::sign_out))
         .route("/studio/generate", post(forms::generate))

@@ -213,6 +213,8 @@ impl Cloudflare {
 
         if codes.contains(&DAILY_QUOTA) {
             self.rest(account, Instant::now() + until_utc_midnight());
+            metrics::counter!("pixzoo_account_cooldowns_total", "provider" => NAME, "reason" => "daily_quota")
+                .increment(1);
             tracing::warn!(account = %account_label(account), "Cloudflare daily allocation used; resting until 00:00 UTC");
             return Err(Attempt::NextAccount(ProviderError::QuotaExhausted {
                 provider: NAME,
@@ -223,6 +225,8 @@ impl Cloudflare {
         if codes.contains(&RATE_LIMITED) || status == StatusCode::TOO_MANY_REQUESTS {
             let wait = http::retry_after(&headers).unwrap_or(self.cooldown);
             self.rest(account, Instant::now() + wait);
+            metrics::counter!("pixzoo_account_cooldowns_total", "provider" => NAME, "reason" => "rate_limit")
+                .increment(1);
             tracing::warn!(account = %account_label(account), wait_secs = wait.as_secs(), "Cloudflare rate limit; account resting");
             return Err(Attempt::NextAccount(ProviderError::RateLimited {
                 provider: NAME,

@@ -1,0 +1,297 @@
+//! Every secret configured with a recognisable value, every face exercised (pages, server functions,
+//! the JSON and OpenAI APIs, image URLs, form posts, health and metrics), success and error paths alike:
+//! no response body, no header and no log line may contain any of them.
+
+mod common;
+mod fakes;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use common::{config, TestServer};
+use pixzoo::server::config::PipelineChoice;
+use pixzoo::server::secret::Secret;
+use reqwest::header::COOKIE;
+use reqwest::redirect::Policy;
+use serde_json::json;
+
+const API_KEY: &str = "api-key-SECRET-7f3a";
+const SIGNING_KEY: &str = "signing-key-SECRET-2b9c";
+const CF_TOKENS: &[&str] = &["cf-token-ok-secret", "cf-token-quota-secret"];
+
+fn secrets() -> Vec<&'static str> {
+    let mut all = vec![
+        API_KEY,
+        SIGNING_KEY,
+        fakes::replicate::TOKEN,
+        fakes::openai::KEY,
+    ];
+    all.extend_from_slice(CF_TOKENS);
+    all
+}
+
+fn logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = buffer.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(move || LogSink(sink.clone()))
+            .init();
+        buffer
+    })
+    .clone()
+}
+
+struct LogSink(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Everything one response shows: status line, headers, body.
+async fn seen(response: reqwest::Response) -> String {
+    let mut text = format!("{} {}\n", response.status(), response.url());
+    for (name, value) in response.headers() {
+        text.push_str(&format!(
+            "{name}: {}\n",
+            String::from_utf8_lossy(value.as_bytes())
+        ));
+    }
+    let body = response.bytes().await.unwrap();
+    text.push_str(&String::from_utf8_lossy(&body));
+    text.push('\n');
+    text
+}
+
+#[tokio::test]
+async fn no_secret_reaches_a_response_or_a_log_line() {
+    let logs = logs();
+    let replicate = fakes::replicate::start().await;
+    let cloudflare = fakes::cloudflare::start().await;
+    let openai = fakes::openai::start().await;
+    let a1111 = fakes::a1111::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    settings.auth.api_key = Secret::new(API_KEY);
+    settings.security.signing_keys = Secret::new(SIGNING_KEY);
+    settings.providers.replicate.api_token = Secret::new(fakes::replicate::TOKEN);
+    settings.providers.replicate.base_url = replicate.base.clone();
+    settings.providers.replicate.poll_interval_ms = 20;
+    let accounts = json!([
+        {"account_id": "acc-ok", "token": CF_TOKENS[0]},
+        {"account_id": "acc-quota", "token": CF_TOKENS[1]},
+    ]);
+    settings.providers.cloudflare.accounts = Secret::new(accounts.to_string());
+    settings.providers.cloudflare.base_url = cloudflare.base.clone();
+    settings.providers.openai.api_key = Secret::new(fakes::openai::KEY);
+    settings.providers.openai.base_url = openai.base.clone();
+    settings.providers.a1111.base_url = a1111.base.clone();
+    settings.prompt.pipeline = PipelineChoice::Openai;
+    settings.prompt.openai.api_key = Secret::new(fakes::openai::KEY);
+    settings.prompt.openai.base_url = openai.base.clone();
+    settings.engine.backoff_base_ms = 10;
+    settings.engine.backoff_max_ms = 50;
+    let server = TestServer::with_config(settings).await;
+    let http = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+    let mut transcript = String::new();
+
+    // Sign in (wrong key, then the right one) to reach the guarded paths too.
+    let wrong = http
+        .post(server.url("/auth/sign-in"))
+        .form(&[("key", "not-it"), ("next", "/")])
+        .send()
+        .await
+        .unwrap();
+    transcript += &seen(wrong).await;
+    let signed_in = http
+        .post(server.url("/auth/sign-in"))
+        .form(&[("key", API_KEY), ("next", "/")])
+        .send()
+        .await
+        .unwrap();
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    transcript += &seen(signed_in).await;
+
+    let signed = |path: &str| {
+        pixzoo::server::guard::signing::sign_url(&[Secret::new(SIGNING_KEY)], path).unwrap()
+    };
+    // Image URLs: every provider, successes and each fake's failures; unsigned and badly signed.
+    let mut paths = vec![
+        "/64x64/unsigned-newt".to_owned(),
+        "/64x64/bad-sig-newt?sig=AAAA".to_owned(),
+        "/64x64/anything?redo".to_owned(),
+        "/0x0/nothing".to_owned(),
+    ];
+    for path in [
+        "/320x240/a-heron?model=flux-schnell",
+        "/320x240/server-error-heron?model=flux-schnell",
+        "/320x240/invalid-input-heron?model=flux-schnell",
+        "/320x240/always-throttled-heron?model=flux-schnell",
+        "/320x240/a-heron?model=FLUX.1-Schnell-CF",
+        "/320x240/success-false-heron?model=DS-8-CF",
+        "/320x240/a-heron?model=dall-e-3",
+        "/320x240/policy-heron?model=dall-e-3",
+        "/320x240/rate-limited-heron?model=dall-e-3",
+        "/320x240/llm-down-heron?model=builtin",
+        "/320x240/garbage-heron?model=a1111",
+        "/320x240/a-heron?model=a1111",
+        "/320x240/a-heron?model=no-such-model",
+    ] {
+        paths.push(signed(path));
+    }
+    for path in &paths {
+        transcript += &seen(http.get(server.url(path)).send().await.unwrap()).await;
+    }
+    let id = server.state.engine.recent(1).await.unwrap()[0].id.clone();
+
+    // Pages, static and API reads, image transforms, metrics.
+    for path in [
+        "/".to_owned(),
+        "/gallery".to_owned(),
+        format!("/gallery/{id}"),
+        "/gallery/no-such-image".to_owned(),
+        "/sign-in?failed=1&next=%2F".to_owned(),
+        "/nowhere/at/all".to_owned(),
+        "/healthz".to_owned(),
+        "/metrics".to_owned(),
+        "/api/models".to_owned(),
+        "/api/images?limit=5".to_owned(),
+        "/api/images?cursor=bogus".to_owned(),
+        format!("/api/images/{id}"),
+        "/api/openapi.json".to_owned(),
+        format!("/img/{id}"),
+        format!("/img/{id}/width=64,format=webp"),
+        format!("/img/{id}/width=-1"),
+    ] {
+        for with_cookie in [false, true] {
+            let mut request = http.get(server.url(&path));
+            if with_cookie {
+                request = request.header(COOKIE, &cookie);
+            }
+            transcript += &seen(request.send().await.unwrap()).await;
+        }
+    }
+
+    // The JSON API and the OpenAI endpoint: without the key, with a wrong key, with it; good and bad input.
+    let bodies = [
+        json!({"messages": [{"role": "user", "content": "an api heron"}], "model": "flux-schnell"}),
+        json!({"messages": [{"role": "user", "content": "an api heron"}], "model": "flux-schnell", "stream": true}),
+        json!({"messages": [{"role": "user", "content": "server-error heron"}], "model": "flux-schnell"}),
+        json!({"messages": []}),
+        json!({"messages": [{"role": "user", "content": "x"}], "size": "big"}),
+    ];
+    for body in &bodies {
+        for key in [None, Some("wrong"), Some(API_KEY)] {
+            let mut request = http.post(server.url("/api/image")).json(body);
+            if let Some(key) = key {
+                request = request.bearer_auth(key);
+            }
+            transcript += &seen(request.send().await.unwrap()).await;
+        }
+    }
+    for body in [
+        json!({"model": "builtin", "prompt": "an openai heron", "size": "128x128"}),
+        json!({"model": "dall-e-3", "prompt": "policy heron", "size": "1024x1024"}),
+        json!({"model": "builtin", "prompt": "x", "n": 9}),
+    ] {
+        let response = http
+            .post(server.url("/v1/images/generations"))
+            .bearer_auth(API_KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        transcript += &seen(response).await;
+    }
+
+    // Server functions, signed in and not.
+    let server_fns: &[(&str, String)] = &[
+        ("studio_setup", String::new()),
+        ("gallery_page", "search=&model=".into()),
+        ("image_detail", format!("id={id}")),
+        ("sign_placeholder_url", "path=%2F64x64%2Fsigned-by-studio".into()),
+        (
+            "start_generation",
+            "form[prompt]=a+studio+heron&form[model]=flux-schnell&form[width]=320&form[height]=240&form[translate]=true".into(),
+        ),
+        ("generation_status", "job=no-such-job".into()),
+        ("delete_image", "id=no-such-image".into()),
+    ];
+    for (name, body) in server_fns {
+        for with_cookie in [false, true] {
+            let mut request = http
+                .post(server.url(&format!("/sfn/{name}")))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body.clone());
+            if with_cookie {
+                request = request.header(COOKIE, &cookie);
+            }
+            transcript += &seen(request.send().await.unwrap()).await;
+        }
+    }
+
+    // The form post without JavaScript.
+    for with_cookie in [false, true] {
+        let mut request = http.post(server.url("/studio/generate")).form(&[
+            ("prompt", "a form heron"),
+            ("model", "flux-schnell"),
+            ("width", "320"),
+            ("height", "240"),
+        ]);
+        if with_cookie {
+            request = request.header(COOKIE, &cookie);
+        }
+        transcript += &seen(request.send().await.unwrap()).await;
+    }
+
+    // The exercise reached the providers and their failures, not only refusals at the door.
+    assert!(replicate.calls.count("create") >= 3, "{transcript}");
+    assert!(transcript.contains("502 Bad Gateway"));
+    assert!(
+        transcript.contains("429 Too Many Requests"),
+        "{}",
+        transcript
+            .lines()
+            .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(transcript.contains("403 Forbidden"));
+    assert!(transcript.contains("401 Unauthorized"));
+    assert!(
+        !transcript.contains("500 Internal Server Error"),
+        "bad input or a failing provider must never be a 500"
+    );
+
+    server.stop().await;
+    let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(!logged.is_empty());
+    for secret in secrets() {
+        assert!(
+            !transcript.contains(secret),
+            "a response shows the secret {secret}"
+        );
+        assert!(
+            !logged.contains(secret),
+            "the log shows the secret {secret}"
+        );
+    }
+}
