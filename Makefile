@@ -27,10 +27,11 @@ run: tools
 	$(TARGET_DIR)/release/pixzoo
 
 ## test: formatting, unit + integration tests, clippy for both builds, real API clients, browser tests in
-## Chromium, and the release build `make run` uses
+## Chromium, and the release build `make run` uses, with its WASM bundle held to 350 KB gzipped
 test: tools
 	cargo fmt --all -- --check
 	$(MAKE) --no-print-directory build-dev unit lint clients e2e build-release
+	scripts/bundle-size.sh
 
 tools: toolchain node_modules/.installed end2end/node_modules/.installed .venv/.installed chromium
 

@@ -81,9 +81,12 @@ test("the studio form generates with live progress and shows the result", async 
     .poll(() => image.evaluate((img: HTMLImageElement) => [img.complete, img.naturalWidth, img.naturalHeight]))
     .toEqual([true, 1344, 768]);
 
-  // The new image is listed first.
+  // The new image is listed first, here and in the gallery.
   const recent = page.getByRole("region", { name: "Recent images" });
   await expect(recent.getByRole("img").first()).toHaveAttribute("alt", "e2e studio lighthouse");
+  await page.getByRole("navigation").getByRole("link", { name: "Gallery" }).click();
+  await expect(page.getByTestId("gallery-grid").getByRole("img").first()).toHaveAttribute("alt", "e2e studio lighthouse");
+  await page.getByRole("navigation").getByRole("link", { name: "Studio" }).click();
 
   // Bad input is explained next to the form, which keeps what was typed.
   await studio.getByLabel("Width").fill("5000");
