@@ -54,6 +54,7 @@ rows = [
     ("socket errors", fields["socket_errors"]),
     ("RSS start / max / end", f"{samples[0]//1024} / {max(samples)//1024} / {samples[-1]//1024} MiB"),
     ("RSS first third -> last third (mean)", f"{sum(first)//len(first)//1024} -> {sum(last)//len(last)//1024} MiB"),
+    ("RSS every 10 s (MiB)", " ".join(str(x // 1024) for x in samples[::10])),
     ("server alive at the end", sys.argv[3]),
 ]
 width = max(len(r[0]) for r in rows)

@@ -1,6 +1,9 @@
 //! Crash safety: the real binary is killed with SIGKILL while generations and transforms are in flight,
 //! then started again on the same data directory. Everything acknowledged before the kill must be
-//! served, intact; no catalog row may point at a missing or partial blob.
+//! served, intact; no catalog row may point at a missing or partial blob. And the gentle stop: SIGTERM
+//! lets requests in flight finish, refuses new ones, and closes the catalog cleanly.
+
+mod fakes;
 
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -17,7 +20,12 @@ fn free_port() -> u16 {
 }
 
 fn start(data: &std::path::Path, port: u16) -> Child {
+    start_with(data, port, &[])
+}
+
+fn start_with(data: &std::path::Path, port: u16, envs: &[(&str, &str)]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_pixzoo"))
+        .envs(envs.iter().copied())
         .env("PIXZOO_ADDR", format!("127.0.0.1:{port}"))
         .env("PIXZOO_DATA_DIR", data)
         .env("PIXZOO_SECURITY__REQUESTS_PER_SECOND", "0")
@@ -161,6 +169,81 @@ async fn sigkill_under_load_loses_nothing_acknowledged() {
         );
     }
     pool.close().await;
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_finishes_what_is_in_flight_refuses_new_work_and_closes_the_catalog() {
+    let replicate = fakes::replicate::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let envs = [
+        ("REPLICATE_API_TOKEN", fakes::replicate::TOKEN),
+        ("REPLICATE_BASE_URL", replicate.base.as_str()),
+        ("PIXZOO_PROMPT__PIPELINE", "off"),
+    ];
+    let mut server = start_with(data.path(), port, &envs);
+    // A fresh connection per request: a pooled one would hide whether new connections are accepted.
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    wait_healthy(&http, &base).await;
+
+    // The fake takes 400 ms for a "slow" prompt: the request is in flight when the signal arrives.
+    let in_flight = tokio::spawn({
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            http.get(format!("{base}/320x240/slow-closing-owl"))
+                .send()
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let pid = server.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+
+    let mut refused = false;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if http.get(format!("{base}/healthz")).send().await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(refused, "new connections are refused once stopping");
+
+    let response = in_flight
+        .await
+        .unwrap()
+        .expect("the request in flight is answered");
+    assert_eq!(response.status(), 200);
+    let id = response.headers()["x-image-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(!response.bytes().await.unwrap().is_empty());
+    let status = server.wait().unwrap();
+    assert!(status.success(), "{status}");
+    // Closed cleanly: the write-ahead log was checkpointed into the database and removed.
+    let wal = data.path().join("pixzoo.db-wal");
+    assert!(
+        !wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0,
+        "the WAL was left behind"
+    );
+
+    let mut server = start_with(data.path(), port, &envs);
+    wait_healthy(&http, &base).await;
+    let again = http.get(format!("{base}/img/{id}")).send().await.unwrap();
+    assert_eq!(again.status(), 200);
     server.kill().unwrap();
     server.wait().unwrap();
 }

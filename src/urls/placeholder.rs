@@ -298,4 +298,28 @@ mod tests {
             Ok("a red fox")
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn sizes_print_and_parse_back(width in 1u32..=4096, height in 1u32..=4096) {
+            let size = Size { width, height };
+            proptest::prop_assert_eq!(parse_size(&size.to_string(), &UrlLimits::default()), Ok(size));
+        }
+
+        #[test]
+        fn parsers_never_panic(segment in ".{0,40}", slug in ".{0,300}") {
+            let limits = UrlLimits::default();
+            let _ = parse_size(&segment, &limits);
+            if let Ok(prompt) = prompt_from_slug(&slug, &limits) {
+                proptest::prop_assert!(prompt.chars().count() <= limits.max_slug_chars);
+                proptest::prop_assert!(!prompt.trim().is_empty());
+            }
+        }
+
+        #[test]
+        fn a_slug_made_from_words_reads_back_as_those_words(words in "[a-z0-9]{1,8}( [a-z0-9]{1,8}){0,6}") {
+            let slug = slugify(&words);
+            proptest::prop_assert_eq!(prompt_from_slug(&slug, &UrlLimits::default()), Ok(words));
+        }
+    }
 }
