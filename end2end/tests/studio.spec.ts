@@ -98,3 +98,36 @@ test.describe("without JavaScript", () => {
     await expect(studio.getByLabel("Width")).toHaveValue("5000");
   });
 });
+
+test("the studio works from the keyboard alone, with focus always visible", async ({ page }) => {
+  const errors = collectErrors(page);
+  await openHydrated(page);
+  const focused = () =>
+    page.evaluate(() => {
+      const el = document.activeElement as HTMLElement | null;
+      if (!el) return null;
+      const style = getComputedStyle(el);
+      return {
+        name: el.getAttribute("name") ?? el.textContent?.trim() ?? "",
+        visible: style.outlineStyle !== "none" || style.boxShadow !== "none",
+      };
+    });
+  // Tab from the top of the page to the prompt, then on to Generate; every stop shows where focus is.
+  async function tabTo(name: string) {
+    for (let i = 0; i < 40; i++) {
+      await page.keyboard.press("Tab");
+      const now = await focused();
+      expect(now?.visible, `focus on ${now?.name} is visible`).toBe(true);
+      if (now?.name === name) return;
+    }
+    throw new Error(`Tab never reached ${name}`);
+  }
+  await tabTo("prompt");
+  await page.keyboard.type("e2e keyboard puffin");
+  await tabTo("Generate");
+  await page.keyboard.press("Enter");
+  const studio = page.getByRole("region", { name: "Generate" });
+  await expect(studio.getByTestId("progress")).toContainText("Done in");
+  await expect(studio.getByTestId("result").getByTestId("prompt")).toHaveText("e2e keyboard puffin");
+  expect(errors).toEqual([]);
+});
