@@ -233,7 +233,7 @@ async fn sigterm_finishes_what_is_in_flight_refuses_new_work_and_closes_the_cata
     assert!(!response.bytes().await.unwrap().is_empty());
     let status = server.wait().unwrap();
     assert!(status.success(), "{status}");
-    // Closed cleanly: the write-ahead log was checkpointed into the database and removed.
+    // Closed cleanly: the write-ahead log was checkpointed into the database and emptied.
     let wal = data.path().join("pixzoo.db-wal");
     assert!(
         !wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0,

@@ -308,6 +308,21 @@ impl Engine {
     }
 }
 
+/// Asks the request's admission, counting refusals by reason.
+async fn admit(admission: &dyn Admission, model: &ModelConfig) -> Result<(), EngineError> {
+    let refused = match admission.admit(model).await {
+        Ok(()) => return Ok(()),
+        Err(refused) => refused,
+    };
+    let reason = match &refused {
+        EngineError::Forbidden(_) => "signature",
+        EngineError::Limited { .. } => "generation_limit",
+        _ => "other",
+    };
+    metrics::counter!("pixzoo_refusals_total", "reason" => reason).increment(1);
+    Err(refused)
+}
+
 /// A request with the model's rules applied: what will be asked of the provider, minus the final prompt.
 struct Plan {
     model: ModelConfig,
@@ -376,6 +391,21 @@ impl Inner {
         progress: &broadcast::Sender<Progress>,
     ) -> Result<Generated, EngineError> {
         let _ = progress.send(Progress::Queued);
+        // An LLM call costs money too, so a prompt not translated before is admitted before it is sent.
+        // Such a request cannot be for a stored image: every stored image's translation is cached.
+        let mut admitted = false;
+        if self
+            .prompts
+            .needs_llm(
+                &plan.request.prompt,
+                plan.model.family,
+                plan.request.translate,
+            )
+            .await
+        {
+            admit(admission, &plan.model).await?;
+            admitted = true;
+        }
         let _ = progress.send(Progress::Translating);
         let prompt: PromptOutcome = self
             .prompts
@@ -418,14 +448,8 @@ impl Inner {
             .get(plan.model.provider.as_str())
             .ok_or_else(|| UnknownModel::new(&plan.model.id, &self.models))?;
         metrics::counter!("pixzoo_cache_total", "kind" => "image", "result" => "miss").increment(1);
-        if let Err(refused) = admission.admit(&plan.model).await {
-            let reason = match &refused {
-                EngineError::Forbidden(_) => "signature",
-                EngineError::Limited { .. } => "generation_limit",
-                _ => "other",
-            };
-            metrics::counter!("pixzoo_refusals_total", "reason" => reason).increment(1);
-            return Err(refused);
+        if !admitted {
+            admit(admission, &plan.model).await?;
         }
         let request = ProviderRequest {
             upstream_model: plan.model.upstream.clone(),

@@ -119,6 +119,23 @@ impl PromptPipeline {
     }
 
     /// The prompt to send to a model of `family`. Never fails: failures fall back to the prompt as written.
+    /// Whether [`run`](Self::run) would call the LLM (which costs money) rather than answer from the
+    /// cache or the builtin rules.
+    pub async fn needs_llm(&self, prompt: &str, family: ModelFamily, translate: bool) -> bool {
+        if !translate
+            || family == ModelFamily::Placeholder
+            || matches!(self.kind, Kind::Off | Kind::Builtin)
+        {
+            return false;
+        }
+        !matches!(
+            self.cache
+                .cached_prompt(self.name(), family.as_str(), prompt)
+                .await,
+            Ok(Some(_))
+        )
+    }
+
     pub async fn run(&self, prompt: &str, family: ModelFamily, translate: bool) -> PromptOutcome {
         if !translate || matches!(self.kind, Kind::Off) {
             return PromptOutcome {

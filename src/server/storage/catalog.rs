@@ -490,8 +490,16 @@ impl Catalog {
         Ok(())
     }
 
-    /// Waits for open connections to finish and checkpoints the WAL.
+    /// Checkpoints the WAL into the database (leaving it empty), then waits for open connections to
+    /// finish and closes them. SQLite would checkpoint on the last close too, but connections closing
+    /// at the same moment can each leave that to another.
     pub async fn close(&self) {
+        if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await
+        {
+            tracing::warn!(error = %err, "could not checkpoint the catalog on close");
+        }
         self.pool.close().await;
     }
 }
