@@ -621,3 +621,44 @@ async fn deleting_an_image_while_a_transform_of_it_runs_is_not_an_error() {
     assert_eq!(walk_count(&dir.path().join("blobs")), 0);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn deleting_while_many_transforms_are_recorded_never_fails() {
+    let logs = common::captured_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    for round in 0..6 {
+        let made = server.get(&format!("/400x300/a-busy-gecko-{round}")).await;
+        let id = header(&made, "x-image-id").to_owned();
+        let transforms: Vec<_> = (0..16)
+            .map(|n| {
+                let url = server.url(&format!("/img/{id}/width={},format=webp", 40 + n));
+                tokio::spawn(async move {
+                    let response = client().get(url).send().await.unwrap();
+                    (response.status(), response.text().await.unwrap_or_default())
+                })
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(5 * round)).await;
+        let deleted = client()
+            .delete(server.url(&format!("/api/images/{id}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.status(), StatusCode::NO_CONTENT, "round {round}");
+        for transform in transforms {
+            let (status, body) = transform.await.unwrap();
+            assert!(
+                matches!(status, StatusCode::OK | StatusCode::NOT_FOUND),
+                "round {round}: {status} {}\n{}",
+                body.chars().take(200).collect::<String>(),
+                String::from_utf8_lossy(&logs.lock().unwrap())
+                    .lines()
+                    .filter(|l| l.contains("ERROR"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+        }
+    }
+    server.stop().await;
+}

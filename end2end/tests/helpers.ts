@@ -16,3 +16,16 @@ export async function openHydrated(page: Page, path = "/") {
   await expect(page.locator('[data-hydrated="true"]')).toBeAttached();
 }
 
+
+/** Scrolls through the page so lazy images load, waits for every image, then returns to the top. */
+export async function loadAllImages(page: Page) {
+  const height = await page.evaluate(() => document.body.scrollHeight);
+  for (let y = 0; y < height; y += 600) {
+    await page.evaluate((top) => window.scrollTo(0, top), y);
+    await page.waitForTimeout(50);
+  }
+  await expect
+    .poll(() => page.evaluate(() => Array.from(document.images).every((img) => img.complete && img.naturalWidth > 0)))
+    .toBe(true);
+  await page.evaluate(() => window.scrollTo(0, 0));
+}

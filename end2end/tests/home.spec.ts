@@ -1,6 +1,6 @@
 import { expect, test } from "@playwright/test";
 
-import { collectErrors, openHydrated } from "./helpers";
+import { collectErrors, loadAllImages, openHydrated } from "./helpers";
 
 test("the home page is titled Pixzoo and hydrates", async ({ page }) => {
   const errors = collectErrors(page);
@@ -154,10 +154,12 @@ test("screenshots of the studio, gallery and builder at desktop and phone widths
   for (const [name, width, height] of [["desktop", 1280, 900], ["phone", 390, 844]] as const) {
     await page.setViewportSize({ width, height });
     await openHydrated(page, "/");
+    await loadAllImages(page);
     await page.screenshot({ path: `artifacts/studio-${name}.png`, fullPage: true });
     await openHydrated(page, "/gallery");
     const first = page.getByTestId("gallery-grid").getByRole("img").first();
     await expect.poll(() => first.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)).toBe(true);
+    await loadAllImages(page);
     await page.screenshot({ path: `artifacts/gallery-${name}.png`, fullPage: true });
     await page.getByTestId("gallery-grid").getByRole("link").first().click();
     await expect(page.getByRole("region", { name: "URL builder" })).toBeVisible();

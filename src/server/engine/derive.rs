@@ -138,11 +138,7 @@ impl Engine {
         if is_passthrough(record, &request) {
             let bytes = match original {
                 Some(bytes) => bytes,
-                None => inner
-                    .blobs
-                    .get(&record.blob_key())
-                    .await
-                    .map_err(|e| Arc::new(e.into()))?,
+                None => inner.original_bytes(record).await.map_err(Arc::new)?,
             };
             return Ok(Derived {
                 bytes,
@@ -201,7 +197,7 @@ impl Inner {
     ) -> Result<Derived, EngineError> {
         let source = match original {
             Some(bytes) => bytes,
-            None => self.blobs.get(&record.blob_key()).await?,
+            None => self.original_bytes(&record).await?,
         };
         let settings = Settings {
             default_fit: request.default_fit,

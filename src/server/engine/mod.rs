@@ -54,6 +54,9 @@ pub enum EngineError {
     /// A new generation this request may not start (no valid signature, for example).
     #[error("{0}")]
     Forbidden(String),
+    /// The image was deleted while this request was being answered.
+    #[error("{0}")]
+    Gone(String),
     /// Too many new generations: from this client, or from this provider today.
     #[error("{message}")]
     Limited {
@@ -266,7 +269,7 @@ impl Engine {
         let Some(record) = self.inner.catalog.by_id(id).await? else {
             return Ok(None);
         };
-        let bytes = self.inner.blobs.get(&record.blob_key()).await?;
+        let bytes = self.inner.original_bytes(&record).await?;
         Ok(Some((record, bytes)))
     }
 
@@ -384,6 +387,21 @@ impl Plan {
 }
 
 impl Inner {
+    /// A stored image's original. A missing blob is an internal fault, unless the image was deleted
+    /// since its row was read: then the request simply came too late.
+    async fn original_bytes(&self, record: &ImageRecord) -> Result<Bytes, EngineError> {
+        match self.blobs.get(&record.blob_key()).await {
+            Ok(bytes) => Ok(bytes),
+            Err(err) => match self.catalog.by_id(&record.id).await? {
+                None => Err(EngineError::Gone(format!(
+                    "image {} was deleted",
+                    record.id
+                ))),
+                Some(_) => Err(err.into()),
+            },
+        }
+    }
+
     async fn run(
         &self,
         plan: &Plan,
@@ -434,7 +452,7 @@ impl Inner {
             if let Some(record) = self.catalog.by_gen_key(&gen_key).await? {
                 metrics::counter!("pixzoo_cache_total", "kind" => "image", "result" => "hit")
                     .increment(1);
-                let bytes = self.blobs.get(&record.blob_key()).await?;
+                let bytes = self.original_bytes(&record).await?;
                 return Ok(Generated {
                     record,
                     bytes,

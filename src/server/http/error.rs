@@ -72,6 +72,7 @@ impl From<&EngineError> for ApiError {
             EngineError::Deadline(_) => ApiError::GatewayTimeout(err.to_string()),
             EngineError::Busy => ApiError::Busy(err.to_string()),
             EngineError::Forbidden(message) => ApiError::Forbidden(message.clone()),
+            EngineError::Gone(message) => ApiError::NotFound(message.clone()),
             EngineError::Limited {
                 message,
                 retry_after,

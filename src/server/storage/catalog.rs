@@ -297,7 +297,10 @@ impl Catalog {
     /// Removes an image's row and its derivatives' rows; returns the blob keys no other image still
     /// needs (content-addressed blobs may be shared).
     pub async fn delete(&self, id: &str) -> Result<Option<Vec<String>>, CatalogError> {
-        let mut tx = self.pool.begin().await?;
+        // IMMEDIATE: this transaction reads, then writes. Started deferred, a write committed by another
+        // connection in between (a derivative being recorded) fails the upgrade with SQLITE_BUSY at once,
+        // without the busy timeout; taking the write lock first makes it wait its turn instead.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let Some(record) =
             sqlx::query_as::<_, Row>(&format!("SELECT {COLUMNS} FROM images WHERE id = ?"))
                 .bind(id)
