@@ -360,3 +360,46 @@ async fn an_unsigned_url_cannot_spend_an_llm_call_either() {
     assert_eq!(openai.calls.count("chat"), 1);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_api_key_has_its_own_generation_limit_apart_from_addresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    settings.auth.api_key = Secret::new("limit-key");
+    settings.security.generations_per_minute = 1;
+    settings.security.generation_burst = 1;
+    let server = TestServer::with_config(settings).await;
+    let with_key = |path: &str| {
+        client()
+            .get(server.url(path))
+            .bearer_auth("limit-key")
+            .send()
+    };
+
+    // This address spends its one new image; the key holder still has theirs, then spends it too.
+    assert_eq!(
+        server.get("/64x64/keyed-mole-1").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        server.get("/64x64/keyed-mole-2").await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        with_key("/64x64/keyed-mole-3").await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        with_key("/64x64/keyed-mole-4").await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // A wrong key is just another request from this address.
+    let wrong = client()
+        .get(server.url("/64x64/keyed-mole-5"))
+        .bearer_auth("not-the-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::TOO_MANY_REQUESTS);
+    server.stop().await;
+}
