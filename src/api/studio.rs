@@ -152,9 +152,7 @@ pub async fn start_generation(form: GenerateForm) -> Result<Started, ServerFnErr
     let client = leptos_axum::extract::<axum::Extension<crate::server::guard::Client>>()
         .await
         .map(|axum::Extension(client)| client)
-        .unwrap_or_else(|_| {
-            crate::server::guard::Client::from_request(&Default::default(), None, None)
-        });
+        .unwrap_or_else(|_| crate::server::guard::Client::unknown());
     Ok(match crate::server::studio::start(&state, form, client) {
         Ok(job) => Started::Job(job),
         Err(reason) => Started::Refused(reason),

@@ -100,7 +100,7 @@ pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
 /// Serves until SIGINT or SIGTERM, lets in-flight requests finish, then closes the catalog.
 pub async fn serve(config: Config) -> Result<(), StartError> {
     let (router, state) = build(&config).await?;
-    warn_if_open(&config);
+    warn_if_open(&state);
     // Rate-limit buckets of clients gone quiet are dropped, so memory follows recent clients only.
     tokio::spawn({
         let guard = state.guard.clone();
@@ -135,22 +135,21 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     Ok(())
 }
 
-/// A paid provider without signed URLs lets anyone mint images on the owner's bill.
-fn warn_if_open(config: &Config) {
-    let providers = &config.providers;
-    let paid = [
-        ("replicate", !providers.replicate.api_token.is_empty()),
-        (
-            "cloudflare",
-            providers
-                .cloudflare
-                .account_list()
-                .is_ok_and(|a| !a.is_empty()),
-        ),
-        ("openai", !providers.openai.api_key.is_empty()),
-    ];
-    let paid: Vec<&str> = paid.iter().filter(|(_, on)| *on).map(|(n, _)| *n).collect();
-    if !paid.is_empty() && config.security.signing_keys().is_empty() {
+/// A paid provider without signed URLs lets anyone mint images on the owner's bill. Read from the model
+/// catalog, which lists only models whose provider is configured.
+fn warn_if_open(state: &AppState) {
+    const PAID: [&str; 3] = ["replicate", "cloudflare", "openai"];
+    let mut paid: Vec<&str> = state
+        .engine
+        .models()
+        .all()
+        .iter()
+        .map(|m| m.provider.as_str())
+        .filter(|p| PAID.contains(p))
+        .collect();
+    paid.sort_unstable();
+    paid.dedup();
+    if !paid.is_empty() && !state.guard.signs_urls() {
         tracing::warn!(
             providers = ?paid,
             "no signing key (PIXZOO_SIGNING_KEY): anyone who can reach /{{W}}x{{H}}/{{slug}} can make new images on a paid provider; see README, \"Running it in public\""

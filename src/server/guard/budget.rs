@@ -49,22 +49,25 @@ impl Budget {
             return Ok(());
         };
         let day = now_ms.div_euclid(DAY_MS);
-        let known = {
+        let counted_today = {
             let spent = self.spent.lock().unwrap_or_else(|e| e.into_inner());
-            spent.get(provider).filter(|(d, _)| *d == day).map(|_| ())
+            spent.get(provider).is_some_and(|(d, _)| *d == day)
         };
-        if known.is_none() {
-            let stored = catalog.count_since(provider, day * DAY_MS).await?;
-            let mut spent = self.spent.lock().unwrap_or_else(|e| e.into_inner());
-            // Another request may have started the day meanwhile; keep the larger count.
-            let entry = spent.entry(provider.to_owned()).or_insert((day, 0));
-            if entry.0 != day {
-                *entry = (day, 0);
-            }
-            entry.1 = entry.1.max(stored);
-        }
+        // The first request of a day starts from what the catalog already holds for it.
+        let stored = if counted_today {
+            None
+        } else {
+            Some(catalog.count_since(provider, day * DAY_MS).await?)
+        };
         let mut spent = self.spent.lock().unwrap_or_else(|e| e.into_inner());
         let entry = spent.entry(provider.to_owned()).or_insert((day, 0));
+        if entry.0 != day {
+            *entry = (day, 0);
+        }
+        // Another request may have started the day meanwhile; keep the larger count.
+        if let Some(stored) = stored {
+            entry.1 = entry.1.max(stored);
+        }
         if entry.1 >= limit {
             let next_midnight = (day + 1) * DAY_MS;
             return Err(BudgetError::Spent {

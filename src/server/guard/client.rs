@@ -13,6 +13,11 @@ impl Client {
         Self("api-key".into())
     }
 
+    /// A request the limits layer did not see (it reached no address): all such share one bucket.
+    pub fn unknown() -> Self {
+        Self("unknown".into())
+    }
+
     pub fn ip(ip: IpAddr) -> Self {
         Self(format!("ip:{ip}"))
     }
@@ -35,7 +40,7 @@ impl Client {
             .and_then(|v| v.trim().parse::<IpAddr>().ok());
         match forwarded.or(peer.map(|p| p.ip())) {
             Some(ip) => Self::ip(ip),
-            None => Self("unknown".into()),
+            None => Self::unknown(),
         }
     }
 }

@@ -111,5 +111,5 @@ pub fn client_of(parts: &axum::http::request::Parts) -> Client {
         .extensions
         .get::<Client>()
         .cloned()
-        .unwrap_or_else(|| Client::from_request(&parts.headers, None, None))
+        .unwrap_or_else(Client::unknown)
 }

@@ -42,10 +42,7 @@ pub async fn placeholder(
         }
         Err(err) => return ApiError::BadRequest(err.to_string()).into_response(),
     };
-    let client = client.map_or_else(
-        || Client::from_request(&headers, None, None),
-        |Extension(c)| c,
-    );
+    let client = client.map_or_else(Client::unknown, |Extension(c)| c);
     serve(&state, size, &slug, query, &uri, &headers, client)
         .await
         .unwrap_or_else(IntoResponse::into_response)
