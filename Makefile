@@ -19,7 +19,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # use the same ones so they reuse its compiled dependencies instead of building everything twice.
 DEV_ENV := RUSTFLAGS="--cfg erase_components" LEPTOS_OUTPUT_NAME=pixzoo
 
-.PHONY: run test tools toolchain chromium build-dev build-release unit lint clients e2e bench bench-transforms bundle-size fuzz soak fmt clean
+.PHONY: run test tools toolchain nasm chromium build-dev build-release unit lint clients e2e bench bench-transforms bundle-size fuzz soak fmt clean
 
 ## run: build in release mode and serve on http://127.0.0.1:3000 (data in ./data, no keys needed)
 run: tools
@@ -33,7 +33,7 @@ test: tools
 	$(MAKE) --no-print-directory build-dev unit lint clients e2e build-release
 	scripts/bundle-size.sh
 
-tools: toolchain node_modules/.installed end2end/node_modules/.installed .venv/.installed chromium
+tools: toolchain nasm node_modules/.installed end2end/node_modules/.installed .venv/.installed chromium
 
 toolchain:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
@@ -58,6 +58,10 @@ end2end/node_modules/.installed: end2end/package.json end2end/package-lock.json
 	python3 -m venv .venv
 	.venv/bin/pip install --quiet --disable-pip-version-check -r tests/clients/requirements.txt
 	touch $@
+
+# libjpeg-turbo's SIMD code (mozjpeg-sys) is assembled with NASM, from Debian.
+nasm:
+	@command -v nasm >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends nasm; }
 
 chromium:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }

@@ -73,6 +73,8 @@ fn corpus(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn main() {
+    // As the server binary does: the same allocator settings for the same work.
+    pixzoo::server::allocator::keep_large_buffers();
     // `cargo bench` passes `--bench`; the corpus directory is the only argument that matters.
     let dir = std::env::args()
         .skip(1)

@@ -4,7 +4,7 @@
 mod common;
 
 use base64::Engine as _;
-use common::{client, config, dimensions, header, TestServer};
+use common::{client, config, dimensions, events, header, TestServer};
 use pixzoo::server::secret::Secret;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -197,6 +197,13 @@ async fn api_errors_are_honest() {
         .unwrap();
     assert!(preflight.status().is_success());
     assert_eq!(header(&preflight, "access-control-allow-origin"), "*");
+    // A wildcard never covers Authorization, so it must be named for a keyed call to pass.
+    let allowed = header(&preflight, "access-control-allow-headers").to_ascii_lowercase();
+    assert!(
+        allowed.contains("authorization") && allowed.contains("content-type"),
+        "{allowed}"
+    );
+    assert!(header(&preflight, "access-control-allow-methods").contains("POST"));
     server.stop().await;
 }
 
@@ -208,7 +215,13 @@ async fn the_api_key_guards_generation_and_deletion() {
     let server = TestServer::with_config(config).await;
     let body = json!({"messages": [{"role": "user", "content": "a guarded fox"}], "size": "64x64"});
 
-    for key in [None, Some("wrong"), Some("test-api-key-secretX")] {
+    // Shorter, longer, and the same length with one byte changed.
+    for key in [
+        None,
+        Some("wrong"),
+        Some("test-api-key-secretX"),
+        Some("test-api-key-secreT"),
+    ] {
         let response = post(&server, "/api/image", &body, key).await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{key:?}");
         assert_eq!(header(&response, "www-authenticate"), "Bearer");
@@ -257,27 +270,6 @@ async fn the_api_key_guards_generation_and_deletion() {
 }
 
 /// The event names of an SSE body, in order, and the data of the last event.
-fn events(body: &str) -> (Vec<String>, Value) {
-    let mut names = Vec::new();
-    let mut last = Value::Null;
-    for block in body.split("\n\n") {
-        let mut name = None;
-        let mut data = String::new();
-        for line in block.lines() {
-            if let Some(n) = line.strip_prefix("event:") {
-                name = Some(n.trim().to_owned());
-            } else if let Some(d) = line.strip_prefix("data:") {
-                data.push_str(d.trim());
-            }
-        }
-        if let Some(name) = name {
-            names.push(name);
-            last = serde_json::from_str(&data).unwrap_or(Value::Null);
-        }
-    }
-    (names, last)
-}
-
 #[tokio::test]
 async fn streaming_reports_progress_in_order() {
     let dir = tempfile::tempdir().unwrap();

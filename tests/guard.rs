@@ -109,6 +109,10 @@ async fn every_request_counts_against_the_general_limit() {
     assert_eq!(ok + limited.len(), 8);
     let wait: u64 = header(limited[0], "retry-after").parse().unwrap();
     assert!((1..=2).contains(&wait), "Retry-After {wait}");
+    // A browser client on another origin can read the refusal and when to come back.
+    assert_eq!(header(limited[0], "access-control-allow-origin"), "*");
+    let exposed = header(limited[0], "access-control-expose-headers").to_ascii_lowercase();
+    assert!(exposed.contains("retry-after"), "{exposed}");
     server.stop().await;
 }
 

@@ -16,6 +16,8 @@ async fn generates_on_miss_then_serves_the_stored_image() {
     assert_eq!(first.status(), StatusCode::OK);
     assert_eq!(header(&first, "x-cache"), "MISS");
     assert_eq!(header(&first, CONTENT_TYPE.as_str()), "image/png");
+    // `?redo` can change what this URL serves, so a day and then a revalidation, not `immutable`.
+    assert_eq!(header(&first, "cache-control"), "public, max-age=86400");
     let length: usize = header(&first, CONTENT_LENGTH.as_str()).parse().unwrap();
     let etag = header(&first, ETAG.as_str()).to_owned();
     let bytes = first.bytes().await.unwrap();

@@ -8,7 +8,7 @@ mod fakes;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use common::{client, dimensions, header, TestServer};
+use common::{client, dimensions, events, header, TestServer};
 use pixzoo::api::format::ImageFormat;
 use pixzoo::server::config::{Config, PipelineChoice};
 use pixzoo::server::prompt::Translation;
@@ -200,6 +200,25 @@ async fn replicate_errors_become_honest_statuses() {
     let (status, message, _) = failure(&server, "/512x512/nsfw-sloth").await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert!(message.contains("NSFW"), "{message}");
+    assert_eq!(
+        fake.calls.count("create:nsfw sloth"),
+        1,
+        "a failed prediction is final: another would cost the same again"
+    );
+
+    // A wait longer than the deadline is passed on at once instead of ending in a 504.
+    let (status, message, retry_after) = failure(&server, "/512x512/throttled-for-an-hour").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{message}");
+    assert_eq!(retry_after, "3600");
+    assert_eq!(fake.calls.count("create:throttled for an hour"), 1);
+
+    let (jpeg, record) = get_image(&server, "/300x200/jpeg-file-sloth").await;
+    assert_eq!(jpeg.status(), StatusCode::OK);
+    assert_eq!(
+        record.unwrap().format,
+        ImageFormat::Jpeg,
+        "sniffed, not taken from the name"
+    );
 
     let (status, message, _) = failure(&server, "/512x512/garbage-sloth").await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
@@ -242,8 +261,8 @@ async fn replicate_errors_become_honest_statuses() {
         "request errors are not"
     );
     assert!(
-        server.state.engine.recent(50).await.unwrap().len() == 2,
-        "failures are never stored"
+        server.state.engine.recent(50).await.unwrap().len() == 3,
+        "failures are never stored: only the two throttled-then-served images and the JPEG one"
     );
     server.stop().await;
 
@@ -292,8 +311,10 @@ async fn fifty_identical_requests_make_one_upstream_call() {
 async fn cloudflare_models_outputs_and_envelope_errors() {
     let fake = fakes::cloudflare::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let server =
-        TestServer::with_config(with_cloudflare(dir.path(), &fake.base, &["acc-ok"])).await;
+    let mut config = with_cloudflare(dir.path(), &fake.base, &["acc-ok"]);
+    config.providers.cloudflare.timeout_secs = 1;
+    config.engine.max_attempts = 2;
+    let server = TestServer::with_config(config).await;
 
     // FLUX: always 1024x1024, base64 JPEG in JSON.
     let (response, record) = get_image(&server, "/800x600/sloth?model=FLUX.1-Schnell-CF").await;
@@ -335,8 +356,25 @@ async fn cloudflare_models_outputs_and_envelope_errors() {
         message.contains("oneOf") && message.contains("5006"),
         "{message}"
     );
+    let (status, message, _) = failure(&server, "/640x480/bad-request?model=SD-XL-Bash-CF").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "an HTTP 400 envelope");
+    assert!(message.contains("shorter than 2048"), "{message}");
+    let (status, message, _) =
+        failure(&server, "/640x480/internal-error?model=SD-XL-Bash-CF").await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_GATEWAY,
+        "code 3043 is Cloudflare's fault"
+    );
+    assert!(message.contains("3043"), "{message}");
     let (status, _, _) = failure(&server, "/640x480/garbage?model=DS-8-CF").await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
+    let (status, _, _) = failure(&server, "/640x480/hang?model=DS-8-CF").await;
+    assert_eq!(
+        status,
+        StatusCode::GATEWAY_TIMEOUT,
+        "a hang past the timeout"
+    );
     let (status, message, _) = failure(&server, "/640x480/sloth?model=DS-8-CF&seed=nope").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{message}");
     server.stop().await;
@@ -429,6 +467,21 @@ async fn cloudflare_accounts_rotate_rest_and_fail_over() {
         "Retry-After: {retry_after}"
     );
     server.stop().await;
+
+    // A 429 that says how long: the account rests that long and the client is told so.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = with_cloudflare(dir.path(), &fake.base, &["acc-limited-for-a-minute"]);
+    config.engine.max_attempts = 1;
+    let server = TestServer::with_config(config).await;
+    let (status, _, retry_after) = failure(&server, "/512x512/busy-sloth?model=DS-8-CF").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        retry_after
+            .parse::<u64>()
+            .is_ok_and(|s| (55..=60).contains(&s)),
+        "Retry-After: {retry_after}"
+    );
+    server.stop().await;
     assert_logs_clean();
 }
 
@@ -476,6 +529,21 @@ async fn openai_and_a1111_images() {
         "a 429 with Retry-After is waited out"
     );
     assert_eq!(openai.calls.count("attempt:rate-limited-fox"), 2);
+    let (status, _, _) = failure(&server, "/1024x1024/garbage-fox?model=dall-e-3").await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_GATEWAY,
+        "base64 of something that is not an image"
+    );
+    let (status, _, retry_after) =
+        failure(&server, "/512x512/always-limited-fox?model=dall-e-3").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(!retry_after.is_empty(), "a 429 says when to come back");
+    assert_eq!(
+        openai.calls.count("prompt:always-limited-fox"),
+        3,
+        "a 429 without Retry-After is retried with backoff, then passed on"
+    );
     server.stop().await;
 
     // A refused key, and a server that hangs past its timeout.
@@ -491,6 +559,17 @@ async fn openai_and_a1111_images() {
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert!(message.contains("credentials"), "{message}");
     let (status, _, _) = failure(&server, "/512x512/hang-cat?model=a1111").await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
+    server.stop().await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = base_config(dir.path());
+    config.providers.openai.api_key = Secret::new(fakes::openai::KEY);
+    config.providers.openai.base_url = openai.base.clone();
+    config.providers.openai.timeout_secs = 1;
+    config.engine.max_attempts = 1;
+    let server = TestServer::with_config(config).await;
+    let (status, _, _) = failure(&server, "/1024x1024/hang-fox?model=dall-e-3").await;
     assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
     server.stop().await;
     assert_logs_clean();
@@ -709,4 +788,64 @@ async fn jobs_report_progress_outlive_their_callers_and_share_failures() {
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert!(message.contains("over the limit"), "{message}");
     server.stop().await;
+}
+
+/// The JSON API and the OpenAI endpoint map a provider's failures as `/{W}x{H}/…` does, each in its own
+/// error shape; a stream that fails after it started ends in an `error` event.
+#[tokio::test]
+async fn the_api_faces_pass_provider_failures_on() {
+    let fake = fakes::replicate::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = with_replicate(dir.path(), &fake.base);
+    config.providers.replicate.timeout_secs = 1;
+    let server = TestServer::with_config(config).await;
+    let api = |prompt: &str, stream: bool| json!({"messages": [{"role": "user", "content": prompt}], "model": "flux-schnell", "size": "512x512", "stream": stream});
+    let openai =
+        |prompt: &str| json!({"model": "flux-schnell", "prompt": prompt, "size": "512x512"});
+    let send = |path: &'static str, body: serde_json::Value| {
+        let url = server.url(path);
+        async move { client().post(url).json(&body).send().await.unwrap() }
+    };
+
+    for (prompt, status) in [
+        ("server error", StatusCode::BAD_GATEWAY),
+        ("always throttled", StatusCode::TOO_MANY_REQUESTS),
+        ("hang", StatusCode::GATEWAY_TIMEOUT),
+    ] {
+        let response = send("/api/image", api(prompt, false)).await;
+        assert_eq!(response.status(), status, "/api/image {prompt}");
+        let retry_after = header(&response, "retry-after").to_owned();
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert!(
+            body["error"].as_str().is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            assert!(!retry_after.is_empty(), "429 carries Retry-After");
+        }
+
+        let response = send("/v1/images/generations", openai(prompt)).await;
+        assert_eq!(response.status(), status, "/v1 {prompt}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        let error = &body["error"];
+        assert!(
+            error["message"].as_str().is_some_and(|m| !m.is_empty())
+                && error["type"].is_string()
+                && error.get("code").is_some(),
+            "OpenAI's error shape: {body}"
+        );
+    }
+
+    let response = send("/api/image", api("server error again", true)).await;
+    assert_eq!(response.status(), StatusCode::OK, "the stream had started");
+    let (names, last) = events(&response.text().await.unwrap());
+    assert_eq!(names.first().map(String::as_str), Some("queued"));
+    assert!(names.contains(&"generating".to_owned()), "{names:?}");
+    assert_eq!(names.last().map(String::as_str), Some("error"), "{names:?}");
+    assert!(
+        last["error"].as_str().is_some_and(|m| m.contains("failed")),
+        "{last}"
+    );
+    server.stop().await;
+    assert_logs_clean();
 }

@@ -1,6 +1,7 @@
 //! Everything that only runs on the server: configuration, the engine, providers, storage and the HTTP
 //! edge. Nothing here is compiled into the browser bundle.
 
+pub mod allocator;
 pub mod cli;
 pub mod config;
 pub mod engine;

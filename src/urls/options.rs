@@ -33,6 +33,9 @@ pub const OPTION_NAMES: [(&str, &[&str]); 17] = [
 /// Largest width or height an option may ask for; the server applies its own pixel limit too.
 pub const MAX_DIMENSION: u32 = 12_000;
 
+/// Quality when the options give none (Cloudflare's default); dropped from the canonical form.
+pub const DEFAULT_QUALITY: u8 = 85;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Fit {
     ScaleDown,
@@ -284,7 +287,7 @@ impl TransformOptions {
             "blur" => put(
                 &mut self.blur,
                 canonical,
-                value.parse::<u8>().ok().filter(|b| (1..=250).contains(b)).ok_or_else(|| invalid("a whole number from 1 to 250"))?,
+                value.parse::<u8>().ok().filter(|b| *b <= 250).ok_or_else(|| invalid("a whole number from 0 to 250"))?,
             ),
             "sharpen" => put(&mut self.sharpen, canonical, milli(value, 0, 10_000).ok_or_else(|| invalid("a number from 0 to 10"))?),
             "brightness" => put(&mut self.brightness, canonical, milli(value, 0, 10_000).ok_or_else(|| invalid("a factor from 0 to 10 (1 = unchanged)"))?),
@@ -307,7 +310,7 @@ impl TransformOptions {
                 }
                 .ok_or_else(|| invalid("h, v or hv"))?,
             ),
-            "background" => put(&mut self.background, canonical, colour(value).ok_or_else(|| invalid("a CSS colour: #rgb, #rrggbb, #rrggbbaa, rgb(r,g,b), rgba(r,g,b,a) or a name like white"))?),
+            "background" => put(&mut self.background, canonical, colour(value).ok_or_else(|| invalid("a CSS colour: a name like white, #rgb, #rrggbb, #rrggbbaa, rgb(), hsl() or hwb()"))?),
             "trim" => put(&mut self.trim, canonical, trim(value).ok_or_else(|| invalid("top;right;bottom;left in whole pixels, e.g. 10;0;10;0"))?),
             _ => unreachable!("every canonical name is matched"),
         }
@@ -325,6 +328,8 @@ impl TransformOptions {
             gamma: not(self.gamma, Milli::ONE),
             saturation: not(self.saturation, Milli::ONE),
             rotate: self.rotate.filter(|r| *r != 0),
+            blur: self.blur.filter(|b| *b != 0),
+            quality: self.quality.filter(|q| *q != DEFAULT_QUALITY),
             trim: self.trim.filter(|t| *t != Trim::default()),
             ..self.clone()
         }
@@ -508,59 +513,16 @@ fn trim(value: &str) -> Option<Trim> {
     }
 }
 
-const NAMED_COLOURS: [(&str, Rgba); 8] = [
-    ("transparent", Rgba(0, 0, 0, 0)),
-    ("white", Rgba(255, 255, 255, 255)),
-    ("black", Rgba(0, 0, 0, 255)),
-    ("red", Rgba(255, 0, 0, 255)),
-    ("green", Rgba(0, 128, 0, 255)),
-    ("blue", Rgba(0, 0, 255, 255)),
-    ("gray", Rgba(128, 128, 128, 255)),
-    ("grey", Rgba(128, 128, 128, 255)),
-];
-
-/// CSS colours as URLs carry them: `#hex` (or `%23hex`), `rgb()`, `rgba()`, a few names.
+/// A CSS colour as a URL carries it (`#` may come percent-encoded as `%23`): names, hex, `rgb()`,
+/// `hsl()`, `hwb()` and the rest of CSS Color 4, parsed by csscolorparser.
 fn colour(value: &str) -> Option<Rgba> {
-    let value = value.trim().to_ascii_lowercase();
-    if let Some((_, c)) = NAMED_COLOURS.iter().find(|(name, _)| *name == value) {
-        return Some(*c);
-    }
-    if let Some(hex) = value
-        .strip_prefix('#')
-        .or_else(|| value.strip_prefix("%23"))
-    {
-        if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        let nibble = |i: usize| u8::from_str_radix(&hex[i..i + 1], 16).ok().map(|n| n * 17);
-        let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).ok();
-        return match hex.len() {
-            3 => Some(Rgba(nibble(0)?, nibble(1)?, nibble(2)?, 255)),
-            4 => Some(Rgba(nibble(0)?, nibble(1)?, nibble(2)?, nibble(3)?)),
-            6 => Some(Rgba(byte(0)?, byte(2)?, byte(4)?, 255)),
-            8 => Some(Rgba(byte(0)?, byte(2)?, byte(4)?, byte(6)?)),
-            _ => None,
-        };
-    }
-    let inner = value
-        .strip_prefix("rgba(")
-        .or_else(|| value.strip_prefix("rgb("))?
-        .strip_suffix(')')?;
-    let parts: Vec<&str> = inner.split(',').map(str::trim).collect();
-    let channel = |s: &str| s.parse::<u8>().ok();
-    match parts[..] {
-        [r, g, b] => Some(Rgba(channel(r)?, channel(g)?, channel(b)?, 255)),
-        [r, g, b, a] => {
-            let alpha = milli(a, 0, 1000)?;
-            Some(Rgba(
-                channel(r)?,
-                channel(g)?,
-                channel(b)?,
-                ((alpha.0 * 255 + 500) / 1000) as u8,
-            ))
-        }
-        _ => None,
-    }
+    let value = value.trim();
+    let value = match value.strip_prefix("%23") {
+        Some(hex) => format!("#{hex}"),
+        None => value.to_owned(),
+    };
+    let [r, g, b, a] = csscolorparser::parse(&value).ok()?.to_rgba8();
+    Some(Rgba(r, g, b, a))
 }
 
 #[cfg(test)]
@@ -580,7 +542,11 @@ mod tests {
         );
         assert_eq!(parse(&options.to_string()), options.normalized());
         assert_eq!(parse("").to_string(), "");
-        assert!(parse("rotate=0,trim=0;0;0;0,sharpen=0").is_empty());
+        assert!(parse("rotate=0,trim=0;0;0;0,sharpen=0,blur=0,quality=85").is_empty());
+        assert_eq!(
+            parse("width=200,q=85").to_string(),
+            parse("width=200").to_string()
+        );
         assert_eq!(parse("format=jpg").format, Some(OutputFormat::Jpeg));
     }
 
@@ -592,6 +558,19 @@ mod tests {
              background=rgba(255,0,0,0.5),trim=1;2;3;4",
         );
         assert_eq!(all.background, Some(Rgba(255, 0, 0, 128)));
+        for (css, rgba) in [
+            ("navy", Rgba(0, 0, 128, 255)),
+            ("RebeccaPurple", Rgba(102, 51, 153, 255)),
+            ("%23ff8000", Rgba(255, 128, 0, 255)),
+            ("hsl(120,100%,50%)", Rgba(0, 255, 0, 255)),
+            ("transparent", Rgba(0, 0, 0, 0)),
+        ] {
+            assert_eq!(
+                parse(&format!("background={css}")).background,
+                Some(rgba),
+                "{css}"
+            );
+        }
         assert_eq!(
             all.trim,
             Some(Trim {
@@ -627,7 +606,7 @@ mod tests {
             ("gravity=middle", "gravity", "XxY"),
             ("quality=101", "quality", "1 to 100"),
             ("format=gif", "format", "avif, webp"),
-            ("blur=0", "blur", "1 to 250"),
+            ("blur=251", "blur", "0 to 250"),
             ("sharpen=11", "sharpen", "0 to 10"),
             ("gamma=0", "gamma", "above 0"),
             ("rotate=45", "rotate", "90, 180 or 270"),

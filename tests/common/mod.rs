@@ -125,3 +125,25 @@ impl std::io::Write for LogSink {
         Ok(())
     }
 }
+
+/// A `text/event-stream` body as its event names in order, and the last event's JSON data.
+pub fn events(body: &str) -> (Vec<String>, serde_json::Value) {
+    let mut names = Vec::new();
+    let mut last = serde_json::Value::Null;
+    for block in body.split("\n\n") {
+        let mut name = None;
+        let mut data = String::new();
+        for line in block.lines() {
+            if let Some(n) = line.strip_prefix("event:") {
+                name = Some(n.trim().to_owned());
+            } else if let Some(d) = line.strip_prefix("data:") {
+                data.push_str(d.trim());
+            }
+        }
+        if let Some(name) = name {
+            names.push(name);
+            last = serde_json::from_str(&data).unwrap_or(serde_json::Value::Null);
+        }
+    }
+    (names, last)
+}

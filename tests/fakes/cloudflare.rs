@@ -17,6 +17,7 @@ pub const ACCOUNTS: &[(&str, &str)] = &[
     ("acc-ok2", "cf-token-ok2-secret"),
     ("acc-quota", "cf-token-quota-secret"),
     ("acc-limited", "cf-token-limited-secret"),
+    ("acc-limited-for-a-minute", "cf-token-limited-minute-secret"),
     ("acc-badtoken", "cf-token-revoked-secret"),
 ];
 
@@ -80,6 +81,17 @@ async fn run(
                 "Capacity temporarily exceeded",
             )
         }
+        "acc-limited-for-a-minute" => {
+            let mut response = envelope_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                3040,
+                "Capacity temporarily exceeded",
+            );
+            response
+                .headers_mut()
+                .insert("retry-after", "60".parse().unwrap());
+            return response;
+        }
         _ => {}
     }
     let prompt = input["prompt"]
@@ -109,6 +121,20 @@ async fn run(
         let user = input["messages"][1]["content"].as_str().unwrap_or_default();
         calls.hit(&format!("optimise:{user}"));
         return ok(json!({ "response": format!("A photograph of {user}, golden hour light.") }));
+    }
+    if prompt.contains("hang") {
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+    }
+    if prompt.contains("bad-request") {
+        return envelope_error(
+            StatusCode::BAD_REQUEST,
+            5006,
+            "Error: oneOf at '/' not met: prompt must be shorter than 2048 characters",
+        );
+    }
+    if prompt.contains("internal-error") {
+        // Cloudflare's own failure, in the envelope with HTTP 200.
+        return envelope_error(StatusCode::OK, 3043, "Internal server error");
     }
     if prompt.contains("success-false") {
         return envelope_error(

@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::{b64, png, Calls, Fake};
+use super::{b64, png, Calls, Fake, GARBAGE};
 
 pub const KEY: &str = "sk-test-openai-key-secret";
 
@@ -65,6 +65,7 @@ async fn images(State(ctx): State<Ctx>, headers: HeaderMap, Json(body): Json<Val
         .replace(' ', "-");
     ctx.calls
         .hit(&format!("size:{}", body["size"].as_str().unwrap_or("?")));
+    ctx.calls.hit(&format!("prompt:{prompt}"));
     if prompt.contains("rate-limited") && ctx.calls.hit(&format!("attempt:{prompt}")) == 1 {
         let mut response = error(
             StatusCode::TOO_MANY_REQUESTS,
@@ -76,6 +77,18 @@ async fn images(State(ctx): State<Ctx>, headers: HeaderMap, Json(body): Json<Val
             .headers_mut()
             .insert("retry-after", "1".parse().unwrap());
         return response;
+    }
+    if prompt.contains("always-limited") {
+        // OpenAI's 429 without a Retry-After header: the engine backs off on its own.
+        return error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Rate limit reached for images per minute.",
+            "requests",
+            "rate_limit_exceeded",
+        );
+    }
+    if prompt.contains("hang") {
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
     }
     if prompt.contains("policy") {
         return error(
@@ -90,7 +103,9 @@ async fn images(State(ctx): State<Ctx>, headers: HeaderMap, Json(body): Json<Val
         .and_then(|s| s.split_once('x'))
         .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
         .unwrap_or((1024, 1024));
-    let item = if prompt.contains("url-output") {
+    let item = if prompt.contains("garbage") {
+        json!({ "b64_json": b64(GARBAGE) })
+    } else if prompt.contains("url-output") {
         json!({ "url": format!("{}/files/out.png", ctx.base), "revised_prompt": prompt })
     } else {
         json!({ "b64_json": b64(&png(w, h)), "revised_prompt": prompt })

@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::{b64, png, Calls, Fake, GARBAGE};
+use super::{b64, jpeg, png, Calls, Fake, GARBAGE};
 
 pub const TOKEN: &str = "r8-test-token-0123456789";
 
@@ -135,6 +135,13 @@ async fn create(
             "Request was throttled. Your rate limit resets in ~1s.",
         );
     }
+    if words.contains("throttled-for-an-hour") {
+        return problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Request was throttled",
+            "Request was throttled. Your rate limit resets in ~3600s.",
+        );
+    }
     if words.contains("always-throttled") {
         let mut response = problem(
             StatusCode::TOO_MANY_REQUESTS,
@@ -180,6 +187,14 @@ async fn create(
                 "data:image/png;base64,{}",
                 b64(&png(width, height))
             )),
+        )
+    } else if words.contains("jpeg-file") {
+        // A JPEG behind a `.png` name, served as image/png: the format comes from the bytes.
+        prediction(
+            &ctx,
+            &id,
+            "succeeded",
+            json!([format!("{}/files/jpeg-{width}x{height}.png", ctx.base)]),
         )
     } else if words.contains("garbage") {
         prediction(
@@ -232,10 +247,13 @@ async fn file(State(ctx): State<Ctx>, Path(name): Path<String>, headers: HeaderM
     if name == "garbage" {
         return ([("content-type", "image/png")], GARBAGE).into_response();
     }
+    let jpeg_inside = name.starts_with("jpeg-");
     let (w, h) = name
+        .trim_start_matches("jpeg-")
         .trim_end_matches(".png")
         .split_once('x')
         .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
         .unwrap_or((1024, 1024));
-    ([("content-type", "image/png")], png(w, h)).into_response()
+    let bytes = if jpeg_inside { jpeg(w, h) } else { png(w, h) };
+    ([("content-type", "image/png")], bytes).into_response()
 }

@@ -49,10 +49,28 @@ pub struct AuthConfig {
     pub api_key: Secret,
 }
 
+/// `IP:port` as is, or `host:port` (`localhost:3000`) resolved to its first address.
+fn host_port<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<SocketAddr, D::Error> {
+    use std::net::ToSocketAddrs;
+    let text = String::deserialize(deserializer)?;
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    text.to_socket_addrs()
+        .map_err(|err| format!("`{text}` is not host:port ({err})"))
+        .and_then(|mut addrs| {
+            addrs
+                .next()
+                .ok_or_else(|| format!("`{text}` resolves to no address"))
+        })
+        .map_err(serde::de::Error::custom)
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
-    /// `IP:port` to listen on.
+    /// `host:port` to listen on; a host name is resolved once, at start-up.
+    #[serde(deserialize_with = "host_port")]
     pub addr: SocketAddr,
     /// Where cargo-leptos put the site (`pkg/` with the WASM bundle, CSS, public assets).
     pub site_root: PathBuf,
@@ -210,7 +228,20 @@ impl Config {
             ("prompt.openai.base_url", &self.prompt.openai.base_url),
             ("server.public_url", &self.server.public_url),
         ];
+        // These three always have a server to talk to; an empty value (an unset variable in a compose
+        // file) would otherwise switch the provider on with nowhere to send requests.
+        let required = [
+            "providers.replicate.base_url",
+            "providers.cloudflare.base_url",
+            "providers.openai.base_url",
+        ];
         for (key, url) in urls {
+            if url.is_empty() && required.contains(&key) {
+                return invalid(
+                    key,
+                    "must not be empty (leave it unset for the default)".into(),
+                );
+            }
             if !url.is_empty() && !is_http_url(url) {
                 return invalid(key, format!("`{url}` is not an http(s) URL"));
             }
@@ -365,7 +396,11 @@ fn seed_env() -> Result<Serialized<serde_json::Value>, ConfigError> {
         }
     };
     for (var, key) in STRINGS {
-        if let Ok(value) = std::env::var(var) {
+        // Empty is unset: a compose file's `OPENAI_BASE_URL=${OPENAI_BASE_URL}` with nothing behind it.
+        if let Ok(value) = std::env::var(var).map(|v| v.trim().to_owned()) {
+            if value.is_empty() {
+                continue;
+            }
             set(key, serde_json::Value::String(value));
         }
     }
@@ -478,6 +513,14 @@ mod tests {
             jail.set_env("LEPTOS_SITE_ROOT", "site");
             let config = Config::load(None).expect("env loads");
             assert_eq!(config.server.addr.to_string(), "127.0.0.1:4010");
+            jail.set_env("PIXZOO_ADDR", "localhost:4011");
+            let config = Config::load(None).unwrap();
+            assert!(
+                config.server.addr.ip().is_loopback(),
+                "{}",
+                config.server.addr
+            );
+            assert_eq!(config.server.addr.port(), 4011);
             assert_eq!(config.storage.data_dir, Path::new("/tmp/elsewhere"));
             assert_eq!(config.limits.max_height, 512);
             assert_eq!(config.limits.max_width, 2048);
@@ -573,6 +616,18 @@ mod tests {
             let message = load_err(None);
             assert!(
                 message.contains("limits.max_width") && message.contains("between"),
+                "{message}"
+            );
+
+            jail.set_env("PIXZOO_LIMITS__MAX_WIDTH", "4096");
+            jail.set_env("OPENAI_BASE_URL", "");
+            jail.set_env("OPENAI_API_KEY", "sk-test");
+            let config = Config::load(None).expect("an empty seed variable is unset");
+            assert_eq!(config.providers.openai.base_url, "https://api.openai.com");
+            jail.set_env("PIXZOO_PROVIDERS__OPENAI__BASE_URL", "");
+            let message = load_err(None);
+            assert!(
+                message.contains("providers.openai.base_url") && message.contains("empty"),
                 "{message}"
             );
             Ok(())

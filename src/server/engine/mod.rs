@@ -242,7 +242,8 @@ impl Engine {
             .flights
             .join_or_start(plan.request_key(), move |progress| async move {
                 let deadline = inner.deadline;
-                let run = inner.run(&plan, admission.as_ref(), &progress);
+                let ends = tokio::time::Instant::now() + deadline;
+                let run = inner.run(&plan, admission.as_ref(), &progress, ends);
                 let result = match tokio::time::timeout(deadline, run).await {
                     Ok(result) => result,
                     Err(_) => Err(EngineError::Deadline(deadline)),
@@ -407,6 +408,7 @@ impl Inner {
         plan: &Plan,
         admission: &dyn Admission,
         progress: &broadcast::Sender<Progress>,
+        ends: tokio::time::Instant,
     ) -> Result<Generated, EngineError> {
         let _ = progress.send(Progress::Queued);
         // An LLM call costs money too, so a prompt not translated before is admitted before it is sent.
@@ -481,7 +483,7 @@ impl Inner {
         };
         let started = Instant::now();
         let called = self
-            .call_with_retries(provider.as_ref(), request, progress)
+            .call_with_retries(provider.as_ref(), request, progress, ends)
             .await;
         let outcome = if called.is_ok() { "ok" } else { "error" };
         let labels = [
@@ -551,13 +553,18 @@ impl Inner {
         provider: &dyn ImageProvider,
         request: ProviderRequest,
         progress: &broadcast::Sender<Progress>,
+        ends: tokio::time::Instant,
     ) -> Result<providers::ProviderImage, EngineError> {
         let mut attempt = 1;
         loop {
             let _ = progress.send(Progress::Generating { attempt });
             match provider.generate(request.clone()).await {
                 Ok(image) => return Ok(image),
-                Err(err) => match self.retry.next_delay(attempt, &err) {
+                Err(err) => match self.retry.next_delay(
+                    attempt,
+                    &err,
+                    ends.saturating_duration_since(tokio::time::Instant::now()),
+                ) {
                     Some(wait) => {
                         metrics::counter!("pixzoo_provider_retries_total", "provider" => provider.name())
                             .increment(1);

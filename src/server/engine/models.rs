@@ -53,7 +53,7 @@ impl ModelCatalog {
             config.default_model.clone()
         } else {
             return Err(format!(
-                "the default model `{}` cannot run: its provider is not configured",
+                "`catalog.default_model` (PIXZOO_DEFAULT_MODEL) `{}` cannot run: its provider is not configured",
                 config.default_model
             ));
         };

@@ -25,12 +25,20 @@ impl RetryPolicy {
     }
 
     /// How long to wait after failed attempt number `attempt` (1-based), or `None` to give up.
-    pub fn next_delay(&self, attempt: u32, err: &ProviderError) -> Option<Duration> {
+    /// `time_left` is what remains of the deadline.
+    pub fn next_delay(
+        &self,
+        attempt: u32,
+        err: &ProviderError,
+        time_left: Duration,
+    ) -> Option<Duration> {
         if attempt >= self.max_attempts || !err.is_retryable() {
             return None;
         }
         if let Some(wait) = err.retry_after() {
-            return Some(wait);
+            // Waiting past the deadline would only turn the provider's 429 into our 504: give up now
+            // and pass its Retry-After on.
+            return (wait < time_left).then_some(wait);
         }
         let ceiling = self
             .base
@@ -43,6 +51,8 @@ impl RetryPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const LONG: Duration = Duration::from_secs(600);
 
     fn policy() -> RetryPolicy {
         RetryPolicy {
@@ -63,10 +73,14 @@ mod tests {
     fn backoff_is_bounded_jittered_and_capped() {
         let p = policy();
         for _ in 0..100 {
-            assert!(p.next_delay(1, &upstream()).unwrap() <= Duration::from_millis(100));
-            assert!(p.next_delay(3, &upstream()).unwrap() <= Duration::from_millis(250));
+            assert!(p.next_delay(1, &upstream(), LONG).unwrap() <= Duration::from_millis(100));
+            assert!(p.next_delay(3, &upstream(), LONG).unwrap() <= Duration::from_millis(250));
         }
-        assert_eq!(p.next_delay(4, &upstream()), None, "attempts are bounded");
+        assert_eq!(
+            p.next_delay(4, &upstream(), LONG),
+            None,
+            "attempts are bounded"
+        );
     }
 
     #[test]
@@ -77,19 +91,28 @@ mod tests {
             retry_after: Some(Duration::from_secs(3)),
         };
         assert_eq!(
-            policy().next_delay(1, &limited),
+            policy().next_delay(1, &limited, LONG),
             Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            policy().next_delay(1, &limited, Duration::from_secs(2)),
+            None,
+            "a wait past the deadline is the caller's 429, not our 504"
         );
         let bad = ProviderError::BadRequest {
             provider: "x",
             message: "no".into(),
         };
-        assert_eq!(policy().next_delay(1, &bad), None);
+        assert_eq!(policy().next_delay(1, &bad, LONG), None);
         let quota = ProviderError::QuotaExhausted {
             provider: "x",
             message: "tomorrow".into(),
             retry_after: Some(Duration::from_secs(3)),
         };
-        assert_eq!(policy().next_delay(1, &quota), None, "quota is not retried");
+        assert_eq!(
+            policy().next_delay(1, &quota, LONG),
+            None,
+            "quota is not retried"
+        );
     }
 }

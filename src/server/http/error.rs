@@ -93,6 +93,7 @@ impl From<&EngineError> for ApiError {
                     ProviderError::UnknownModel { .. }
                     | ProviderError::Unauthorized { .. }
                     | ProviderError::Upstream { .. }
+                    | ProviderError::Failed { .. }
                     | ProviderError::InvalidOutput { .. } => {
                         ApiError::BadGateway(provider.to_string())
                     }

@@ -8,8 +8,24 @@ use bytes::Bytes;
 use crate::api::format::ImageFormat;
 use crate::server::engine::CacheStatus;
 
-/// Stored images never change under their URL, so clients and CDNs may keep them for a year.
-const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// How long a response may be reused without asking again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifetime {
+    /// `/img/{id}…`: the id names the bytes, so clients and CDNs may keep them for a year.
+    Immutable,
+    /// `/{W}x{H}/{slug}`: the same URL serves the same image until someone with the key asks for a
+    /// `?redo`, so a day, then a cheap revalidation through the ETag.
+    Day,
+}
+
+impl Lifetime {
+    fn cache_control(self) -> &'static str {
+        match self {
+            Lifetime::Immutable => "public, max-age=31536000, immutable",
+            Lifetime::Day => "public, max-age=86400",
+        }
+    }
+}
 
 pub struct ImageReply {
     /// Quoted strong validator for exactly these bytes.
@@ -22,6 +38,7 @@ pub struct ImageReply {
     pub vary_accept: bool,
     /// The stored original behind the response.
     pub image_id: Option<String>,
+    pub lifetime: Lifetime,
 }
 
 /// Whether `If-None-Match` already names `etag`: then nothing needs to be read or made.
@@ -36,10 +53,10 @@ pub fn not_modified(request_headers: &HeaderMap, etag: &str) -> bool {
 }
 
 /// A 304 for `etag`, with the headers a cache needs to keep using its copy.
-pub fn not_modified_response(etag: &str, vary_accept: bool) -> Response {
+pub fn not_modified_response(etag: &str, vary_accept: bool, lifetime: Lifetime) -> Response {
     let mut builder = Response::builder()
         .status(StatusCode::NOT_MODIFIED)
-        .header(header::CACHE_CONTROL, IMMUTABLE)
+        .header(header::CACHE_CONTROL, lifetime.cache_control())
         .header(header::ETAG, etag);
     if vary_accept {
         builder = builder.header(header::VARY, "Accept");
@@ -51,11 +68,11 @@ pub fn not_modified_response(etag: &str, vary_accept: bool) -> Response {
 
 pub fn image_response(request_headers: &HeaderMap, reply: ImageReply) -> Response {
     if not_modified(request_headers, &reply.etag) {
-        return not_modified_response(&reply.etag, reply.vary_accept);
+        return not_modified_response(&reply.etag, reply.vary_accept, reply.lifetime);
     }
     let mut builder = Response::builder()
         .status(StatusCode::OK)
-        .header(header::CACHE_CONTROL, IMMUTABLE)
+        .header(header::CACHE_CONTROL, reply.lifetime.cache_control())
         .header(header::ETAG, &reply.etag)
         .header(header::CONTENT_TYPE, reply.format.mime())
         .header(header::CONTENT_LENGTH, reply.bytes.len());

@@ -70,6 +70,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             limits::limits,
         ))
+        .layer(api::cors())
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

@@ -5,7 +5,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::error::ApiError;
-use super::image_response::{image_response, ImageReply};
+use super::image_response::{image_response, ImageReply, Lifetime};
 use crate::server::AppState;
 
 pub async fn original(
@@ -27,6 +27,7 @@ pub async fn original(
             cache: None,
             vary_accept: false,
             image_id: Some(record.id),
+            lifetime: Lifetime::Immutable,
         },
     ))
 }

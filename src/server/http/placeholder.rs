@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
-use super::image_response::{image_response, ImageReply};
+use super::image_response::{image_response, ImageReply, Lifetime};
 use super::negotiate::negotiate;
 use crate::server::engine::derive::DeriveRequest;
 use crate::server::engine::GenerateRequest;
@@ -113,6 +113,7 @@ async fn serve(
             cache: Some(generated.cache),
             vary_accept: negotiated.vary,
             image_id: Some(generated.record.id),
+            lifetime: Lifetime::Day,
         },
     ))
 }

@@ -6,7 +6,9 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::error::ApiError;
-use super::image_response::{image_response, not_modified, not_modified_response, ImageReply};
+use super::image_response::{
+    image_response, not_modified, not_modified_response, ImageReply, Lifetime,
+};
 use super::negotiate::negotiate;
 use crate::server::engine::derive::{etag, DeriveRequest};
 use crate::server::AppState;
@@ -32,7 +34,11 @@ pub async fn transformed(
     };
     let tag = etag(&record, &request);
     if not_modified(&headers, &tag) {
-        return Ok(not_modified_response(&tag, negotiated.vary));
+        return Ok(not_modified_response(
+            &tag,
+            negotiated.vary,
+            Lifetime::Immutable,
+        ));
     }
     let derived = state.engine.derive(&record, None, request).await?;
     Ok(image_response(
@@ -44,6 +50,7 @@ pub async fn transformed(
             cache: None,
             vary_accept: negotiated.vary,
             image_id: Some(record.id),
+            lifetime: Lifetime::Immutable,
         },
     ))
 }

@@ -57,10 +57,7 @@ impl ChatClient {
     }
 
     pub async fn rewrite(&self, prompt: &str, family: ModelFamily) -> Result<String, LlmError> {
-        let url = self
-            .base
-            .join("v1/chat/completions")
-            .expect("a static path joins");
+        let url = crate::server::providers::http::endpoint(&self.base, "v1/chat/completions");
         let mut call = self.client.post(url).json(&json!({
             "model": self.model,
             "messages": [

@@ -50,10 +50,7 @@ impl ImageProvider for A1111 {
     }
 
     async fn generate(&self, request: ProviderRequest) -> Result<ProviderImage, ProviderError> {
-        let url = self
-            .base
-            .join("sdapi/v1/txt2img")
-            .expect("a static path joins");
+        let url = http::endpoint(&self.base, "sdapi/v1/txt2img");
         let mut body = json!({
             "prompt": request.prompt,
             "negative_prompt": request.negative_prompt.clone().unwrap_or_default(),

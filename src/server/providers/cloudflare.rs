@@ -24,6 +24,8 @@ const NAME: &str = "cloudflare";
 const RATE_LIMITED: i64 = 3040;
 const DAILY_QUOTA: i64 = 3036;
 const AUTH_ERROR: i64 = 10000;
+/// Workers AI's "internal server error": Cloudflare's fault, worth another attempt like a 5xx.
+const INTERNAL_ERROR: i64 = 3043;
 
 pub struct Cloudflare {
     client: reqwest::Client,
@@ -170,15 +172,10 @@ impl Cloudflare {
         model: &str,
         input: &Value,
     ) -> Result<bytes::Bytes, Attempt> {
-        let url = self
-            .base
-            .join(&format!("client/v4/accounts/{}/ai/run/{model}", account.id))
-            .map_err(|_| {
-                Attempt::Fail(ProviderError::UnknownModel {
-                    provider: NAME,
-                    model: model.into(),
-                })
-            })?;
+        let url = http::endpoint(
+            &self.base,
+            &format!("client/v4/accounts/{}/ai/run/{model}", account.id),
+        );
         let response = self
             .client
             .post(url)
@@ -245,6 +242,12 @@ impl Cloudflare {
         }
         if !status.is_success() {
             return Err(Attempt::Fail(status_error(NAME, status, &headers, message)));
+        }
+        if codes.contains(&INTERNAL_ERROR) {
+            return Err(Attempt::Fail(ProviderError::Upstream {
+                provider: NAME,
+                message,
+            }));
         }
         if envelope.as_ref().is_some_and(|e| !e.success) {
             return Err(Attempt::Fail(ProviderError::BadRequest {

@@ -23,6 +23,21 @@ pub fn client(timeout: Duration) -> reqwest::Client {
         .expect("a client with static settings builds")
 }
 
+/// `path` (which starts with the API version) under `base`, keeping a path prefix the base has (a proxy
+/// at `/openai`), with or without a trailing slash. A base that already ends in that version, as OpenAI
+/// SDKs write `OPENAI_BASE_URL` (`…/v1`), is not doubled. `Url::join` would drop a prefix without a
+/// trailing slash and double the version, hence this.
+pub fn endpoint(base: &Url, path: &str) -> Url {
+    let prefix = base.path().trim_end_matches('/');
+    let version = path.split('/').next().unwrap_or_default();
+    let prefix = prefix
+        .strip_suffix(&format!("/{version}"))
+        .unwrap_or(prefix);
+    let mut url = base.clone();
+    url.set_path(&format!("{prefix}/{path}"));
+    url
+}
+
 /// A transport failure: timeout, or anything else as an upstream failure (without the URL).
 pub fn transport_error(
     provider: &'static str,
@@ -229,6 +244,40 @@ pub fn base64_bytes(provider: &'static str, text: &str) -> Result<Bytes, Provide
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn endpoints_keep_prefixes_and_never_double_the_version() {
+        let at =
+            |base: &str| endpoint(&Url::parse(base).unwrap(), "v1/images/generations").to_string();
+        assert_eq!(
+            at("https://api.openai.com"),
+            "https://api.openai.com/v1/images/generations"
+        );
+        assert_eq!(
+            at("https://api.openai.com/"),
+            "https://api.openai.com/v1/images/generations"
+        );
+        assert_eq!(
+            at("https://api.openai.com/v1"),
+            "https://api.openai.com/v1/images/generations"
+        );
+        assert_eq!(
+            at("https://api.openai.com/v1/"),
+            "https://api.openai.com/v1/images/generations"
+        );
+        assert_eq!(
+            at("http://10.0.0.2:8080/openai"),
+            "http://10.0.0.2:8080/openai/v1/images/generations"
+        );
+        assert_eq!(
+            endpoint(
+                &Url::parse("http://x/gw/").unwrap(),
+                "client/v4/accounts/a/ai/run/@cf/m"
+            )
+            .as_str(),
+            "http://x/gw/client/v4/accounts/a/ai/run/@cf/m"
+        );
+    }
     use super::*;
     use reqwest::header::HeaderValue;
 

@@ -5,7 +5,7 @@
 pub mod a1111;
 pub mod builtin;
 pub mod cloudflare;
-mod http;
+pub(crate) mod http;
 pub mod openai;
 pub mod replicate;
 
@@ -69,6 +69,13 @@ pub enum ProviderError {
     Unauthorized { provider: &'static str },
     #[error("{provider} failed: {message}")]
     Upstream {
+        provider: &'static str,
+        message: String,
+    },
+    /// The provider ran the job and it failed (a failed prediction, e.g. a safety filter): trying again
+    /// would only pay for the same failure.
+    #[error("{provider} could not make the image: {message}")]
+    Failed {
         provider: &'static str,
         message: String,
     },

@@ -50,10 +50,7 @@ impl ImageProvider for OpenAi {
     }
 
     async fn generate(&self, request: ProviderRequest) -> Result<ProviderImage, ProviderError> {
-        let url = self
-            .base
-            .join("v1/images/generations")
-            .expect("a static path joins");
+        let url = http::endpoint(&self.base, "v1/images/generations");
         let mut call = self.client.post(url).json(&json!({
             "model": request.upstream_model,
             "prompt": request.prompt,

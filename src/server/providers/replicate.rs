@@ -149,13 +149,7 @@ impl ImageProvider for Replicate {
                     provider: NAME,
                     model: request.upstream_model.clone(),
                 })?;
-        let url = self
-            .base
-            .join(&format!("v1/models/{owner}/{name}/predictions"))
-            .map_err(|_| ProviderError::UnknownModel {
-                provider: NAME,
-                model: request.upstream_model.clone(),
-            })?;
+        let url = http::endpoint(&self.base, &format!("v1/models/{owner}/{name}/predictions"));
         let mut prediction = self
             .call(
                 self.client
@@ -176,7 +170,7 @@ impl ImageProvider for Replicate {
                 }
                 "failed" | "canceled" | "aborted" => {
                     let reason = prediction.error.as_str().unwrap_or("no reason given");
-                    return Err(ProviderError::Upstream {
+                    return Err(ProviderError::Failed {
                         provider: NAME,
                         message: format!("the prediction {}: {reason}", prediction.status),
                     });

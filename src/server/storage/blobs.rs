@@ -12,7 +12,7 @@ use crate::api::format::ImageFormat;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
-    #[error("cannot create the blob directory {path}: {source}")]
+    #[error("`storage.data_dir`: cannot create the blob directory {path}: {source}")]
     CreateDir {
         path: String,
         source: std::io::Error,

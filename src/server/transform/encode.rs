@@ -1,7 +1,8 @@
-//! Encoders: PNG through `image`, JPEG through `jpeg-encoder` (SIMD), lossy WebP through libwebp (`webp`),
-//! AVIF through `ravif`
-//! (rav1e) at a fast speed setting. AVIF above [`AVIF_MAX_PIXELS`] falls back to WebP: its encode time
+//! Encoders: PNG through `image`, JPEG through libjpeg-turbo (`jpeg.rs`), lossy WebP through libwebp
+//! (`webp`), AVIF through `ravif` (rav1e) at a fast speed setting. AVIF above [`AVIF_MAX_PIXELS`] falls back to WebP: its encode time
 //! grows too fast for an on-the-fly image server.
+
+use std::borrow::Cow;
 
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::{DynamicImage, ExtendedColorType, ImageEncoder};
@@ -75,33 +76,27 @@ pub fn encode(
         }
         ImageFormat::Jpeg => {
             // JPEG has no alpha: flatten onto white rather than onto black.
-            let rgb = if alpha {
-                flatten_on_white(image)
-            } else {
-                image.to_rgb8()
+            let rgb = match image {
+                DynamicImage::ImageRgb8(rgb) => Cow::Borrowed(rgb),
+                _ if alpha => Cow::Owned(flatten_on_white(image)),
+                _ => Cow::Owned(image.to_rgb8()),
             };
-            let too_big = |_| failed(format, "larger than 65535 pixels on a side");
-            let (w, h) = (
-                u16::try_from(width).map_err(too_big)?,
-                u16::try_from(height).map_err(too_big)?,
-            );
-            let mut out = Vec::new();
-            let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality.clamp(1, 100));
-            // Optimised Huffman tables: about a tenth smaller for little time, as libjpeg does.
-            encoder.set_optimized_huffman_tables(true);
-            encoder
-                .encode(rgb.as_raw(), w, h, jpeg_encoder::ColorType::Rgb)
-                .map_err(|e| failed(format, e))?;
+            let out = super::jpeg::encode(&rgb, quality).map_err(|e| failed(format, e))?;
             Ok((out, format))
         }
         ImageFormat::Webp => {
             let (rgba, rgb);
-            let encoder = if alpha {
-                rgba = image.to_rgba8();
-                webp::Encoder::from_rgba(rgba.as_raw(), width, height)
-            } else {
-                rgb = image.to_rgb8();
-                webp::Encoder::from_rgb(rgb.as_raw(), width, height)
+            let encoder = match image {
+                DynamicImage::ImageRgb8(pixels) => webp::Encoder::from_rgb(pixels, width, height),
+                DynamicImage::ImageRgba8(pixels) => webp::Encoder::from_rgba(pixels, width, height),
+                _ if alpha => {
+                    rgba = image.to_rgba8();
+                    webp::Encoder::from_rgba(rgba.as_raw(), width, height)
+                }
+                _ => {
+                    rgb = image.to_rgb8();
+                    webp::Encoder::from_rgb(rgb.as_raw(), width, height)
+                }
             };
             let memory = encoder
                 .encode_simple(false, f32::from(quality.clamp(1, 100)))

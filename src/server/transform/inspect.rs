@@ -72,28 +72,6 @@ pub fn decode(bytes: &[u8], inspected: Inspected) -> Result<DynamicImage, Inspec
     })
 }
 
-/// Decodes a JPEG at a reduced size (1/2, 1/4 or 1/8, chosen by the decoder) no smaller than `min`:
-/// the DCT does the shrinking, so a big JPEG headed for a thumbnail is never decoded at full size.
-/// `None` when this JPEG cannot be decoded that way (CMYK, 16-bit); the caller decodes normally.
-pub fn decode_jpeg_reduced(bytes: &[u8], min: (u32, u32)) -> Option<DynamicImage> {
-    let mut decoder = jpeg_decoder::Decoder::new(Cursor::new(bytes));
-    decoder.read_info().ok()?;
-    let (w, h) = decoder
-        .scale(u16::try_from(min.0).ok()?, u16::try_from(min.1).ok()?)
-        .ok()?;
-    let pixels = decoder.decode().ok()?;
-    let (w, h) = (u32::from(w), u32::from(h));
-    match decoder.info()?.pixel_format {
-        jpeg_decoder::PixelFormat::RGB24 => {
-            image::RgbImage::from_raw(w, h, pixels).map(DynamicImage::ImageRgb8)
-        }
-        jpeg_decoder::PixelFormat::L8 => {
-            image::GrayImage::from_raw(w, h, pixels).map(DynamicImage::ImageLuma8)
-        }
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,21 +100,6 @@ mod tests {
             Err(InspectError::TooLarge { .. })
         ));
         assert_eq!(decode(&bytes, inspected).unwrap().width(), 30);
-    }
-
-    #[test]
-    fn jpegs_shrink_on_load() {
-        let image = DynamicImage::new_rgb8(800, 600);
-        let mut out = Cursor::new(Vec::new());
-        image.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
-        let reduced = decode_jpeg_reduced(out.get_ref(), (190, 140)).unwrap();
-        assert_eq!(
-            (reduced.width(), reduced.height()),
-            (200, 150),
-            "1/4 is the smallest at least 190x140"
-        );
-        let full = decode_jpeg_reduced(out.get_ref(), (800, 600)).unwrap();
-        assert_eq!(full.width(), 800);
     }
 
     #[test]

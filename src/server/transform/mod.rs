@@ -5,5 +5,6 @@ pub mod encode;
 pub mod filters;
 pub mod geometry;
 pub mod inspect;
+pub mod jpeg;
 pub mod pipeline;
 pub mod resize;

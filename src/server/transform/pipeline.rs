@@ -1,22 +1,22 @@
 //! The transform pipeline as an ordered list of small steps, each with the same shape:
 //! inspect (refuse over-limit input from its header) → decode → trim → flip → rotate → resize/crop →
-//! filters → encode. Reordering or adding a step is a one-line change in [`transform`].
+//! filters → pad → encode. Reordering or adding a step is a one-line change in [`transform`].
 
 use image::{DynamicImage, GenericImageView, Rgba as PixelRgba};
 
 use super::encode::{encode, EncodeError};
 use super::filters;
 use super::geometry::{layout, Layout, Region};
-use super::inspect::{decode, decode_jpeg_reduced, inspect, InspectError, Inspected};
+use super::inspect::{decode, inspect, InspectError, Inspected};
+use super::jpeg;
 use crate::api::format::ImageFormat;
 use crate::urls::options::{Fit, Flip, Rgba, TransformOptions};
 
 /// Bumped whenever a step changes its output, so ETags and stored derivatives from older code are not
 /// mistaken for current ones.
-pub const PIPELINE_VERSION: u32 = 2;
+pub const PIPELINE_VERSION: u32 = 3;
 
-/// Quality when the options give none (Cloudflare's default).
-pub const DEFAULT_QUALITY: u8 = 85;
+pub use crate::urls::options::DEFAULT_QUALITY;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransformError {
@@ -67,13 +67,18 @@ pub fn transform(
             max: settings.max_pixels,
         });
     }
-    let image = decode_for(bytes, inspected, options, &plan)?;
+    // A wide blur removes the detail a smaller image would lose, so the steps up to it work at that
+    // smaller size: decoding shrinks further and the blur itself is cheaper.
+    let work = filters::working_size(plan.scaled, options);
+    let image = decode_for(bytes, inspected, options, &plan, work)?;
     let image = working_copy(image);
     let image = trim(image, options)?;
     let image = flip(image, options);
     let image = rotate(image, options);
-    let image = resize(image, &plan, oriented, options)?;
-    let image = filters::apply(image, options);
+    let image = resize(image, &plan, work, oriented)?;
+    let image = filters::apply(image, options, plan.scaled)
+        .map_err(|e| TransformError::Resize(e.to_string()))?;
+    let image = pad(image, &plan, options);
     let quality = options.quality.unwrap_or(DEFAULT_QUALITY);
     let (width, height) = image.dimensions();
     let (bytes, format) = encode(&image, settings.format, quality)?;
@@ -111,25 +116,30 @@ fn oriented_size(
     })
 }
 
-/// Decodes, shrinking on load when the output needs at most half of a JPEG's resolution (and no trim
-/// refers to full-size pixel positions): the DCT does the reduction, so a large JPEG headed for a
-/// thumbnail is never decoded at full size. The layout stays the one computed at full size.
+/// Decodes, shrinking a JPEG on load to the smallest DCT scale that still covers `work` (unless a trim
+/// refers to full-size pixel positions): a large JPEG headed for a thumbnail is never decoded at full
+/// size. The layout stays the one computed at full size.
 fn decode_for(
     bytes: &[u8],
     inspected: Inspected,
     options: &TransformOptions,
     plan: &Layout,
+    work: (u32, u32),
 ) -> Result<DynamicImage, TransformError> {
-    if inspected.format == ImageFormat::Jpeg && options.trim.is_none() {
-        let shrink = (f64::from(plan.scaled.0) / plan.crop.width)
-            .max(f64::from(plan.scaled.1) / plan.crop.height);
-        if shrink <= 0.5 {
+    if inspected.format == ImageFormat::Jpeg {
+        let full = (inspected.width, inspected.height);
+        let at_least = if options.trim.is_some() {
+            full
+        } else {
+            let shrink =
+                (f64::from(work.0) / plan.crop.width).max(f64::from(work.1) / plan.crop.height);
             // One pixel of margin, so rounding never leaves the resizer short of source pixels.
-            let need = |full: u32| ((f64::from(full) * shrink).ceil() as u32 + 1).min(full);
-            let (w, h) = (need(inspected.width), need(inspected.height));
-            if let Some(image) = decode_jpeg_reduced(bytes, (w, h)) {
-                return Ok(image);
-            }
+            let need = |side: u32| ((f64::from(side) * shrink).ceil() as u32 + 1).min(side);
+            (need(full.0), need(full.1))
+        };
+        // CMYK and anything libjpeg refuses go to the general decoder, which says what is wrong.
+        if let Ok(Some(image)) = jpeg::decode(bytes, at_least) {
+            return Ok(image);
         }
     }
     Ok(decode(bytes, inspected)?)
@@ -180,14 +190,21 @@ fn rotate(image: DynamicImage, options: &TransformOptions) -> DynamicImage {
     }
 }
 
+/// Crops and scales to `work`: the layout's scaled size, or smaller when a wide blur follows.
 fn resize(
     image: DynamicImage,
     plan: &Layout,
+    work: (u32, u32),
     full: (u32, u32),
-    options: &TransformOptions,
 ) -> Result<DynamicImage, TransformError> {
     let source = image.dimensions();
-    if source == full && plan.is_identity(source) {
+    let whole = Region {
+        left: 0.0,
+        top: 0.0,
+        width: f64::from(full.0),
+        height: f64::from(full.1),
+    };
+    if source == full && work == source && plan.crop == whole {
         return Ok(image);
     }
     // The plan is in full-size pixels; a JPEG shrunk on load is smaller by the same factor both ways.
@@ -201,39 +218,27 @@ fn resize(
         width: (plan.crop.width * fx).min(f64::from(source.0)),
         height: (plan.crop.height * fy).min(f64::from(source.1)),
     };
-    let scaled = super::resize::scale(&image, crop, plan.scaled)
-        .map_err(|e| TransformError::Resize(e.to_string()))?;
+    super::resize::scale(&image, crop, work).map_err(|e| TransformError::Resize(e.to_string()))
+}
+
+/// For `pad`: the image on a canvas of the background colour (white unless given).
+fn pad(image: DynamicImage, plan: &Layout, options: &TransformOptions) -> DynamicImage {
     let Some(canvas) = plan.canvas else {
-        return Ok(scaled);
+        return image;
     };
-    // Pad: the scaled image on a canvas of the background colour (white unless given).
     let Rgba(r, g, b, a) = options.background.unwrap_or(Rgba(255, 255, 255, 255));
-    let mut out = if a == 255 && !scaled.color().has_alpha() {
+    let (x, y) = (i64::from(canvas.x), i64::from(canvas.y));
+    if a == 255 && !image.color().has_alpha() {
         let mut rgb =
             image::RgbImage::from_pixel(canvas.width, canvas.height, image::Rgb([r, g, b]));
-        image::imageops::overlay(
-            &mut rgb,
-            &scaled.to_rgb8(),
-            i64::from(canvas.x),
-            i64::from(canvas.y),
-        );
+        image::imageops::overlay(&mut rgb, &image.to_rgb8(), x, y);
         DynamicImage::ImageRgb8(rgb)
     } else {
-        DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(
-            canvas.width,
-            canvas.height,
-            PixelRgba([r, g, b, a]),
-        ))
-    };
-    if let DynamicImage::ImageRgba8(rgba) = &mut out {
-        image::imageops::overlay(
-            rgba,
-            &scaled.to_rgba8(),
-            i64::from(canvas.x),
-            i64::from(canvas.y),
-        );
+        let mut rgba =
+            image::RgbaImage::from_pixel(canvas.width, canvas.height, PixelRgba([r, g, b, a]));
+        image::imageops::overlay(&mut rgba, &image.to_rgba8(), x, y);
+        DynamicImage::ImageRgba8(rgba)
     }
-    Ok(out)
 }
 
 #[cfg(test)]

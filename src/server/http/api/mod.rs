@@ -1,5 +1,5 @@
 //! The JSON API: `/api/*` (CF Flux Remix-compatible generation, models, catalog, OpenAPI) and the OpenAI
-//! Images endpoint. Open to any origin (CORS), bodies capped, errors through [`ApiError`].
+//! Images endpoint. Open to any origin (CORS, see [`cors`]), bodies capped, errors through [`ApiError`].
 
 mod auth;
 mod image;
@@ -10,6 +10,7 @@ mod openapi;
 mod types;
 
 use axum::extract::rejection::JsonRejection;
+use axum::http::{header, HeaderName, Method};
 use axum::routing::{get, post};
 use axum::Router;
 use tower_http::cors::{Any, CorsLayer};
@@ -26,12 +27,25 @@ pub fn router() -> Router<AppState> {
         .route("/api/images/{id}", get(images::get).delete(images::delete))
         .route("/api/openapi.json", get(openapi::document))
         .route("/v1/images/generations", post(openai::generations))
-        .layer(
-            CorsLayer::new()
-                .allow_origin(Any)
-                .allow_methods(Any)
-                .allow_headers(Any),
-        )
+}
+
+/// Open to any origin, as CF Flux Remix is: no credentials travel with `*`, so the key goes in
+/// `Authorization`, which a wildcard never covers and is therefore named. Applied to every response,
+/// errors from the request limits included, so browser clients can read a 429 and its `Retry-After`.
+pub fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        // The answer is the same for every origin, so nothing to vary on; an image keeps `Vary: Accept`
+        // alone, and only when its format was negotiated.
+        .vary(Vec::<HeaderName>::new())
+        .expose_headers([
+            header::RETRY_AFTER,
+            header::ETAG,
+            HeaderName::from_static("x-cache"),
+            HeaderName::from_static("x-image-id"),
+        ])
 }
 
 /// A body that is not the JSON we expect: 413 when too large, else 400 with serde's reason.

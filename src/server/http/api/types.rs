@@ -90,6 +90,8 @@ pub struct ModelInfo {
     pub provider: String,
     pub family: String,
     pub sizes: SizesInfo,
+    /// The steps range; null for a model that takes no steps (the builtin renderer), which ignores
+    /// a `steps` in the request.
     pub steps: Option<StepsInfo>,
     pub negative_prompt: bool,
     pub seed: bool,
