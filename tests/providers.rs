@@ -599,6 +599,20 @@ async fn prompts_are_translated_cached_and_fall_back() {
     assert_eq!(openai.calls.count("chat"), 1);
     assert_eq!(header(&server.get(path).await, "x-cache"), "HIT");
     assert_eq!(openai.calls.count("chat"), 1, "the translation is cached");
+    // Search looks in the final prompt too: the word is only in the translation.
+    let found: serde_json::Value = server
+        .get("/api/images?q=sunglasses")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let prompts: Vec<&str> = found["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["prompt"].as_str())
+        .collect();
+    assert_eq!(prompts, ["戴墨镜的树懒"], "{found}");
     server.stop().await;
 
     let server = TestServer::with_config(config.clone()).await;
@@ -653,6 +667,47 @@ async fn prompts_are_translated_cached_and_fall_back() {
         .translation_note
         .unwrap()
         .contains("translation failed"));
+    server.stop().await;
+
+    // Only REPLICATE_API_TOKEN: a language model on Replicate translates and optimises, with the same
+    // token, and the image comes from Replicate too.
+    let rep = fakes::replicate::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = with_replicate(dir.path(), &rep.base);
+    config.prompt.pipeline = PipelineChoice::Auto;
+    let server = TestServer::with_config(config).await;
+    assert_eq!(server.state.engine.prompt_pipeline(), "replicate");
+    let (response, record) = get_image(&server, &path.replace("dall-e-3", "flux-schnell")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let record = record.unwrap();
+    assert_eq!(
+        (record.provider.as_str(), record.translation),
+        ("replicate", Translation::Llm)
+    );
+    assert_eq!(
+        record.final_prompt,
+        "A sloth wearing sunglasses on a sunny beach."
+    );
+    assert_eq!(
+        rep.calls.count("llm:meta-llama-3-8b-instruct:戴墨镜的树懒"),
+        1
+    );
+    assert_eq!(
+        rep.calls
+            .count("create:A sloth wearing sunglasses on a sunny beach."),
+        1,
+        "the image model gets the optimised prompt"
+    );
+    let (_, record) = get_image(&server, "/512x512/llm-down-sloth?model=flux-schnell").await;
+    let record = record.unwrap();
+    assert_eq!(record.translation, Translation::Fallback);
+    assert!(
+        record
+            .translation_note
+            .unwrap()
+            .contains("the model crashed"),
+        "the reason is kept"
+    );
     server.stop().await;
     assert_logs_clean();
 }
@@ -848,4 +903,22 @@ async fn the_api_faces_pass_provider_failures_on() {
     );
     server.stop().await;
     assert_logs_clean();
+}
+
+/// The overall deadline covers every attempt and wait: past it the client gets a 504 that says so.
+#[tokio::test]
+async fn a_generation_past_the_deadline_is_a_504() {
+    let fake = fakes::replicate::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = with_replicate(dir.path(), &fake.base);
+    config.providers.replicate.timeout_secs = 10;
+    config.engine.deadline_secs = 1;
+    let server = TestServer::with_config(config).await;
+    let (status, message, _) = failure(&server, "/512x512/hang-sloth").await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
+    assert!(
+        message.contains("generation did not finish within 1s"),
+        "the deadline, not the provider's 10 s timeout: {message}"
+    );
+    server.stop().await;
 }

@@ -513,16 +513,41 @@ fn trim(value: &str) -> Option<Trim> {
     }
 }
 
-/// A CSS colour as a URL carries it (`#` may come percent-encoded as `%23`): names, hex, `rgb()`,
-/// `hsl()`, `hwb()` and the rest of CSS Color 4, parsed by csscolorparser.
+/// A CSS colour as a URL carries it (`#` may come percent-encoded as `%23`). The server takes all of CSS
+/// Color 4 (names, hex, `rgb()`, `hsl()`, `hwb()` …) through csscolorparser; the browser only ever has
+/// its colour picker's `#rrggbb` to check, so it reads hex and keeps that crate's colour table out of
+/// the WASM bundle.
 fn colour(value: &str) -> Option<Rgba> {
     let value = value.trim();
     let value = match value.strip_prefix("%23") {
         Some(hex) => format!("#{hex}"),
         None => value.to_owned(),
     };
-    let [r, g, b, a] = csscolorparser::parse(&value).ok()?.to_rgba8();
-    Some(Rgba(r, g, b, a))
+    #[cfg(feature = "ssr")]
+    {
+        let [r, g, b, a] = csscolorparser::parse(&value).ok()?.to_rgba8();
+        Some(Rgba(r, g, b, a))
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        hex_colour(value.strip_prefix('#')?)
+    }
+}
+
+#[cfg(not(feature = "ssr"))]
+fn hex_colour(hex: &str) -> Option<Rgba> {
+    if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let nibble = |i: usize| u8::from_str_radix(&hex[i..i + 1], 16).ok().map(|n| n * 17);
+    let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).ok();
+    match hex.len() {
+        3 => Some(Rgba(nibble(0)?, nibble(1)?, nibble(2)?, 255)),
+        4 => Some(Rgba(nibble(0)?, nibble(1)?, nibble(2)?, nibble(3)?)),
+        6 => Some(Rgba(byte(0)?, byte(2)?, byte(4)?, 255)),
+        8 => Some(Rgba(byte(0)?, byte(2)?, byte(4)?, byte(6)?)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -11,9 +11,18 @@ def main(base: str) -> None:
     with urllib.request.urlopen(f"{base}/api/openapi.json") as response:
         spec = json.load(response)
     validate(spec)
-    expected = {"/api/image", "/api/models", "/api/images", "/api/images/{id}", "/v1/images/generations"}
+    expected = {
+        "/api/image",
+        "/api/models",
+        "/api/images",
+        "/api/images/{id}",
+        "/v1/images/generations",
+        "/api/openapi.json",
+    }
     missing = expected - set(spec["paths"])
     assert not missing, f"undocumented: {missing}"
+    image = spec["paths"]["/api/image"]["post"]["responses"]["200"]["content"]
+    assert {"application/json", "text/event-stream"} <= set(image), f"/api/image answers: {set(image)}"
     print(f"openapi: valid {spec['openapi']} document with {len(spec['paths'])} paths")
 
 

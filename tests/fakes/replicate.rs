@@ -92,6 +92,9 @@ async fn create(
     }
     let input = &body["input"];
     let prompt = input["prompt"].as_str().unwrap_or_default().to_owned();
+    if owner == "meta" {
+        return language_model(&ctx, &name, input);
+    }
     // Slugs arrive with spaces for dashes; the scenario words are written with dashes.
     let words = prompt.replace(' ', "-");
     let attempt = ctx.calls.hit(&format!("create:{prompt}"));
@@ -256,4 +259,51 @@ async fn file(State(ctx): State<Ctx>, Path(name): Path<String>, headers: HeaderM
         .unwrap_or((1024, 1024));
     let bytes = if jpeg_inside { jpeg(w, h) } else { png(w, h) };
     ([("content-type", "image/png")], bytes).into_response()
+}
+
+/// A language model (Llama 3 Instruct): `prompt` and `system_prompt` in, the answer streamed out as an
+/// array of text pieces.
+fn language_model(ctx: &Ctx, name: &str, input: &Value) -> Response {
+    let prompt = input["prompt"].as_str().unwrap_or_default();
+    ctx.calls.hit(&format!("llm:{name}:{prompt}"));
+    if !input["system_prompt"]
+        .as_str()
+        .is_some_and(|s| s.contains("English"))
+    {
+        return problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Input validation failed",
+            "- input: system_prompt is required",
+        );
+    }
+    if prompt.contains("llm down") {
+        return problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal Server Error",
+            "the model crashed",
+        );
+    }
+    let pieces: Vec<String> = if prompt
+        .chars()
+        .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+    {
+        [
+            "A sloth",
+            " wearing",
+            " sunglasses",
+            " on a sunny",
+            " beach.",
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    } else {
+        vec![
+            "A detailed picture of ".into(),
+            prompt.to_owned(),
+            ".".into(),
+        ]
+    };
+    let id = format!("llm{}", ctx.calls.count("llm"));
+    ctx.calls.hit("llm");
+    Json(prediction(ctx, &id, "succeeded", json!(pieces))).into_response()
 }

@@ -18,7 +18,10 @@ mod providers;
 mod security;
 
 pub use catalog::{CatalogConfig, ModelConfig, ModelFamily, SizeEntry, Sizes, StepsRange};
-pub use prompt::{CloudflarePromptConfig, EngineConfig, LlmConfig, PipelineChoice, PromptConfig};
+pub use prompt::{
+    CloudflarePromptConfig, EngineConfig, LlmConfig, PipelineChoice, PromptConfig,
+    ReplicatePromptConfig,
+};
 pub use providers::{
     A1111Config, BuiltinConfig, CloudflareAccount, CloudflareConfig, OpenAiConfig, ProvidersConfig,
     ReplicateConfig,

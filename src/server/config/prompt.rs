@@ -8,11 +8,13 @@ use crate::server::secret::Secret;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PipelineChoice {
-    /// openai when an LLM is configured, else cloudflare when Cloudflare is, else builtin.
+    /// openai when an LLM is configured, else cloudflare when Cloudflare is, else replicate when
+    /// Replicate is, else builtin.
     Auto,
     Builtin,
     Openai,
     Cloudflare,
+    Replicate,
     /// Prompts are used exactly as written.
     Off,
 }
@@ -24,6 +26,7 @@ pub struct PromptConfig {
     pub timeout_secs: u64,
     pub openai: LlmConfig,
     pub cloudflare: CloudflarePromptConfig,
+    pub replicate: ReplicatePromptConfig,
 }
 
 impl Default for PromptConfig {
@@ -33,6 +36,7 @@ impl Default for PromptConfig {
             timeout_secs: 20,
             openai: LlmConfig::default(),
             cloudflare: CloudflarePromptConfig::default(),
+            replicate: ReplicatePromptConfig::default(),
         }
     }
 }
@@ -73,6 +77,23 @@ impl Default for CloudflarePromptConfig {
             translate: true,
             translate_model: "@cf/meta/m2m100-1.2b".into(),
             optimize_model: "@cf/meta/llama-3.1-8b-instruct".into(),
+        }
+    }
+}
+
+/// A language model on Replicate, run with the image provider's token: translation and optimisation in
+/// one instruction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReplicatePromptConfig {
+    /// `owner/name` of an instruct model taking `prompt` and `system_prompt`.
+    pub model: String,
+}
+
+impl Default for ReplicatePromptConfig {
+    fn default() -> Self {
+        Self {
+            model: "meta/meta-llama-3-8b-instruct".into(),
         }
     }
 }

@@ -173,7 +173,12 @@ impl Engine {
         let providers = configured.providers;
         let models = ModelCatalog::new(&config.catalog, |p| providers.contains_key(p))
             .map_err(EngineError::Setup)?;
-        let prompts = PromptPipeline::new(config, configured.cloudflare, catalog.clone());
+        let prompts = PromptPipeline::new(
+            config,
+            configured.cloudflare,
+            configured.replicate,
+            catalog.clone(),
+        );
         Ok(Self {
             inner: Arc::new(Inner {
                 catalog,

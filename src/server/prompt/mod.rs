@@ -7,6 +7,7 @@
 mod builtin;
 mod cloudflare;
 mod openai;
+mod replicate;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::server::config::{Config, ModelFamily, PipelineChoice};
 use crate::server::providers::cloudflare::Cloudflare;
+use crate::server::providers::replicate::Replicate;
 use crate::server::storage::Catalog;
 
 /// How the final prompt was made.
@@ -74,6 +76,7 @@ enum Kind {
     Builtin,
     OpenAi(openai::ChatClient),
     Cloudflare(cloudflare::CloudflarePrompts),
+    Replicate(replicate::ReplicatePrompts),
 }
 
 pub struct PromptPipeline {
@@ -83,16 +86,30 @@ pub struct PromptPipeline {
 }
 
 impl PromptPipeline {
-    pub fn new(config: &Config, cloudflare: Option<Arc<Cloudflare>>, cache: Catalog) -> Self {
+    pub fn new(
+        config: &Config,
+        cloudflare: Option<Arc<Cloudflare>>,
+        replicate: Option<Arc<Replicate>>,
+        cache: Catalog,
+    ) -> Self {
         let llm = openai::ChatClient::from_config(config);
-        let kind = match (config.prompt.pipeline, llm, cloudflare) {
-            (PipelineChoice::Off, _, _) => Kind::Off,
-            (PipelineChoice::Builtin, _, _) => Kind::Builtin,
-            (PipelineChoice::Openai | PipelineChoice::Auto, Some(llm), _) => Kind::OpenAi(llm),
-            (PipelineChoice::Cloudflare | PipelineChoice::Auto, _, Some(cf)) => Kind::Cloudflare(
-                cloudflare::CloudflarePrompts::new(cf, &config.prompt.cloudflare),
-            ),
-            (choice, _, _) => {
+        let kind = match (config.prompt.pipeline, llm, cloudflare, replicate) {
+            (PipelineChoice::Off, ..) => Kind::Off,
+            (PipelineChoice::Builtin, ..) => Kind::Builtin,
+            (PipelineChoice::Openai | PipelineChoice::Auto, Some(llm), ..) => Kind::OpenAi(llm),
+            (PipelineChoice::Cloudflare | PipelineChoice::Auto, _, Some(cf), _) => {
+                Kind::Cloudflare(cloudflare::CloudflarePrompts::new(
+                    cf,
+                    &config.prompt.cloudflare,
+                ))
+            }
+            (PipelineChoice::Replicate | PipelineChoice::Auto, _, _, Some(client)) => {
+                Kind::Replicate(replicate::ReplicatePrompts::new(
+                    client,
+                    &config.prompt.replicate,
+                ))
+            }
+            (choice, ..) => {
                 if choice != PipelineChoice::Auto {
                     tracing::warn!(
                         ?choice,
@@ -115,6 +132,7 @@ impl PromptPipeline {
             Kind::Builtin => "builtin",
             Kind::OpenAi(_) => "openai",
             Kind::Cloudflare(_) => "cloudflare",
+            Kind::Replicate(_) => "replicate",
         }
     }
 
@@ -167,6 +185,7 @@ impl PromptPipeline {
             match &self.kind {
                 Kind::OpenAi(client) => client.rewrite(prompt, family).await,
                 Kind::Cloudflare(cf) => cf.rewrite(prompt, family).await,
+                Kind::Replicate(client) => client.rewrite(prompt, family).await,
                 Kind::Off | Kind::Builtin => unreachable!("handled above"),
             }
         };

@@ -128,10 +128,12 @@ pub trait ImageProvider: Send + Sync {
 /// The configured providers by name.
 pub type Providers = HashMap<&'static str, Arc<dyn ImageProvider>>;
 
-/// The usable providers, and Cloudflare's client again for the prompt pipeline (which shares its accounts).
+/// The usable providers, and the Cloudflare and Replicate clients again for the prompt pipeline (which
+/// shares their accounts and token).
 pub struct Configured {
     pub providers: Providers,
     pub cloudflare: Option<Arc<cloudflare::Cloudflare>>,
+    pub replicate: Option<Arc<replicate::Replicate>>,
 }
 
 /// The providers whose configuration makes them usable (a key, an account, or a base URL).
@@ -139,11 +141,14 @@ pub fn from_config(config: &Config) -> Configured {
     let p = &config.providers;
     let mut providers: Vec<Arc<dyn ImageProvider>> = Vec::new();
     let mut cf = None;
+    let mut rep = None;
     if p.builtin.enabled {
         providers.push(Arc::new(builtin::Builtin::default()));
     }
     if !p.replicate.api_token.is_empty() {
-        providers.push(Arc::new(replicate::Replicate::new(&p.replicate)));
+        let client = Arc::new(replicate::Replicate::new(&p.replicate));
+        rep = Some(client.clone());
+        providers.push(client);
     }
     match p.cloudflare.account_list() {
         Ok(accounts) if !accounts.is_empty() => {
@@ -162,5 +167,6 @@ pub fn from_config(config: &Config) -> Configured {
     Configured {
         providers: providers.into_iter().map(|p| (p.name(), p)).collect(),
         cloudflare: cf,
+        replicate: rep,
     }
 }

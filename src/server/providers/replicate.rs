@@ -134,40 +134,29 @@ fn problem_message(body: &[u8]) -> Option<String> {
     Some(message)
 }
 
-#[async_trait::async_trait]
-impl ImageProvider for Replicate {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    async fn generate(&self, request: ProviderRequest) -> Result<ProviderImage, ProviderError> {
-        let (owner, name) =
-            request
-                .upstream_model
-                .split_once('/')
-                .ok_or_else(|| ProviderError::UnknownModel {
-                    provider: NAME,
-                    model: request.upstream_model.clone(),
-                })?;
+impl Replicate {
+    /// Runs `model` (`owner/name`) on `input` to a finished prediction: created with `Prefer: wait`,
+    /// then polled at `urls.get` (on the API's own host only) while it is `starting` or `processing`.
+    async fn predict(&self, model: &str, input: Value) -> Result<Prediction, ProviderError> {
+        let (owner, name) = model
+            .split_once('/')
+            .ok_or_else(|| ProviderError::UnknownModel {
+                provider: NAME,
+                model: model.to_owned(),
+            })?;
         let url = http::endpoint(&self.base, &format!("v1/models/{owner}/{name}/predictions"));
         let mut prediction = self
             .call(
                 self.client
                     .post(url)
                     .header("Prefer", "wait")
-                    .json(&json!({ "input": Self::input(&request) })),
+                    .json(&json!({ "input": input })),
             )
             .await?;
         let deadline = tokio::time::Instant::now() + self.timeout;
         loop {
             match prediction.status.as_str() {
-                "succeeded" => {
-                    let bytes = self.output_bytes(&prediction.output).await?;
-                    return Ok(ProviderImage {
-                        bytes,
-                        seed: request.seed,
-                    });
-                }
+                "succeeded" => return Ok(prediction),
                 "failed" | "canceled" | "aborted" => {
                     let reason = prediction.error.as_str().unwrap_or("no reason given");
                     return Err(ProviderError::Failed {
@@ -204,5 +193,36 @@ impl ImageProvider for Replicate {
             tokio::time::sleep(self.poll_interval).await;
             prediction = self.call(self.client.get(poll)).await?;
         }
+    }
+
+    /// A language model's answer: Replicate streams text models' output as an array of pieces.
+    pub async fn run_text(&self, model: &str, input: Value) -> Result<String, ProviderError> {
+        let prediction = self.predict(model, input).await?;
+        match prediction.output {
+            Value::String(text) => Ok(text),
+            Value::Array(pieces) => Ok(pieces.iter().filter_map(Value::as_str).collect()),
+            _ => Err(ProviderError::InvalidOutput {
+                provider: NAME,
+                message: "the prediction succeeded without text".into(),
+            }),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ImageProvider for Replicate {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    async fn generate(&self, request: ProviderRequest) -> Result<ProviderImage, ProviderError> {
+        let prediction = self
+            .predict(&request.upstream_model, Self::input(&request))
+            .await?;
+        let bytes = self.output_bytes(&prediction.output).await?;
+        Ok(ProviderImage {
+            bytes,
+            seed: request.seed,
+        })
     }
 }

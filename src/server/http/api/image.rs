@@ -29,7 +29,10 @@ use crate::urls::placeholder::{parse_size, Size, UrlLimits};
     operation_id = "createImage",
     request_body = ImageRequest,
     responses(
-        (status = 200, description = "The image (or, with `stream: true`, `text/event-stream` of progress events ending in `done` or `error`)", body = ImageResponse),
+        (status = 200, description = "The image; with `stream: true`, server-sent events `queued`, `translating`, `translated`, `generating`, `storing`, then `done` (data: this same JSON) or `error` (data: `{\"error\": \"...\"}`)", content(
+            (ImageResponse = "application/json"),
+            (String = "text/event-stream"),
+        )),
         (status = 400, description = "Bad input", body = ErrorBody),
         (status = 401, description = "Missing or wrong API key", body = ErrorBody),
         (status = 404, description = "Unknown model", body = ErrorBody),

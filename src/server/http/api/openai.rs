@@ -116,8 +116,10 @@ impl IntoResponse for OpenAiError {
         (status = 400, body = OpenAiErrorBody),
         (status = 401, body = OpenAiErrorBody),
         (status = 404, body = OpenAiErrorBody),
-        (status = 429, body = OpenAiErrorBody),
+        (status = 413, body = OpenAiErrorBody),
+        (status = 429, description = "Rate limited; see Retry-After", body = OpenAiErrorBody),
         (status = 502, body = OpenAiErrorBody),
+        (status = 504, body = OpenAiErrorBody),
     ),
     security(("api_key" = []))
 )]

@@ -9,7 +9,7 @@ use super::{image, images, models, openai, types};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Pixzoo", description = "Self-hosted AI image studio and image origin."),
-    paths(image::create, models::list, images::list, images::get, images::delete, openai::generations),
+    paths(image::create, models::list, images::list, images::get, images::delete, openai::generations, document),
     components(schemas(
         types::Message,
         types::ImageRequest,
@@ -44,6 +44,13 @@ impl Modify for BearerKey {
     }
 }
 
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/api/openapi.json",
+    operation_id = "openapi",
+    responses((status = 200, description = "The OpenAPI 3 document of this API", content_type = "application/json")),
+)]
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
