@@ -294,10 +294,11 @@ fn caption(pixmap: &mut Pixmap, c: Canvas, scene: &Scene) {
     let max_text_w = c.w - 2.0 * (margin + pad);
     let min_px = (c.short_side() * 0.045).max(7.0);
     let mut px = (c.short_side() * 0.085).clamp(min_px, 120.0);
-    let mut lines = font.wrap(scene.prompt, px, max_text_w);
+    let prompt = font.drawable(scene.prompt);
+    let mut lines = font.wrap(&prompt, px, max_text_w);
     while lines.len() > MAX_LINES && px > min_px {
         px = (px * 0.9).max(min_px);
-        lines = font.wrap(scene.prompt, px, max_text_w);
+        lines = font.wrap(&prompt, px, max_text_w);
     }
     if lines.len() > MAX_LINES {
         let rest = lines[MAX_LINES - 1..].join(" ");

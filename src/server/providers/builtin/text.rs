@@ -3,8 +3,11 @@
 //! anti-aliasing like any other shape.
 //!
 //! Layout is deliberately simple (no shaping, kerning or bidi): a placeholder label needs legibility,
-//! not typography. Characters the font lacks draw as its missing-glyph box.
+//! not typography. Characters the font lacks (CJK, for one) are transliterated with deunicode, so
+//! `戴墨镜的树懒` reads "Dai Mo Jing De Shu Lan" rather than six boxes: a CJK font would make the binary
+//! several megabytes larger for a label.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use tiny_skia::{Path, PathBuilder};
@@ -31,6 +34,30 @@ pub fn font() -> &'static Font {
 impl Font {
     fn glyph(&self, c: char) -> GlyphId {
         self.face.glyph_index(c).unwrap_or(GlyphId(0))
+    }
+
+    /// `text` with every character the font lacks replaced by its ASCII transliteration (or `?`).
+    pub fn drawable<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let has = |c: char| c.is_whitespace() || self.face.glyph_index(c).is_some();
+        if text.chars().all(has) {
+            return Cow::Borrowed(text);
+        }
+        let mut out = String::with_capacity(text.len());
+        for c in text.chars() {
+            if has(c) {
+                out.push(c);
+                continue;
+            }
+            // Transliterations of ideographs end in a space; words already apart need no second one.
+            let ascii = deunicode::deunicode_char(c).unwrap_or("?");
+            if out.ends_with(|p: char| p.is_alphanumeric())
+                && ascii.starts_with(char::is_alphanumeric)
+            {
+                out.push(' ');
+            }
+            out.push_str(ascii.trim_end());
+        }
+        Cow::Owned(out.split_whitespace().collect::<Vec<_>>().join(" "))
     }
 
     fn advance(&self, glyph: GlyphId, px: f32) -> f32 {
@@ -183,6 +210,24 @@ mod tests {
         assert!(
             font.path(" ", 32.0, 0.0, 0.0).is_none(),
             "a space has no outline"
+        );
+    }
+
+    #[test]
+    fn characters_the_font_lacks_are_transliterated() {
+        let font = font();
+        assert!(matches!(
+            font.drawable("a café, 1024×768"),
+            Cow::Borrowed(_)
+        ));
+        assert_eq!(font.drawable("戴墨镜的树懒"), "Dai Mo Jing De Shu Lan");
+        assert_eq!(font.drawable("sloth 戴墨镜"), "sloth Dai Mo Jing");
+        let drawn = font.drawable("東京の猫");
+        assert!(
+            drawn
+                .chars()
+                .all(|c| c == ' ' || font.face.glyph_index(c).is_some()),
+            "{drawn}"
         );
     }
 
