@@ -54,49 +54,33 @@ pub fn encode(
     quality: u8,
 ) -> Result<(Vec<u8>, ImageFormat), EncodeError> {
     let (width, height) = (image.width(), image.height());
-    let alpha = image.color().has_alpha();
     match format {
         ImageFormat::Png => {
-            let result = if alpha {
-                png(
-                    image.to_rgba8().as_raw(),
-                    width,
-                    height,
-                    ExtendedColorType::Rgba8,
-                )
+            let (pixels, alpha) = pixels(image);
+            let color = if alpha {
+                ExtendedColorType::Rgba8
             } else {
-                png(
-                    image.to_rgb8().as_raw(),
-                    width,
-                    height,
-                    ExtendedColorType::Rgb8,
-                )
+                ExtendedColorType::Rgb8
             };
-            Ok((result.map_err(|e| failed(format, e))?, format))
+            let bytes = png(&pixels, width, height, color).map_err(|e| failed(format, e))?;
+            Ok((bytes, format))
         }
         ImageFormat::Jpeg => {
             // JPEG has no alpha: flatten onto white rather than onto black.
             let rgb = match image {
                 DynamicImage::ImageRgb8(rgb) => Cow::Borrowed(rgb),
-                _ if alpha => Cow::Owned(flatten_on_white(image)),
+                _ if image.color().has_alpha() => Cow::Owned(flatten_on_white(image)),
                 _ => Cow::Owned(image.to_rgb8()),
             };
             let out = super::jpeg::encode(&rgb, quality).map_err(|e| failed(format, e))?;
             Ok((out, format))
         }
         ImageFormat::Webp => {
-            let (rgba, rgb);
-            let encoder = match image {
-                DynamicImage::ImageRgb8(pixels) => webp::Encoder::from_rgb(pixels, width, height),
-                DynamicImage::ImageRgba8(pixels) => webp::Encoder::from_rgba(pixels, width, height),
-                _ if alpha => {
-                    rgba = image.to_rgba8();
-                    webp::Encoder::from_rgba(rgba.as_raw(), width, height)
-                }
-                _ => {
-                    rgb = image.to_rgb8();
-                    webp::Encoder::from_rgb(rgb.as_raw(), width, height)
-                }
+            let (pixels, alpha) = pixels(image);
+            let encoder = if alpha {
+                webp::Encoder::from_rgba(&pixels, width, height)
+            } else {
+                webp::Encoder::from_rgb(&pixels, width, height)
             };
             let memory = encoder
                 .encode_simple(false, f32::from(quality.clamp(1, 100)))
@@ -114,16 +98,26 @@ pub fn encode(
                 .with_speed(AVIF_SPEED)
                 .with_num_threads(Some(1));
             let (w, h) = (width as usize, height as usize);
+            let (pixels, alpha) = pixels(image);
             let encoded = if alpha {
-                let rgba = image.to_rgba8();
-                encoder.encode_rgba(ravif::Img::new(rgba.as_raw().as_rgba(), w, h))
+                encoder.encode_rgba(ravif::Img::new(pixels.as_rgba(), w, h))
             } else {
-                let rgb = image.to_rgb8();
-                encoder.encode_rgb(ravif::Img::new(rgb.as_raw().as_rgb(), w, h))
+                encoder.encode_rgb(ravif::Img::new(pixels.as_rgb(), w, h))
             }
             .map_err(|e| failed(format, e))?;
             Ok((encoded.avif_file, format))
         }
+    }
+}
+
+/// The pixels as 8-bit RGBA (`true`) or RGB, borrowed when they already are: the pipeline's working
+/// copy always is, so nothing is copied on the way to an encoder.
+fn pixels(image: &DynamicImage) -> (Cow<'_, [u8]>, bool) {
+    match image {
+        DynamicImage::ImageRgb8(buffer) => (Cow::Borrowed(buffer.as_raw()), false),
+        DynamicImage::ImageRgba8(buffer) => (Cow::Borrowed(buffer.as_raw()), true),
+        other if other.color().has_alpha() => (Cow::Owned(other.to_rgba8().into_raw()), true),
+        other => (Cow::Owned(other.to_rgb8().into_raw()), false),
     }
 }
 

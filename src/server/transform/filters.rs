@@ -84,12 +84,7 @@ fn blur(image: DynamicImage, sigma: f32, output: (u32, u32)) -> Result<DynamicIm
     if blurred.dimensions() == output {
         return Ok(blurred);
     }
-    let whole = super::geometry::Region {
-        left: 0.0,
-        top: 0.0,
-        width: f64::from(blurred.width()),
-        height: f64::from(blurred.height()),
-    };
+    let whole = super::geometry::Region::whole(blurred.dimensions());
     super::resize::scale_with(&blurred, whole, output, FilterType::Bilinear)
 }
 

@@ -13,6 +13,18 @@ pub struct Region {
     pub height: f64,
 }
 
+impl Region {
+    /// All of a `width` × `height` image.
+    pub fn whole((width, height): (u32, u32)) -> Self {
+        Self {
+            left: 0.0,
+            top: 0.0,
+            width: f64::from(width),
+            height: f64::from(height),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Layout {
     /// The part of the source that is kept.
@@ -39,15 +51,7 @@ impl Layout {
 
     /// Nothing to crop or scale.
     pub fn is_identity(&self, source: (u32, u32)) -> bool {
-        self.canvas.is_none()
-            && self.scaled == source
-            && self.crop
-                == Region {
-                    left: 0.0,
-                    top: 0.0,
-                    width: f64::from(source.0),
-                    height: f64::from(source.1),
-                }
+        self.canvas.is_none() && self.scaled == source && self.crop == Region::whole(source)
     }
 }
 

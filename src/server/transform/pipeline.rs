@@ -198,13 +198,7 @@ fn resize(
     full: (u32, u32),
 ) -> Result<DynamicImage, TransformError> {
     let source = image.dimensions();
-    let whole = Region {
-        left: 0.0,
-        top: 0.0,
-        width: f64::from(full.0),
-        height: f64::from(full.1),
-    };
-    if source == full && work == source && plan.crop == whole {
+    if source == full && work == source && plan.crop == Region::whole(full) {
         return Ok(image);
     }
     // The plan is in full-size pixels; a JPEG shrunk on load is smaller by the same factor both ways.

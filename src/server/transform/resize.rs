@@ -76,18 +76,9 @@ mod tests {
         let left = scale(&image, region(0.0), (10, 10)).unwrap().to_rgb8();
         assert!(left.get_pixel(9, 5)[0] > 200, "only red");
         let rgba = DynamicImage::ImageRgba8(image::RgbaImage::new(8, 8));
-        assert!(scale(
-            &rgba,
-            Region {
-                left: 0.0,
-                top: 0.0,
-                width: 8.0,
-                height: 8.0
-            },
-            (4, 4)
-        )
-        .unwrap()
-        .color()
-        .has_alpha());
+        assert!(scale(&rgba, Region::whole((8, 8)), (4, 4))
+            .unwrap()
+            .color()
+            .has_alpha());
     }
 }
