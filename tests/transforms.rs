@@ -38,6 +38,7 @@ async fn every_fit_mode_gives_exact_dimensions() {
         ("width=300,height=300,fit=contain", (300, 225)),
         ("width=300,height=300,fit=cover", (300, 300)),
         ("width=300,height=300,fit=crop", (300, 300)),
+        ("width=300,height=300,fit=cover,gravity=auto", (300, 300)),
         ("width=1000,height=300,fit=crop", (640, 300)),
         ("width=300,height=300,fit=pad,background=%23000", (300, 300)),
         ("width=300,height=100,fit=squeeze", (300, 100)),

@@ -3,6 +3,7 @@
 
 pub mod encode;
 pub mod filters;
+pub mod focus;
 pub mod geometry;
 pub mod inspect;
 pub mod jpeg;

@@ -10,11 +10,11 @@ use super::geometry::{layout, Layout, Region};
 use super::inspect::{decode, inspect, InspectError, Inspected};
 use super::jpeg;
 use crate::api::format::ImageFormat;
-use crate::urls::options::{Fit, Flip, Rgba, TransformOptions};
+use crate::urls::options::{Fit, Flip, Gravity, Milli, Rgba, TransformOptions};
 
 /// Bumped whenever a step changes its output, so ETags and stored derivatives from older code are not
 /// mistaken for current ones.
-pub const PIPELINE_VERSION: u32 = 3;
+pub const PIPELINE_VERSION: u32 = 4;
 
 pub use crate::urls::options::DEFAULT_QUALITY;
 
@@ -75,6 +75,7 @@ pub fn transform(
     let image = trim(image, options)?;
     let image = flip(image, options);
     let image = rotate(image, options);
+    let plan = focus(&image, plan, oriented, options, settings.default_fit);
     let image = resize(image, &plan, work, oriented)?;
     let image = filters::apply(image, options, plan.scaled)
         .map_err(|e| TransformError::Resize(e.to_string()))?;
@@ -188,6 +189,31 @@ fn rotate(image: DynamicImage, options: &TransformOptions) -> DynamicImage {
         Some(270) => image.rotate270(),
         _ => image,
     }
+}
+
+/// `gravity=auto`: the crop moved to where the detail is, found on the decoded pixels (the layout from
+/// the header could only centre it). Only the crop's position changes, never its size.
+fn focus(
+    image: &DynamicImage,
+    plan: Layout,
+    full: (u32, u32),
+    options: &TransformOptions,
+    default_fit: Fit,
+) -> Layout {
+    let keep = (
+        plan.crop.width / f64::from(full.0),
+        plan.crop.height / f64::from(full.1),
+    );
+    if options.gravity != Some(Gravity::Auto) || (keep.0 >= 1.0 && keep.1 >= 1.0) {
+        return plan;
+    }
+    let (x, y) = super::focus::focal_point(image, keep);
+    let milli = |f: f64| Milli((f * 1000.0).round() as u32);
+    let focused = TransformOptions {
+        gravity: Some(Gravity::Point(milli(x), milli(y))),
+        ..options.clone()
+    };
+    layout(full, &focused, default_fit)
 }
 
 /// Crops and scales to `work`: the layout's scaled size, or smaller when a wide blur follows.
@@ -355,6 +381,39 @@ mod tests {
         assert!(
             left.get_pixel(20, 20).0[0] > 200,
             "the left (red) part was kept"
+        );
+    }
+
+    #[test]
+    fn gravity_auto_keeps_the_detailed_part() {
+        // Flat red on the left two thirds, a blue-and-white checkerboard on the right third.
+        let image = image::RgbImage::from_fn(600, 200, |x, y| match x {
+            0..400 => image::Rgb([200, 0, 0]),
+            _ if (x / 5 + y / 5) % 2 == 0 => image::Rgb([255, 255, 255]),
+            _ => image::Rgb([0, 0, 255]),
+        });
+        let mut png = std::io::Cursor::new(Vec::new());
+        DynamicImage::ImageRgb8(image)
+            .write_to(&mut png, image::ImageFormat::Png)
+            .unwrap();
+        let crop = |gravity: &str| {
+            let options = format!("width=200,height=200,fit=cover,gravity={gravity}");
+            decoded(&run(png.get_ref(), &options, ImageFormat::Png).unwrap()).to_rgb8()
+        };
+        let auto = crop("auto");
+        assert_eq!(auto.dimensions(), (200, 200));
+        // The crop may start between pixels; no reddish pixel means none of the red side came along.
+        let red = |p: &&image::Rgb<u8>| p.0[0] > 150 && p.0[2] < 100;
+        let reds: Vec<_> = auto
+            .enumerate_pixels()
+            .filter(|(_, _, p)| red(p))
+            .take(3)
+            .collect();
+        assert!(reds.is_empty(), "only the checkerboard is kept: {reds:?}");
+        assert_eq!(
+            crop("center").get_pixel(50, 100).0,
+            [200, 0, 0],
+            "centre keeps red"
         );
     }
 
