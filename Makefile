@@ -26,10 +26,12 @@ run: tools
 	cargo leptos build --release
 	$(TARGET_DIR)/release/pixzoo
 
-## test: formatting, unit + integration tests, clippy for both builds, real API clients, browser tests in
-## Chromium, and the release build `make run` uses, with its WASM bundle held to 350 KB gzipped
+## test: formatting, the architecture map (its paths exist, no import cycles), unit + integration tests,
+## clippy for both builds, real API clients, browser tests in Chromium, and the release build `make run`
+## uses, with its WASM bundle held to 350 KB gzipped
 test: tools
 	cargo fmt --all -- --check
+	python3 scripts/check-architecture.py
 	$(MAKE) --no-print-directory build-dev unit lint clients e2e build-release
 	scripts/bundle-size.sh
 

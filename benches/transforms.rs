@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use image::codecs::jpeg::JpegEncoder;
 use image::ImageEncoder;
-use pixzoo::api::format::ImageFormat;
+use pixzoo::domain::format::ImageFormat;
 use pixzoo::server::providers::builtin::render::{render, Scene};
 use pixzoo::server::transform::pipeline::{transform, Settings};
 use pixzoo::urls::options::{Fit, TransformOptions};

@@ -1,7 +1,7 @@
 //! Pixzoo: a self-hosted AI image studio and image origin.
 //!
 //! The crate builds twice: with `ssr` as the server binary (axum + the engine under [`server`]), and with
-//! `hydrate` as the browser bundle. [`app`], [`ui`], [`api`] and [`urls`] compile for both; nothing in them
+//! `hydrate` as the browser bundle. [`app`], [`ui`], [`api`], [`domain`] and [`urls`] compile for both; nothing in them
 //! may reach into [`server`] except through `#[server]` function bodies.
 
 // Release builds (without cargo-leptos' `erase_components`) type whole pages statically; the studio's
@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod app;
+pub mod domain;
 pub mod ui;
 pub mod urls;
 

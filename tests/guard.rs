@@ -27,7 +27,7 @@ async fn with_a_signing_key_only_signed_urls_make_new_images() {
     let unsigned = server.get("/320x200/a-signed-otter").await;
     assert_eq!(unsigned.status(), StatusCode::FORBIDDEN);
     assert!(error_of(unsigned).await.contains("signed URL"));
-    assert!(server.state.engine.recent(5).await.unwrap().is_empty());
+    assert!(server.recent(5).await.unwrap().is_empty());
 
     let signed = sign_url(&keys, "/320x200/a-signed-otter?seed=9").unwrap();
     let made = server.get(&signed).await;
@@ -326,7 +326,7 @@ async fn hostile_provider_images_are_refused_cleanly() {
         // Refused from the header: no time (or memory) spent on 10^10 pixels.
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
-    assert!(server.state.engine.recent(5).await.unwrap().is_empty());
+    assert!(server.recent(5).await.unwrap().is_empty());
     server.stop().await;
 }
 

@@ -117,7 +117,7 @@ async fn bad_input_gets_a_4xx_that_names_the_problem() {
         );
     }
     assert!(
-        server.state.engine.recent(10).await.unwrap().is_empty(),
+        server.recent(10).await.unwrap().is_empty(),
         "nothing was generated"
     );
     server.stop().await;
@@ -137,7 +137,7 @@ async fn everything_stored_survives_a_restart() {
     assert_eq!(header(&again, "x-cache"), "HIT");
     assert_eq!(again.bytes().await.unwrap(), bytes);
 
-    let recent = server.state.engine.recent(10).await.unwrap();
+    let recent = server.recent(10).await.unwrap();
     assert_eq!(recent.len(), 1);
     let original = server.get(&format!("/img/{}", recent[0].id)).await;
     assert_eq!(original.status(), StatusCode::OK);
@@ -162,7 +162,7 @@ async fn concurrent_identical_requests_store_one_image() {
         bodies.windows(2).all(|pair| pair[0] == pair[1]),
         "everyone gets the same image"
     );
-    assert_eq!(server.state.engine.recent(10).await.unwrap().len(), 1);
+    assert_eq!(server.recent(10).await.unwrap().len(), 1);
     server.stop().await;
 }
 

@@ -9,9 +9,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use common::{client, dimensions, events, header, TestServer};
-use pixzoo::api::format::ImageFormat;
+use pixzoo::domain::format::ImageFormat;
+use pixzoo::domain::translation::Translation;
 use pixzoo::server::config::{Config, PipelineChoice};
-use pixzoo::server::prompt::Translation;
 use pixzoo::server::secret::Secret;
 use pixzoo::server::storage::ImageRecord;
 use reqwest::StatusCode;
@@ -261,7 +261,7 @@ async fn replicate_errors_become_honest_statuses() {
         "request errors are not"
     );
     assert!(
-        server.state.engine.recent(50).await.unwrap().len() == 3,
+        server.recent(50).await.unwrap().len() == 3,
         "failures are never stored: only the two throttled-then-served images and the JPEG one"
     );
     server.stop().await;
@@ -715,7 +715,7 @@ async fn prompts_are_translated_cached_and_fall_back() {
 #[tokio::test]
 async fn jobs_report_progress_outlive_their_callers_and_share_failures() {
     use pixzoo::server::engine::progress::Progress;
-    use pixzoo::server::engine::GenerateRequest;
+    use pixzoo::server::engine::{GenerateRequest, Seed};
     use pixzoo::urls::placeholder::Size;
 
     let fake = fakes::replicate::start().await;
@@ -723,26 +723,23 @@ async fn jobs_report_progress_outlive_their_callers_and_share_failures() {
     let server = TestServer::with_config(with_replicate(dir.path(), &fake.base)).await;
 
     // Progress, in order, for one job.
-    let mut job = server
-        .state
-        .engine
-        .submit(
-            GenerateRequest {
-                model: Some("flux-schnell".into()),
-                prompt: "progress sloth".into(),
-                negative_prompt: None,
-                seed: None,
-                steps: None,
-                size: Size {
-                    width: 640,
-                    height: 480,
-                },
-                translate: true,
-                redo: false,
+    let engine = &server.state.engine;
+    let plan = engine
+        .plan(GenerateRequest {
+            model: Some("flux-schnell".into()),
+            prompt: "progress sloth".into(),
+            negative_prompt: None,
+            seed: Seed::FromPrompt,
+            steps: None,
+            size: Size {
+                width: 640,
+                height: 480,
             },
-            std::sync::Arc::new(pixzoo::server::engine::Open),
-        )
+            translate: true,
+            redo: false,
+        })
         .unwrap();
+    let mut job = engine.submit(plan, std::sync::Arc::new(pixzoo::server::engine::Open));
     let mut events = Vec::new();
     while let Ok(event) = job.progress.recv().await {
         let done = matches!(event, Progress::Done { .. } | Progress::Error { .. });
@@ -791,8 +788,6 @@ async fn jobs_report_progress_outlive_their_callers_and_share_failures() {
     for _ in 0..50 {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         if server
-            .state
-            .engine
             .recent(50)
             .await
             .unwrap()

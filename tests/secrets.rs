@@ -136,7 +136,7 @@ async fn no_secret_reaches_a_response_or_a_log_line() {
     for path in &paths {
         transcript += &seen(http.get(server.url(path)).send().await.unwrap()).await;
     }
-    let id = server.state.engine.recent(1).await.unwrap()[0].id.clone();
+    let id = server.recent(1).await.unwrap()[0].id.clone();
 
     // Pages, static and API reads, image transforms, metrics.
     for path in [

@@ -167,7 +167,7 @@ async fn with_an_api_key_the_form_post_needs_a_sign_in() {
 
     let refused = post_form(&server, "/studio/generate", &form, None).await;
     assert!(location(&refused).contains("error=Sign%20in"));
-    assert!(server.state.engine.recent(10).await.unwrap().is_empty());
+    assert!(server.recent(10).await.unwrap().is_empty());
 
     let signed_in = post_form(&server, "/auth/sign-in", &[("key", KEY)], None).await;
     let cookie = signed_in.headers()[SET_COOKIE].to_str().unwrap();

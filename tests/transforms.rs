@@ -4,7 +4,7 @@
 mod common;
 
 use common::{client, config, dimensions, header, TestServer};
-use pixzoo::api::format::ImageFormat;
+use pixzoo::domain::format::ImageFormat;
 use reqwest::header::{
     ACCEPT, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY,
 };

@@ -12,7 +12,10 @@ fuzz_target!(|bytes: &[u8]| {
     if let Ok(inspected) = inspect(bytes, MAX_PIXELS) {
         assert!(u64::from(inspected.width) * u64::from(inspected.height) <= MAX_PIXELS);
         if let Ok(image) = decode(bytes, inspected) {
-            assert_eq!((image.width(), image.height()), (inspected.width, inspected.height));
+            assert_eq!(
+                (image.width(), image.height()),
+                (inspected.width, inspected.height)
+            );
         }
     }
 });

@@ -3,13 +3,15 @@
 //! error, never a panic. Input: byte 0 picks the provider, byte 1 the status, the rest is the body.
 #![no_main]
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use libfuzzer_sys::fuzz_target;
+
 use pixzoo::server::config::Config;
+use pixzoo::server::cpu::CpuPool;
 use pixzoo::server::providers::{from_config, ProviderRequest, Providers};
 use pixzoo::server::secret::Secret;
 
@@ -60,7 +62,7 @@ fn harness() -> &'static Harness {
         p.a1111.timeout_secs = 1;
         Harness {
             runtime,
-            providers: from_config(&config).providers,
+            providers: from_config(&config, &Arc::new(CpuPool::new(0, 0))).providers,
         }
     })
 }
@@ -71,7 +73,10 @@ fuzz_target!(|input: &[u8]| {
     };
     let harness = harness();
     let name = PROVIDERS[usize::from(*which) % PROVIDERS.len()];
-    *ANSWER.lock().unwrap() = (STATUSES[usize::from(*status) % STATUSES.len()], body.to_vec());
+    *ANSWER.lock().unwrap() = (
+        STATUSES[usize::from(*status) % STATUSES.len()],
+        body.to_vec(),
+    );
     let provider = harness.providers[name].clone();
     let request = ProviderRequest {
         upstream_model: if name == "cloudflare" {

@@ -31,10 +31,10 @@ pub async fn gallery_page(
     model: String,
     cursor: Option<String>,
 ) -> Result<Gallery, ServerFnError> {
-    use crate::server::storage::catalog::{cursor_after, parse_cursor};
-    use crate::server::storage::PageQuery;
+    use crate::server::storage::{cursor_after, parse_cursor, PageQuery};
+    use crate::server::view::ImageView;
     const PER_PAGE: u32 = 24;
-    let state = expect_context::<crate::server::AppState>();
+    let state = expect_context::<crate::server::state::AppState>();
     let after = cursor.as_deref().and_then(parse_cursor);
     let page = state
         .engine
@@ -55,7 +55,10 @@ pub async fn gallery_page(
         next_cursor: more
             .then(|| images.last().map(|r| cursor_after(r)))
             .flatten(),
-        images: images.into_iter().map(ImageSummary::from).collect(),
+        images: images
+            .into_iter()
+            .map(|r| ImageSummary::from(&ImageView::from(r)))
+            .collect(),
     })
 }
 
@@ -77,23 +80,13 @@ pub struct ImageDetails {
 /// One image's details, or `None` when there is no such image.
 #[server(prefix = "/sfn", endpoint = "image_detail")]
 pub async fn image_detail(id: String) -> Result<Option<ImageDetails>, ServerFnError> {
-    let state = expect_context::<crate::server::AppState>();
+    use crate::server::view::ImageView;
+    let state = expect_context::<crate::server::state::AppState>();
     let record = state.engine.record(&id).await.map_err(|err| {
         tracing::error!(error = %err, "image detail failed");
         ServerFnError::new("the image catalog is unavailable right now")
     })?;
-    Ok(record.map(|r| ImageDetails {
-        summary: ImageSummary::from(&r),
-        final_prompt: r.final_prompt.clone(),
-        negative_prompt: r.negative_prompt.clone(),
-        provider: r.provider.clone(),
-        seed: r.seed,
-        steps: r.steps,
-        format: r.format.as_str().into(),
-        bytes: r.bytes,
-        translation: r.translation.as_str().into(),
-        translation_note: r.translation_note.clone(),
-    }))
+    Ok(record.map(|r| ImageDetails::from(&ImageView::from(&r))))
 }
 
 /// What became of a request to delete.
@@ -109,8 +102,13 @@ pub enum Deleted {
 /// Deletes an image, its original and its derivatives. Needs a sign-in when the server has an API key.
 #[server(prefix = "/sfn", endpoint = "delete_image")]
 pub async fn delete_image(id: String) -> Result<Deleted, ServerFnError> {
-    let state = expect_context::<crate::server::AppState>();
-    if !crate::server::session::server_fn_authorised(&state).await {
+    use crate::server::auth::{Action, Caller};
+    let state = expect_context::<crate::server::state::AppState>();
+    if !Caller::of_server_fn(&state)
+        .await
+        .may(&state, Action::Delete)
+        .await
+    {
         return Ok(Deleted::NeedsSignIn);
     }
     match state.engine.delete(&id).await {

@@ -4,6 +4,8 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::stage::Stage;
+
 /// A size a model can make, offered as a one-click preset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SizePreset {
@@ -44,37 +46,6 @@ pub struct GenerateForm {
     pub seed: Option<u32>,
     pub negative_prompt: Option<String>,
     pub translate: bool,
-}
-
-/// Where a generation is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Stage {
-    Queued,
-    Translating,
-    Translated,
-    Generating,
-    Storing,
-    Done,
-    Failed,
-}
-
-impl Stage {
-    /// The words the studio shows for this stage.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Stage::Queued => "Queued",
-            Stage::Translating => "Translating and optimising the prompt",
-            Stage::Translated => "Prompt ready",
-            Stage::Generating => "Generating the image",
-            Stage::Storing => "Storing",
-            Stage::Done => "Done",
-            Stage::Failed => "Failed",
-        }
-    }
-
-    pub fn finished(self) -> bool {
-        matches!(self, Stage::Done | Stage::Failed)
-    }
 }
 
 /// A finished image, with everything the result card shows.
@@ -119,13 +90,15 @@ pub struct Setup {
 /// One call for both, so a page load makes one request, not two.
 #[server(prefix = "/sfn", endpoint = "studio_setup")]
 pub async fn studio_setup() -> Result<Setup, ServerFnError> {
-    let state = expect_context::<crate::server::AppState>();
+    use crate::server::auth::{Action, Caller};
+    let state = expect_context::<crate::server::state::AppState>();
     let key_required = !state.api_key.is_empty();
+    let caller = Caller::of_server_fn(&state).await;
     Ok(Setup {
         models: crate::server::studio::model_options(&state),
         access: Access {
             key_required,
-            signed_in: key_required && crate::server::session::server_fn_authorised(&state).await,
+            signed_in: key_required && caller.may(&state, Action::Generate).await,
             signs_urls: state.guard.signs_urls(),
         },
     })
@@ -143,8 +116,13 @@ pub enum Started {
 /// Starts (or joins) a generation. A refusal is an answer, not a server failure.
 #[server(prefix = "/sfn", endpoint = "start_generation")]
 pub async fn start_generation(form: GenerateForm) -> Result<Started, ServerFnError> {
-    let state = expect_context::<crate::server::AppState>();
-    if !crate::server::session::server_fn_authorised(&state).await {
+    use crate::server::auth::{Action, Caller};
+    let state = expect_context::<crate::server::state::AppState>();
+    if !Caller::of_server_fn(&state)
+        .await
+        .may(&state, Action::Generate)
+        .await
+    {
         return Ok(Started::Refused(
             "Sign in with the server's API key to generate.".into(),
         ));
@@ -162,7 +140,7 @@ pub async fn start_generation(form: GenerateForm) -> Result<Started, ServerFnErr
 /// Where a generation is now; `None` when the server does not know the job (restarted, or long done).
 #[server(prefix = "/sfn", endpoint = "generation_status")]
 pub async fn generation_status(job: String) -> Result<Option<JobView>, ServerFnError> {
-    let state = expect_context::<crate::server::AppState>();
+    let state = expect_context::<crate::server::state::AppState>();
     Ok(state.studio.status(&job))
 }
 
@@ -193,8 +171,13 @@ pub enum Signing {
 /// Signs a `/{W}x{H}/{slug}?…` path for the URL maker: whoever may generate in the studio may mint URLs.
 #[server(prefix = "/sfn", endpoint = "sign_placeholder_url")]
 pub async fn sign_placeholder_url(path: String) -> Result<Signing, ServerFnError> {
-    let state = expect_context::<crate::server::AppState>();
-    if !crate::server::session::server_fn_authorised(&state).await {
+    use crate::server::auth::{Action, Caller};
+    let state = expect_context::<crate::server::state::AppState>();
+    if !Caller::of_server_fn(&state)
+        .await
+        .may(&state, Action::Sign)
+        .await
+    {
         return Ok(Signing::Refused(
             "Sign in with the server's API key to sign URLs.".into(),
         ));

@@ -2,57 +2,40 @@
 //! edge. Nothing here is compiled into the browser bundle.
 
 pub mod allocator;
+pub mod auth;
 pub mod cli;
+pub mod clock;
 pub mod config;
+pub mod cpu;
 pub mod engine;
+pub mod error;
 pub mod guard;
 pub mod http;
+pub mod jobs;
 pub mod metrics;
 pub mod prompt;
 pub mod providers;
 pub mod secret;
 pub mod session;
+pub mod state;
 pub mod storage;
 pub mod studio;
 mod telemetry;
 pub mod transform;
+pub mod view;
 
 use std::net::SocketAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
 
-use axum::extract::FromRef;
 use axum::Router;
 use leptos::config::LeptosOptions;
 use tokio::net::TcpListener;
 
-use crate::api::images::ImageSummary;
-use crate::urls::placeholder::UrlLimits;
 use config::Config;
+use engine::models::ModelCatalog;
 use engine::{Engine, EngineError};
-use storage::ImageRecord;
-
-/// What every handler and server function can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub leptos_options: LeptosOptions,
-    pub engine: Engine,
-    pub limits: UrlLimits,
-    pub api_key: secret::Secret,
-    /// `server.public_url`, for absolute URLs in API answers.
-    pub public_url: String,
-    /// Generations the studio is polling.
-    pub studio: std::sync::Arc<studio::StudioJobs>,
-    /// Signatures, rate limits, budgets.
-    pub guard: std::sync::Arc<guard::Guard>,
-    /// `[security]`: request size limits and the request timeout.
-    pub security: config::SecurityConfig,
-}
-
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(state: &AppState) -> Self {
-        state.leptos_options.clone()
-    }
-}
+use prompt::PromptPipeline;
+use state::AppState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -77,22 +60,49 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
         .build()
 }
 
-/// Opens the engine and builds the router; the caller decides where to serve it.
+/// Wires the server from its configuration: storage, the CPU pool, providers, the model catalog, the
+/// prompt pipeline, the engine over them, the guard, and the router. The caller decides where to serve.
 pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
     metrics::install();
-    let engine = Engine::open(config).await?;
-    let guard = std::sync::Arc::new(guard::Guard::new(
-        &config.security,
-        engine.catalog().clone(),
+    let storage = storage::open(&config.storage)
+        .await
+        .map_err(|err| match err {
+            storage::StorageError::Catalog(err) => EngineError::Catalog(err),
+            storage::StorageError::Blob(err) => EngineError::Blob(err),
+        })?;
+    let cpu = Arc::new(cpu::CpuPool::new(
+        config.engine.transform_workers,
+        config.engine.transform_queue,
     ));
+    let configured = providers::from_config(config, &cpu);
+    let models = ModelCatalog::new(&config.catalog, |p| configured.providers.contains_key(p))
+        .map_err(EngineError::Setup)?;
+    let prompts = PromptPipeline::new(
+        config,
+        configured.cloudflare,
+        configured.replicate,
+        storage.catalog.clone(),
+    );
+    let catalog = storage.catalog.clone();
+    let engine = Engine::new(
+        engine::Parts {
+            storage,
+            models,
+            providers: configured.providers,
+            prompts,
+            cpu,
+        },
+        &config.engine,
+    );
     let state = AppState {
         leptos_options: leptos_options(config),
         engine,
         limits: config.limits.url_limits(),
         api_key: config.auth.api_key.clone(),
         public_url: config.server.public_url.clone(),
+        sessions: catalog.clone(),
         studio: Default::default(),
-        guard,
+        guard: Arc::new(guard::Guard::new(&config.security, catalog)),
         security: config.security.clone(),
     };
     Ok((http::router(state.clone()), state))
@@ -139,14 +149,13 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
 /// A paid provider without signed URLs lets anyone mint images on the owner's bill. Read from the model
 /// catalog, which lists only models whose provider is configured.
 fn warn_if_open(state: &AppState) {
-    const PAID: [&str; 3] = ["replicate", "cloudflare", "openai"];
     let mut paid: Vec<&str> = state
         .engine
         .models()
         .all()
         .iter()
         .map(|m| m.provider.as_str())
-        .filter(|p| PAID.contains(p))
+        .filter(|p| config::ProviderKind::from_name(p).is_some_and(|kind| kind.is_paid()))
         .collect();
     paid.sort_unstable();
     paid.dedup();
@@ -178,35 +187,4 @@ async fn shutdown_signal() {
         () = terminate => {}
     }
     tracing::info!("shutting down: finishing requests in flight");
-}
-
-impl From<&ImageRecord> for ImageSummary {
-    fn from(record: &ImageRecord) -> Self {
-        ImageSummary {
-            url: format!("/img/{}", record.id),
-            id: record.id.clone(),
-            prompt: record.prompt.clone(),
-            model: record.model.clone(),
-            width: record.width,
-            height: record.height,
-            created_at: rfc3339(record.created_at),
-        }
-    }
-}
-
-/// Now, in Unix milliseconds (UTC), as the catalog stores times.
-pub(crate) fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-pub(crate) fn rfc3339(unix_millis: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_millis) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
 }

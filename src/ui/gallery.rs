@@ -5,15 +5,21 @@ use leptos::prelude::*;
 
 use crate::api::images::{gallery_page, Gallery, ImageSummary};
 use crate::api::studio::studio_setup;
+use crate::urls::image::derivative_path;
 
 /// Thumbnail URLs for `srcset`: the browser picks the width it needs for the card. WebP rather than
 /// `format=auto`: a first visit to the gallery would otherwise wait on dozens of AVIF encodes.
 pub fn thumbnail_srcset(image: &ImageSummary) -> String {
     [320, 640, 960]
         .iter()
-        .map(|w| format!("/img/{}/width={w},format=webp {w}w", image.id))
+        .map(|w| format!("{} {w}w", thumbnail(&image.id, *w)))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A gallery thumbnail `width` pixels wide.
+fn thumbnail(id: &str, width: u32) -> String {
+    derivative_path(id, &format!("width={width},format=webp"))
 }
 
 pub const GRID_SIZES: &str =
@@ -120,7 +126,7 @@ pub fn Thumb(image: ImageSummary) -> impl IntoView {
     view! {
         <li class="overflow-hidden rounded-xl border border-stone-200 bg-white shadow-sm dark:border-stone-800 dark:bg-stone-900">
             <a href=href class="block focus-visible:outline-2 focus-visible:outline-violet-500">
-                <img src=format!("/img/{}/width=640,format=webp", image.id) srcset=thumbnail_srcset(&image) sizes=GRID_SIZES
+                <img src=thumbnail(&image.id, 640) srcset=thumbnail_srcset(&image) sizes=GRID_SIZES
                     alt=image.prompt.clone() width=image.width height=image.height loading="lazy" decoding="async"
                     class="h-auto w-full bg-stone-200 dark:bg-stone-800" />
                 <div class="p-3">

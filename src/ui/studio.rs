@@ -7,9 +7,9 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::studio::{
-    generation_status, start_generation, Access, GenerateForm, GeneratedImage, ModelOption, Stage,
-    Started,
+    generation_status, start_generation, Access, GenerateForm, GeneratedImage, ModelOption, Started,
 };
+use crate::domain::stage::Stage;
 use crate::ui::sign_in::SignInForm;
 use crate::ui::state::{studio_state, StudioState};
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 
+use crate::urls::image::{derivative_path, image_path};
 use crate::urls::options::TransformOptions;
 
 const FIELD: &str = "mt-1 w-full rounded-md border border-stone-300 bg-white px-2 py-1 text-sm \
@@ -49,18 +50,14 @@ pub fn UrlBuilder(id: String) -> impl IntoView {
         }
         Ok::<_, crate::urls::options::OptionError>(options)
     });
-    let base = format!("/img/{id}");
+    let base = image_path(&id);
     let url = {
-        let base = base.clone();
+        let id = id.clone();
         Memo::new(move |_| {
-            built.get().ok().map(|options| {
-                let canonical = options.to_string();
-                if canonical.is_empty() {
-                    base.clone()
-                } else {
-                    format!("{base}/{canonical}")
-                }
-            })
+            built
+                .get()
+                .ok()
+                .map(|options| derivative_path(&id, &options.to_string()))
         })
     };
 

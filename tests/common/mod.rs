@@ -5,7 +5,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use pixzoo::server::config::Config;
-use pixzoo::server::AppState;
+use pixzoo::server::engine::EngineError;
+use pixzoo::server::state::AppState;
+use pixzoo::server::storage::{ImageRecord, PageQuery};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -67,6 +69,15 @@ impl TestServer {
             .send()
             .await
             .expect("request succeeds")
+    }
+
+    /// The newest stored images first.
+    pub async fn recent(&self, limit: u32) -> Result<Vec<ImageRecord>, EngineError> {
+        let query = PageQuery {
+            limit,
+            ..PageQuery::default()
+        };
+        self.state.engine.page(&query).await
     }
 
     pub async fn stop(self) {

@@ -23,8 +23,8 @@ pub use prompt::{
     ReplicatePromptConfig,
 };
 pub use providers::{
-    A1111Config, BuiltinConfig, CloudflareAccount, CloudflareConfig, OpenAiConfig, ProvidersConfig,
-    ReplicateConfig,
+    A1111Config, BuiltinConfig, CloudflareAccount, CloudflareConfig, OpenAiConfig, ProviderKind,
+    ProvidersConfig, ReplicateConfig,
 };
 pub use security::SecurityConfig;
 
@@ -148,9 +148,6 @@ impl LimitsConfig {
         }
     }
 }
-
-/// Names of the providers this build knows.
-pub const KNOWN_PROVIDERS: &[&str] = &["builtin", "replicate", "cloudflare", "openai", "a1111"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -286,12 +283,12 @@ impl Config {
             }
         }
         for provider in self.security.daily_budget.keys() {
-            if !KNOWN_PROVIDERS.contains(&provider.as_str()) {
+            if ProviderKind::from_name(provider).is_none() {
                 return invalid(
                     "security.daily_budget",
                     format!(
                         "`{provider}` is not a provider; known: {}",
-                        KNOWN_PROVIDERS.join(", ")
+                        ProviderKind::known()
                     ),
                 );
             }
@@ -313,14 +310,14 @@ impl Config {
                     format!("`{}` is defined twice", model.id),
                 );
             }
-            if !KNOWN_PROVIDERS.contains(&model.provider.as_str()) {
+            if ProviderKind::from_name(&model.provider).is_none() {
                 return invalid(
                     "catalog.models.provider",
                     format!(
                         "`{}` (model `{}`) is not a provider; known: {}",
                         model.provider,
                         model.id,
-                        KNOWN_PROVIDERS.join(", ")
+                        ProviderKind::known()
                     ),
                 );
             }

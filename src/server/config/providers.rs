@@ -4,6 +4,64 @@ use serde::{Deserialize, Serialize};
 
 use crate::server::secret::Secret;
 
+/// The providers this build knows: everything Pixzoo decides by a provider's kind is here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProviderKind {
+    Builtin,
+    Replicate,
+    Cloudflare,
+    OpenAi,
+    A1111,
+}
+
+impl ProviderKind {
+    pub const ALL: [ProviderKind; 5] = [
+        ProviderKind::Builtin,
+        ProviderKind::Replicate,
+        ProviderKind::Cloudflare,
+        ProviderKind::OpenAi,
+        ProviderKind::A1111,
+    ];
+
+    /// The order in which a provider's first model becomes the default when none is configured.
+    pub const DEFAULT_ORDER: [ProviderKind; 5] = [
+        ProviderKind::Replicate,
+        ProviderKind::Cloudflare,
+        ProviderKind::OpenAi,
+        ProviderKind::A1111,
+        ProviderKind::Builtin,
+    ];
+
+    /// Its name in configuration (`[providers.NAME]`, `catalog.models.provider`, budget keys), in
+    /// the catalog's rows and in metrics.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ProviderKind::Builtin => "builtin",
+            ProviderKind::Replicate => "replicate",
+            ProviderKind::Cloudflare => "cloudflare",
+            ProviderKind::OpenAi => "openai",
+            ProviderKind::A1111 => "a1111",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+
+    /// Whether a new image costs its owner money (a self-hosted A1111 server and the renderer do not).
+    pub fn is_paid(self) -> bool {
+        matches!(
+            self,
+            ProviderKind::Replicate | ProviderKind::Cloudflare | ProviderKind::OpenAi
+        )
+    }
+
+    /// Every name, for error messages.
+    pub fn known() -> String {
+        Self::ALL.map(Self::name).join(", ")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProvidersConfig {

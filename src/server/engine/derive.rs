@@ -2,15 +2,13 @@
 //! `/{W}x{H}/…`). Each is made once, on a bounded CPU pool, single-flight per key, and stored (blob
 //! first, then its row), so the next request is a read.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
 
 use super::{Engine, EngineError, Inner};
-use crate::api::format::ImageFormat;
+use crate::domain::format::ImageFormat;
 use crate::server::storage::{DerivativeRecord, ImageRecord};
 use crate::server::transform::geometry::layout;
 use crate::server::transform::inspect::InspectError;
@@ -76,53 +74,6 @@ fn is_passthrough(record: &ImageRecord, request: &DeriveRequest) -> bool {
     o == geometry_only
         && layout((record.width, record.height), &o, request.default_fit)
             .is_identity((record.width, record.height))
-}
-
-/// A semaphore with a bounded queue: work beyond the queue is refused at once rather than piling up.
-pub(super) struct CpuPool {
-    permits: Semaphore,
-    waiting: AtomicUsize,
-    queue_limit: usize,
-}
-
-impl CpuPool {
-    pub fn new(workers: usize, queue_limit: usize) -> Self {
-        let workers = if workers == 0 {
-            std::thread::available_parallelism().map_or(2, |n| n.get())
-        } else {
-            workers
-        };
-        Self {
-            permits: Semaphore::new(workers),
-            waiting: AtomicUsize::new(0),
-            queue_limit,
-        }
-    }
-
-    /// Runs `work` on the blocking pool once a worker is free.
-    pub async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, EngineError> {
-        if self.waiting.fetch_add(1, Ordering::SeqCst)
-            >= self.queue_limit + self.permits.available_permits()
-        {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
-            return Err(EngineError::Busy);
-        }
-        metrics::gauge!("pixzoo_transform_queue").set(self.waiting.load(Ordering::SeqCst) as f64);
-        let permit = self.permits.acquire().await;
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
-        metrics::gauge!("pixzoo_transform_queue").set(self.waiting.load(Ordering::SeqCst) as f64);
-        let _permit =
-            permit.map_err(|_| EngineError::Internal("the transform pool is closed".into()))?;
-        let started = std::time::Instant::now();
-        let done = tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| EngineError::Internal(format!("transform task failed: {e}")));
-        metrics::histogram!("pixzoo_transform_seconds").record(started.elapsed().as_secs_f64());
-        done
-    }
 }
 
 impl Engine {
@@ -207,7 +158,7 @@ impl Inner {
         let options = request.options.clone();
         let output = self
             .cpu
-            .run(move || transform(&source, &options, settings))
+            .try_run(move || transform(&source, &options, settings))
             .await?
             .map_err(|err| match err {
                 TransformError::TrimTooLarge { .. }

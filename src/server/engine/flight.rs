@@ -18,8 +18,6 @@ pub type JobResult<T> = Result<T, Arc<EngineError>>;
 pub struct Job<T: Clone> {
     pub result: Shared<BoxFuture<'static, JobResult<T>>>,
     pub progress: broadcast::Receiver<Progress>,
-    /// Whether this caller joined a job someone else started.
-    pub joined: bool,
 }
 
 struct Running<T: Clone> {
@@ -54,7 +52,6 @@ impl<T: Clone + Send + Sync + 'static> Flights<T> {
             return Job {
                 result: job.result.clone(),
                 progress: job.progress.subscribe(),
-                joined: true,
             };
         }
         let (progress, receiver) = broadcast::channel(64);
@@ -88,11 +85,6 @@ impl<T: Clone + Send + Sync + 'static> Flights<T> {
         Job {
             result,
             progress: receiver,
-            joined: false,
         }
-    }
-
-    pub fn in_flight(&self) -> usize {
-        self.running.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 }

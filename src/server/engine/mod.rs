@@ -1,10 +1,13 @@
-//! The one path every face shares: resolve the model, run the prompt pipeline, look the generation key
-//! up in the catalog, otherwise generate with the model's provider (retrying what is worth retrying, within
-//! a deadline), check the output, store the blob, then record it. Identical concurrent requests share one
-//! job (`flight.rs`).
+//! The one path every face shares. A face fills a [`GenerateRequest`] (`intake.rs`), [`Engine::plan`]
+//! applies the model's rules, and [`Engine::submit`] runs the job (`generate.rs`: translate, look up,
+//! admit, generate with retries, check, store, record), shared by identical concurrent requests
+//! (`flight.rs`). Derivatives of stored images are `derive.rs`. The engine is handed its parts; it
+//! opens nothing itself (`server::build` wires it).
 
 pub mod derive;
 mod flight;
+mod generate;
+pub mod intake;
 pub mod keys;
 pub mod models;
 pub mod progress;
@@ -12,29 +15,32 @@ mod retry;
 pub mod sizes;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
-use sha2::{Digest, Sha256};
-use tokio::sync::broadcast;
 
-use crate::server::config::{Config, ModelConfig};
-use crate::server::prompt::{PromptOutcome, PromptPipeline};
-use crate::server::providers::{self, ImageProvider, ProviderError, ProviderRequest, Providers};
-use crate::server::storage::{BlobError, BlobStore, Catalog, CatalogError, ImageRecord, PageQuery};
-use crate::server::transform::inspect::{decode, inspect, InspectError};
-use crate::urls::placeholder::Size;
+use crate::server::config::{EngineConfig, ModelConfig};
+use crate::server::cpu::{CpuError, CpuPool};
+use crate::server::prompt::PromptPipeline;
+use crate::server::providers::{ProviderError, Providers};
+use crate::server::storage::{
+    BlobError, BlobStore, Catalog, CatalogError, ImageRecord, PageQuery, Storage,
+};
 use flight::Flights;
 pub use flight::Job;
+use generate::Reporter;
+pub use intake::{GenerateRequest, Plan, Seed};
 use models::{ModelCatalog, UnknownModel};
 use progress::Progress;
 use retry::RetryPolicy;
-use sizes::generation_size;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error(transparent)]
     UnknownModel(#[from] UnknownModel),
+    /// Each face says this in its own words (it knows which field held the prompt).
+    #[error("the prompt is empty")]
+    EmptyPrompt,
     #[error("{0}")]
     BadRequest(String),
     #[error(transparent)]
@@ -65,6 +71,15 @@ pub enum EngineError {
     },
 }
 
+impl From<CpuError> for EngineError {
+    fn from(err: CpuError) -> Self {
+        match err {
+            CpuError::Busy => EngineError::Busy,
+            CpuError::Failed(message) => EngineError::Internal(message),
+        }
+    }
+}
+
 /// Asked once before a request starts a NEW generation (a provider call). Stored images and requests
 /// that join a generation already running never ask, so they cost nothing against limits and budgets.
 /// The HTTP edge's implementation (`server::guard`) checks signatures, rate limits and budgets.
@@ -81,25 +96,6 @@ impl Admission for Open {
     async fn admit(&self, _model: &ModelConfig) -> Result<(), EngineError> {
         Ok(())
     }
-}
-
-/// What a client asked for, before defaults are applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GenerateRequest {
-    /// A catalog id; `None` means the default model.
-    pub model: Option<String>,
-    pub prompt: String,
-    pub negative_prompt: Option<String>,
-    /// `None` derives the seed from the prompt, so the same prompt gives the same image.
-    pub seed: Option<u32>,
-    pub steps: Option<u32>,
-    /// The size the client wants; the model generates the nearest size it supports.
-    pub size: Size,
-    /// Run the prompt pipeline (translate and optimise).
-    pub translate: bool,
-    /// Make the image again even if one is stored for this request; the new one takes its place for
-    /// this request (the old one stays reachable by id).
-    pub redo: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +134,15 @@ impl Health {
     }
 }
 
+/// What the engine is built from.
+pub struct Parts {
+    pub storage: Storage,
+    pub models: ModelCatalog,
+    pub providers: Providers,
+    pub prompts: PromptPipeline,
+    pub cpu: Arc<CpuPool>,
+}
+
 /// Cheap to clone: jobs run on their own tasks with a handle to the same parts.
 #[derive(Clone)]
 pub struct Engine {
@@ -145,7 +150,7 @@ pub struct Engine {
 }
 
 struct Inner {
-    catalog: Catalog,
+    catalog: Arc<dyn Catalog>,
     blobs: BlobStore,
     models: ModelCatalog,
     providers: Providers,
@@ -155,53 +160,26 @@ struct Inner {
     max_output_pixels: u64,
     flights: Flights<Generated>,
     derivatives: Flights<derive::Derived>,
-    cpu: derive::CpuPool,
+    cpu: Arc<CpuPool>,
 }
 
 impl Engine {
-    /// Opens the storage under the configured data directory and sets up the configured providers.
-    pub async fn open(config: &Config) -> Result<Self, EngineError> {
-        std::fs::create_dir_all(&config.storage.data_dir).map_err(|source| {
-            BlobError::CreateDir {
-                path: config.storage.data_dir.display().to_string(),
-                source,
-            }
-        })?;
-        let catalog = Catalog::open(&config.storage.catalog_path()).await?;
-        let blobs = BlobStore::local(&config.storage.blob_dir())?;
-        let configured = providers::from_config(config);
-        let providers = configured.providers;
-        let models = ModelCatalog::new(&config.catalog, |p| providers.contains_key(p))
-            .map_err(EngineError::Setup)?;
-        let prompts = PromptPipeline::new(
-            config,
-            configured.cloudflare,
-            configured.replicate,
-            catalog.clone(),
-        );
-        Ok(Self {
+    pub fn new(parts: Parts, config: &EngineConfig) -> Self {
+        Self {
             inner: Arc::new(Inner {
-                catalog,
-                blobs,
-                models,
-                providers,
-                prompts,
-                retry: RetryPolicy::from_config(&config.engine),
-                deadline: Duration::from_secs(config.engine.deadline_secs),
-                max_output_pixels: config.engine.max_output_pixels,
+                catalog: parts.storage.catalog,
+                blobs: parts.storage.blobs,
+                models: parts.models,
+                providers: parts.providers,
+                prompts: parts.prompts,
+                retry: RetryPolicy::from_config(config),
+                deadline: Duration::from_secs(config.deadline_secs),
+                max_output_pixels: config.max_output_pixels,
                 flights: Flights::new("image"),
                 derivatives: Flights::new("derivative"),
-                cpu: derive::CpuPool::new(
-                    config.engine.transform_workers,
-                    config.engine.transform_queue,
-                ),
+                cpu: parts.cpu,
             }),
-        })
-    }
-
-    /// The catalog, for what lives beside the images (the studio's sign-ins).
-    pub fn catalog(&self) -> &Catalog {
-        &self.inner.catalog
+        }
     }
 
     pub fn models(&self) -> &ModelCatalog {
@@ -213,42 +191,32 @@ impl Engine {
         self.inner.prompts.name()
     }
 
-    /// Jobs running now.
-    pub fn in_flight(&self) -> usize {
-        self.inner.flights.in_flight()
+    /// The intake: what a face asked for, with the model's rules applied, or the problem with it.
+    pub fn plan(&self, request: GenerateRequest) -> Result<Plan, EngineError> {
+        Plan::new(&self.inner.models, request)
     }
 
-    /// Serves a stored image for this request, or generates, stores and records a new one if
-    /// `admission` allows.
+    /// Serves a stored image for this plan, or generates, stores and records a new one if `admission`
+    /// allows.
     pub async fn generate(
         &self,
-        request: GenerateRequest,
+        plan: Plan,
         admission: Arc<dyn Admission>,
     ) -> Result<Generated, Arc<EngineError>> {
-        self.submit(request, admission)?.result.await
+        self.submit(plan, admission).result.await
     }
 
-    /// Starts (or joins) the job for this request; its progress can be followed while it runs. Only the
+    /// Starts (or joins) the job for this plan; its progress can be followed while it runs. Only the
     /// request that starts the job is asked for admission.
-    pub fn submit(
-        &self,
-        request: GenerateRequest,
-        admission: Arc<dyn Admission>,
-    ) -> Result<Job<Generated>, Arc<EngineError>> {
-        let model = self
-            .inner
-            .models
-            .resolve(request.model.as_deref())
-            .map_err(|e| Arc::new(e.into()))?;
-        let plan = Plan::new(model, request).map_err(Arc::new)?;
+    pub fn submit(&self, plan: Plan, admission: Arc<dyn Admission>) -> Job<Generated> {
         let inner = self.inner.clone();
-        Ok(self
-            .inner
+        self.inner
             .flights
             .join_or_start(plan.request_key(), move |progress| async move {
                 let deadline = inner.deadline;
                 let ends = tokio::time::Instant::now() + deadline;
-                let run = inner.run(&plan, admission.as_ref(), &progress, ends);
+                let reporter = Reporter(&progress);
+                let run = inner.run(&plan, admission.as_ref(), &reporter, ends);
                 let result = match tokio::time::timeout(deadline, run).await {
                     Ok(result) => result,
                     Err(_) => Err(EngineError::Deadline(deadline)),
@@ -262,7 +230,7 @@ impl Engine {
                     },
                 });
                 result.map_err(Arc::new)
-            }))
+            })
     }
 
     /// A stored image's record, without reading its bytes.
@@ -299,11 +267,6 @@ impl Engine {
         Ok(true)
     }
 
-    /// The newest images first.
-    pub async fn recent(&self, limit: u32) -> Result<Vec<ImageRecord>, EngineError> {
-        Ok(self.inner.catalog.recent(limit).await?)
-    }
-
     pub async fn health(&self) -> Health {
         Health {
             catalog: self.inner.catalog.ping().await,
@@ -314,81 +277,6 @@ impl Engine {
     /// Closes the catalog cleanly; called once the server has stopped taking requests.
     pub async fn close(&self) {
         self.inner.catalog.close().await;
-    }
-}
-
-/// Asks the request's admission, counting refusals by reason.
-async fn admit(admission: &dyn Admission, model: &ModelConfig) -> Result<(), EngineError> {
-    let refused = match admission.admit(model).await {
-        Ok(()) => return Ok(()),
-        Err(refused) => refused,
-    };
-    let reason = match &refused {
-        EngineError::Forbidden(_) => "signature",
-        EngineError::Limited { .. } => "generation_limit",
-        _ => "other",
-    };
-    metrics::counter!("pixzoo_refusals_total", "reason" => reason).increment(1);
-    Err(refused)
-}
-
-/// A request with the model's rules applied: what will be asked of the provider, minus the final prompt.
-struct Plan {
-    model: ModelConfig,
-    request: GenerateRequest,
-    seed: u32,
-    steps: Option<u32>,
-    negative_prompt: Option<String>,
-}
-
-impl Plan {
-    fn new(model: &ModelConfig, request: GenerateRequest) -> Result<Self, EngineError> {
-        let steps = match (model.steps, request.steps) {
-            (Some(range), Some(steps)) if !(range.min..=range.max).contains(&steps) => {
-                return Err(EngineError::BadRequest(format!(
-                    "steps {steps} is out of range for model `{}`: {}..={}",
-                    model.id, range.min, range.max
-                )))
-            }
-            (Some(range), steps) => Some(steps.unwrap_or(range.default)),
-            (None, _) => None,
-        };
-        // Inputs a model ignores must not split its cache.
-        let seed = if model.seed {
-            request
-                .seed
-                .unwrap_or_else(|| keys::seed_for(&request.prompt))
-        } else {
-            0
-        };
-        let negative_prompt = request
-            .negative_prompt
-            .clone()
-            .filter(|n| model.negative_prompt && !n.trim().is_empty());
-        Ok(Self {
-            model: model.clone(),
-            request,
-            seed,
-            steps,
-            negative_prompt,
-        })
-    }
-
-    /// What makes two requests identical before the prompt pipeline runs.
-    fn request_key(&self) -> String {
-        let mut key = keys::generation_key(&keys::KeyParts {
-            model: &self.model.id,
-            prompt: &self.request.prompt,
-            negative_prompt: self.negative_prompt.as_deref(),
-            seed: self.seed,
-            steps: self.steps,
-            size: self.request.size,
-        });
-        key.push(if self.request.translate { 't' } else { 'r' });
-        if self.request.redo {
-            key.push('!');
-        }
-        key
     }
 }
 
@@ -406,208 +294,5 @@ impl Inner {
                 Some(_) => Err(err.into()),
             },
         }
-    }
-
-    async fn run(
-        &self,
-        plan: &Plan,
-        admission: &dyn Admission,
-        progress: &broadcast::Sender<Progress>,
-        ends: tokio::time::Instant,
-    ) -> Result<Generated, EngineError> {
-        let _ = progress.send(Progress::Queued);
-        // An LLM call costs money too, so a prompt not translated before is admitted before it is sent.
-        // Such a request cannot be for a stored image: every stored image's translation is cached.
-        let mut admitted = false;
-        if self
-            .prompts
-            .needs_llm(
-                &plan.request.prompt,
-                plan.model.family,
-                plan.request.translate,
-            )
-            .await
-        {
-            admit(admission, &plan.model).await?;
-            admitted = true;
-        }
-        let _ = progress.send(Progress::Translating);
-        let prompt: PromptOutcome = self
-            .prompts
-            .run(
-                &plan.request.prompt,
-                plan.model.family,
-                plan.request.translate,
-            )
-            .await;
-        let _ = progress.send(Progress::Translated {
-            final_prompt: prompt.final_prompt.clone(),
-            translation: prompt.translation,
-            note: prompt.note.clone(),
-        });
-
-        let target = generation_size(&plan.model.sizes, plan.request.size);
-        let gen_key = keys::generation_key(&keys::KeyParts {
-            model: &plan.model.id,
-            prompt: &prompt.final_prompt,
-            negative_prompt: plan.negative_prompt.as_deref(),
-            seed: plan.seed,
-            steps: plan.steps,
-            size: target.size,
-        });
-        if !plan.request.redo {
-            if let Some(record) = self.catalog.by_gen_key(&gen_key).await? {
-                metrics::counter!("pixzoo_cache_total", "kind" => "image", "result" => "hit")
-                    .increment(1);
-                let bytes = self.original_bytes(&record).await?;
-                return Ok(Generated {
-                    record,
-                    bytes,
-                    cache: CacheStatus::Hit,
-                });
-            }
-        }
-
-        let provider = self
-            .providers
-            .get(plan.model.provider.as_str())
-            .ok_or_else(|| UnknownModel::new(&plan.model.id, &self.models))?;
-        metrics::counter!("pixzoo_cache_total", "kind" => "image", "result" => "miss").increment(1);
-        if !admitted {
-            admit(admission, &plan.model).await?;
-        }
-        let request = ProviderRequest {
-            upstream_model: plan.model.upstream.clone(),
-            prompt: prompt.final_prompt.clone(),
-            negative_prompt: plan.negative_prompt.clone(),
-            seed: plan.model.seed.then_some(plan.seed),
-            steps: plan.steps,
-            width: target.size.width,
-            height: target.size.height,
-            aspect_ratio: target.ratio.clone(),
-        };
-        let started = Instant::now();
-        let called = self
-            .call_with_retries(provider.as_ref(), request, progress, ends)
-            .await;
-        let outcome = if called.is_ok() { "ok" } else { "error" };
-        let labels = [
-            ("provider", plan.model.provider.clone()),
-            ("outcome", outcome.to_owned()),
-        ];
-        metrics::counter!("pixzoo_generations_total", &labels).increment(1);
-        metrics::histogram!("pixzoo_generation_seconds", &labels)
-            .record(started.elapsed().as_secs_f64());
-        let image = called?;
-        let checked = self
-            .check_output(provider.as_ref(), image.bytes.clone())
-            .await?;
-
-        let _ = progress.send(Progress::Storing);
-        let record = ImageRecord {
-            id: uuid::Uuid::now_v7().simple().to_string(),
-            gen_key,
-            prompt: plan.request.prompt.clone(),
-            final_prompt: prompt.final_prompt,
-            negative_prompt: plan.negative_prompt.clone(),
-            model: plan.model.id.clone(),
-            provider: plan.model.provider.clone(),
-            seed: image.seed.unwrap_or(plan.seed),
-            steps: plan.steps,
-            width: checked.width,
-            height: checked.height,
-            format: checked.format,
-            bytes: image.bytes.len() as u64,
-            content_hash: hex::encode(Sha256::digest(&image.bytes)),
-            created_at: crate::server::now_millis(),
-            translation: prompt.translation,
-            translation_note: prompt.note,
-        };
-        // Blob first, row second: a crash in between leaves an unreferenced blob, never a dangling row.
-        self.blobs
-            .put(&record.blob_key(), image.bytes.clone())
-            .await?;
-        let stored = if plan.request.redo {
-            self.catalog.replace(&record).await?
-        } else {
-            self.catalog.insert(&record).await?
-        };
-        tracing::info!(
-            id = %stored.id,
-            model = %stored.model,
-            width = stored.width,
-            height = stored.height,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "generated"
-        );
-        let bytes = if stored.content_hash == record.content_hash {
-            image.bytes
-        } else {
-            // Another request recorded an image under the same key first; serve that one.
-            self.blobs.get(&stored.blob_key()).await?
-        };
-        Ok(Generated {
-            record: stored,
-            bytes,
-            cache: CacheStatus::Miss,
-        })
-    }
-
-    async fn call_with_retries(
-        &self,
-        provider: &dyn ImageProvider,
-        request: ProviderRequest,
-        progress: &broadcast::Sender<Progress>,
-        ends: tokio::time::Instant,
-    ) -> Result<providers::ProviderImage, EngineError> {
-        let mut attempt = 1;
-        loop {
-            let _ = progress.send(Progress::Generating { attempt });
-            match provider.generate(request.clone()).await {
-                Ok(image) => return Ok(image),
-                Err(err) => match self.retry.next_delay(
-                    attempt,
-                    &err,
-                    ends.saturating_duration_since(tokio::time::Instant::now()),
-                ) {
-                    Some(wait) => {
-                        metrics::counter!("pixzoo_provider_retries_total", "provider" => provider.name())
-                            .increment(1);
-                        tracing::warn!(provider = provider.name(), attempt, wait_ms = wait.as_millis() as u64, error = %err, "retrying");
-                        tokio::time::sleep(wait).await;
-                        attempt += 1;
-                    }
-                    None => return Err(err.into()),
-                },
-            }
-        }
-    }
-
-    /// The provider's bytes must be a PNG, JPEG or WebP within the pixel limit, and (unless produced
-    /// in-process) decode completely.
-    async fn check_output(
-        &self,
-        provider: &dyn ImageProvider,
-        bytes: Bytes,
-    ) -> Result<crate::server::transform::inspect::Inspected, EngineError> {
-        let name = provider.name();
-        let full = !provider.trusted_output();
-        let max_pixels = self.max_output_pixels;
-        tokio::task::spawn_blocking(move || -> Result<_, InspectError> {
-            let inspected = inspect(&bytes, max_pixels)?;
-            if full {
-                decode(&bytes, inspected)?;
-            }
-            Ok(inspected)
-        })
-        .await
-        .map_err(|e| EngineError::Internal(format!("image check failed: {e}")))?
-        .map_err(|err| {
-            ProviderError::InvalidOutput {
-                provider: name,
-                message: err.to_string(),
-            }
-            .into()
-        })
     }
 }

@@ -1,9 +1,6 @@
 //! The model catalog as configured, limited to models whose provider is configured.
 
-use crate::server::config::{CatalogConfig, ModelConfig};
-
-/// Providers in the order their default model is preferred when none is configured.
-const DEFAULT_ORDER: [&str; 5] = ["replicate", "cloudflare", "openai", "a1111", "builtin"];
+use crate::server::config::{CatalogConfig, ModelConfig, ProviderKind};
 
 #[derive(Debug, Clone)]
 pub struct ModelCatalog {
@@ -43,9 +40,9 @@ impl ModelCatalog {
             );
         }
         let default = if config.default_model.is_empty() {
-            DEFAULT_ORDER
+            ProviderKind::DEFAULT_ORDER
                 .iter()
-                .find_map(|provider| models.iter().find(|m| m.provider == *provider))
+                .find_map(|kind| models.iter().find(|m| m.provider == kind.name()))
                 .unwrap_or(&models[0])
                 .id
                 .clone()

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::server::storage::{Catalog, CatalogError};
+use crate::server::storage::{CatalogError, Usage};
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
@@ -42,7 +42,7 @@ impl Budget {
     pub async fn take(
         &self,
         provider: &str,
-        catalog: &Catalog,
+        usage: &dyn Usage,
         now_ms: i64,
     ) -> Result<(), BudgetError> {
         let Some(&limit) = self.limits.get(provider) else {
@@ -57,7 +57,7 @@ impl Budget {
         let stored = if counted_today {
             None
         } else {
-            Some(catalog.count_since(provider, day * DAY_MS).await?)
+            Some(usage.count_since(provider, day * DAY_MS).await?)
         };
         let mut spent = self.spent.lock().unwrap_or_else(|e| e.into_inner());
         let entry = spent.entry(provider.to_owned()).or_insert((day, 0));

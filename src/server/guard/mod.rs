@@ -15,7 +15,7 @@ use std::time::Duration;
 use crate::server::config::{ModelConfig, SecurityConfig};
 use crate::server::engine::{Admission, EngineError};
 use crate::server::secret::Secret;
-use crate::server::storage::Catalog;
+use crate::server::storage::Usage;
 use budget::{Budget, BudgetError};
 pub use client::Client;
 use rate::RateLimits;
@@ -25,7 +25,7 @@ pub struct Guard {
     pub client_ip_header: Option<axum::http::HeaderName>,
     rates: RateLimits,
     budget: Budget,
-    catalog: Catalog,
+    usage: Arc<dyn Usage>,
 }
 
 /// What the route knows about the URL's signature.
@@ -39,7 +39,7 @@ pub enum Signature {
 }
 
 impl Guard {
-    pub fn new(config: &SecurityConfig, catalog: Catalog) -> Self {
+    pub fn new(config: &SecurityConfig, usage: Arc<dyn Usage>) -> Self {
         Self {
             signing_keys: config.signing_keys(),
             client_ip_header: (!config.client_ip_header.trim().is_empty())
@@ -47,7 +47,7 @@ impl Guard {
                 .flatten(),
             rates: RateLimits::new(config),
             budget: Budget::new(config.daily_budget.clone()),
-            catalog,
+            usage,
         }
     }
 
@@ -122,7 +122,11 @@ impl Admission for Ticket {
             })?;
         match guard
             .budget
-            .take(&model.provider, &guard.catalog, crate::server::now_millis())
+            .take(
+                &model.provider,
+                guard.usage.as_ref(),
+                crate::server::clock::now_millis(),
+            )
             .await
         {
             Ok(()) => Ok(()),

@@ -3,17 +3,18 @@
 //! JavaScript the studio polls its generation instead, but sign-in and sign-out go through here too.
 
 use axum::extract::{Form, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::Deserialize;
 
-use super::error::ApiError;
 use super::limits::Admit;
-use super::user_message;
 use crate::api::studio::GenerateForm;
-use crate::server::{session, studio, AppState};
+use crate::server::auth::{key_matches, Action, Caller};
+use crate::server::error::user_message;
+use crate::server::error::ApiError;
+use crate::server::state::AppState;
+use crate::server::{session, studio};
 
 #[derive(Debug, Deserialize)]
 pub struct SignIn {
@@ -43,7 +44,7 @@ pub async fn sign_in(
     Form(form): Form<SignIn>,
 ) -> Result<Response, ApiError> {
     let next = local_path(&form.next);
-    if !session::key_matches(&state, form.key.trim()) {
+    if !key_matches(&state, form.key.trim()) {
         let again = format!("/sign-in?failed=1&next={}", encode(next));
         return Ok(Redirect::to(&again).into_response());
     }
@@ -137,21 +138,19 @@ impl Generate {
 /// Generates and shows the result on the image's page; problems go back to the filled-in form.
 pub async fn generate(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Admit(admission): Admit,
     Form(posted): Form<Generate>,
 ) -> Redirect {
-    if !session::authorised(&state, &headers).await {
+    if !caller.may(&state, Action::Generate).await {
         return posted.back_with("Sign in with the server's API key to generate.");
     }
-    let request = posted
-        .to_form()
-        .and_then(|form| studio::request(&state, form));
-    let (request, _) = match request {
-        Ok(request) => request,
+    let plan = posted.to_form().and_then(|form| studio::plan(&state, form));
+    let (plan, _) = match plan {
+        Ok(plan) => plan,
         Err(problem) => return posted.back_with(&problem),
     };
-    match state.engine.generate(request, admission).await {
+    match state.engine.generate(plan, admission).await {
         Ok(generated) => Redirect::to(&format!("/gallery/{}", generated.record.id)),
         Err(err) => posted.back_with(&user_message(&err)),
     }

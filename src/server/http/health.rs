@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 
-use crate::server::AppState;
+use crate::server::state::AppState;
 
 pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
     let health = state.engine.health().await;

@@ -5,7 +5,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
-use crate::api::format::ImageFormat;
+use crate::domain::format::ImageFormat;
 use crate::server::engine::CacheStatus;
 
 /// How long a response may be reused without asking again.

@@ -9,10 +9,10 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::api::authorised_by_key;
-use super::error::ApiError;
+use crate::server::auth::bearer_matches;
+use crate::server::error::ApiError;
 use crate::server::guard::Client;
-use crate::server::AppState;
+use crate::server::state::AppState;
 
 pub async fn limits(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let security = &state.security;
@@ -37,12 +37,7 @@ pub async fn limits(State(state): State<AppState>, mut request: Request, next: N
         .into_response();
     }
 
-    let client = if request
-        .headers()
-        .contains_key(axum::http::header::AUTHORIZATION)
-        && !state.api_key.is_empty()
-        && authorised_by_key(&state, request.headers())
-    {
+    let client = if bearer_matches(&state, request.headers()) {
         Client::api_key()
     } else {
         let peer = request

@@ -2,11 +2,9 @@
 //! they hold no generation or caching logic of their own.
 
 mod api;
-mod error;
 mod forms;
 pub mod limits;
 
-pub use error::user_message;
 mod health;
 mod image_response;
 mod negotiate;
@@ -29,7 +27,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::app::{shell, App};
-use crate::server::AppState;
+use crate::server::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();

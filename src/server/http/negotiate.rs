@@ -3,7 +3,7 @@
 
 use axum::http::{header, HeaderMap};
 
-use crate::api::format::ImageFormat;
+use crate::domain::format::ImageFormat;
 use crate::urls::options::OutputFormat;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,9 +4,9 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-use super::error::ApiError;
 use super::image_response::{image_response, ImageReply, Lifetime};
-use crate::server::AppState;
+use crate::server::error::ApiError;
+use crate::server::state::AppState;
 
 pub async fn original(
     State(state): State<AppState>,

@@ -10,14 +10,14 @@ use axum::extract::{Extension, Path, Query, Request, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 
-use super::error::ApiError;
 use super::image_response::{image_response, ImageReply, Lifetime};
 use super::negotiate::negotiate;
+use crate::server::auth::{Action, Caller};
 use crate::server::engine::derive::DeriveRequest;
-use crate::server::engine::GenerateRequest;
+use crate::server::engine::{GenerateRequest, Seed};
+use crate::server::error::ApiError;
 use crate::server::guard::{Client, Signature};
-use crate::server::http::api::authorised_by_key;
-use crate::server::AppState;
+use crate::server::state::AppState;
 use crate::urls::options::{Fit, OutputFormat, TransformOptions};
 use crate::urls::placeholder::{parse_size, prompt_from_slug, Size, SizeError};
 
@@ -62,7 +62,11 @@ async fn serve(
         prompt_from_slug(slug, &state.limits).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let Query(pairs) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let params = Params::parse(pairs, size, extension)?;
-    if params.redo && (state.api_key.is_empty() || !authorised_by_key(state, headers)) {
+    if params.redo
+        && !Caller::from_headers(state, headers)
+            .may(state, Action::Redo)
+            .await
+    {
         return Err(ApiError::Forbidden(
             "`redo` makes the image again and needs the API key (Authorization: Bearer <key>); without one configured it is off".into(),
         ));
@@ -75,21 +79,19 @@ async fn serve(
         Signature::NotRequired
     };
 
+    let plan = state.engine.plan(GenerateRequest {
+        model: params.model,
+        prompt,
+        negative_prompt: None,
+        seed: Seed::given_or(params.seed, Seed::FromPrompt),
+        steps: None,
+        size,
+        translate: params.translate,
+        redo: params.redo,
+    })?;
     let generated = state
         .engine
-        .generate(
-            GenerateRequest {
-                model: params.model,
-                prompt,
-                negative_prompt: None,
-                seed: params.seed,
-                steps: None,
-                size,
-                translate: params.translate,
-                redo: params.redo,
-            },
-            state.guard.ticket(client, signature),
-        )
+        .generate(plan, state.guard.ticket(client, signature))
         .await?;
     let negotiated = negotiate(params.options.format, generated.record.format, headers);
     let derived = state

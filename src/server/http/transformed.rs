@@ -5,13 +5,13 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-use super::error::ApiError;
 use super::image_response::{
     image_response, not_modified, not_modified_response, ImageReply, Lifetime,
 };
 use super::negotiate::negotiate;
 use crate::server::engine::derive::{etag, DeriveRequest};
-use crate::server::AppState;
+use crate::server::error::ApiError;
+use crate::server::state::AppState;
 use crate::urls::options::{Fit, TransformOptions};
 
 pub async fn transformed(

@@ -14,49 +14,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::translation::Translation;
 use crate::server::config::{Config, ModelFamily, PipelineChoice};
 use crate::server::providers::cloudflare::Cloudflare;
 use crate::server::providers::replicate::Replicate;
-use crate::server::storage::Catalog;
-
-/// How the final prompt was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Translation {
-    /// Translated and optimised by an LLM.
-    Llm,
-    /// Cleaned up and expanded offline.
-    Builtin,
-    /// The LLM failed; the prompt was used as written.
-    Fallback,
-    /// Translation was switched off.
-    Off,
-}
-
-impl Translation {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Translation::Llm => "llm",
-            Translation::Builtin => "builtin",
-            Translation::Fallback => "fallback",
-            Translation::Off => "off",
-        }
-    }
-}
-
-impl std::str::FromStr for Translation {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "llm" => Ok(Translation::Llm),
-            "builtin" => Ok(Translation::Builtin),
-            "fallback" => Ok(Translation::Fallback),
-            "off" => Ok(Translation::Off),
-            _ => Err(format!("unknown translation `{s}`")),
-        }
-    }
-}
+use crate::server::storage::PromptCache;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PromptOutcome {
@@ -82,7 +44,7 @@ enum Kind {
 pub struct PromptPipeline {
     kind: Kind,
     timeout: Duration,
-    cache: Catalog,
+    cache: Arc<dyn PromptCache>,
 }
 
 impl PromptPipeline {
@@ -90,7 +52,7 @@ impl PromptPipeline {
         config: &Config,
         cloudflare: Option<Arc<Cloudflare>>,
         replicate: Option<Arc<Replicate>>,
-        cache: Catalog,
+        cache: Arc<dyn PromptCache>,
     ) -> Self {
         let llm = openai::ChatClient::from_config(config);
         let kind = match (config.prompt.pipeline, llm, cloudflare, replicate) {

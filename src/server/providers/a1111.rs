@@ -10,7 +10,7 @@ use super::http::{self, base64_bytes, send_json};
 use super::{ImageProvider, ProviderError, ProviderImage, ProviderRequest};
 use crate::server::config::A1111Config;
 
-const NAME: &str = "a1111";
+const NAME: &str = crate::server::config::ProviderKind::A1111.name();
 
 pub struct A1111 {
     client: reqwest::Client,

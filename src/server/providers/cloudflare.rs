@@ -20,7 +20,7 @@ use super::http::{self, base64_bytes, status_error, transport_error};
 use super::{ImageProvider, ProviderError, ProviderImage, ProviderRequest};
 use crate::server::config::{CloudflareAccount, CloudflareConfig};
 
-const NAME: &str = "cloudflare";
+const NAME: &str = crate::server::config::ProviderKind::Cloudflare.name();
 const RATE_LIMITED: i64 = 3040;
 const DAILY_QUOTA: i64 = 3036;
 const AUTH_ERROR: i64 = 10000;

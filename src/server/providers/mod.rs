@@ -16,6 +16,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::server::config::Config;
+use crate::server::cpu::CpuPool;
 
 /// What a provider is asked to make, already fitted to what the model supports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,14 +137,15 @@ pub struct Configured {
     pub replicate: Option<Arc<replicate::Replicate>>,
 }
 
-/// The providers whose configuration makes them usable (a key, an account, or a base URL).
-pub fn from_config(config: &Config) -> Configured {
+/// The providers whose configuration makes them usable (a key, an account, or a base URL). The builtin
+/// renderer runs on `cpu`.
+pub fn from_config(config: &Config, cpu: &Arc<CpuPool>) -> Configured {
     let p = &config.providers;
     let mut providers: Vec<Arc<dyn ImageProvider>> = Vec::new();
     let mut cf = None;
     let mut rep = None;
     if p.builtin.enabled {
-        providers.push(Arc::new(builtin::Builtin::default()));
+        providers.push(Arc::new(builtin::Builtin::new(cpu.clone())));
     }
     if !p.replicate.api_token.is_empty() {
         let client = Arc::new(replicate::Replicate::new(&p.replicate));

@@ -13,7 +13,7 @@ use super::{ImageProvider, ProviderError, ProviderImage, ProviderRequest};
 use crate::server::config::OpenAiConfig;
 use crate::server::secret::Secret;
 
-const NAME: &str = "openai";
+const NAME: &str = crate::server::config::ProviderKind::OpenAi.name();
 
 pub struct OpenAi {
     client: reqwest::Client,

@@ -14,7 +14,7 @@ use super::{ImageProvider, ProviderError, ProviderImage, ProviderRequest};
 use crate::server::config::ReplicateConfig;
 use crate::server::secret::Secret;
 
-const NAME: &str = "replicate";
+const NAME: &str = crate::server::config::ProviderKind::Replicate.name();
 
 pub struct Replicate {
     client: reqwest::Client,

@@ -8,7 +8,7 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, PutPayload};
 
-use crate::api::format::ImageFormat;
+use crate::domain::format::ImageFormat;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {

@@ -1,9 +1,150 @@
-//! The two storage seams: blobs (bytes, content-addressed) and the catalog (what each image is).
+//! The two storage seams: blobs (bytes, content-addressed, through `object_store`) and the catalog
+//! (what each image is), split by concern into traits so that a backend implements them all and each
+//! user holds only the part it needs. [`open`] is the one place either is built from configuration.
 //!
-//! Invariant: a catalog row is written only after its blob, so every row points at a blob that exists.
+//! Invariants every backend keeps (checked by `conformance.rs`):
+//! - a catalog row is written only after its blob, so every row points at a blob that exists;
+//! - the first image recorded under a generation key wins, later ones get the winner back;
+//! - the first prompt-cache answer wins;
+//! - a derivative cannot be recorded for an image that no longer exists.
 
 pub mod blobs;
-pub mod catalog;
+#[cfg(test)]
+mod conformance;
+mod records;
+pub mod sqlite;
+
+use std::sync::Arc;
 
 pub use blobs::{BlobError, BlobStore};
-pub use catalog::{Catalog, CatalogError, DerivativeRecord, ImageRecord, PageQuery};
+pub use records::{cursor_after, parse_cursor, DerivativeRecord, ImageRecord, PageQuery};
+
+use crate::server::config::StorageConfig;
+
+/// A backend's own error, boxed so no backend's types appear in these signatures.
+pub type BackendError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("catalog database: {0}")]
+    Database(#[source] BackendError),
+    #[error("catalog migration: {0}")]
+    Migrate(#[source] BackendError),
+    #[error("catalog row {id} is corrupt: {reason}")]
+    Corrupt { id: String, reason: String },
+}
+
+/// The stored images.
+#[async_trait::async_trait]
+pub trait Images: Send + Sync {
+    async fn by_id(&self, id: &str) -> Result<Option<ImageRecord>, CatalogError>;
+
+    async fn by_gen_key(&self, gen_key: &str) -> Result<Option<ImageRecord>, CatalogError>;
+
+    /// Records an image whose blob is already stored. If another request recorded the same generation
+    /// key first, that row wins and is returned.
+    async fn insert(&self, record: &ImageRecord) -> Result<ImageRecord, CatalogError>;
+
+    /// Records a regenerated image in place of the one stored for the same generation key. The old row
+    /// keeps its id (its URL by id still works) under a retired key, atomically.
+    async fn replace(&self, record: &ImageRecord) -> Result<ImageRecord, CatalogError>;
+
+    /// A page of images, newest first (by `created_at`, then id), after `query.after`.
+    async fn page(&self, query: &PageQuery<'_>) -> Result<Vec<ImageRecord>, CatalogError>;
+
+    /// Removes an image's row and its derivatives' rows; returns `None` when there was no such image,
+    /// else the blob keys no other image still needs (content-addressed blobs may be shared).
+    async fn delete(&self, id: &str) -> Result<Option<Vec<String>>, CatalogError>;
+}
+
+/// Stored transforms of images.
+#[async_trait::async_trait]
+pub trait Derivatives: Send + Sync {
+    async fn derivative(&self, key: &str) -> Result<Option<DerivativeRecord>, CatalogError>;
+
+    /// Records a derivative whose blob is already stored; a second record under the same key is not an
+    /// error and changes nothing. Fails when the image is gone.
+    async fn insert_derivative(
+        &self,
+        record: &DerivativeRecord,
+        options: &str,
+        bytes: u64,
+    ) -> Result<(), CatalogError>;
+}
+
+/// LLM answers by (pipeline, model family, prompt).
+#[async_trait::async_trait]
+pub trait PromptCache: Send + Sync {
+    async fn cached_prompt(
+        &self,
+        pipeline: &str,
+        family: &str,
+        prompt: &str,
+    ) -> Result<Option<String>, CatalogError>;
+
+    /// Keeps the first answer: later ones for the same prompt would change what a URL means.
+    async fn cache_prompt(
+        &self,
+        pipeline: &str,
+        family: &str,
+        prompt: &str,
+        final_prompt: &str,
+    ) -> Result<(), CatalogError>;
+}
+
+/// What budgets count.
+#[async_trait::async_trait]
+pub trait Usage: Send + Sync {
+    /// Images from `provider` recorded since `since_ms` (Unix milliseconds).
+    async fn count_since(&self, provider: &str, since_ms: i64) -> Result<u32, CatalogError>;
+}
+
+/// Studio sign-ins, by the hash of their token.
+#[async_trait::async_trait]
+pub trait Sessions: Send + Sync {
+    /// Records a sign-in, and forgets the ones that have expired.
+    async fn insert_session(&self, token_hash: &str, expires_at: i64) -> Result<(), CatalogError>;
+
+    /// Whether a sign-in exists and has not expired.
+    async fn session_valid(&self, token_hash: &str) -> Result<bool, CatalogError>;
+
+    async fn delete_session(&self, token_hash: &str) -> Result<(), CatalogError>;
+}
+
+/// A whole catalog backend.
+#[async_trait::async_trait]
+pub trait Catalog: Images + Derivatives + PromptCache + Usage + Sessions {
+    async fn ping(&self) -> Result<(), CatalogError>;
+
+    /// Flushes and closes; called once the server has stopped taking requests.
+    async fn close(&self);
+}
+
+/// Storage as configured.
+#[derive(Clone)]
+pub struct Storage {
+    pub catalog: Arc<dyn Catalog>,
+    pub blobs: BlobStore,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+}
+
+/// Opens the configured catalog (brought up to date with its migrations) and blob store.
+pub async fn open(config: &StorageConfig) -> Result<Storage, StorageError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| BlobError::CreateDir {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
+    let catalog = sqlite::SqliteCatalog::open(&config.catalog_path()).await?;
+    let blobs = BlobStore::local(&config.blob_dir())?;
+    Ok(Storage {
+        catalog: Arc::new(catalog),
+        blobs,
+    })
+}

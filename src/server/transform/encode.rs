@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::{DynamicImage, ExtendedColorType, ImageEncoder};
 
-use crate::api::format::ImageFormat;
+use crate::domain::format::ImageFormat;
 
 /// Largest image encoded as AVIF (4 megapixels); larger ones are sent as WebP.
 pub const AVIF_MAX_PIXELS: u64 = 4_000_000;

@@ -5,7 +5,7 @@ use std::io::Cursor;
 
 use image::{DynamicImage, ImageReader, Limits};
 
-use crate::api::format::ImageFormat;
+use crate::domain::format::ImageFormat;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Inspected {

@@ -9,7 +9,7 @@ use super::filters;
 use super::geometry::{layout, Layout, Region};
 use super::inspect::{decode, inspect, InspectError, Inspected};
 use super::jpeg;
-use crate::api::format::ImageFormat;
+use crate::domain::format::ImageFormat;
 use crate::urls::options::{Fit, Flip, Gravity, Milli, Rgba, TransformOptions};
 
 /// Bumped whenever a step changes its output, so ETags and stored derivatives from older code are not

@@ -5,7 +5,6 @@ use std::convert::Infallible;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -13,14 +12,19 @@ use base64::Engine as _;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::auth::authorised;
 use super::types::{ErrorBody, ImageRequest, ImageResponse};
 use super::{json_rejection, ApiError};
+use crate::server::auth::{Action, Caller};
 use crate::server::engine::progress::Progress;
-use crate::server::engine::{CacheStatus, GenerateRequest, Generated};
+use crate::server::engine::{EngineError, GenerateRequest, Generated, Plan, Seed};
 use crate::server::http::limits::Admit;
-use crate::server::AppState;
+use crate::server::state::AppState;
+use crate::server::view::ImageView;
 use crate::urls::placeholder::{parse_size, Size, UrlLimits};
+
+/// What this face says when there is no prompt.
+const NO_PROMPT: &str =
+    "no user message with text: send messages: [{\"role\": \"user\", \"content\": \"…\"}]";
 
 /// Generate an image from the last user message.
 #[utoipa::path(
@@ -45,20 +49,20 @@ use crate::urls::placeholder::{parse_size, Size, UrlLimits};
 )]
 pub async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Admit(admission): Admit,
     body: Result<Json<ImageRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    if !authorised(&state, &headers) {
+    if !caller.may(&state, Action::Generate).await {
         return Err(ApiError::Unauthorized);
     }
     let Json(body) = body.map_err(json_rejection)?;
-    let request = generate_request(&body, &state.limits)?;
+    let plan = plan(&state, &body)?;
     if !body.stream {
-        let generated = state.engine.generate(request, admission).await?;
+        let generated = state.engine.generate(plan, admission).await?;
         return Ok(Json(response(&generated)).into_response());
     }
-    let mut job = state.engine.submit(request, admission)?;
+    let mut job = state.engine.submit(plan, admission);
     let (sender, receiver) = mpsc::channel::<Result<Event, Infallible>>(32);
     tokio::spawn(async move {
         loop {
@@ -66,7 +70,7 @@ pub async fn create(
                 Ok(Progress::Done { .. } | Progress::Error { .. }) | Err(_) => break,
                 Ok(progress) => {
                     let event = Event::default()
-                        .event(event_name(&progress))
+                        .event(progress.stage().name())
                         .json_data(&progress);
                     if let Ok(event) = event {
                         if sender.send(Ok(event)).await.is_err() {
@@ -94,38 +98,26 @@ pub async fn create(
         .into_response())
 }
 
-fn event_name(progress: &Progress) -> &'static str {
-    match progress {
-        Progress::Queued => "queued",
-        Progress::Translating => "translating",
-        Progress::Translated { .. } => "translated",
-        Progress::Generating { .. } => "generating",
-        Progress::Storing => "storing",
-        Progress::Done { .. } => "done",
-        Progress::Error { .. } => "error",
-    }
-}
-
 pub fn response(generated: &Generated) -> ImageResponse {
-    let r = &generated.record;
+    let v = ImageView::from(&generated.record);
     ImageResponse {
-        prompt: r.prompt.clone(),
-        translated_prompt: r.final_prompt.clone(),
         image: base64::engine::general_purpose::STANDARD.encode(&generated.bytes),
-        id: r.id.clone(),
-        url: format!("/img/{}", r.id),
-        model: r.model.clone(),
-        seed: r.seed,
-        width: r.width,
-        height: r.height,
-        cached: generated.cache == CacheStatus::Hit,
-        translation: r.translation.as_str().into(),
-        translation_note: r.translation_note.clone(),
+        cached: generated.cache == crate::server::engine::CacheStatus::Hit,
+        translation: v.translation.into(),
+        translated_prompt: v.final_prompt,
+        prompt: v.prompt,
+        id: v.id,
+        url: v.url,
+        model: v.model,
+        seed: v.seed,
+        width: v.width,
+        height: v.height,
+        translation_note: v.translation_note,
     }
 }
 
 /// The prompt is the LAST user message; the size comes from `size`, `width`/`height` or `aspect_ratio`.
-fn generate_request(body: &ImageRequest, limits: &UrlLimits) -> Result<GenerateRequest, ApiError> {
+fn plan(state: &AppState, body: &ImageRequest) -> Result<Plan, ApiError> {
     let prompt = body
         .messages
         .iter()
@@ -133,18 +125,20 @@ fn generate_request(body: &ImageRequest, limits: &UrlLimits) -> Result<GenerateR
         .find(|m| m.role == "user")
         .map(|m| text_of(&m.content))
         .transpose()?
-        .map(|text| text.trim().to_owned())
-        .filter(|text| !text.is_empty())
-        .ok_or_else(|| ApiError::BadRequest("no user message with text: send messages: [{\"role\": \"user\", \"content\": \"…\"}]".into()))?;
-    Ok(GenerateRequest {
+        .ok_or_else(|| ApiError::BadRequest(NO_PROMPT.into()))?;
+    let request = GenerateRequest {
         model: body.model.clone().filter(|m| !m.is_empty()),
         prompt,
         negative_prompt: body.negative_prompt.clone(),
-        seed: body.seed,
+        seed: Seed::given_or(body.seed, Seed::FromPrompt),
         steps: body.steps,
-        size: requested_size(body, limits)?,
+        size: requested_size(body, &state.limits)?,
         translate: body.translate.unwrap_or(true),
         redo: false,
+    };
+    state.engine.plan(request).map_err(|err| match err {
+        EngineError::EmptyPrompt => ApiError::BadRequest(NO_PROMPT.into()),
+        other => other.into(),
     })
 }
 

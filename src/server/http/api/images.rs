@@ -2,18 +2,18 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::auth::authorised;
 use super::types::{ErrorBody, ImageInfo, ImagePage};
 use super::ApiError;
-use crate::server::storage::catalog::{cursor_after, parse_cursor};
-use crate::server::storage::PageQuery;
-use crate::server::AppState;
+use crate::server::auth::{Action, Caller};
+use crate::server::state::AppState;
+use crate::server::storage::{cursor_after, parse_cursor, PageQuery};
+use crate::server::view::ImageView;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -70,7 +70,7 @@ pub async fn list(
     let images: Vec<ImageInfo> = page
         .iter()
         .take(limit as usize)
-        .map(ImageInfo::from)
+        .map(|r| ImageInfo::from(ImageView::from(r)))
         .collect();
     let next_cursor = more
         .then(|| page.get(limit as usize - 1))
@@ -99,7 +99,7 @@ pub async fn get(
         .record(&id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no image with id `{id}`")))?;
-    Ok(Json(ImageInfo::from(&record)))
+    Ok(Json(ImageInfo::from(ImageView::from(&record))))
 }
 
 /// Deletes an image, its stored original and its derivatives.
@@ -117,10 +117,10 @@ pub async fn get(
 )]
 pub async fn delete(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    if !authorised(&state, &headers) {
+    if !caller.may(&state, Action::Delete).await {
         return Err(ApiError::Unauthorized);
     }
     if state.engine.delete(&id).await? {

@@ -1,7 +1,6 @@
 //! The JSON API: `/api/*` (CF Flux Remix-compatible generation, models, catalog, OpenAPI) and the OpenAI
 //! Images endpoint. Open to any origin (CORS, see [`cors`]), bodies capped, errors through [`ApiError`].
 
-mod auth;
 mod image;
 mod images;
 mod models;
@@ -15,9 +14,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use tower_http::cors::{Any, CorsLayer};
 
-pub use super::error::ApiError;
-use crate::server::AppState;
-pub use auth::authorised as authorised_by_key;
+pub use crate::server::error::ApiError;
+use crate::server::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::Json;
 
 use super::types::{ModelInfo, ModelList};
-use crate::server::AppState;
+use crate::server::state::AppState;
 
 /// The models this server can run.
 #[utoipa::path(get, path = "/api/models", operation_id = "listModels", responses((status = 200, body = ModelList)))]

@@ -3,19 +3,19 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::auth::authorised;
 use super::{json_rejection, ApiError};
-use crate::server::engine::keys::seed_for;
-use crate::server::engine::GenerateRequest;
+use crate::server::auth::{Action, Caller};
+use crate::server::engine::{EngineError, GenerateRequest, Seed};
 use crate::server::http::limits::Admit;
-use crate::server::AppState;
+use crate::server::state::AppState;
+use crate::server::view::ImageView;
 use crate::urls::placeholder::parse_size;
 
 /// Other OpenAI fields (`quality`, `style`, `user`…) are accepted and ignored.
@@ -85,7 +85,6 @@ impl IntoResponse for OpenAiError {
             ApiError::RateLimited { .. } => ("requests", Some("rate_limit_exceeded")),
             _ => ("server_error", None),
         };
-        let mut response = self.error.into_response();
         let body = OpenAiErrorBody {
             error: OpenAiErrorDetail {
                 message,
@@ -94,14 +93,7 @@ impl IntoResponse for OpenAiError {
                 code: code.map(str::to_owned),
             },
         };
-        let bytes = serde_json::to_vec(&body).unwrap_or_default();
-        response.headers_mut().remove(header::CONTENT_LENGTH);
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        *response.body_mut() = axum::body::Body::from(bytes);
-        response
+        self.error.with_body(body)
     }
 }
 
@@ -125,11 +117,12 @@ impl IntoResponse for OpenAiError {
 )]
 pub async fn generations(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     Admit(admission): Admit,
     body: Result<Json<GenerationRequest>, JsonRejection>,
 ) -> Result<Json<GenerationResponse>, OpenAiError> {
-    if !authorised(&state, &headers) {
+    if !caller.may(&state, Action::Generate).await {
         return Err(ApiError::Unauthorized.into());
     }
     let Json(body) = body.map_err(json_rejection)?;
@@ -140,10 +133,6 @@ pub async fn generations(
     let n = body.n.unwrap_or(1);
     if !(1..=4).contains(&n) {
         return Err(param("n", format!("n must be between 1 and 4, not {n}")));
-    }
-    let prompt = body.prompt.trim().to_owned();
-    if prompt.is_empty() {
-        return Err(param("prompt", "prompt must not be empty".into()));
     }
     let size = parse_size(body.size.as_deref().unwrap_or("1024x1024"), &state.limits)
         .map_err(|e| param("size", format!("size: {e}")))?;
@@ -158,41 +147,42 @@ pub async fn generations(
         }
     };
     let model = body.model.filter(|m| !m.is_empty());
-    if let Some(model) = &model {
-        state
-            .engine
-            .models()
-            .resolve(Some(model))
-            .map_err(|e| OpenAiError {
-                error: ApiError::NotFound(e.to_string()),
-                param: Some("model"),
-            })?;
-    }
-    let base = public_base(&state, &headers);
-    let jobs = (0..n).map(|i| {
-        state.engine.generate(
-            GenerateRequest {
+    // Each of the n images has its own seed, so they differ; all are planned before any starts.
+    let plans = (0..n)
+        .map(|i| {
+            state.engine.plan(GenerateRequest {
                 model: model.clone(),
-                prompt: prompt.clone(),
+                prompt: body.prompt.clone(),
                 negative_prompt: None,
-                seed: Some(seed_for(&prompt).wrapping_add(i)),
+                seed: Seed::Nth(i),
                 steps: None,
                 size,
                 translate: true,
                 redo: false,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| match err {
+            EngineError::EmptyPrompt => param("prompt", "prompt must not be empty".into()),
+            EngineError::UnknownModel(e) => OpenAiError {
+                error: ApiError::NotFound(e.to_string()),
+                param: Some("model"),
             },
-            admission.clone(),
-        )
-    });
+            other => ApiError::from(other).into(),
+        })?;
+    let base = public_base(&state, &headers);
+    let jobs = plans
+        .into_iter()
+        .map(|plan| state.engine.generate(plan, admission.clone()));
     let mut data = Vec::new();
     for result in futures::future::join_all(jobs).await {
         let generated = result.map_err(ApiError::from)?;
-        let record = &generated.record;
+        let view = ImageView::from(&generated.record);
         data.push(GenerationData {
             b64_json: (!as_url)
                 .then(|| base64::engine::general_purpose::STANDARD.encode(&generated.bytes)),
-            url: as_url.then(|| format!("{base}/img/{}", record.id)),
-            revised_prompt: record.final_prompt.clone(),
+            url: as_url.then(|| format!("{base}{}", view.url)),
+            revised_prompt: view.final_prompt,
         });
     }
     let created = std::time::SystemTime::now()

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::server::config::{ModelConfig, Sizes};
-use crate::server::storage::ImageRecord;
+use crate::server::view::ImageView;
 
 /// One chat message; only `user` messages are read, and the last one is the prompt.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -163,25 +163,25 @@ pub struct ImageInfo {
     pub translation_note: Option<String>,
 }
 
-impl From<&ImageRecord> for ImageInfo {
-    fn from(r: &ImageRecord) -> Self {
+impl From<ImageView> for ImageInfo {
+    fn from(v: ImageView) -> Self {
         Self {
-            id: r.id.clone(),
-            url: format!("/img/{}", r.id),
-            prompt: r.prompt.clone(),
-            final_prompt: r.final_prompt.clone(),
-            negative_prompt: r.negative_prompt.clone(),
-            model: r.model.clone(),
-            provider: r.provider.clone(),
-            seed: r.seed,
-            steps: r.steps,
-            width: r.width,
-            height: r.height,
-            format: r.format.as_str().into(),
-            bytes: r.bytes,
-            created_at: crate::server::rfc3339(r.created_at),
-            translation: r.translation.as_str().into(),
-            translation_note: r.translation_note.clone(),
+            id: v.id,
+            url: v.url,
+            prompt: v.prompt,
+            final_prompt: v.final_prompt,
+            negative_prompt: v.negative_prompt,
+            model: v.model,
+            provider: v.provider,
+            seed: v.seed,
+            steps: v.steps,
+            width: v.width,
+            height: v.height,
+            format: v.format.into(),
+            bytes: v.bytes,
+            created_at: v.created_at,
+            translation: v.translation.into(),
+            translation_note: v.translation_note,
         }
     }
 }

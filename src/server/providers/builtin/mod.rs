@@ -8,33 +8,31 @@ mod text;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::sync::Semaphore;
 
 use super::{ImageProvider, ProviderError, ProviderImage, ProviderRequest};
+use crate::server::config::ProviderKind;
+use crate::server::cpu::CpuPool;
 use render::{render, Scene};
 
 /// The one model this provider runs (`upstream` in the catalog).
 pub const UPSTREAM_MODEL: &str = "placeholder-v1";
 
-/// Renders on the blocking pool, at most one per core at a time: a render is pure CPU work and a large
-/// canvas holds tens of megabytes.
+/// Renders on the server's CPU pool: a render is pure CPU work and a large canvas holds tens of
+/// megabytes, so it takes its turn with transforms instead of adding threads of its own.
 pub struct Builtin {
-    permits: Arc<Semaphore>,
+    cpu: Arc<CpuPool>,
 }
 
-impl Default for Builtin {
-    fn default() -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Self {
-            permits: Arc::new(Semaphore::new(cores)),
-        }
+impl Builtin {
+    pub fn new(cpu: Arc<CpuPool>) -> Self {
+        Self { cpu }
     }
 }
 
 #[async_trait::async_trait]
 impl ImageProvider for Builtin {
     fn name(&self) -> &'static str {
-        "builtin"
+        ProviderKind::Builtin.name()
     }
 
     fn trusted_output(&self) -> bool {
@@ -49,21 +47,15 @@ impl ImageProvider for Builtin {
             });
         }
         let failed = |message: String| ProviderError::Upstream {
-            provider: "builtin",
+            provider: ProviderKind::Builtin.name(),
             message,
         };
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| failed("the renderer is shutting down".into()))?;
         let seed = request.seed.unwrap_or_default();
-        tokio::task::spawn_blocking(move || {
-            render_png(&request.prompt, seed, request.width, request.height)
-        })
-        .await
-        .map_err(|err| failed(format!("the render task stopped: {err}")))?
-        .map_err(failed)
+        self.cpu
+            .run(move || render_png(&request.prompt, seed, request.width, request.height))
+            .await
+            .map_err(|err| failed(format!("the render task stopped: {err}")))?
+            .map_err(failed)
     }
 }
 
@@ -115,21 +107,19 @@ mod tests {
         }
     }
 
-    use crate::api::format::ImageFormat;
+    use crate::domain::format::ImageFormat;
+
+    fn builtin() -> Builtin {
+        Builtin::new(Arc::new(CpuPool::new(0, 0)))
+    }
 
     #[tokio::test]
     async fn generates_a_png_of_the_exact_size() {
-        let image = Builtin::default()
-            .generate(request(800, 600))
-            .await
-            .unwrap();
+        let image = builtin().generate(request(800, 600)).await.unwrap();
         assert_eq!(ImageFormat::sniff(&image.bytes), Some(ImageFormat::Png));
         let decoded = image::load_from_memory(&image.bytes).unwrap();
         assert_eq!((decoded.width(), decoded.height()), (800, 600));
-        let again = Builtin::default()
-            .generate(request(800, 600))
-            .await
-            .unwrap();
+        let again = builtin().generate(request(800, 600)).await.unwrap();
         assert_eq!(
             image.bytes, again.bytes,
             "deterministic down to the encoded bytes"
@@ -140,7 +130,7 @@ mod tests {
     async fn refuses_models_it_does_not_run() {
         let mut other = request(10, 10);
         other.upstream_model = "flux".into();
-        let err = Builtin::default().generate(other).await.unwrap_err();
+        let err = builtin().generate(other).await.unwrap_err();
         assert!(err.to_string().contains("flux"), "{err}");
     }
 }

@@ -1,4 +1,5 @@
-//! The one place errors become HTTP: a status and `{"error": "..."}` (plus `Retry-After` for 429).
+//! The one place errors become HTTP: a status and `{"error": "..."}` (plus `Retry-After` for 429),
+//! for every face: the HTTP routes and the studio's server functions alike.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,6 +70,7 @@ impl From<&EngineError> for ApiError {
         match err {
             EngineError::UnknownModel(err) => ApiError::NotFound(err.to_string()),
             EngineError::BadRequest(message) => ApiError::BadRequest(message.clone()),
+            EngineError::EmptyPrompt => ApiError::BadRequest(err.to_string()),
             EngineError::Deadline(_) => ApiError::GatewayTimeout(err.to_string()),
             EngineError::Busy => ApiError::Busy(err.to_string()),
             EngineError::Forbidden(message) => ApiError::Forbidden(message.clone()),
@@ -137,6 +139,14 @@ impl From<Arc<EngineError>> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "error": self.to_string() });
+        self.with_body(body)
+    }
+}
+
+impl ApiError {
+    /// This error's status and headers around `body`. `{"error": "..."}` for every face but the OpenAI
+    /// one, which answers in OpenAI's shape (`http/api/openai.rs`).
+    pub fn with_body(self, body: impl serde::Serialize) -> Response {
         let mut response = (self.status(), Json(body)).into_response();
         let headers = response.headers_mut();
         // An error is about this moment; no cache should keep it.

@@ -1,0 +1,112 @@
+//! The one authorisation check: may this request spend money or delete? When `API_KEY` is set, a
+//! request proves it holds the key either directly (`Authorization: Bearer <key>`, what programs send) or
+//! through a studio session (the cookie a browser got by presenting the key once, `session.rs`). Every
+//! face asks [`Caller::may`] with the [`Action`] it is about to take.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+use axum_extra::extract::cookie::CookieJar;
+use subtle::ConstantTimeEq;
+
+use crate::server::session;
+use crate::server::state::AppState;
+
+/// What a request may ask for that needs the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Start new generations (provider calls cost money).
+    Generate,
+    /// Delete an image.
+    Delete,
+    /// Sign a URL, which lets whoever holds it generate.
+    Sign,
+    /// `?redo`: make a stored URL's image again. Only the key itself, and only when one is set: it is
+    /// a tool for the owner's scripts, not for browsers.
+    Redo,
+}
+
+/// The credentials a request presented.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    /// The bearer token matched the configured key.
+    key: bool,
+    /// The studio session cookie's token, not yet checked (that takes a catalog read).
+    session: Option<String>,
+}
+
+impl Caller {
+    pub fn from_headers(state: &AppState, headers: &HeaderMap) -> Self {
+        Self {
+            key: bearer_matches(state, headers),
+            session: CookieJar::from_headers(headers)
+                .get(session::COOKIE)
+                .map(|c| c.value().to_owned()),
+        }
+    }
+
+    /// The caller of the server function being answered.
+    pub async fn of_server_fn(state: &AppState) -> Self {
+        match leptos_axum::extract::<HeaderMap>().await {
+            Ok(headers) => Self::from_headers(state, &headers),
+            Err(_) => Self::default(),
+        }
+    }
+
+    /// Whether this caller may take `action`. Without a configured key everything but `Redo` is open;
+    /// a catalog failure while checking a session counts as "no".
+    pub async fn may(&self, state: &AppState, action: Action) -> bool {
+        let key_set = !state.api_key.is_empty();
+        match action {
+            Action::Redo => key_set && self.key,
+            Action::Generate | Action::Delete | Action::Sign => {
+                !key_set || self.key || self.signed_in(state).await
+            }
+        }
+    }
+
+    /// Whether the request carries a live studio session.
+    pub async fn signed_in(&self, state: &AppState) -> bool {
+        match &self.session {
+            Some(token) => session::is_live(state, token).await,
+            None => false,
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self::from_headers(state, &parts.headers))
+    }
+}
+
+/// Whether `given` is the configured API key (false when none is configured), in constant time.
+pub fn key_matches(state: &AppState, given: &str) -> bool {
+    let expected = state.api_key.expose();
+    // Equal lengths are compared in constant time; a length mismatch reveals only the length.
+    !expected.is_empty()
+        && given.len() == expected.len()
+        && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
+}
+
+/// Whether the request's `Authorization: Bearer` token is the configured key.
+pub fn bearer_matches(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return false;
+    };
+    let given = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .unwrap_or_default()
+        .trim();
+    key_matches(state, given)
+}

@@ -1,0 +1,216 @@
+//! The one intake: every face (placeholder URLs, the JSON API, the OpenAI endpoint, the studio and its
+//! form post) fills a [`GenerateRequest`] from its own wire format, and [`Plan::new`] turns it into
+//! what the engine runs: the model resolved once, its rules applied, the seed chosen by policy, and the
+//! request key that identical requests share.
+
+use super::keys;
+use super::models::ModelCatalog;
+use super::EngineError;
+use crate::server::config::ModelConfig;
+use crate::urls::placeholder::Size;
+
+/// How the seed is chosen for a model that takes one (a model that takes none always gets 0, so a
+/// seed cannot split its cache).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seed {
+    /// Derived from the prompt, so the same prompt always means the same image (URLs, the API).
+    FromPrompt,
+    /// The n-th of several images for one prompt: the prompt's seed plus n (OpenAI's `n`).
+    Nth(u32),
+    /// A fresh random seed, so each press of Generate makes a new image (the studio).
+    Random,
+    Given(u32),
+}
+
+impl Seed {
+    /// `Given` when the client named one, otherwise `fallback`.
+    pub fn given_or(seed: Option<u32>, fallback: Seed) -> Seed {
+        seed.map_or(fallback, Seed::Given)
+    }
+
+    fn pick(self, prompt: &str) -> u32 {
+        match self {
+            Seed::FromPrompt => keys::seed_for(prompt),
+            Seed::Nth(n) => keys::seed_for(prompt).wrapping_add(n),
+            Seed::Random => rand::random(),
+            Seed::Given(seed) => seed,
+        }
+    }
+}
+
+/// What a client asked for, in the engine's terms, before the model's rules are applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenerateRequest {
+    /// A catalog id; `None` means the default model.
+    pub model: Option<String>,
+    /// Trimmed here; an empty prompt is [`EngineError::EmptyPrompt`].
+    pub prompt: String,
+    pub negative_prompt: Option<String>,
+    pub seed: Seed,
+    pub steps: Option<u32>,
+    /// The size the client wants; the model generates the nearest size it supports.
+    pub size: Size,
+    /// Run the prompt pipeline (translate and optimise).
+    pub translate: bool,
+    /// Make the image again even if one is stored for this request; the new one takes its place for
+    /// this request (the old one stays reachable by id).
+    pub redo: bool,
+}
+
+/// A request with the model's rules applied: what will be asked of the provider, minus the final prompt.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub model: ModelConfig,
+    pub prompt: String,
+    pub negative_prompt: Option<String>,
+    pub seed: u32,
+    pub steps: Option<u32>,
+    pub size: Size,
+    pub translate: bool,
+    pub redo: bool,
+}
+
+impl Plan {
+    pub fn new(models: &ModelCatalog, request: GenerateRequest) -> Result<Self, EngineError> {
+        let prompt = request.prompt.trim().to_owned();
+        if prompt.is_empty() {
+            return Err(EngineError::EmptyPrompt);
+        }
+        let model = models.resolve(request.model.as_deref())?;
+        let steps = match (model.steps, request.steps) {
+            (Some(range), Some(steps)) if !(range.min..=range.max).contains(&steps) => {
+                return Err(EngineError::BadRequest(format!(
+                    "steps {steps} is out of range for model `{}`: {}..={}",
+                    model.id, range.min, range.max
+                )))
+            }
+            (Some(range), steps) => Some(steps.unwrap_or(range.default)),
+            (None, _) => None,
+        };
+        // Inputs a model ignores must not split its cache.
+        let seed = if model.seed {
+            request.seed.pick(&prompt)
+        } else {
+            0
+        };
+        let negative_prompt = request
+            .negative_prompt
+            .filter(|n| model.negative_prompt && !n.trim().is_empty());
+        Ok(Self {
+            model: model.clone(),
+            prompt,
+            negative_prompt,
+            seed,
+            steps,
+            size: request.size,
+            translate: request.translate,
+            redo: request.redo,
+        })
+    }
+
+    /// What makes two requests identical before the prompt pipeline runs.
+    pub fn request_key(&self) -> String {
+        let mut key = keys::generation_key(&keys::KeyParts {
+            model: &self.model.id,
+            prompt: &self.prompt,
+            negative_prompt: self.negative_prompt.as_deref(),
+            seed: self.seed,
+            steps: self.steps,
+            size: self.size,
+        });
+        key.push(if self.translate { 't' } else { 'r' });
+        if self.redo {
+            key.push('!');
+        }
+        key
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::config::CatalogConfig;
+
+    fn request(model: &str, seed: Seed) -> GenerateRequest {
+        GenerateRequest {
+            model: Some(model.into()),
+            prompt: "  a red fox ".into(),
+            negative_prompt: Some("blurry".into()),
+            seed,
+            steps: None,
+            size: Size {
+                width: 640,
+                height: 480,
+            },
+            translate: true,
+            redo: false,
+        }
+    }
+
+    fn models() -> ModelCatalog {
+        ModelCatalog::new(&CatalogConfig::default(), |_| true).unwrap()
+    }
+
+    #[test]
+    fn seed_policies_are_data() {
+        let models = models();
+        let plan = |seed| Plan::new(&models, request("flux-schnell", seed)).unwrap();
+        let derived = keys::seed_for("a red fox");
+        assert_eq!(
+            plan(Seed::FromPrompt).seed,
+            derived,
+            "trimmed before deriving"
+        );
+        assert_eq!(plan(Seed::Nth(0)).seed, derived);
+        assert_eq!(plan(Seed::Nth(3)).seed, derived.wrapping_add(3));
+        assert_eq!(plan(Seed::Given(7)).seed, 7);
+        let randoms: std::collections::HashSet<u32> =
+            (0..8).map(|_| plan(Seed::Random).seed).collect();
+        assert!(randoms.len() > 1, "random seeds differ");
+        assert_eq!(
+            Plan::new(&models, request("builtin", Seed::Given(7)))
+                .unwrap()
+                .seed,
+            7
+        );
+    }
+
+    #[test]
+    fn what_a_model_ignores_cannot_split_its_cache() {
+        let models = models();
+        let no_seed = models
+            .all()
+            .iter()
+            .find(|m| !m.seed)
+            .expect("a default model without seeds");
+        let a = Plan::new(&models, request(&no_seed.id, Seed::Given(1))).unwrap();
+        let b = Plan::new(&models, request(&no_seed.id, Seed::Random)).unwrap();
+        assert_eq!((a.seed, b.seed), (0, 0));
+        assert_eq!(a.request_key(), b.request_key());
+    }
+
+    #[test]
+    fn validated_once_with_the_problem_named() {
+        let models = models();
+        let mut empty = request("flux-schnell", Seed::FromPrompt);
+        empty.prompt = "   ".into();
+        assert!(matches!(
+            Plan::new(&models, empty),
+            Err(EngineError::EmptyPrompt)
+        ));
+        assert!(matches!(
+            Plan::new(&models, request("no-such-model", Seed::FromPrompt)),
+            Err(EngineError::UnknownModel(_))
+        ));
+        let mut steps = request("flux-schnell", Seed::FromPrompt);
+        steps.steps = Some(10_000);
+        let err = Plan::new(&models, steps).unwrap_err().to_string();
+        assert!(err.contains("steps 10000 is out of range"), "{err}");
+        let mut default = request("", Seed::FromPrompt);
+        default.model = None;
+        assert_eq!(
+            Plan::new(&models, default).unwrap().model.id,
+            models.default_id()
+        );
+    }
+}

@@ -1,0 +1,38 @@
+//! What every handler and server function can reach, built once by `server::build`.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+
+use crate::server::config::SecurityConfig;
+use crate::server::engine::Engine;
+use crate::server::guard::Guard;
+use crate::server::jobs::StudioJobs;
+use crate::server::secret::Secret;
+use crate::server::storage::Sessions;
+use crate::urls::placeholder::UrlLimits;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub engine: Engine,
+    pub limits: UrlLimits,
+    pub api_key: Secret,
+    /// `server.public_url`, for absolute URLs in API answers.
+    pub public_url: String,
+    /// Studio sign-ins, in the catalog.
+    pub sessions: Arc<dyn Sessions>,
+    /// Generations the studio is polling.
+    pub studio: Arc<StudioJobs>,
+    /// Signatures, rate limits, budgets.
+    pub guard: Arc<Guard>,
+    /// `[security]`: request size limits and the request timeout.
+    pub security: SecurityConfig,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}

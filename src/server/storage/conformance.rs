@@ -1,0 +1,285 @@
+//! What every catalog backend must do, written against the storage traits only. A backend's tests call
+//! [`run`] on a fresh, empty catalog; each check uses its own keys, so they share it.
+
+use std::sync::Arc;
+
+use crate::domain::format::ImageFormat;
+use crate::domain::translation::Translation;
+use crate::server::storage::blobs::derivative_key;
+use crate::server::storage::{
+    cursor_after, parse_cursor, Catalog, DerivativeRecord, ImageRecord, PageQuery,
+};
+
+/// A record with every field set, so a backend that drops or mangles one is caught.
+pub fn record(id: &str, gen_key: &str, created_at: i64) -> ImageRecord {
+    ImageRecord {
+        id: id.into(),
+        gen_key: gen_key.into(),
+        prompt: "a sloth".into(),
+        final_prompt: "a sloth".into(),
+        negative_prompt: None,
+        model: "builtin".into(),
+        provider: "builtin".into(),
+        seed: u32::MAX,
+        steps: Some(4),
+        width: 800,
+        height: 600,
+        format: ImageFormat::Png,
+        bytes: 1234,
+        content_hash: "ab".repeat(32),
+        created_at,
+        translation: Translation::Fallback,
+        translation_note: Some("the LLM was down".into()),
+    }
+}
+
+pub async fn run(catalog: Arc<dyn Catalog>) {
+    catalog.ping().await.unwrap();
+    insert_read_back_and_first_wins(catalog.as_ref()).await;
+    replace_retires_the_old_key(catalog.as_ref()).await;
+    pages_are_newest_first_filtered_and_keyset(catalog.as_ref()).await;
+    derivatives_follow_their_image(catalog.as_ref()).await;
+    delete_returns_what_no_one_else_needs(catalog.as_ref()).await;
+    prompt_cache_keeps_the_first_answer(catalog.as_ref()).await;
+    usage_counts_a_provider_since_a_time(catalog.as_ref()).await;
+    sessions_expire_and_end(catalog.as_ref()).await;
+    catalog.close().await;
+}
+
+async fn ids(catalog: &dyn Catalog, query: PageQuery<'_>) -> Vec<String> {
+    catalog
+        .page(&query)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect()
+}
+
+async fn insert_read_back_and_first_wins(catalog: &dyn Catalog) {
+    let first = record("01", "key-a", 10);
+    assert_eq!(catalog.insert(&first).await.unwrap(), first);
+    let rival = record("02", "key-a", 11);
+    assert_eq!(
+        catalog.insert(&rival).await.unwrap(),
+        first,
+        "the first row for a key wins"
+    );
+    let mut second = record("03", "key-b", 20);
+    second.negative_prompt = Some("blurry".into());
+    second.steps = None;
+    second.format = ImageFormat::Webp;
+    second.translation = Translation::Llm;
+    second.translation_note = None;
+    catalog.insert(&second).await.unwrap();
+
+    assert_eq!(catalog.by_id("03").await.unwrap(), Some(second.clone()));
+    assert_eq!(
+        catalog.by_gen_key("key-a").await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(catalog.by_id("02").await.unwrap(), None);
+    assert_eq!(catalog.by_id("nope").await.unwrap(), None);
+    assert_eq!(catalog.by_gen_key("nope").await.unwrap(), None);
+    let newest = PageQuery {
+        limit: 10,
+        ..PageQuery::default()
+    };
+    assert_eq!(ids(catalog, newest).await, ["03", "01"]);
+}
+
+async fn replace_retires_the_old_key(catalog: &dyn Catalog) {
+    let old = record("10", "key-redo", 30);
+    catalog.insert(&old).await.unwrap();
+    let new = record("11", "key-redo", 31);
+    assert_eq!(catalog.replace(&new).await.unwrap(), new);
+    assert_eq!(catalog.by_gen_key("key-redo").await.unwrap(), Some(new));
+    let kept = catalog
+        .by_id("10")
+        .await
+        .unwrap()
+        .expect("the old image keeps its id");
+    assert_ne!(kept.gen_key, "key-redo");
+}
+
+async fn pages_are_newest_first_filtered_and_keyset(catalog: &dyn Catalog) {
+    for (id, created_at, prompt, model) in [
+        ("p1", 100, "100% red fox", "fox-model"),
+        ("p2", 101, "red_fox at dusk", "fox-model"),
+        ("p3", 101, "a red fox", "other"),
+        ("p4", 102, "blue whale", "fox-model"),
+    ] {
+        let mut r = record(id, &format!("key-{id}"), created_at);
+        r.prompt = prompt.into();
+        r.final_prompt = format!("final {prompt}");
+        r.model = model.into();
+        catalog.insert(&r).await.unwrap();
+    }
+    let fox = |after, limit| PageQuery {
+        limit,
+        after,
+        search: Some("fox"),
+        model: None,
+    };
+    // Equal times order by id, descending.
+    assert_eq!(ids(catalog, fox(None, 10)).await, ["p3", "p2", "p1"]);
+    let first_page = catalog.page(&fox(None, 2)).await.unwrap();
+    let cursor = cursor_after(first_page.last().unwrap());
+    let (t, id) = parse_cursor(&cursor).unwrap();
+    assert_eq!(ids(catalog, fox(Some((t, &id)), 10)).await, ["p1"]);
+    // Wildcards in a search are literal.
+    let literal = |search| PageQuery {
+        limit: 10,
+        search: Some(search),
+        ..PageQuery::default()
+    };
+    assert_eq!(ids(catalog, literal("100%")).await, ["p1"]);
+    assert_eq!(ids(catalog, literal("red_fox")).await, ["p2"]);
+    assert_eq!(
+        ids(catalog, literal("final blue")).await,
+        ["p4"],
+        "the final prompt counts"
+    );
+    let model = PageQuery {
+        limit: 10,
+        search: Some("red"),
+        model: Some("other"),
+        ..PageQuery::default()
+    };
+    assert_eq!(ids(catalog, model).await, ["p3"]);
+    assert_eq!(parse_cursor("nonsense"), None);
+    assert_eq!(parse_cursor("12.a-b"), None);
+}
+
+async fn derivatives_follow_their_image(catalog: &dyn Catalog) {
+    catalog.insert(&record("d1", "key-d1", 200)).await.unwrap();
+    let derivative = DerivativeRecord {
+        key: "dk1".into(),
+        image_id: "d1".into(),
+        format: ImageFormat::Avif,
+        width: 40,
+        height: 30,
+    };
+    assert_eq!(catalog.derivative("dk1").await.unwrap(), None);
+    catalog
+        .insert_derivative(&derivative, "width=40", 99)
+        .await
+        .unwrap();
+    catalog
+        .insert_derivative(&derivative, "width=40", 99)
+        .await
+        .expect("recording the same derivative twice is not an error");
+    assert_eq!(catalog.derivative("dk1").await.unwrap(), Some(derivative));
+    let orphan = DerivativeRecord {
+        key: "dk-orphan".into(),
+        image_id: "no-such-image".into(),
+        format: ImageFormat::Png,
+        width: 1,
+        height: 1,
+    };
+    assert!(
+        catalog
+            .insert_derivative(&orphan, "width=1", 1)
+            .await
+            .is_err(),
+        "a derivative of an image that is gone is refused"
+    );
+}
+
+async fn delete_returns_what_no_one_else_needs(catalog: &dyn Catalog) {
+    let mut shared_a = record("s1", "key-s1", 300);
+    shared_a.content_hash = "cd".repeat(32);
+    let mut shared_b = record("s2", "key-s2", 301);
+    shared_b.content_hash = "cd".repeat(32);
+    catalog.insert(&shared_a).await.unwrap();
+    catalog.insert(&shared_b).await.unwrap();
+    let derivative = DerivativeRecord {
+        key: "dk-s2".into(),
+        image_id: "s2".into(),
+        format: ImageFormat::Webp,
+        width: 10,
+        height: 10,
+    };
+    catalog
+        .insert_derivative(&derivative, "width=10", 10)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        catalog.delete("s1").await.unwrap(),
+        Some(vec![]),
+        "another image still needs the blob"
+    );
+    assert_eq!(catalog.by_id("s1").await.unwrap(), None);
+    assert_eq!(
+        catalog.delete("s2").await.unwrap(),
+        Some(vec![
+            shared_b.blob_key(),
+            derivative_key("dk-s2", ImageFormat::Webp)
+        ])
+    );
+    assert_eq!(catalog.derivative("dk-s2").await.unwrap(), None);
+    assert_eq!(catalog.delete("s2").await.unwrap(), None);
+}
+
+async fn prompt_cache_keeps_the_first_answer(catalog: &dyn Catalog) {
+    assert_eq!(
+        catalog.cached_prompt("openai", "flux", "猫").await.unwrap(),
+        None
+    );
+    catalog
+        .cache_prompt("openai", "flux", "猫", "A cat.")
+        .await
+        .unwrap();
+    catalog
+        .cache_prompt("openai", "flux", "猫", "A different cat.")
+        .await
+        .unwrap();
+    assert_eq!(
+        catalog
+            .cached_prompt("openai", "flux", "猫")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("A cat.")
+    );
+    assert_eq!(
+        catalog.cached_prompt("openai", "sd", "猫").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        catalog
+            .cached_prompt("cloudflare", "flux", "猫")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn usage_counts_a_provider_since_a_time(catalog: &dyn Catalog) {
+    for (id, created_at, provider) in [
+        ("u1", 1_000, "usage-paid"),
+        ("u2", 2_000, "usage-paid"),
+        ("u3", 2_000, "usage-other"),
+    ] {
+        let mut r = record(id, &format!("key-{id}"), created_at);
+        r.provider = provider.into();
+        catalog.insert(&r).await.unwrap();
+    }
+    assert_eq!(catalog.count_since("usage-paid", 0).await.unwrap(), 2);
+    assert_eq!(catalog.count_since("usage-paid", 2_000).await.unwrap(), 1);
+    assert_eq!(catalog.count_since("usage-paid", 2_001).await.unwrap(), 0);
+    assert_eq!(catalog.count_since("usage-none", 0).await.unwrap(), 0);
+}
+
+async fn sessions_expire_and_end(catalog: &dyn Catalog) {
+    let now = crate::server::clock::now_millis();
+    catalog.insert_session("live", now + 60_000).await.unwrap();
+    catalog.insert_session("stale", now - 1).await.unwrap();
+    assert!(catalog.session_valid("live").await.unwrap());
+    assert!(!catalog.session_valid("stale").await.unwrap());
+    assert!(!catalog.session_valid("never").await.unwrap());
+    catalog.delete_session("live").await.unwrap();
+    assert!(!catalog.session_valid("live").await.unwrap());
+    catalog.delete_session("never").await.unwrap();
+}

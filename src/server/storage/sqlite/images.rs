@@ -1,0 +1,242 @@
+//! Images (and the usage counts budgets read from them) in SQLite.
+
+use std::str::FromStr;
+
+use super::SqliteCatalog;
+use crate::domain::format::ImageFormat;
+use crate::domain::translation::Translation;
+use crate::server::storage::blobs::derivative_key;
+use crate::server::storage::{CatalogError, ImageRecord, Images, PageQuery, Usage};
+
+/// The row as SQLite stores it (integers are i64 there).
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: String,
+    gen_key: String,
+    prompt: String,
+    final_prompt: String,
+    negative_prompt: Option<String>,
+    model: String,
+    provider: String,
+    seed: i64,
+    steps: Option<i64>,
+    width: i64,
+    height: i64,
+    format: String,
+    bytes: i64,
+    content_hash: String,
+    created_at: i64,
+    translation: String,
+    translation_note: Option<String>,
+}
+
+impl TryFrom<Row> for ImageRecord {
+    type Error = CatalogError;
+
+    fn try_from(row: Row) -> Result<Self, CatalogError> {
+        let corrupt = |reason: String| CatalogError::Corrupt {
+            id: row.id.clone(),
+            reason,
+        };
+        let int = |name: &str, value: i64| {
+            u32::try_from(value).map_err(|_| corrupt(format!("{name} {value} is out of range")))
+        };
+        Ok(ImageRecord {
+            seed: int("seed", row.seed)?,
+            steps: row.steps.map(|s| int("steps", s)).transpose()?,
+            width: int("width", row.width)?,
+            height: int("height", row.height)?,
+            format: ImageFormat::from_str(&row.format).map_err(corrupt)?,
+            translation: Translation::from_str(&row.translation).map_err(corrupt)?,
+            translation_note: row.translation_note,
+            bytes: u64::try_from(row.bytes).map_err(|_| corrupt("negative byte count".into()))?,
+            id: row.id,
+            gen_key: row.gen_key,
+            prompt: row.prompt,
+            final_prompt: row.final_prompt,
+            negative_prompt: row.negative_prompt,
+            model: row.model,
+            provider: row.provider,
+            content_hash: row.content_hash,
+            created_at: row.created_at,
+        })
+    }
+}
+
+const COLUMNS: &str =
+    "id, gen_key, prompt, final_prompt, negative_prompt, model, provider, seed, steps, \
+                       width, height, format, bytes, content_hash, created_at, translation, translation_note";
+
+impl SqliteCatalog {
+    async fn fetch_optional(
+        &self,
+        sql: &str,
+        arg: &str,
+    ) -> Result<Option<ImageRecord>, CatalogError> {
+        sqlx::query_as::<_, Row>(sql)
+            .bind(arg)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(ImageRecord::try_from)
+            .transpose()
+    }
+
+    async fn record(
+        &self,
+        record: &ImageRecord,
+        retire: bool,
+    ) -> Result<ImageRecord, CatalogError> {
+        let mut tx = self.pool.begin().await?;
+        if retire {
+            sqlx::query("UPDATE images SET gen_key = gen_key || '~' || id WHERE gen_key = ?")
+                .bind(&record.gen_key)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "INSERT INTO images (id, gen_key, prompt, final_prompt, negative_prompt, model, provider, seed, \
+             steps, width, height, format, bytes, content_hash, created_at, translation, translation_note) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (gen_key) DO NOTHING",
+        )
+        .bind(&record.id)
+        .bind(&record.gen_key)
+        .bind(&record.prompt)
+        .bind(&record.final_prompt)
+        .bind(&record.negative_prompt)
+        .bind(&record.model)
+        .bind(&record.provider)
+        .bind(i64::from(record.seed))
+        .bind(record.steps.map(i64::from))
+        .bind(i64::from(record.width))
+        .bind(i64::from(record.height))
+        .bind(record.format.as_str())
+        .bind(i64::try_from(record.bytes).unwrap_or(i64::MAX))
+        .bind(&record.content_hash)
+        .bind(record.created_at)
+        .bind(record.translation.as_str())
+        .bind(&record.translation_note)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.by_gen_key(&record.gen_key)
+            .await?
+            .ok_or_else(|| CatalogError::Corrupt {
+                id: record.id.clone(),
+                reason: "row vanished right after insert".into(),
+            })
+    }
+}
+
+#[async_trait::async_trait]
+impl Images for SqliteCatalog {
+    async fn by_id(&self, id: &str) -> Result<Option<ImageRecord>, CatalogError> {
+        self.fetch_optional(&format!("SELECT {COLUMNS} FROM images WHERE id = ?"), id)
+            .await
+    }
+
+    async fn by_gen_key(&self, gen_key: &str) -> Result<Option<ImageRecord>, CatalogError> {
+        self.fetch_optional(
+            &format!("SELECT {COLUMNS} FROM images WHERE gen_key = ?"),
+            gen_key,
+        )
+        .await
+    }
+
+    async fn insert(&self, record: &ImageRecord) -> Result<ImageRecord, CatalogError> {
+        self.record(record, false).await
+    }
+
+    async fn replace(&self, record: &ImageRecord) -> Result<ImageRecord, CatalogError> {
+        self.record(record, true).await
+    }
+
+    async fn page(&self, query: &PageQuery<'_>) -> Result<Vec<ImageRecord>, CatalogError> {
+        let mut sql = format!("SELECT {COLUMNS} FROM images WHERE 1 = 1");
+        if query.after.is_some() {
+            sql.push_str(" AND (created_at < ? OR (created_at = ? AND id < ?))");
+        }
+        if query.search.is_some() {
+            sql.push_str(" AND (prompt LIKE ? ESCAPE '\\' OR final_prompt LIKE ? ESCAPE '\\')");
+        }
+        if query.model.is_some() {
+            sql.push_str(" AND model = ?");
+        }
+        sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT ?");
+        let mut q = sqlx::query_as::<_, Row>(&sql);
+        if let Some((created_at, id)) = query.after {
+            q = q.bind(created_at).bind(created_at).bind(id);
+        }
+        if let Some(search) = query.search {
+            let escaped = search
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            let pattern = format!("%{escaped}%");
+            q = q.bind(pattern.clone()).bind(pattern);
+        }
+        if let Some(model) = query.model {
+            q = q.bind(model);
+        }
+        q.bind(i64::from(query.limit))
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(ImageRecord::try_from)
+            .collect()
+    }
+
+    async fn delete(&self, id: &str) -> Result<Option<Vec<String>>, CatalogError> {
+        // IMMEDIATE: this transaction reads, then writes. Started deferred, a write committed by another
+        // connection in between (a derivative being recorded) fails the upgrade with SQLITE_BUSY at once,
+        // without the busy timeout; taking the write lock first makes it wait its turn instead.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let Some(record) =
+            sqlx::query_as::<_, Row>(&format!("SELECT {COLUMNS} FROM images WHERE id = ?"))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(ImageRecord::try_from)
+                .transpose()?
+        else {
+            return Ok(None);
+        };
+        let derivatives: Vec<(String, String)> =
+            sqlx::query_as("SELECT key, format FROM derivatives WHERE image_id = ?")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+        sqlx::query("DELETE FROM images WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let shared: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM images WHERE content_hash = ?")
+            .bind(&record.content_hash)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let mut orphans = Vec::new();
+        if shared == 0 {
+            orphans.push(record.blob_key());
+            for (key, format) in derivatives {
+                if let Ok(format) = ImageFormat::from_str(&format) {
+                    orphans.push(derivative_key(&key, format));
+                }
+            }
+        }
+        Ok(Some(orphans))
+    }
+}
+
+#[async_trait::async_trait]
+impl Usage for SqliteCatalog {
+    async fn count_since(&self, provider: &str, since_ms: i64) -> Result<u32, CatalogError> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM images WHERE provider = ? AND created_at >= ?",
+        )
+        .bind(provider)
+        .bind(since_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+}

@@ -1,0 +1,44 @@
+//! The prompt cache in SQLite.
+
+use super::SqliteCatalog;
+use crate::server::storage::{CatalogError, PromptCache};
+
+#[async_trait::async_trait]
+impl PromptCache for SqliteCatalog {
+    async fn cached_prompt(
+        &self,
+        pipeline: &str,
+        family: &str,
+        prompt: &str,
+    ) -> Result<Option<String>, CatalogError> {
+        Ok(sqlx::query_scalar(
+            "SELECT final_prompt FROM prompt_cache WHERE pipeline = ? AND family = ? AND prompt = ?",
+        )
+        .bind(pipeline)
+        .bind(family)
+        .bind(prompt)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn cache_prompt(
+        &self,
+        pipeline: &str,
+        family: &str,
+        prompt: &str,
+        final_prompt: &str,
+    ) -> Result<(), CatalogError> {
+        sqlx::query(
+            "INSERT INTO prompt_cache (pipeline, family, prompt, final_prompt, created_at) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(pipeline)
+        .bind(family)
+        .bind(prompt)
+        .bind(final_prompt)
+        .bind(crate::server::clock::now_millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
