@@ -75,8 +75,11 @@ def is_module(path):
 
 def references(file, module, text):
     """Module paths a text reaches: `crate::a::b`, and `super::` resolved against the file's module."""
-    found = [p.split("::") for p in re.findall(r"\bcrate((?:::\w+)+)", text)]
-    found = [p[1:] for p in found]
+    found = [p.split("::")[1:] for p in re.findall(r"\bcrate((?:::\w+)+)", text)]
+    # Grouped imports: `crate::server::{session, studio}` reaches both.
+    for prefix, group in re.findall(r"\bcrate((?:::\w+)*)::\{([^}]*)\}", text):
+        for item in re.findall(r"(?:^|,)\s*(\w+)", group):
+            found.append(prefix.split("::")[1:] + [item])
     for chain in re.findall(r"\b((?:super::)+)(\w+)", text):
         ups = chain[0].count("super::")
         # A `mod.rs` is its directory's module; `super` of it is the parent directory.

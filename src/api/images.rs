@@ -102,11 +102,11 @@ pub enum Deleted {
 /// Deletes an image, its original and its derivatives. Needs a sign-in when the server has an API key.
 #[server(prefix = "/sfn", endpoint = "delete_image")]
 pub async fn delete_image(id: String) -> Result<Deleted, ServerFnError> {
-    use crate::server::auth::{Action, Caller};
+    use crate::server::auth::{Action, Caller, Via};
     let state = expect_context::<crate::server::state::AppState>();
     if !Caller::of_server_fn(&state)
         .await
-        .may(&state, Action::Delete)
+        .may(&state, Via::Studio, Action::Delete)
         .await
     {
         return Ok(Deleted::NeedsSignIn);

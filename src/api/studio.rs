@@ -90,7 +90,7 @@ pub struct Setup {
 /// One call for both, so a page load makes one request, not two.
 #[server(prefix = "/sfn", endpoint = "studio_setup")]
 pub async fn studio_setup() -> Result<Setup, ServerFnError> {
-    use crate::server::auth::{Action, Caller};
+    use crate::server::auth::{Action, Caller, Via};
     let state = expect_context::<crate::server::state::AppState>();
     let key_required = !state.api_key.is_empty();
     let caller = Caller::of_server_fn(&state).await;
@@ -98,7 +98,7 @@ pub async fn studio_setup() -> Result<Setup, ServerFnError> {
         models: crate::server::studio::model_options(&state),
         access: Access {
             key_required,
-            signed_in: key_required && caller.may(&state, Action::Generate).await,
+            signed_in: key_required && caller.may(&state, Via::Studio, Action::Generate).await,
             signs_urls: state.guard.signs_urls(),
         },
     })
@@ -116,11 +116,11 @@ pub enum Started {
 /// Starts (or joins) a generation. A refusal is an answer, not a server failure.
 #[server(prefix = "/sfn", endpoint = "start_generation")]
 pub async fn start_generation(form: GenerateForm) -> Result<Started, ServerFnError> {
-    use crate::server::auth::{Action, Caller};
+    use crate::server::auth::{Action, Caller, Via};
     let state = expect_context::<crate::server::state::AppState>();
     if !Caller::of_server_fn(&state)
         .await
-        .may(&state, Action::Generate)
+        .may(&state, Via::Studio, Action::Generate)
         .await
     {
         return Ok(Started::Refused(
@@ -171,11 +171,11 @@ pub enum Signing {
 /// Signs a `/{W}x{H}/{slug}?…` path for the URL maker: whoever may generate in the studio may mint URLs.
 #[server(prefix = "/sfn", endpoint = "sign_placeholder_url")]
 pub async fn sign_placeholder_url(path: String) -> Result<Signing, ServerFnError> {
-    use crate::server::auth::{Action, Caller};
+    use crate::server::auth::{Action, Caller, Via};
     let state = expect_context::<crate::server::state::AppState>();
     if !Caller::of_server_fn(&state)
         .await
-        .may(&state, Action::Sign)
+        .may(&state, Via::Studio, Action::Sign)
         .await
     {
         return Ok(Signing::Refused(

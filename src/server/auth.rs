@@ -1,7 +1,8 @@
 //! The one authorisation check: may this request spend money or delete? When `API_KEY` is set, a
-//! request proves it holds the key either directly (`Authorization: Bearer <key>`, what programs send) or
-//! through a studio session (the cookie a browser got by presenting the key once, `session.rs`). Every
-//! face asks [`Caller::may`] with the [`Action`] it is about to take.
+//! request proves it holds the key the way its face expects: programs (the JSON API, the OpenAI
+//! endpoint) send the key itself (`Authorization: Bearer <key>`), browsers (the studio's server
+//! functions and form posts) the session they got by presenting it once (`session.rs`). Every face asks
+//! [`Caller::may`] with where it is and the [`Action`] it is about to take.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -24,6 +25,15 @@ pub enum Action {
     /// `?redo`: make a stored URL's image again. Only the key itself, and only when one is set: it is
     /// a tool for the owner's scripts, not for browsers.
     Redo,
+}
+
+/// Which proof of the key a face accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// Programs: the bearer key.
+    Api,
+    /// Browsers: the studio session cookie.
+    Studio,
 }
 
 /// The credentials a request presented.
@@ -53,15 +63,15 @@ impl Caller {
         }
     }
 
-    /// Whether this caller may take `action`. Without a configured key everything but `Redo` is open;
-    /// a catalog failure while checking a session counts as "no".
-    pub async fn may(&self, state: &AppState, action: Action) -> bool {
+    /// Whether this caller, coming through `via`, may take `action`. Without a configured key
+    /// everything but `Redo` is open; a catalog failure while checking a session counts as "no".
+    pub async fn may(&self, state: &AppState, via: Via, action: Action) -> bool {
         let key_set = !state.api_key.is_empty();
-        match action {
-            Action::Redo => key_set && self.key,
-            Action::Generate | Action::Delete | Action::Sign => {
-                !key_set || self.key || self.signed_in(state).await
-            }
+        match (action, via) {
+            (Action::Redo, _) => key_set && self.key,
+            _ if !key_set => true,
+            (_, Via::Api) => self.key,
+            (_, Via::Studio) => self.signed_in(state).await,
         }
     }
 

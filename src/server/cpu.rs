@@ -38,7 +38,8 @@ impl CpuPool {
         }
     }
 
-    /// Runs `work` once a worker is free, or refuses at once when the queue is full.
+    /// Runs `work` once a worker is free, or refuses at once when none is and the queue is full
+    /// (renders and checks hold workers too, so they count against that).
     pub async fn try_run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,

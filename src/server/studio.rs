@@ -3,7 +3,7 @@
 
 use crate::api::studio::{GenerateForm, ModelOption, SizePreset, StepsRange};
 use crate::server::config::Sizes;
-use crate::server::engine::{EngineError, GenerateRequest, Plan, Seed};
+use crate::server::engine::{intake, EngineError, GenerateRequest, Plan, Seed};
 use crate::server::error::user_message;
 use crate::server::guard::{Client, Signature};
 use crate::server::state::AppState;
@@ -71,13 +71,15 @@ pub fn start(state: &AppState, form: GenerateForm, client: Client) -> Result<Str
 /// The engine's plan for a studio form, and the size asked for. Without a fixed seed every press of
 /// Generate makes a new image, and the result card names the seed that made it.
 pub fn plan(state: &AppState, form: GenerateForm) -> Result<(Plan, Size), String> {
+    // Checked in the order the form shows them.
+    let prompt = intake::prompt(&form.prompt).map_err(|e| studio_words(&e))?;
     let size = parse_size(&format!("{}x{}", form.width, form.height), &state.limits)
         .map_err(|e| format!("Size: {e}."))?;
     let plan = state
         .engine
         .plan(GenerateRequest {
             model: Some(form.model).filter(|m| !m.is_empty()),
-            prompt: form.prompt,
+            prompt,
             negative_prompt: form.negative_prompt,
             seed: Seed::given_or(form.seed, Seed::Random),
             steps: form.steps,

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::ProviderKind;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CatalogConfig {
@@ -120,20 +122,24 @@ impl Default for CatalogConfig {
             max: 2048,
             multiple: 8,
         };
-        let model =
-            |id: &str, label: &str, provider: &str, upstream: &str, family, sizes: &Sizes| {
-                ModelConfig {
-                    id: id.into(),
-                    label: label.into(),
-                    provider: provider.into(),
-                    upstream: upstream.into(),
-                    family,
-                    sizes: sizes.clone(),
-                    steps: None,
-                    negative_prompt: false,
-                    seed: false,
-                }
-            };
+        let model = |id: &str,
+                     label: &str,
+                     provider: ProviderKind,
+                     upstream: &str,
+                     family,
+                     sizes: &Sizes| {
+            ModelConfig {
+                id: id.into(),
+                label: label.into(),
+                provider: provider.name().into(),
+                upstream: upstream.into(),
+                family,
+                sizes: sizes.clone(),
+                steps: None,
+                negative_prompt: false,
+                seed: false,
+            }
+        };
         let models = vec![
             ModelConfig {
                 steps: steps(1, 4, 4),
@@ -141,7 +147,7 @@ impl Default for CatalogConfig {
                 ..model(
                     "flux-schnell",
                     "FLUX.1 [schnell] on Replicate",
-                    "replicate",
+                    ProviderKind::Replicate,
                     "black-forest-labs/flux-schnell",
                     ModelFamily::Flux,
                     &flux_table,
@@ -152,7 +158,7 @@ impl Default for CatalogConfig {
                 ..model(
                     "FLUX.1-Schnell-CF",
                     "FLUX.1 [schnell] on Cloudflare",
-                    "cloudflare",
+                    ProviderKind::Cloudflare,
                     "@cf/black-forest-labs/flux-1-schnell",
                     ModelFamily::Flux,
                     &Sizes::Table(vec![entry("1:1", 1024, 1024)]),
@@ -165,7 +171,7 @@ impl Default for CatalogConfig {
                 ..model(
                     "DS-8-CF",
                     "DreamShaper 8 LCM on Cloudflare",
-                    "cloudflare",
+                    ProviderKind::Cloudflare,
                     "@cf/lykon/dreamshaper-8-lcm",
                     ModelFamily::Sd,
                     &cf_sd,
@@ -178,7 +184,7 @@ impl Default for CatalogConfig {
                 ..model(
                     "SD-XL-Bash-CF",
                     "Stable Diffusion XL base on Cloudflare",
-                    "cloudflare",
+                    ProviderKind::Cloudflare,
                     "@cf/stabilityai/stable-diffusion-xl-base-1.0",
                     ModelFamily::Sd,
                     &cf_sd,
@@ -191,7 +197,7 @@ impl Default for CatalogConfig {
                 ..model(
                     "SD-XL-Lightning-CF",
                     "Stable Diffusion XL Lightning on Cloudflare",
-                    "cloudflare",
+                    ProviderKind::Cloudflare,
                     "@cf/bytedance/stable-diffusion-xl-lightning",
                     ModelFamily::Sd,
                     &cf_sd,
@@ -200,7 +206,7 @@ impl Default for CatalogConfig {
             model(
                 "dall-e-3",
                 "DALL·E 3 (OpenAI-compatible)",
-                "openai",
+                ProviderKind::OpenAi,
                 "dall-e-3",
                 ModelFamily::Dalle,
                 &Sizes::Table(vec![
@@ -216,7 +222,7 @@ impl Default for CatalogConfig {
                 ..model(
                     "a1111",
                     "Stable Diffusion (AUTOMATIC1111 server)",
-                    "a1111",
+                    ProviderKind::A1111,
                     "",
                     ModelFamily::Sd,
                     &Sizes::Range {
@@ -231,7 +237,7 @@ impl Default for CatalogConfig {
                 ..model(
                     "builtin",
                     "Builtin placeholder renderer (offline)",
-                    "builtin",
+                    ProviderKind::Builtin,
                     "placeholder-v1",
                     ModelFamily::Placeholder,
                     &Sizes::Any,

@@ -109,7 +109,8 @@ pub struct EngineConfig {
     pub deadline_secs: u64,
     /// Largest image a provider may return, and largest transform input or output, in pixels.
     pub max_output_pixels: u64,
-    /// Transforms running at once; 0 = one per core.
+    /// CPU-heavy jobs running at once (transforms, builtin renders, checks of provider output); 0 = one
+    /// per core.
     pub transform_workers: usize,
     /// Transforms allowed to wait for a worker; beyond that requests get 503 with Retry-After.
     pub transform_queue: usize,

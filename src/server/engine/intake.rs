@@ -38,6 +38,16 @@ impl Seed {
     }
 }
 
+/// A prompt as every face accepts it: trimmed, and not empty. Faces that check their fields in order
+/// call it where the prompt comes; [`Plan::new`] calls it again for those that do not.
+pub fn prompt(text: &str) -> Result<String, EngineError> {
+    let prompt = text.trim();
+    if prompt.is_empty() {
+        return Err(EngineError::EmptyPrompt);
+    }
+    Ok(prompt.to_owned())
+}
+
 /// What a client asked for, in the engine's terms, before the model's rules are applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GenerateRequest {
@@ -72,10 +82,7 @@ pub struct Plan {
 
 impl Plan {
     pub fn new(models: &ModelCatalog, request: GenerateRequest) -> Result<Self, EngineError> {
-        let prompt = request.prompt.trim().to_owned();
-        if prompt.is_empty() {
-            return Err(EngineError::EmptyPrompt);
-        }
+        let prompt = prompt(&request.prompt)?;
         let model = models.resolve(request.model.as_deref())?;
         let steps = match (model.steps, request.steps) {
             (Some(range), Some(steps)) if !(range.min..=range.max).contains(&steps) => {

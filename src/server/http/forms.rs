@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::limits::Admit;
 use crate::api::studio::GenerateForm;
-use crate::server::auth::{key_matches, Action, Caller};
+use crate::server::auth::{key_matches, Action, Caller, Via};
 use crate::server::error::user_message;
 use crate::server::error::ApiError;
 use crate::server::state::AppState;
@@ -142,7 +142,7 @@ pub async fn generate(
     Admit(admission): Admit,
     Form(posted): Form<Generate>,
 ) -> Redirect {
-    if !caller.may(&state, Action::Generate).await {
+    if !caller.may(&state, Via::Studio, Action::Generate).await {
         return posted.back_with("Sign in with the server's API key to generate.");
     }
     let plan = posted.to_form().and_then(|form| studio::plan(&state, form));

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::image_response::{image_response, ImageReply, Lifetime};
 use super::negotiate::negotiate;
-use crate::server::auth::{Action, Caller};
+use crate::server::auth::{Action, Caller, Via};
 use crate::server::engine::derive::DeriveRequest;
 use crate::server::engine::{GenerateRequest, Seed};
 use crate::server::error::ApiError;
@@ -64,7 +64,7 @@ async fn serve(
     let params = Params::parse(pairs, size, extension)?;
     if params.redo
         && !Caller::from_headers(state, headers)
-            .may(state, Action::Redo)
+            .may(state, Via::Api, Action::Redo)
             .await
     {
         return Err(ApiError::Forbidden(

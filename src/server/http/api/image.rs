@@ -14,9 +14,10 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::types::{ErrorBody, ImageRequest, ImageResponse};
 use super::{json_rejection, ApiError};
-use crate::server::auth::{Action, Caller};
+use crate::domain::stage::Stage;
+use crate::server::auth::{Action, Caller, Via};
 use crate::server::engine::progress::Progress;
-use crate::server::engine::{EngineError, GenerateRequest, Generated, Plan, Seed};
+use crate::server::engine::{intake, GenerateRequest, Generated, Plan, Seed};
 use crate::server::http::limits::Admit;
 use crate::server::state::AppState;
 use crate::server::view::ImageView;
@@ -53,7 +54,7 @@ pub async fn create(
     Admit(admission): Admit,
     body: Result<Json<ImageRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    if !caller.may(&state, Action::Generate).await {
+    if !caller.may(&state, Via::Api, Action::Generate).await {
         return Err(ApiError::Unauthorized);
     }
     let Json(body) = body.map_err(json_rejection)?;
@@ -83,11 +84,13 @@ pub async fn create(
         }
         let last = match job.result.await {
             Ok(generated) => Event::default()
-                .event("done")
+                .event(Stage::Done.name())
                 .json_data(response(&generated)),
-            Err(err) => Event::default().event("error").json_data(ErrorBody {
-                error: ApiError::from(err).to_string(),
-            }),
+            Err(err) => Event::default()
+                .event(Stage::Failed.name())
+                .json_data(ErrorBody {
+                    error: ApiError::from(err).to_string(),
+                }),
         };
         if let Ok(event) = last {
             let _ = sender.send(Ok(event)).await;
@@ -125,6 +128,7 @@ fn plan(state: &AppState, body: &ImageRequest) -> Result<Plan, ApiError> {
         .find(|m| m.role == "user")
         .map(|m| text_of(&m.content))
         .transpose()?
+        .and_then(|text| intake::prompt(&text).ok())
         .ok_or_else(|| ApiError::BadRequest(NO_PROMPT.into()))?;
     let request = GenerateRequest {
         model: body.model.clone().filter(|m| !m.is_empty()),
@@ -136,10 +140,7 @@ fn plan(state: &AppState, body: &ImageRequest) -> Result<Plan, ApiError> {
         translate: body.translate.unwrap_or(true),
         redo: false,
     };
-    state.engine.plan(request).map_err(|err| match err {
-        EngineError::EmptyPrompt => ApiError::BadRequest(NO_PROMPT.into()),
-        other => other.into(),
-    })
+    Ok(state.engine.plan(request)?)
 }
 
 fn text_of(content: &serde_json::Value) -> Result<String, ApiError> {

@@ -10,7 +10,7 @@ use utoipa::IntoParams;
 
 use super::types::{ErrorBody, ImageInfo, ImagePage};
 use super::ApiError;
-use crate::server::auth::{Action, Caller};
+use crate::server::auth::{Action, Caller, Via};
 use crate::server::state::AppState;
 use crate::server::storage::{cursor_after, parse_cursor, PageQuery};
 use crate::server::view::ImageView;
@@ -120,7 +120,7 @@ pub async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    if !caller.may(&state, Action::Delete).await {
+    if !caller.may(&state, Via::Api, Action::Delete).await {
         return Err(ApiError::Unauthorized);
     }
     if state.engine.delete(&id).await? {

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{json_rejection, ApiError};
-use crate::server::auth::{Action, Caller};
-use crate::server::engine::{EngineError, GenerateRequest, Seed};
+use crate::server::auth::{Action, Caller, Via};
+use crate::server::engine::{intake, EngineError, GenerateRequest, Seed};
 use crate::server::http::limits::Admit;
 use crate::server::state::AppState;
 use crate::server::view::ImageView;
@@ -122,7 +122,7 @@ pub async fn generations(
     Admit(admission): Admit,
     body: Result<Json<GenerationRequest>, JsonRejection>,
 ) -> Result<Json<GenerationResponse>, OpenAiError> {
-    if !caller.may(&state, Action::Generate).await {
+    if !caller.may(&state, Via::Api, Action::Generate).await {
         return Err(ApiError::Unauthorized.into());
     }
     let Json(body) = body.map_err(json_rejection)?;
@@ -134,6 +134,8 @@ pub async fn generations(
     if !(1..=4).contains(&n) {
         return Err(param("n", format!("n must be between 1 and 4, not {n}")));
     }
+    let prompt = intake::prompt(&body.prompt)
+        .map_err(|_| param("prompt", "prompt must not be empty".into()))?;
     let size = parse_size(body.size.as_deref().unwrap_or("1024x1024"), &state.limits)
         .map_err(|e| param("size", format!("size: {e}")))?;
     let as_url = match body.response_format.as_deref().unwrap_or("b64_json") {
@@ -152,7 +154,7 @@ pub async fn generations(
         .map(|i| {
             state.engine.plan(GenerateRequest {
                 model: model.clone(),
-                prompt: body.prompt.clone(),
+                prompt: prompt.clone(),
                 negative_prompt: None,
                 seed: Seed::Nth(i),
                 steps: None,
@@ -163,7 +165,6 @@ pub async fn generations(
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|err| match err {
-            EngineError::EmptyPrompt => param("prompt", "prompt must not be empty".into()),
             EngineError::UnknownModel(e) => OpenAiError {
                 error: ApiError::NotFound(e.to_string()),
                 param: Some("model"),

@@ -92,15 +92,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("catalog.db");
         let catalog = SqliteCatalog::open(&path).await.unwrap();
-        let record = conformance::record("01", "key-a", 10);
-        catalog.insert(&record).await.unwrap();
+        let first = conformance::record("01", "key-a", 10);
+        let second = conformance::record("03", "key-b", 20);
+        catalog.insert(&first).await.unwrap();
+        catalog.insert(&second).await.unwrap();
         catalog.close().await;
 
         let reopened = SqliteCatalog::open(&path).await.unwrap();
-        let page = PageQuery {
+        let newest = PageQuery {
             limit: 1,
             ..PageQuery::default()
         };
-        assert_eq!(reopened.page(&page).await.unwrap(), vec![record]);
+        assert_eq!(reopened.page(&newest).await.unwrap(), vec![second]);
     }
 }
