@@ -32,7 +32,7 @@ pub async fn gallery_page(
     cursor: Option<String>,
 ) -> Result<Gallery, ServerFnError> {
     use crate::server::storage::{cursor_after, parse_cursor, PageQuery};
-    use crate::server::view::ImageView;
+    use crate::server::view::ImageInfo;
     const PER_PAGE: u32 = 24;
     let state = expect_context::<crate::server::state::AppState>();
     let after = cursor.as_deref().and_then(parse_cursor);
@@ -57,7 +57,7 @@ pub async fn gallery_page(
             .flatten(),
         images: images
             .into_iter()
-            .map(|r| ImageSummary::from(&ImageView::from(r)))
+            .map(|r| ImageSummary::from(&ImageInfo::from(r)))
             .collect(),
     })
 }
@@ -80,13 +80,13 @@ pub struct ImageDetails {
 /// One image's details, or `None` when there is no such image.
 #[server(prefix = "/sfn", endpoint = "image_detail")]
 pub async fn image_detail(id: String) -> Result<Option<ImageDetails>, ServerFnError> {
-    use crate::server::view::ImageView;
+    use crate::server::view::ImageInfo;
     let state = expect_context::<crate::server::state::AppState>();
     let record = state.engine.record(&id).await.map_err(|err| {
         tracing::error!(error = %err, "image detail failed");
         ServerFnError::new("the image catalog is unavailable right now")
     })?;
-    Ok(record.map(|r| ImageDetails::from(&ImageView::from(&r))))
+    Ok(record.map(|r| ImageDetails::from(&ImageInfo::from(&r))))
 }
 
 /// What became of a request to delete.
@@ -102,13 +102,9 @@ pub enum Deleted {
 /// Deletes an image, its original and its derivatives. Needs a sign-in when the server has an API key.
 #[server(prefix = "/sfn", endpoint = "delete_image")]
 pub async fn delete_image(id: String) -> Result<Deleted, ServerFnError> {
-    use crate::server::auth::{Action, Caller, Via};
+    use crate::server::auth::{server_fn_may, Action};
     let state = expect_context::<crate::server::state::AppState>();
-    if !Caller::of_server_fn(&state)
-        .await
-        .may(&state, Via::Studio, Action::Delete)
-        .await
-    {
+    if !server_fn_may(&state, Action::Delete).await {
         return Ok(Deleted::NeedsSignIn);
     }
     match state.engine.delete(&id).await {

@@ -90,15 +90,14 @@ pub struct Setup {
 /// One call for both, so a page load makes one request, not two.
 #[server(prefix = "/sfn", endpoint = "studio_setup")]
 pub async fn studio_setup() -> Result<Setup, ServerFnError> {
-    use crate::server::auth::{Action, Caller, Via};
+    use crate::server::auth::{server_fn_may, Action};
     let state = expect_context::<crate::server::state::AppState>();
     let key_required = !state.api_key.is_empty();
-    let caller = Caller::of_server_fn(&state).await;
     Ok(Setup {
         models: crate::server::studio::model_options(&state),
         access: Access {
             key_required,
-            signed_in: key_required && caller.may(&state, Via::Studio, Action::Generate).await,
+            signed_in: key_required && server_fn_may(&state, Action::Generate).await,
             signs_urls: state.guard.signs_urls(),
         },
     })
@@ -116,13 +115,9 @@ pub enum Started {
 /// Starts (or joins) a generation. A refusal is an answer, not a server failure.
 #[server(prefix = "/sfn", endpoint = "start_generation")]
 pub async fn start_generation(form: GenerateForm) -> Result<Started, ServerFnError> {
-    use crate::server::auth::{Action, Caller, Via};
+    use crate::server::auth::{server_fn_may, Action};
     let state = expect_context::<crate::server::state::AppState>();
-    if !Caller::of_server_fn(&state)
-        .await
-        .may(&state, Via::Studio, Action::Generate)
-        .await
-    {
+    if !server_fn_may(&state, Action::Generate).await {
         return Ok(Started::Refused(
             "Sign in with the server's API key to generate.".into(),
         ));
@@ -171,13 +166,9 @@ pub enum Signing {
 /// Signs a `/{W}x{H}/{slug}?…` path for the URL maker: whoever may generate in the studio may mint URLs.
 #[server(prefix = "/sfn", endpoint = "sign_placeholder_url")]
 pub async fn sign_placeholder_url(path: String) -> Result<Signing, ServerFnError> {
-    use crate::server::auth::{Action, Caller, Via};
+    use crate::server::auth::{server_fn_may, Action};
     let state = expect_context::<crate::server::state::AppState>();
-    if !Caller::of_server_fn(&state)
-        .await
-        .may(&state, Via::Studio, Action::Sign)
-        .await
-    {
+    if !server_fn_may(&state, Action::Sign).await {
         return Ok(Signing::Refused(
             "Sign in with the server's API key to sign URLs.".into(),
         ));

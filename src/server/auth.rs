@@ -55,14 +55,6 @@ impl Caller {
         }
     }
 
-    /// The caller of the server function being answered.
-    pub async fn of_server_fn(state: &AppState) -> Self {
-        match leptos_axum::extract::<HeaderMap>().await {
-            Ok(headers) => Self::from_headers(state, &headers),
-            Err(_) => Self::default(),
-        }
-    }
-
     /// Whether this caller, coming through `via`, may take `action`. Without a configured key
     /// everything but `Redo` is open; a catalog failure while checking a session counts as "no".
     pub async fn may(&self, state: &AppState, via: Via, action: Action) -> bool {
@@ -93,6 +85,15 @@ impl FromRequestParts<AppState> for Caller {
     ) -> Result<Self, Self::Rejection> {
         Ok(Self::from_headers(state, &parts.headers))
     }
+}
+
+/// Whether the browser whose server-function call is being answered may take `action`.
+pub async fn server_fn_may(state: &AppState, action: Action) -> bool {
+    let caller = match leptos_axum::extract::<HeaderMap>().await {
+        Ok(headers) => Caller::from_headers(state, &headers),
+        Err(_) => Caller::default(),
+    };
+    caller.may(state, Via::Studio, action).await
 }
 
 /// Whether `given` is the configured API key (false when none is configured), in constant time.

@@ -41,6 +41,8 @@ use state::AppState;
 pub enum StartError {
     #[error("cannot start: {0}")]
     Engine(#[from] EngineError),
+    #[error("cannot start: {0}")]
+    Storage(#[from] storage::StorageError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -64,12 +66,7 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
 /// prompt pipeline, the engine over them, the guard, and the router. The caller decides where to serve.
 pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
     metrics::install();
-    let storage = storage::open(&config.storage)
-        .await
-        .map_err(|err| match err {
-            storage::StorageError::Catalog(err) => EngineError::Catalog(err),
-            storage::StorageError::Blob(err) => EngineError::Blob(err),
-        })?;
+    let storage = storage::open(&config.storage).await?;
     let cpu = Arc::new(cpu::CpuPool::new(
         config.engine.transform_workers,
         config.engine.transform_queue,

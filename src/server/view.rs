@@ -1,7 +1,10 @@
-//! One view of a stored image. A catalog record becomes an [`ImageView`] here, once: its URL, its
-//! time in RFC 3339, its format and translation by name. Every answer that describes an image (the
-//! gallery's summaries and details, the API's `ImageInfo` and `ImageResponse`, the studio's result card,
-//! OpenAI's `data`) is derived from it.
+//! One view of a stored image. A catalog record becomes an [`ImageInfo`] here, once: its URL, its
+//! time in RFC 3339, its format and translation by name. `GET /api/images` answers it as it is; every
+//! other answer that describes an image (the gallery's summaries and details, `ImageResponse`, the
+//! studio's result card, OpenAI's `data`) is derived from it.
+
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::api::images::{ImageDetails, ImageSummary};
 use crate::api::studio::GeneratedImage;
@@ -11,10 +14,10 @@ use crate::server::storage::ImageRecord;
 use crate::urls::image::image_path;
 use crate::urls::placeholder::{placeholder_path, Size};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageView {
+/// A catalog entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ImageInfo {
     pub id: String,
-    /// Where the stored original is served, relative to this server.
     pub url: String,
     pub prompt: String,
     pub final_prompt: String,
@@ -25,18 +28,15 @@ pub struct ImageView {
     pub steps: Option<u32>,
     pub width: u32,
     pub height: u32,
-    /// `png`, `jpeg`, `webp` or `avif`, and the file extension that goes with it.
-    pub format: &'static str,
-    pub extension: &'static str,
+    pub format: String,
     pub bytes: u64,
     /// RFC 3339, UTC.
     pub created_at: String,
-    /// llm, builtin, fallback or off.
-    pub translation: &'static str,
+    pub translation: String,
     pub translation_note: Option<String>,
 }
 
-impl From<&ImageRecord> for ImageView {
+impl From<&ImageRecord> for ImageInfo {
     fn from(r: &ImageRecord) -> Self {
         Self {
             id: r.id.clone(),
@@ -50,18 +50,17 @@ impl From<&ImageRecord> for ImageView {
             steps: r.steps,
             width: r.width,
             height: r.height,
-            format: r.format.as_str(),
-            extension: r.format.extension(),
+            format: r.format.as_str().into(),
             bytes: r.bytes,
             created_at: rfc3339(r.created_at),
-            translation: r.translation.as_str(),
+            translation: r.translation.as_str().into(),
             translation_note: r.translation_note.clone(),
         }
     }
 }
 
-impl From<&ImageView> for ImageSummary {
-    fn from(v: &ImageView) -> Self {
+impl From<&ImageInfo> for ImageSummary {
+    fn from(v: &ImageInfo) -> Self {
         Self {
             id: v.id.clone(),
             prompt: v.prompt.clone(),
@@ -74,8 +73,8 @@ impl From<&ImageView> for ImageSummary {
     }
 }
 
-impl From<&ImageView> for ImageDetails {
-    fn from(v: &ImageView) -> Self {
+impl From<&ImageInfo> for ImageDetails {
+    fn from(v: &ImageInfo) -> Self {
         Self {
             summary: ImageSummary::from(v),
             final_prompt: v.final_prompt.clone(),
@@ -83,9 +82,9 @@ impl From<&ImageView> for ImageDetails {
             provider: v.provider.clone(),
             seed: v.seed,
             steps: v.steps,
-            format: v.format.into(),
+            format: v.format.clone(),
             bytes: v.bytes,
-            translation: v.translation.into(),
+            translation: v.translation.clone(),
             translation_note: v.translation_note.clone(),
         }
     }
@@ -94,7 +93,7 @@ impl From<&ImageView> for ImageDetails {
 /// The studio's result card for a generation asked at `size`: the image, and the URL that makes it
 /// again (`/{W}x{H}/{slug}?model=…&seed=…`).
 pub fn generated_image(generated: &Generated, size: Size) -> GeneratedImage {
-    let v = ImageView::from(&generated.record);
+    let v = ImageInfo::from(&generated.record);
     GeneratedImage {
         placeholder_url: format!(
             "{}?model={}&seed={}",
@@ -103,8 +102,8 @@ pub fn generated_image(generated: &Generated, size: Size) -> GeneratedImage {
             v.seed
         ),
         cached: generated.cache == CacheStatus::Hit,
-        extension: v.extension.into(),
-        translation: v.translation.into(),
+        extension: generated.record.format.extension().into(),
+        translation: v.translation,
         id: v.id,
         prompt: v.prompt,
         final_prompt: v.final_prompt,

@@ -94,13 +94,16 @@ impl Inner {
 
     /// The stored image for this key, unless the request asks to make it again.
     async fn lookup(&self, plan: &Plan, gen_key: &str) -> Result<Option<Generated>, EngineError> {
-        if plan.redo {
-            return Ok(None);
-        }
-        let Some(record) = self.catalog.by_gen_key(gen_key).await? else {
+        let stored = if plan.redo {
+            None
+        } else {
+            self.catalog.by_gen_key(gen_key).await?
+        };
+        let result = if stored.is_some() { "hit" } else { "miss" };
+        metrics::counter!("pixzoo_cache_total", "kind" => "image", "result" => result).increment(1);
+        let Some(record) = stored else {
             return Ok(None);
         };
-        metrics::counter!("pixzoo_cache_total", "kind" => "image", "result" => "hit").increment(1);
         let bytes = self.original_bytes(&record).await?;
         Ok(Some(Generated {
             record,
@@ -110,13 +113,10 @@ impl Inner {
     }
 
     fn provider(&self, plan: &Plan) -> Result<std::sync::Arc<dyn ImageProvider>, EngineError> {
-        let provider = self
-            .providers
+        self.providers
             .get(plan.model.provider.as_str())
             .cloned()
-            .ok_or_else(|| UnknownModel::new(&plan.model.id, &self.models))?;
-        metrics::counter!("pixzoo_cache_total", "kind" => "image", "result" => "miss").increment(1);
-        Ok(provider)
+            .ok_or_else(|| UnknownModel::new(&plan.model.id, &self.models).into())
     }
 
     async fn generate_with_retries(
@@ -297,4 +297,212 @@ pub(super) async fn admit(
     };
     metrics::counter!("pixzoo_refusals_total", "reason" => reason).increment(1);
     Err(refused)
+}
+
+/// The steps one at a time, on a real SQLite catalog, a local blob store and the builtin renderer.
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::domain::format::ImageFormat;
+    use crate::server::config::Config;
+    use crate::server::cpu::CpuPool;
+    use crate::server::engine::models::ModelCatalog;
+    use crate::server::engine::{Engine, GenerateRequest, Parts, Seed};
+    use crate::server::prompt::PromptPipeline;
+    use crate::server::providers::builtin::render_png;
+    use crate::server::providers::{self, ProviderError};
+    use crate::urls::placeholder::Size;
+
+    async fn engine(dir: &std::path::Path) -> Engine {
+        let mut config = Config::default();
+        config.storage.data_dir = dir.to_owned();
+        config.engine.max_output_pixels = 10_000;
+        let storage = crate::server::storage::open(&config.storage).await.unwrap();
+        let cpu = Arc::new(CpuPool::new(1, 4));
+        let configured = providers::from_config(&config, &cpu);
+        let models =
+            ModelCatalog::new(&config.catalog, |p| configured.providers.contains_key(p)).unwrap();
+        let prompts = PromptPipeline::new(&config, None, None, storage.catalog.clone());
+        let parts = Parts {
+            storage,
+            models,
+            providers: configured.providers,
+            prompts,
+            cpu,
+        };
+        Engine::new(parts, &config.engine)
+    }
+
+    fn plan(engine: &Engine, redo: bool) -> Plan {
+        engine
+            .plan(GenerateRequest {
+                model: None,
+                prompt: "a step fox".into(),
+                negative_prompt: None,
+                seed: Seed::FromPrompt,
+                steps: None,
+                size: Size {
+                    width: 8,
+                    height: 8,
+                },
+                translate: false,
+                redo,
+            })
+            .unwrap()
+    }
+
+    fn outcome() -> PromptOutcome {
+        PromptOutcome {
+            final_prompt: "a step fox".into(),
+            translation: crate::domain::translation::Translation::Off,
+            note: None,
+        }
+    }
+
+    fn image(seed: u32) -> ProviderImage {
+        render_png("a step fox", seed, 8, 8).unwrap()
+    }
+
+    fn checked() -> Inspected {
+        Inspected {
+            format: ImageFormat::Png,
+            width: 8,
+            height: 8,
+        }
+    }
+
+    /// A provider whose output is not trusted, so `check` decodes it fully.
+    struct Remote;
+
+    #[async_trait::async_trait]
+    impl ImageProvider for Remote {
+        fn name(&self) -> &'static str {
+            "remote"
+        }
+
+        async fn generate(&self, _: ProviderRequest) -> Result<ProviderImage, ProviderError> {
+            unreachable!("check never calls the provider")
+        }
+    }
+
+    #[tokio::test]
+    async fn lookup_serves_what_is_stored_unless_asked_to_redo() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path()).await;
+        let inner = &engine.inner;
+        let plan = plan(&engine, false);
+        assert!(inner.lookup(&plan, "key").await.unwrap().is_none());
+
+        let image = image(1);
+        let record = new_record(&plan, "key".into(), outcome(), &image, checked());
+        inner.store(&record, image.bytes.clone()).await.unwrap();
+        inner
+            .record(&plan, record.clone(), image.bytes.clone(), Instant::now())
+            .await
+            .unwrap();
+        let hit = inner.lookup(&plan, "key").await.unwrap().unwrap();
+        assert_eq!(
+            (hit.record, hit.bytes, hit.cache),
+            (record, image.bytes, CacheStatus::Hit)
+        );
+        let redo = super::tests::plan(&engine, true);
+        assert!(inner.lookup(&redo, "key").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn record_keeps_the_first_image_for_a_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path()).await;
+        let inner = &engine.inner;
+        let plan = plan(&engine, false);
+        let (first, second) = (image(1), image(2));
+        assert_ne!(first.bytes, second.bytes);
+        for image in [&first, &second] {
+            let record = new_record(&plan, "same-key".into(), outcome(), image, checked());
+            inner.store(&record, image.bytes.clone()).await.unwrap();
+            let recorded = inner
+                .record(&plan, record, image.bytes.clone(), Instant::now())
+                .await
+                .unwrap();
+            assert_eq!(recorded.bytes, first.bytes, "the first image is the answer");
+            assert_eq!(recorded.cache, CacheStatus::Miss);
+        }
+    }
+
+    #[tokio::test]
+    async fn check_refuses_what_is_not_a_whole_image_within_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path()).await;
+        let inner = &engine.inner;
+        let png = image(1).bytes;
+        assert_eq!(inner.check(&Remote, png.clone()).await.unwrap(), checked());
+
+        let truncated = png.slice(..png.len() - 20);
+        let err = inner.check(&Remote, truncated.clone()).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                EngineError::Provider(ProviderError::InvalidOutput { .. })
+            ),
+            "{err}"
+        );
+        let builtin = inner.providers["builtin"].clone();
+        assert!(
+            inner.check(builtin.as_ref(), truncated).await.is_ok(),
+            "in-process output is only inspected, not decoded"
+        );
+
+        let err = inner
+            .check(&Remote, Bytes::from_static(b"<html>"))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("remote returned no usable image"),
+            "{err}"
+        );
+        let large = render_png("a large fox", 1, 200, 100).unwrap().bytes;
+        assert!(
+            inner.check(&Remote, large).await.is_err(),
+            "over max_output_pixels"
+        );
+    }
+
+    #[test]
+    fn the_generation_key_is_the_final_prompt_at_the_generated_size() {
+        let models = ModelCatalog::new(&Default::default(), |p| p == "builtin").unwrap();
+        let request = |prompt: &str| GenerateRequest {
+            model: None,
+            prompt: prompt.into(),
+            negative_prompt: None,
+            seed: Seed::Given(1),
+            steps: None,
+            size: Size {
+                width: 8,
+                height: 8,
+            },
+            translate: true,
+            redo: false,
+        };
+        let a = Plan::new(&models, request("un zorro")).unwrap();
+        let b = Plan::new(&models, request("a fox")).unwrap();
+        let target = generation_size(&a.model.sizes, a.size);
+        assert_eq!(
+            generation_key(&a, &outcome(), &target),
+            generation_key(&b, &outcome(), &target),
+            "prompts that translate alike are one image"
+        );
+        let other = GenerationSize {
+            size: Size {
+                width: 16,
+                height: 8,
+            },
+            ratio: None,
+        };
+        assert_ne!(
+            generation_key(&a, &outcome(), &target),
+            generation_key(&a, &outcome(), &other)
+        );
+    }
 }

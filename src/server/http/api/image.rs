@@ -20,7 +20,7 @@ use crate::server::engine::progress::Progress;
 use crate::server::engine::{intake, GenerateRequest, Generated, Plan, Seed};
 use crate::server::http::limits::Admit;
 use crate::server::state::AppState;
-use crate::server::view::ImageView;
+use crate::server::view::ImageInfo;
 use crate::urls::placeholder::{parse_size, Size, UrlLimits};
 
 /// What this face says when there is no prompt.
@@ -102,11 +102,11 @@ pub async fn create(
 }
 
 pub fn response(generated: &Generated) -> ImageResponse {
-    let v = ImageView::from(&generated.record);
+    let v = ImageInfo::from(&generated.record);
     ImageResponse {
         image: base64::engine::general_purpose::STANDARD.encode(&generated.bytes),
         cached: generated.cache == crate::server::engine::CacheStatus::Hit,
-        translation: v.translation.into(),
+        translation: v.translation,
         translated_prompt: v.final_prompt,
         prompt: v.prompt,
         id: v.id,

@@ -8,12 +8,12 @@ use axum::Json;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::types::{ErrorBody, ImageInfo, ImagePage};
+use super::types::{ErrorBody, ImagePage};
 use super::ApiError;
 use crate::server::auth::{Action, Caller, Via};
 use crate::server::state::AppState;
 use crate::server::storage::{cursor_after, parse_cursor, PageQuery};
-use crate::server::view::ImageView;
+use crate::server::view::ImageInfo;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -70,7 +70,7 @@ pub async fn list(
     let images: Vec<ImageInfo> = page
         .iter()
         .take(limit as usize)
-        .map(|r| ImageInfo::from(ImageView::from(r)))
+        .map(ImageInfo::from)
         .collect();
     let next_cursor = more
         .then(|| page.get(limit as usize - 1))
@@ -99,7 +99,7 @@ pub async fn get(
         .record(&id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no image with id `{id}`")))?;
-    Ok(Json(ImageInfo::from(ImageView::from(&record))))
+    Ok(Json(ImageInfo::from(&record)))
 }
 
 /// Deletes an image, its stored original and its derivatives.

@@ -15,7 +15,7 @@ use crate::server::auth::{Action, Caller, Via};
 use crate::server::engine::{intake, EngineError, GenerateRequest, Seed};
 use crate::server::http::limits::Admit;
 use crate::server::state::AppState;
-use crate::server::view::ImageView;
+use crate::server::view::ImageInfo;
 use crate::urls::placeholder::parse_size;
 
 /// Other OpenAI fields (`quality`, `style`, `user`…) are accepted and ignored.
@@ -178,7 +178,7 @@ pub async fn generations(
     let mut data = Vec::new();
     for result in futures::future::join_all(jobs).await {
         let generated = result.map_err(ApiError::from)?;
-        let view = ImageView::from(&generated.record);
+        let view = ImageInfo::from(&generated.record);
         data.push(GenerationData {
             b64_json: (!as_url)
                 .then(|| base64::engine::general_purpose::STANDARD.encode(&generated.bytes)),

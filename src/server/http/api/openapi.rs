@@ -20,7 +20,7 @@ use super::{image, images, models, openai, types};
         types::SizeEntryInfo,
         types::StepsInfo,
         types::ImagePage,
-        types::ImageInfo,
+        crate::server::view::ImageInfo,
         types::ErrorBody,
         openai::GenerationRequest,
         openai::GenerationResponse,

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::server::config::{ModelConfig, Sizes};
-use crate::server::view::ImageView;
+use crate::server::view::ImageInfo;
 
 /// One chat message; only `user` messages are read, and the last one is the prompt.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -137,51 +137,6 @@ impl ModelInfo {
             negative_prompt: model.negative_prompt,
             seed: model.seed,
             default,
-        }
-    }
-}
-
-/// A catalog entry.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ImageInfo {
-    pub id: String,
-    pub url: String,
-    pub prompt: String,
-    pub final_prompt: String,
-    pub negative_prompt: Option<String>,
-    pub model: String,
-    pub provider: String,
-    pub seed: u32,
-    pub steps: Option<u32>,
-    pub width: u32,
-    pub height: u32,
-    pub format: String,
-    pub bytes: u64,
-    /// RFC 3339, UTC.
-    pub created_at: String,
-    pub translation: String,
-    pub translation_note: Option<String>,
-}
-
-impl From<ImageView> for ImageInfo {
-    fn from(v: ImageView) -> Self {
-        Self {
-            id: v.id,
-            url: v.url,
-            prompt: v.prompt,
-            final_prompt: v.final_prompt,
-            negative_prompt: v.negative_prompt,
-            model: v.model,
-            provider: v.provider,
-            seed: v.seed,
-            steps: v.steps,
-            width: v.width,
-            height: v.height,
-            format: v.format.into(),
-            bytes: v.bytes,
-            created_at: v.created_at,
-            translation: v.translation.into(),
-            translation_note: v.translation_note,
         }
     }
 }
