@@ -68,7 +68,7 @@ impl Caller {
     }
 
     /// Whether the request carries a live studio session.
-    pub async fn signed_in(&self, state: &AppState) -> bool {
+    async fn signed_in(&self, state: &AppState) -> bool {
         match &self.session {
             Some(token) => session::is_live(state, token).await,
             None => false,
