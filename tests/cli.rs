@@ -89,7 +89,113 @@ fn sign_prints_a_url_the_server_accepts_and_needs_a_key() {
         sig
     ));
 
+    // Words outside ASCII come out as a browser sends them, and verify that way.
+    let output = Command::new(env!("CARGO_BIN_EXE_pixzoo"))
+        .env("PIXZOO_SIGNING_KEY", "cli-key-1")
+        .args(["sign", "/800x600/café"])
+        .output()
+        .unwrap();
+    let signed = String::from_utf8(output.stdout).unwrap();
+    let (path, query) = signed.trim().split_once('?').unwrap();
+    assert_eq!(path, "/800x600/caf%C3%A9");
+    let sig = query.strip_prefix("sig=").unwrap();
+    for sent in ["/800x600/caf%C3%A9", "/800x600/café"] {
+        assert!(pixzoo::server::guard::signing::verify(
+            &keys, sent, None, sig
+        ));
+    }
+
     let (code, stderr) = pixzoo(&[], &["sign", "/64x64/cat"]);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("no signing key"), "{stderr}");
+}
+
+#[test]
+fn a_paid_provider_with_an_open_door_is_warned_about_once_naming_it() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let data = tempfile::tempdir().unwrap();
+    let data = data.path().to_str().unwrap();
+    // The start-up stops at the taken address, after the warning.
+    let start = |extra: &[(&str, &str)]| {
+        let mut envs = vec![
+            ("PIXZOO_ADDR", addr.as_str()),
+            ("PIXZOO_DATA_DIR", data),
+            ("REPLICATE_API_TOKEN", "r8_cli_warning_token"),
+        ];
+        envs.extend_from_slice(extra);
+        let (code, stderr) = pixzoo(&envs, &[]);
+        assert_eq!(code, Some(1), "{stderr}");
+        assert!(!stderr.contains("r8_cli_warning_token"), "{stderr}");
+        stderr
+    };
+
+    let stderr = start(&[]);
+    assert_eq!(
+        stderr.matches("paid providers are reachable").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("no API_KEY: POST /api/image"), "{stderr}");
+    assert!(stderr.contains("no signing key"), "{stderr}");
+
+    let stderr = start(&[("PIXZOO_SIGNING_KEY", "cli-warning-sig")]);
+    assert!(stderr.contains("no API_KEY"), "{stderr}");
+    assert!(!stderr.contains("no signing key"), "{stderr}");
+
+    let stderr = start(&[("API_KEY", "cli-warning-key")]);
+    assert!(!stderr.contains("no API_KEY"), "{stderr}");
+    assert!(stderr.contains("no signing key"), "{stderr}");
+
+    let stderr = start(&[
+        ("API_KEY", "cli-warning-key"),
+        ("PIXZOO_SIGNING_KEY", "cli-warning-sig"),
+    ]);
+    assert!(!stderr.contains("paid providers are reachable"), "{stderr}");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn metrics_can_have_a_listener_of_their_own() {
+    let (main, metrics) = (free_port(), free_port());
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pixzoo"))
+        .current_dir(data.path())
+        .env_remove("RUST_LOG")
+        .env("PIXZOO_ADDR", format!("127.0.0.1:{main}"))
+        .env("PIXZOO_METRICS_ADDR", format!("127.0.0.1:{metrics}"))
+        .env("PIXZOO_DATA_DIR", data.path())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let status = |port: u16| -> Option<u16> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .ok()?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).ok()?;
+        answer.split(' ').nth(1)?.parse().ok()
+    };
+    let started = std::time::Instant::now();
+    while status(main).is_none() && started.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (on_main, on_own) = (status(main), status(metrics));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(on_own, Some(200));
+    assert_eq!(
+        on_main,
+        Some(404),
+        "the main listener no longer serves metrics"
+    );
 }

@@ -407,3 +407,171 @@ async fn the_api_key_has_its_own_generation_limit_apart_from_addresses() {
     assert_eq!(wrong.status(), StatusCode::TOO_MANY_REQUESTS);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn without_an_api_key_the_studio_signs_nothing_for_anyone() {
+    let sign = |server: &TestServer, cookie: Option<String>| {
+        let mut request = client()
+            .post(server.url("/sfn/sign_placeholder_url"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("path=%2F64x64%2Fa-free-signature");
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    settings.security.signing_keys = Secret::new("studio-sign-key");
+    let server = TestServer::with_config(settings.clone()).await;
+    let answer = sign(&server, None).await;
+    assert!(answer.get("Signed").is_none(), "{answer}");
+    assert!(
+        answer["Refused"].as_str().unwrap().contains("pixzoo sign"),
+        "{answer}"
+    );
+    server.stop().await;
+
+    // With a key, a signed-in studio signs.
+    settings.auth.api_key = Secret::new("studio-sign-api-key");
+    let server = TestServer::with_config(settings).await;
+    assert!(sign(&server, None).await.get("Refused").is_some());
+    let signed_in = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(server.url("/auth/sign-in"))
+        .form(&[("key", "studio-sign-api-key")])
+        .send()
+        .await
+        .unwrap();
+    let cookie = header(&signed_in, "set-cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let answer = sign(&server, Some(cookie)).await;
+    assert!(
+        answer["Signed"]
+            .as_str()
+            .unwrap()
+            .starts_with("/64x64/a-free-signature?sig="),
+        "{answer}"
+    );
+    server.stop().await;
+}
+
+/// Sends `target` byte for byte in the request line, as curl does with a raw UTF-8 path.
+async fn raw_get_status(server: &TestServer, target: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = server.base.strip_prefix("http://").unwrap();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let head = String::from_utf8_lossy(&answer[..answer.len().min(64)]).into_owned();
+    head.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn signed_urls_with_non_ascii_words_verify_raw_and_encoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    settings.security.signing_keys = Secret::new("unicode-key");
+    let server = TestServer::with_config(settings).await;
+    let keys = [Secret::new("unicode-key")];
+    for (i, words) in ["café-crème", "戴墨镜的树懒", "a-🦥-in-a-hat"]
+        .into_iter()
+        .enumerate()
+    {
+        // Minted from the raw words, as the studio and `pixzoo sign` are given them.
+        let signed = sign_url(&keys, &format!("/96x64/{words}?seed={i}")).unwrap();
+        assert!(signed.is_ascii(), "printed as a browser sends it: {signed}");
+        let sig = signed.split("sig=").nth(1).unwrap();
+        let raw = format!("/96x64/{words}?seed={i}&sig={sig}");
+        if i == 0 {
+            assert_eq!(raw_get_status(&server, &raw).await, 200, "{raw}");
+        } else {
+            let response = server.get(&signed).await;
+            assert_eq!(response.status(), StatusCode::OK, "{signed}");
+            assert_eq!(header(&response, "x-cache"), "MISS");
+            assert_eq!(raw_get_status(&server, &raw).await, 200, "{raw}");
+        }
+    }
+    // Another word is another URL.
+    let signed = sign_url(&keys, "/96x64/café-noir").unwrap();
+    let forged = signed.replace("caf%C3%A9", "cafe");
+    assert_eq!(server.get(&forged).await.status(), StatusCode::FORBIDDEN);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_are_for_loopback_or_the_metrics_token_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    // Behind a proxy on this machine, the proxy's loopback address must not make everyone local.
+    settings.security.client_ip_header = "x-forwarded-for".into();
+    let server = TestServer::with_config(settings.clone()).await;
+    let scrape = |from: Option<&'static str>, token: Option<&'static str>| {
+        let mut request = client().get(server.url("/metrics"));
+        if let Some(from) = from {
+            request = request.header("x-forwarded-for", from);
+        }
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move { request.send().await.unwrap().status() }
+    };
+    assert_eq!(scrape(None, None).await, StatusCode::OK);
+    assert_eq!(scrape(Some("127.0.0.1"), None).await, StatusCode::OK);
+    assert_eq!(
+        scrape(Some("203.0.113.5"), None).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        scrape(Some("2001:db8::5"), None).await,
+        StatusCode::FORBIDDEN
+    );
+    server.stop().await;
+
+    settings.security.metrics_token = Secret::new("scrape-token-31");
+    let server = TestServer::with_config(settings).await;
+    let scrape = |token: Option<&'static str>| {
+        let mut request = client()
+            .get(server.url("/metrics"))
+            .header("x-forwarded-for", "203.0.113.5");
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move { request.send().await.unwrap() }
+    };
+    let refused = scrape(None).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(header(&refused, "www-authenticate"), "Bearer");
+    assert!(error_of(refused).await.contains("metrics_token"));
+    assert_eq!(
+        scrape(Some("wrong")).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        scrape(Some("scrape-token-31")).await.status(),
+        StatusCode::OK
+    );
+    // The token is needed from loopback too, once it is set.
+    assert_eq!(
+        client()
+            .get(server.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    server.stop().await;
+}

@@ -189,3 +189,34 @@ async fn with_an_api_key_the_form_post_needs_a_sign_in() {
     assert!(!page.text().await.unwrap().contains(KEY));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn rotating_the_api_key_ends_every_studio_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    settings.auth.api_key = Secret::new(KEY);
+    let server = TestServer::with_config(settings.clone()).await;
+    let signed_in = post_form(&server, "/auth/sign-in", &[("key", KEY)], None).await;
+    let cookie = signed_in.headers()[SET_COOKIE].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    assert_eq!(access(&server, Some(&cookie)).await["signed_in"], true);
+    server.stop().await;
+
+    // The key leaked and was replaced: a session opened with the old one is worth nothing now.
+    settings.auth.api_key = Secret::new("studio-test-key-rotated-77");
+    let server = TestServer::with_config(settings.clone()).await;
+    assert_eq!(access(&server, Some(&cookie)).await["signed_in"], false);
+    let form = [
+        ("prompt", "a stale-session fox"),
+        ("width", "64"),
+        ("height", "64"),
+    ];
+    let refused = post_form(&server, "/studio/generate", &form, Some(&cookie)).await;
+    assert!(
+        !location(&refused).starts_with("/gallery/"),
+        "{}",
+        location(&refused)
+    );
+    assert!(server.recent(10).await.unwrap().is_empty());
+    server.stop().await;
+}

@@ -169,9 +169,11 @@ pub async fn sign_placeholder_url(path: String) -> Result<Signing, ServerFnError
     use crate::server::auth::{server_fn_may, Action};
     let state = expect_context::<crate::server::state::AppState>();
     if !server_fn_may(&state, Action::Sign).await {
-        return Ok(Signing::Refused(
-            "Sign in with the server's API key to sign URLs.".into(),
-        ));
+        return Ok(Signing::Refused(if state.api_key.is_empty() {
+            "This server has no API key, so it signs URLs only on its command line (`pixzoo sign URL`).".into()
+        } else {
+            "Sign in with the server's API key to sign URLs.".into()
+        }));
     }
     if !path.starts_with('/') || path.starts_with("//") {
         return Ok(Signing::Refused(

@@ -10,6 +10,7 @@ use axum::http::{header, HeaderMap};
 use axum_extra::extract::cookie::CookieJar;
 use subtle::ConstantTimeEq;
 
+use crate::server::secret::Secret;
 use crate::server::session;
 use crate::server::state::AppState;
 
@@ -20,7 +21,7 @@ pub enum Action {
     Generate,
     /// Delete an image.
     Delete,
-    /// Sign a URL, which lets whoever holds it generate.
+    /// Sign a URL, which lets whoever holds it generate. Only with a key set.
     Sign,
     /// `?redo`: make a stored URL's image again. Only the key itself, and only when one is set: it is
     /// a tool for the owner's scripts, not for browsers.
@@ -56,11 +57,14 @@ impl Caller {
     }
 
     /// Whether this caller, coming through `via`, may take `action`. Without a configured key
-    /// everything but `Redo` is open; a catalog failure while checking a session counts as "no".
+    /// generating and deleting are open, but never `Redo` or `Sign`: a signature handed to anyone who
+    /// asks protects nothing, so without a key URLs are signed only on the command line
+    /// (`pixzoo sign`). A catalog failure while checking a session counts as "no".
     pub async fn may(&self, state: &AppState, via: Via, action: Action) -> bool {
         let key_set = !state.api_key.is_empty();
         match (action, via) {
             (Action::Redo, _) => key_set && self.key,
+            (Action::Sign, _) if !key_set => false,
             _ if !key_set => true,
             (_, Via::Api) => self.key,
             (_, Via::Studio) => self.signed_in(state).await,
@@ -98,26 +102,78 @@ pub async fn server_fn_may(state: &AppState, action: Action) -> bool {
 
 /// Whether `given` is the configured API key (false when none is configured), in constant time.
 pub fn key_matches(state: &AppState, given: &str) -> bool {
-    let expected = state.api_key.expose();
+    secret_matches(&state.api_key, given)
+}
+
+/// Whether `given` is `expected` (false when `expected` is empty), in constant time.
+fn secret_matches(expected: &Secret, given: &str) -> bool {
+    let expected = expected.expose();
     // Equal lengths are compared in constant time; a length mismatch reveals only the length.
     !expected.is_empty()
         && given.len() == expected.len()
         && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
 }
 
-/// Whether the request's `Authorization: Bearer` token is the configured key.
-pub fn bearer_matches(state: &AppState, headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return false;
-    };
-    let given = value
-        .to_str()
-        .ok()
+/// The request's `Authorization: Bearer` token, if any.
+fn bearer(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
         .and_then(|v| {
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .unwrap_or_default()
-        .trim();
-    key_matches(state, given)
+        .trim()
+}
+
+/// Whether the request's `Authorization: Bearer` token is the configured key.
+pub fn bearer_matches(state: &AppState, headers: &HeaderMap) -> bool {
+    key_matches(state, bearer(headers))
+}
+
+/// Which listener a metrics scrape came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsListener {
+    /// The public one.
+    Main,
+    /// `server.metrics_addr`, which the operator keeps private.
+    Own,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsRefusal {
+    /// A token is configured and the request did not bring it.
+    Token,
+    /// No token is configured and the client is not on this machine.
+    NotLoopback,
+}
+
+/// Whether a request may read `/metrics`: the metrics token when one is set (on any listener), else
+/// any client of the operator's own listener, or a loopback client of the main one (behind a trusted
+/// proxy, the address the proxy names, so the proxy itself does not count as local).
+pub fn may_read_metrics(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+    listener: MetricsListener,
+) -> Result<(), MetricsRefusal> {
+    let token = &state.security.metrics_token;
+    if !token.is_empty() {
+        return if secret_matches(token, bearer(headers)) {
+            Ok(())
+        } else {
+            Err(MetricsRefusal::Token)
+        };
+    }
+    let local = state
+        .guard
+        .clients
+        .address(headers, peer)
+        .is_some_and(|ip| ip.is_loopback() || ip.to_canonical().is_loopback());
+    if listener == MetricsListener::Own || local {
+        Ok(())
+    } else {
+        Err(MetricsRefusal::NotLoopback)
+    }
 }

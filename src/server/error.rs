@@ -19,6 +19,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("missing or wrong API key: send Authorization: Bearer <key>")]
     Unauthorized,
+    /// A bearer token other than the API key is missing or wrong (the metrics token).
+    #[error("{0}")]
+    BadToken(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -50,7 +53,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::BadToken(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
@@ -160,7 +163,7 @@ impl ApiError {
             ApiError::Busy(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
-            ApiError::Unauthorized => {
+            ApiError::Unauthorized | ApiError::BadToken(_) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             _ => {}

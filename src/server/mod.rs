@@ -101,6 +101,7 @@ pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
         studio: Default::default(),
         guard: Arc::new(guard::Guard::new(&config.security, catalog)),
         security: config.security.clone(),
+        metrics_apart: config.server.metrics_addr.is_some(),
     };
     Ok((http::router(state.clone()), state))
 }
@@ -124,6 +125,20 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| StartError::Bind { addr, source })?;
+    if let Some(addr) = config.server.metrics_addr {
+        let metrics = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        tracing::info!("metrics on http://{addr}/metrics");
+        let router = http::metrics_router(state.clone());
+        // Stops with the process: a scrape in flight at shutdown is not worth waiting for.
+        tokio::spawn(async move {
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            if let Err(err) = axum::serve(metrics, service).await {
+                tracing::error!(error = %err, "the metrics listener stopped");
+            }
+        });
+    }
     let local = listener.local_addr().map_err(StartError::Serve)?;
     tracing::info!(
         models = ?state.engine.models().ids().collect::<Vec<_>>(),
@@ -143,8 +158,9 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     Ok(())
 }
 
-/// A paid provider without signed URLs lets anyone mint images on the owner's bill. Read from the model
-/// catalog, which lists only models whose provider is configured.
+/// A paid provider with a door left open lets anyone mint images on the owner's bill: said once, at
+/// start-up, naming each open door. Read from the model catalog, which lists only models whose provider
+/// is configured.
 fn warn_if_open(state: &AppState) {
     let mut paid: Vec<&str> = state
         .engine
@@ -156,10 +172,21 @@ fn warn_if_open(state: &AppState) {
         .collect();
     paid.sort_unstable();
     paid.dedup();
-    if !paid.is_empty() && !state.guard.signs_urls() {
+    if paid.is_empty() {
+        return;
+    }
+    let mut open = Vec::new();
+    if state.api_key.is_empty() {
+        open.push("no API_KEY: POST /api/image, POST /v1/images/generations, the studio (generate, delete) and DELETE /api/images/{id} are open to anyone, and the studio cannot sign URLs");
+    }
+    if !state.guard.signs_urls() {
+        open.push("no signing key (PIXZOO_SIGNING_KEY): any /{W}x{H}/{slug} URL makes a new image for anyone");
+    }
+    if !open.is_empty() {
         tracing::warn!(
             providers = ?paid,
-            "no signing key (PIXZOO_SIGNING_KEY): anyone who can reach /{{W}}x{{H}}/{{slug}} can make new images on a paid provider; see README, \"Running it in public\""
+            "paid providers are reachable by strangers: {}; see README, \"Running it in public\"",
+            open.join("; ")
         );
     }
 }

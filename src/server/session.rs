@@ -1,11 +1,14 @@
 //! Studio sign-in. When `API_KEY` is set, the browser presents the key once and gets a random session
-//! token in an HttpOnly, SameSite=Strict cookie; the catalog keeps only the token's hash. The key itself
-//! never travels back to the page. Whether a session authorises something is `auth.rs`'s question.
+//! token in an HttpOnly, SameSite=Strict cookie; the catalog keeps only an HMAC of the token under the
+//! key, so the catalog alone cannot be used to sign in and changing `API_KEY` ends every session (their
+//! hashes no longer match). The key itself never travels back to the page. Whether a session
+//! authorises something is `auth.rs`'s question.
 
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use base64::Engine as _;
+use hmac::{Hmac, Mac};
 use rand::RngCore;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use crate::server::state::AppState;
 use crate::server::storage::CatalogError;
@@ -15,8 +18,13 @@ pub const COOKIE: &str = "pixzoo_session";
 /// How long a sign-in lasts.
 const LIFETIME: time::Duration = time::Duration::days(30);
 
-fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+/// What the catalog keeps of a session token: its HMAC under the current API key.
+fn token_hash(state: &AppState, token: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(state.api_key.expose().as_bytes())
+        .expect("HMAC takes keys of any length");
+    mac.update(b"pixzoo-session\0");
+    mac.update(token.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// Starts a session and returns its cookie.
@@ -28,7 +36,7 @@ pub async fn sign_in(state: &AppState) -> Result<Cookie<'static>, CatalogError> 
         + i64::try_from(LIFETIME.whole_milliseconds()).unwrap_or(i64::MAX);
     state
         .sessions
-        .insert_session(&token_hash(&token), expires_at)
+        .insert_session(&token_hash(state, &token), expires_at)
         .await?;
     Ok(Cookie::build((COOKIE, token))
         .http_only(true)
@@ -44,7 +52,7 @@ pub async fn sign_out(state: &AppState, jar: &CookieJar) -> Result<Cookie<'stati
     if let Some(cookie) = jar.get(COOKIE) {
         state
             .sessions
-            .delete_session(&token_hash(cookie.value()))
+            .delete_session(&token_hash(state, cookie.value()))
             .await?;
     }
     Ok(Cookie::build((COOKIE, "")).path("/").build())
@@ -52,7 +60,11 @@ pub async fn sign_out(state: &AppState, jar: &CookieJar) -> Result<Cookie<'stati
 
 /// Whether `token` names a sign-in that has not expired; a catalog failure counts as "no".
 pub async fn is_live(state: &AppState, token: &str) -> bool {
-    match state.sessions.session_valid(&token_hash(token)).await {
+    match state
+        .sessions
+        .session_valid(&token_hash(state, token))
+        .await
+    {
         Ok(valid) => valid,
         Err(err) => {
             tracing::error!(error = %err, "checking a studio session failed");

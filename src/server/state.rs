@@ -29,6 +29,8 @@ pub struct AppState {
     pub guard: Arc<Guard>,
     /// `[security]`: request size limits and the request timeout.
     pub security: SecurityConfig,
+    /// `/metrics` has a listener of its own (`server.metrics_addr`), so the main one does not serve it.
+    pub metrics_apart: bool,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -69,6 +69,18 @@ fn host_port<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Socket
         .map_err(serde::de::Error::custom)
 }
 
+/// Like [`host_port`], with an empty value meaning "none".
+fn optional_host_port<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<SocketAddr>, D::Error> {
+    use serde::de::IntoDeserializer;
+    let text = Option::<String>::deserialize(deserializer)?.unwrap_or_default();
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    host_port(text.trim().to_owned().into_deserializer()).map(Some)
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
@@ -82,6 +94,10 @@ pub struct ServerConfig {
     /// The server's address as clients see it (e.g. `https://images.example.com`), for absolute URLs in
     /// API answers. Empty: taken from each request's `Host` header.
     pub public_url: String,
+    /// A second `host:port` that serves only `GET /metrics` (then the main address does not). Empty:
+    /// metrics are on the main address.
+    #[serde(deserialize_with = "optional_host_port")]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Default for ServerConfig {
@@ -91,6 +107,7 @@ impl Default for ServerConfig {
             site_root: PathBuf::from("target/site"),
             log: "info".into(),
             public_url: String::new(),
+            metrics_addr: None,
         }
     }
 }
@@ -282,6 +299,12 @@ impl Config {
                 return invalid(key, "must be at least 1".into());
             }
         }
+        if !(1..=128).contains(&self.security.ipv6_prefix) {
+            return invalid(
+                "security.ipv6_prefix",
+                "must be between 1 and 128 (64: one subscriber)".into(),
+            );
+        }
         for provider in self.security.daily_budget.keys() {
             if ProviderKind::from_name(provider).is_none() {
                 return invalid(
@@ -374,6 +397,7 @@ fn seed_env() -> Result<Serialized<serde_json::Value>, ConfigError> {
         ("A1111_BASE_URL", "providers.a1111.base_url"),
         ("API_KEY", "auth.api_key"),
         ("PIXZOO_SIGNING_KEY", "security.signing_keys"),
+        ("PIXZOO_METRICS_TOKEN", "security.metrics_token"),
         ("CF_TRANSLATE_MODEL", "prompt.cloudflare.translate_model"),
         ("LLM_BASE_URL", "prompt.openai.base_url"),
         ("LLM_API_KEY", "prompt.openai.api_key"),
@@ -440,13 +464,14 @@ fn describe(err: figment::Error) -> String {
 
 /// `PIXZOO_SECTION__KEY` for any key, plus short names for the ones people set most.
 fn pixzoo_env() -> Env {
-    // SIGNING_KEY is read as a plain string by `seed_env`.
+    // SIGNING_KEY and METRICS_TOKEN are read as plain strings by `seed_env`.
     Env::prefixed("PIXZOO_")
-        .ignore(&["CONFIG", "SIGNING_KEY"])
+        .ignore(&["CONFIG", "SIGNING_KEY", "METRICS_TOKEN"])
         .map(|key| match key.as_str().to_ascii_lowercase().as_str() {
             "addr" => "server.addr".into(),
             "site_root" => "server.site_root".into(),
             "log" => "server.log".into(),
+            "metrics_addr" => "server.metrics_addr".into(),
             "data_dir" => "storage.data_dir".into(),
             "default_model" => "catalog.default_model".into(),
             other => other.replace("__", ".").into(),

@@ -13,6 +13,8 @@ pub struct SecurityConfig {
     pub signing_keys: Secret,
     /// The header a trusted reverse proxy puts the client address in; empty: the TCP peer.
     pub client_ip_header: String,
+    /// How many leading bits of an IPv6 address are one client (1-128; a /64 is one subscriber).
+    pub ipv6_prefix: u8,
     /// New generations per client per minute, and the burst allowed; 0 = no limit.
     pub generations_per_minute: u32,
     pub generation_burst: u32,
@@ -25,6 +27,9 @@ pub struct SecurityConfig {
     pub request_timeout_secs: u64,
     /// New generations per provider per UTC day; providers not listed have no budget.
     pub daily_budget: BTreeMap<String, u32>,
+    /// `GET /metrics` needs `Authorization: Bearer <token>` when set; when empty it answers only
+    /// clients on loopback.
+    pub metrics_token: Secret,
 }
 
 impl Default for SecurityConfig {
@@ -32,6 +37,7 @@ impl Default for SecurityConfig {
         Self {
             signing_keys: Secret::default(),
             client_ip_header: String::new(),
+            ipv6_prefix: 64,
             generations_per_minute: 10,
             generation_burst: 20,
             requests_per_second: 20,
@@ -41,6 +47,7 @@ impl Default for SecurityConfig {
             max_header_bytes: 16 * 1024,
             request_timeout_secs: 210,
             daily_budget: BTreeMap::new(),
+            metrics_token: Secret::default(),
         }
     }
 }

@@ -1,11 +1,69 @@
-//! Who is asking: the key rate limits count against.
+//! Who is asking: the key rate limits count against, and the address a request came from.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use axum::http::{HeaderMap, HeaderName};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client(String);
+
+/// How requests are told apart: which proxy header to believe, and how much of an IPv6 address is
+/// one client (a home or a server is usually given a whole /64, so counting each address would let
+/// one client rotate through billions of buckets).
+#[derive(Debug, Clone)]
+pub struct ClientRules {
+    pub proxy_header: Option<HeaderName>,
+    pub ipv6_prefix: u8,
+}
+
+impl Default for ClientRules {
+    fn default() -> Self {
+        Self {
+            proxy_header: None,
+            ipv6_prefix: 64,
+        }
+    }
+}
+
+impl ClientRules {
+    /// The client address: from the trusted proxy's header when one is configured (the last
+    /// `X-Forwarded-For` entry is the one that proxy added), else the TCP peer.
+    pub fn address(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
+        let forwarded = self
+            .proxy_header
+            .as_ref()
+            .and_then(|name| headers.get(name))
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|v| v.trim().parse::<IpAddr>().ok());
+        forwarded.or(peer.map(|p| p.ip()))
+    }
+
+    /// The rate-limit key of the client that sent `headers` from `peer`.
+    pub fn client(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> Client {
+        match self.address(headers, peer) {
+            Some(ip) => self.ip(ip),
+            None => Client::unknown(),
+        }
+    }
+
+    /// IPv4 addresses count one by one; IPv6 addresses by their first `ipv6_prefix` bits (an
+    /// IPv4-mapped IPv6 address is the IPv4 address it maps).
+    pub fn ip(&self, ip: IpAddr) -> Client {
+        match ip {
+            IpAddr::V4(v4) => Client(format!("ip:{v4}")),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => Client(format!("ip:{v4}")),
+                None => {
+                    let bits = u32::from(self.ipv6_prefix.min(128));
+                    let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+                    let network = Ipv6Addr::from(u128::from(v6) & mask);
+                    Client(format!("ip:{network}/{bits}"))
+                }
+            },
+        }
+    }
+}
 
 impl Client {
     /// A caller holding the API key: one budget for all its holders.
@@ -18,30 +76,8 @@ impl Client {
         Self("unknown".into())
     }
 
-    pub fn ip(ip: IpAddr) -> Self {
-        Self(format!("ip:{ip}"))
-    }
-
     pub fn key(&self) -> &str {
         &self.0
-    }
-
-    /// The client address: from the trusted proxy's header when one is configured (the last
-    /// `X-Forwarded-For` entry is the one that proxy added), else the TCP peer.
-    pub fn from_request(
-        headers: &HeaderMap,
-        peer: Option<SocketAddr>,
-        proxy_header: Option<&HeaderName>,
-    ) -> Self {
-        let forwarded = proxy_header
-            .and_then(|name| headers.get(name))
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|v| v.trim().parse::<IpAddr>().ok());
-        match forwarded.or(peer.map(|p| p.ip())) {
-            Some(ip) => Self::ip(ip),
-            None => Self::unknown(),
-        }
     }
 }
 
@@ -57,19 +93,46 @@ mod tests {
             "203.0.113.9, 198.51.100.7".parse().unwrap(),
         );
         let peer = Some(SocketAddr::from(([10, 0, 0, 1], 4000)));
-        let header = HeaderName::from_static("x-forwarded-for");
-        assert_eq!(
-            Client::from_request(&headers, peer, None).key(),
-            "ip:10.0.0.1"
-        );
-        assert_eq!(
-            Client::from_request(&headers, peer, Some(&header)).key(),
-            "ip:198.51.100.7"
-        );
+        let direct = ClientRules::default();
+        let proxied = ClientRules {
+            proxy_header: Some(HeaderName::from_static("x-forwarded-for")),
+            ..ClientRules::default()
+        };
+        assert_eq!(direct.client(&headers, peer).key(), "ip:10.0.0.1");
+        assert_eq!(proxied.client(&headers, peer).key(), "ip:198.51.100.7");
         headers.insert("x-forwarded-for", "not an address".parse().unwrap());
+        assert_eq!(proxied.client(&headers, peer).key(), "ip:10.0.0.1");
+    }
+
+    #[test]
+    fn ipv6_clients_share_a_bucket_per_prefix() {
+        let rules = ClientRules::default();
+        let ip = |s: &str| rules.ip(s.parse().unwrap()).key().to_owned();
+        // Rotating the interface identifier within one /64 is one client.
+        assert_eq!(ip("2001:db8:1:2::1"), "ip:2001:db8:1:2::/64");
         assert_eq!(
-            Client::from_request(&headers, peer, Some(&header)).key(),
-            "ip:10.0.0.1"
+            ip("2001:db8:1:2:ffff:eeee:dddd:cccc"),
+            "ip:2001:db8:1:2::/64"
+        );
+        assert_ne!(ip("2001:db8:1:3::1"), ip("2001:db8:1:2::1"));
+        assert_eq!(ip("::ffff:192.0.2.7"), "ip:192.0.2.7");
+        assert_eq!(ip("192.0.2.7"), "ip:192.0.2.7");
+
+        let wide = ClientRules {
+            ipv6_prefix: 48,
+            ..ClientRules::default()
+        };
+        assert_eq!(
+            wide.ip("2001:db8:1:2::1".parse().unwrap()).key(),
+            "ip:2001:db8:1::/48"
+        );
+        let exact = ClientRules {
+            ipv6_prefix: 128,
+            ..ClientRules::default()
+        };
+        assert_eq!(
+            exact.ip("2001:db8::9".parse().unwrap()).key(),
+            "ip:2001:db8::9/128"
         );
     }
 }

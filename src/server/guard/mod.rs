@@ -17,12 +17,12 @@ use crate::server::engine::{Admission, EngineError};
 use crate::server::secret::Secret;
 use crate::server::storage::Usage;
 use budget::{Budget, BudgetError};
-pub use client::Client;
+pub use client::{Client, ClientRules};
 use rate::RateLimits;
 
 pub struct Guard {
     signing_keys: Vec<Secret>,
-    pub client_ip_header: Option<axum::http::HeaderName>,
+    pub clients: ClientRules,
     rates: RateLimits,
     budget: Budget,
     usage: Arc<dyn Usage>,
@@ -42,9 +42,12 @@ impl Guard {
     pub fn new(config: &SecurityConfig, usage: Arc<dyn Usage>) -> Self {
         Self {
             signing_keys: config.signing_keys(),
-            client_ip_header: (!config.client_ip_header.trim().is_empty())
-                .then(|| axum::http::HeaderName::try_from(config.client_ip_header.trim()).ok())
-                .flatten(),
+            clients: ClientRules {
+                proxy_header: (!config.client_ip_header.trim().is_empty())
+                    .then(|| axum::http::HeaderName::try_from(config.client_ip_header.trim()).ok())
+                    .flatten(),
+                ipv6_prefix: config.ipv6_prefix,
+            },
             rates: RateLimits::new(config),
             budget: Budget::new(config.daily_budget.clone()),
             usage,

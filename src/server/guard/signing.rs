@@ -1,10 +1,16 @@
 //! Signed URLs: `sig` = HMAC-SHA256 over the canonical path and query (every parameter but `sig`,
 //! sorted), base64url without padding. A signature proves the server's owner minted the URL, so a stranger
 //! cannot make a paid provider draw whatever they type into an address bar.
+//!
+//! Clients encode the same URL differently (`/café` raw, `/caf%C3%A9` from a browser, `%2C` for `,`), so
+//! both sides sign and verify one canonical form: each path segment percent-decoded and re-encoded with
+//! [`PATH_SEGMENT`], the query decoded and re-encoded as a form. `pixzoo sign` prints that same form,
+//! which is what browsers send.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
+use percent_encoding::{percent_decode_str, percent_encode, AsciiSet, CONTROLS};
 use sha2::Sha256;
 
 use crate::server::secret::Secret;
@@ -19,21 +25,57 @@ pub enum SignError {
     NotAUrl(String),
 }
 
-/// The text a signature covers: the path as sent, then the query pairs other than `sig`, decoded,
-/// sorted, and encoded again, so parameter order and encoding quirks do not matter.
-pub fn canonical(path: &str, query: Option<&str>) -> String {
-    let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+/// What a path segment encodes: the WHATWG path percent-encode set (what browsers escape), plus `%`
+/// and `/`, since the segment has been decoded; every byte outside ASCII is always encoded.
+const PATH_SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'%')
+    .add(b'/');
+
+/// `path` in its one canonical encoding: each segment decoded, then encoded with [`PATH_SEGMENT`]. An
+/// escaped slash (`%2F`) stays escaped, so segments never merge.
+pub fn canonical_path(path: &str) -> String {
+    path.split('/')
+        .map(|segment| {
+            let bytes: Vec<u8> = percent_decode_str(segment).collect();
+            percent_encode(&bytes, PATH_SEGMENT).to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The query's pairs other than `sig`, decoded, in the order given.
+fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.unwrap_or("").as_bytes())
         .filter(|(name, _)| name != "sig")
         .map(|(name, value)| (name.into_owned(), value.into_owned()))
-        .collect();
+        .collect()
+}
+
+fn encode_query(pairs: &[(String, String)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// The text a signature covers: the canonical path, then the query pairs other than `sig`, decoded,
+/// sorted, and encoded again, so parameter order and encoding quirks do not matter.
+pub fn canonical(path: &str, query: Option<&str>) -> String {
+    let path = canonical_path(path);
+    let mut pairs = query_pairs(query);
     pairs.sort();
     if pairs.is_empty() {
-        return path.to_owned();
+        return path;
     }
-    let query = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish();
-    format!("{path}?{query}")
+    format!("{path}?{}", encode_query(&pairs))
 }
 
 fn mac(key: &Secret, message: &str) -> HmacSha256 {
@@ -79,14 +121,11 @@ pub fn sign_url(keys: &[Secret], url: &str) -> Result<String, SignError> {
         None => (rest, None),
     };
     let sig = signature(key, &canonical(path, query));
-    let kept: Vec<&str> = query
-        .unwrap_or("")
-        .split('&')
-        .filter(|pair| !pair.is_empty() && !pair.starts_with("sig=") && *pair != "sig")
-        .collect();
-    let mut signed = format!("{origin}{path}?");
-    for pair in kept {
-        signed.push_str(pair);
+    // Printed as a browser sends it: the canonical path, the pairs in their order, encoded.
+    let mut signed = format!("{origin}{}?", canonical_path(path));
+    let pairs = query_pairs(query);
+    if !pairs.is_empty() {
+        signed.push_str(&encode_query(&pairs));
         signed.push('&');
     }
     signed.push_str("sig=");
@@ -125,6 +164,58 @@ mod tests {
         assert!(!verify(&keys, "/800x601/a-sloth", query, &sig));
         assert!(!verify(&keys, path, query, "not-base64!"));
         assert!(!verify(&keys, path, query, ""));
+    }
+
+    /// Signs `url` and checks the signature against the URL as a client sent it, raw or encoded.
+    fn verifies_as_sent(keys: &[Secret], url: &str, sent: &str) -> bool {
+        let sig = split(&sign_url(keys, url).unwrap()).2;
+        let (path, query) = match sent.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (sent, None),
+        };
+        verify(keys, path, query, &sig)
+    }
+
+    #[test]
+    fn non_ascii_urls_verify_however_they_are_encoded() {
+        let keys = keys(&["k"]);
+        let cases = [
+            ("/800x600/café", "/800x600/caf%C3%A9"),
+            (
+                "/800x600/戴墨镜的树懒",
+                "/800x600/%E6%88%B4%E5%A2%A8%E9%95%9C%E7%9A%84%E6%A0%91%E6%87%92",
+            ),
+            ("/512x512/a-🦥-sloth", "/512x512/a-%F0%9F%A6%A5-sloth"),
+            (
+                "/64x64/zorro y búho?model=flux&seed=2",
+                "/64x64/zorro%20y%20b%C3%BAho?seed=2&model=flux",
+            ),
+            ("/64x64/a,b+c", "/64x64/a%2Cb%2Bc"),
+            (
+                "/64x64/fox?prompt_hint=日本",
+                "/64x64/fox?prompt_hint=%E6%97%A5%E6%9C%AC",
+            ),
+        ];
+        for (minted, encoded) in cases {
+            assert!(verifies_as_sent(&keys, minted, minted), "raw {minted}");
+            assert!(
+                verifies_as_sent(&keys, minted, encoded),
+                "{minted} as {encoded}"
+            );
+            assert!(
+                verifies_as_sent(&keys, encoded, minted),
+                "{encoded} as {minted}"
+            );
+        }
+        // What `pixzoo sign` prints is what a browser sends.
+        let signed = sign_url(&keys, "/800x600/café?note=été").unwrap();
+        assert!(
+            signed.starts_with("/800x600/caf%C3%A9?note=%C3%A9t%C3%A9&sig="),
+            "{signed}"
+        );
+        // Another word, or a slash smuggled into a segment, is another URL.
+        assert!(!verifies_as_sent(&keys, "/800x600/café", "/800x600/cafe"));
+        assert!(!verifies_as_sent(&keys, "/64x64/a%2Fb", "/64x64/a/b"));
     }
 
     #[test]

@@ -29,9 +29,12 @@ fn encode(s: &str) -> String {
     utf8_percent_encode(s, NON_ALPHANUMERIC).to_string()
 }
 
-/// A local path to return to; anything else (another site, `//host`, a scheme) becomes `/`.
+/// A local path to return to; anything else becomes `/`. Browsers drop tabs and newlines from a
+/// `Location` and read `\\` as `/`, so `/\t/evil.example` would leave the site: only visible ASCII
+/// without backslashes is accepted, and never a second leading slash.
 fn local_path(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+    let safe = next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    if safe && next.starts_with('/') && !next.starts_with("//") {
         next
     } else {
         "/"
@@ -167,6 +170,20 @@ mod tests {
         assert_eq!(local_path("//evil.example/"), "/");
         assert_eq!(local_path("/\\evil.example"), "/");
         assert_eq!(local_path(""), "/");
+        // Browsers strip these before reading the URL, leaving `//evil.example`.
+        for sneaky in [
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r/evil.example",
+            "/ /evil.example",
+        ] {
+            assert_eq!(local_path(sneaky), "/", "{sneaky:?}");
+        }
+        assert_eq!(local_path("/\u{7f}/evil.example"), "/");
+        assert_eq!(
+            local_path("/gallery?search=a%20fox"),
+            "/gallery?search=a%20fox"
+        );
     }
 
     #[test]

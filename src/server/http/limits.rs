@@ -44,11 +44,7 @@ pub async fn limits(State(state): State<AppState>, mut request: Request, next: N
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0);
-        Client::from_request(
-            request.headers(),
-            peer,
-            state.guard.client_ip_header.as_ref(),
-        )
+        state.guard.clients.client(request.headers(), peer)
     };
     let route = crate::server::metrics::route_label(request.uri().path());
     if let Err(wait) = state.guard.request(&client) {

@@ -7,6 +7,7 @@ pub mod limits;
 
 mod health;
 mod image_response;
+mod metrics;
 mod negotiate;
 mod original;
 mod placeholder;
@@ -29,6 +30,13 @@ use tracing::Level;
 use crate::app::{shell, App};
 use crate::server::state::AppState;
 
+/// The listener of its own that `server.metrics_addr` asks for: `/metrics` and nothing else.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::on_own_listener))
+        .with_state(state)
+}
+
 pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     let pkg_dir = PathBuf::from(&*options.site_root).join(&*options.site_pkg_dir);
@@ -36,13 +44,15 @@ pub fn router(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .service(ServeDir::new(pkg_dir));
 
+    let metrics = if state.metrics_apart {
+        Router::new()
+    } else {
+        Router::new().route("/metrics", get(metrics::on_main_listener))
+    };
     Router::new()
         .merge(api::router())
+        .merge(metrics)
         .route("/healthz", get(health::health))
-        .route(
-            "/metrics",
-            get(|| async { crate::server::metrics::render() }),
-        )
         .route("/auth/sign-in", post(forms::sign_in))
         .route("/auth/sign-out", post(forms::sign_out))
         .route("/studio/generate", post(forms::generate))

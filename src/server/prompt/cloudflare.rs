@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::builtin::iso_639_1;
-use super::{system_prompt, LlmError};
+use super::{system_prompt, LlmError, LlmFailure};
 use crate::server::config::{CloudflarePromptConfig, ModelFamily};
 use crate::server::providers::cloudflare::Cloudflare;
 
@@ -38,11 +38,14 @@ impl CloudflarePrompts {
                     &json!({ "text": prompt, "source_lang": source, "target_lang": "en" }),
                 )
                 .await
-                .map_err(|err| LlmError(format!("translation failed: {err}")))?;
+                .map_err(|err| LlmError::from(err).at("translation"))?;
             text = result["translated_text"]
                 .as_str()
                 .filter(|t| !t.trim().is_empty())
-                .ok_or_else(|| LlmError("the translation came back empty".into()))?
+                .ok_or_else(|| {
+                    LlmError::new(LlmFailure::Unusable, "the translation came back empty")
+                        .at("translation")
+                })?
                 .to_owned();
         }
         let result = self
@@ -55,10 +58,16 @@ impl CloudflarePrompts {
                 ] }),
             )
             .await
-            .map_err(|err| LlmError(format!("optimisation failed: {err}")))?;
+            .map_err(|err| LlmError::from(err).at("optimisation"))?;
         result["response"]
             .as_str()
             .map(str::to_owned)
-            .ok_or_else(|| LlmError("the optimisation has no result.response".into()))
+            .ok_or_else(|| {
+                LlmError::new(
+                    LlmFailure::Unusable,
+                    "the optimisation has no result.response",
+                )
+                .at("optimisation")
+            })
     }
 }

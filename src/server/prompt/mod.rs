@@ -28,10 +28,70 @@ pub struct PromptOutcome {
     pub note: Option<String>,
 }
 
-/// An LLM step that did not work; the text is shown to users, so it never holds a secret.
+/// An LLM step that did not work. What it prints is stored with the image and shown to anyone, so it
+/// names only the kind of failure; what the server said (which can carry an organisation id or a masked
+/// key) is `detail`, for the log.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct LlmError(pub String);
+#[error("{}{failure}", step.map(|s| format!("{s} failed: ")).unwrap_or_default())]
+pub struct LlmError {
+    /// Which step of a several-step pipeline (`translation`, `optimisation`).
+    pub step: Option<&'static str>,
+    pub failure: LlmFailure,
+    pub detail: String,
+}
+
+/// The public category of an LLM failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LlmFailure {
+    #[error("the language model service could not be reached")]
+    Unreachable,
+    #[error("the language model service failed")]
+    ServiceFailed,
+    #[error("the language model service refused the request: HTTP {0}")]
+    Status(u16),
+    #[error("the language model service refused Pixzoo's credentials")]
+    Credentials,
+    #[error("the language model service is rate limiting requests")]
+    RateLimited,
+    #[error("no answer within {0}s")]
+    Timeout(u64),
+    #[error("the language model could not run the request")]
+    ModelFailed,
+    #[error("the language model's answer could not be used")]
+    Unusable,
+}
+
+impl LlmError {
+    pub fn new(failure: LlmFailure, detail: impl Into<String>) -> Self {
+        Self {
+            step: None,
+            failure,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn at(mut self, step: &'static str) -> Self {
+        self.step = Some(step);
+        self
+    }
+}
+
+impl From<crate::server::providers::ProviderError> for LlmError {
+    fn from(err: crate::server::providers::ProviderError) -> Self {
+        use crate::server::providers::ProviderError as P;
+        let failure = match &err {
+            P::RateLimited { .. } | P::QuotaExhausted { .. } => LlmFailure::RateLimited,
+            P::Unauthorized { .. } => LlmFailure::Credentials,
+            P::Timeout { after, .. } => LlmFailure::Timeout(after.as_secs()),
+            P::Failed { .. } | P::BadRequest { .. } | P::UnknownModel { .. } => {
+                LlmFailure::ModelFailed
+            }
+            P::InvalidOutput { .. } => LlmFailure::Unusable,
+            P::Upstream { .. } => LlmFailure::ServiceFailed,
+        };
+        Self::new(failure, err.to_string())
+    }
+}
 
 enum Kind {
     Off,
@@ -153,10 +213,10 @@ impl PromptPipeline {
         };
         let result = match tokio::time::timeout(self.timeout, llm).await {
             Ok(result) => result,
-            Err(_) => Err(LlmError(format!(
-                "no answer within {}s",
-                self.timeout.as_secs()
-            ))),
+            Err(_) => Err(LlmError::new(
+                LlmFailure::Timeout(self.timeout.as_secs()),
+                "the prompt pipeline's own deadline passed",
+            )),
         };
         match result.and_then(|text| clean_answer(&text)) {
             Ok(final_prompt) => {
@@ -174,7 +234,7 @@ impl PromptPipeline {
                 }
             }
             Err(err) => {
-                tracing::warn!(pipeline = self.name(), error = %err, "prompt pipeline failed; using the prompt as written");
+                tracing::warn!(pipeline = self.name(), error = %err, detail = %err.detail, "prompt pipeline failed; using the prompt as written");
                 PromptOutcome {
                     final_prompt: prompt.to_owned(),
                     translation: Translation::Fallback,
@@ -197,7 +257,10 @@ fn clean_answer(text: &str) -> Result<String, LlmError> {
         .trim();
     let line = line.strip_prefix("Prompt:").unwrap_or(line).trim();
     if line.is_empty() {
-        return Err(LlmError("the model answered with an empty prompt".into()));
+        return Err(LlmError::new(
+            LlmFailure::Unusable,
+            "the model answered with an empty prompt",
+        ));
     }
     Ok(line.chars().take(1000).collect())
 }

@@ -7,7 +7,7 @@ use reqwest::header::AUTHORIZATION;
 use reqwest::Url;
 use serde_json::{json, Value};
 
-use super::{system_prompt, LlmError};
+use super::{system_prompt, LlmError, LlmFailure};
 use crate::server::config::{Config, ModelFamily};
 use crate::server::providers::openai::error_message;
 use crate::server::secret::Secret;
@@ -71,30 +71,38 @@ impl ChatClient {
             call = call.header(AUTHORIZATION, format!("Bearer {}", self.key.expose()));
         }
         let response = call.send().await.map_err(|err| {
-            LlmError(format!(
-                "the LLM server did not answer: {}",
-                err.without_url()
-            ))
+            LlmError::new(
+                LlmFailure::Unreachable,
+                format!("the LLM server did not answer: {}", err.without_url()),
+            )
         })?;
         let status = response.status();
         let body = response.bytes().await.map_err(|err| {
-            LlmError(format!(
-                "reading the LLM answer failed: {}",
-                err.without_url()
-            ))
+            LlmError::new(
+                LlmFailure::Unreachable,
+                format!("reading the LLM answer failed: {}", err.without_url()),
+            )
         })?;
         if !status.is_success() {
             let message = error_message(&body).unwrap_or_else(|| "no details".into());
-            return Err(LlmError(format!(
-                "the LLM server answered HTTP {}: {message}",
-                status.as_u16()
-            )));
+            return Err(LlmError::new(
+                LlmFailure::Status(status.as_u16()),
+                format!(
+                    "the LLM server answered HTTP {}: {message}",
+                    status.as_u16()
+                ),
+            ));
         }
         let answer: Value = serde_json::from_slice(&body)
-            .map_err(|_| LlmError("the LLM answer is not JSON".into()))?;
+            .map_err(|_| LlmError::new(LlmFailure::Unusable, "the LLM answer is not JSON"))?;
         answer["choices"][0]["message"]["content"]
             .as_str()
             .map(str::to_owned)
-            .ok_or_else(|| LlmError("the LLM answer has no choices[0].message.content".into()))
+            .ok_or_else(|| {
+                LlmError::new(
+                    LlmFailure::Unusable,
+                    "the LLM answer has no choices[0].message.content",
+                )
+            })
     }
 }

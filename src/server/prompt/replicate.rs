@@ -32,6 +32,6 @@ impl ReplicatePrompts {
         self.client
             .run_text(&self.model, input)
             .await
-            .map_err(|err| LlmError(err.to_string()))
+            .map_err(LlmError::from)
     }
 }
