@@ -6,6 +6,73 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::stage::Stage;
 
+/// Why the form, posted without JavaScript, came back (`/?…&error=<code>`). A code from this list,
+/// never text: the studio shows only what the server itself could have said, so a link cannot make
+/// the page tell its reader anything its author likes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormProblem {
+    SignIn,
+    Prompt,
+    Size,
+    Number,
+    Model,
+    Settings,
+    Limited,
+    Busy,
+    Refused,
+    Failed,
+}
+
+impl FormProblem {
+    const ALL: [FormProblem; 10] = [
+        FormProblem::SignIn,
+        FormProblem::Prompt,
+        FormProblem::Size,
+        FormProblem::Number,
+        FormProblem::Model,
+        FormProblem::Settings,
+        FormProblem::Limited,
+        FormProblem::Busy,
+        FormProblem::Refused,
+        FormProblem::Failed,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            FormProblem::SignIn => "sign-in",
+            FormProblem::Prompt => "prompt",
+            FormProblem::Size => "size",
+            FormProblem::Number => "number",
+            FormProblem::Model => "model",
+            FormProblem::Settings => "settings",
+            FormProblem::Limited => "limited",
+            FormProblem::Busy => "busy",
+            FormProblem::Refused => "refused",
+            FormProblem::Failed => "failed",
+        }
+    }
+
+    /// The problem a redirect names; anything else is not ours and shows nothing.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.code() == code)
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            FormProblem::SignIn => "Sign in with the server's API key to generate.",
+            FormProblem::Prompt => "Type a prompt first.",
+            FormProblem::Size => "Size: the width or height is out of range for this server; pick a preset or a smaller size.",
+            FormProblem::Number => "Width, height, steps and seed must be whole numbers.",
+            FormProblem::Model => "That model is not offered here; pick one from the list.",
+            FormProblem::Settings => "The model does not accept these settings (steps, seed or negative prompt); check them against the model.",
+            FormProblem::Limited => "Too many new images just now; wait a little and try again.",
+            FormProblem::Busy => "The server is busy; try again shortly.",
+            FormProblem::Refused => "This server does not allow that request.",
+            FormProblem::Failed => "The image could not be made; try again, or pick another model.",
+        }
+    }
+}
+
 /// A size a model can make, offered as a one-click preset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SizePreset {
@@ -128,7 +195,7 @@ pub async fn start_generation(form: GenerateForm) -> Result<Started, ServerFnErr
         .unwrap_or_else(|_| crate::server::guard::Client::unknown());
     Ok(match crate::server::studio::start(&state, form, client) {
         Ok(job) => Started::Job(job),
-        Err(reason) => Started::Refused(reason),
+        Err(problem) => Started::Refused(problem.message),
     })
 }
 

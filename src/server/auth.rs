@@ -51,7 +51,7 @@ impl Caller {
         Self {
             key: bearer_matches(state, headers),
             session: CookieJar::from_headers(headers)
-                .get(session::COOKIE)
+                .get(session::cookie_name(session::over_tls(state, headers)))
                 .map(|c| c.value().to_owned()),
         }
     }

@@ -4,6 +4,7 @@
 //! hashes no longer match). The key itself never travels back to the page. Whether a session
 //! authorises something is `auth.rs`'s question.
 
+use axum::http::HeaderMap;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -13,7 +14,33 @@ use sha2::Sha256;
 use crate::server::state::AppState;
 use crate::server::storage::CatalogError;
 
-pub const COOKIE: &str = "pixzoo_session";
+/// The cookie over plain HTTP (local use, a LAN).
+const COOKIE: &str = "pixzoo_session";
+/// The cookie over TLS. Browsers accept a `__Host-` cookie only with `Secure`, `Path=/` and no
+/// `Domain`, so neither a sibling subdomain nor a plain-HTTP page can plant or replace it.
+const HOST_COOKIE: &str = "__Host-pixzoo_session";
+
+/// The session cookie's name for a request that came over TLS or not ([`over_tls`]).
+pub fn cookie_name(tls: bool) -> &'static str {
+    if tls {
+        HOST_COOKIE
+    } else {
+        COOKIE
+    }
+}
+
+/// Whether the browser reached us over TLS: `server.public_url` is https, or the trusted reverse proxy
+/// (the one `security.client_ip_header` names) says so in `X-Forwarded-Proto`. Without a configured
+/// proxy the header is anyone's to send, so it is not believed.
+pub fn over_tls(state: &AppState, headers: &HeaderMap) -> bool {
+    state.public_url.starts_with("https://")
+        || (state.guard.clients.proxy_header.is_some()
+            && headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https")))
+}
 
 /// How long a sign-in lasts.
 const LIFETIME: time::Duration = time::Duration::days(30);
@@ -27,8 +54,8 @@ fn token_hash(state: &AppState, token: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// Starts a session and returns its cookie.
-pub async fn sign_in(state: &AppState) -> Result<Cookie<'static>, CatalogError> {
+/// Starts a session and returns its cookie (`tls`: whether the request came over TLS).
+pub async fn sign_in(state: &AppState, tls: bool) -> Result<Cookie<'static>, CatalogError> {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
@@ -38,24 +65,31 @@ pub async fn sign_in(state: &AppState) -> Result<Cookie<'static>, CatalogError> 
         .sessions
         .insert_session(&token_hash(state, &token), expires_at)
         .await?;
-    Ok(Cookie::build((COOKIE, token))
+    Ok(Cookie::build((cookie_name(tls), token))
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(state.public_url.starts_with("https://"))
+        .secure(tls)
         .path("/")
         .max_age(LIFETIME)
         .build())
 }
 
 /// Ends the session the cookie names (if any) and returns the cookie that clears it.
-pub async fn sign_out(state: &AppState, jar: &CookieJar) -> Result<Cookie<'static>, CatalogError> {
-    if let Some(cookie) = jar.get(COOKIE) {
+pub async fn sign_out(
+    state: &AppState,
+    jar: &CookieJar,
+    tls: bool,
+) -> Result<Cookie<'static>, CatalogError> {
+    if let Some(cookie) = jar.get(cookie_name(tls)) {
         state
             .sessions
             .delete_session(&token_hash(state, cookie.value()))
             .await?;
     }
-    Ok(Cookie::build((COOKIE, "")).path("/").build())
+    Ok(Cookie::build((cookie_name(tls), ""))
+        .secure(tls)
+        .path("/")
+        .build())
 }
 
 /// Whether `token` names a sign-in that has not expired; a catalog failure counts as "no".

@@ -1,7 +1,7 @@
 //! The studio as a face: the model picker's options, and a form turned into a generation (by its
 //! server function, or posted without JavaScript). Its running generations are `jobs.rs`'s.
 
-use crate::api::studio::{GenerateForm, ModelOption, SizePreset, StepsRange};
+use crate::api::studio::{FormProblem, GenerateForm, ModelOption, SizePreset, StepsRange};
 use crate::server::config::Sizes;
 use crate::server::engine::{intake, EngineError, GenerateRequest, Plan, Seed};
 use crate::server::error::user_message;
@@ -61,7 +61,7 @@ pub fn model_options(state: &AppState) -> Vec<ModelOption> {
 
 /// Starts (or joins) the generation the form describes; the error is in plain words for the form.
 /// The caller has checked that the browser may generate (`auth.rs`).
-pub fn start(state: &AppState, form: GenerateForm, client: Client) -> Result<String, String> {
+pub fn start(state: &AppState, form: GenerateForm, client: Client) -> Result<String, Problem> {
     let (plan, size) = plan(state, form)?;
     let admission = state.guard.ticket(client, Signature::NotRequired);
     let job = state.engine.submit(plan, admission);
@@ -70,11 +70,16 @@ pub fn start(state: &AppState, form: GenerateForm, client: Client) -> Result<Str
 
 /// The engine's plan for a studio form, and the size asked for. Without a fixed seed every press of
 /// Generate makes a new image, and the result card names the seed that made it.
-pub fn plan(state: &AppState, form: GenerateForm) -> Result<(Plan, Size), String> {
+pub fn plan(state: &AppState, form: GenerateForm) -> Result<(Plan, Size), Problem> {
     // Checked in the order the form shows them.
-    let prompt = intake::prompt(&form.prompt).map_err(|e| studio_words(&e))?;
-    let size = parse_size(&format!("{}x{}", form.width, form.height), &state.limits)
-        .map_err(|e| format!("Size: {e}."))?;
+    let prompt = intake::prompt(&form.prompt).map_err(|e| Problem::of(&e))?;
+    let size =
+        parse_size(&format!("{}x{}", form.width, form.height), &state.limits).map_err(|e| {
+            Problem {
+                code: FormProblem::Size,
+                message: format!("Size: {e}."),
+            }
+        })?;
     let plan = state
         .engine
         .plan(GenerateRequest {
@@ -87,14 +92,33 @@ pub fn plan(state: &AppState, form: GenerateForm) -> Result<(Plan, Size), String
             translate: form.translate,
             redo: false,
         })
-        .map_err(|e| studio_words(&e))?;
+        .map_err(|e| Problem::of(&e))?;
     Ok((plan, size))
 }
 
-/// An engine error as the studio says it.
-fn studio_words(err: &EngineError) -> String {
-    match err {
-        EngineError::EmptyPrompt => "Type a prompt first.".into(),
-        other => user_message(other),
+/// What is wrong with a studio request: in full words for the page that asked (a server function's
+/// answer), and as a code for a redirect (the form posted without JavaScript).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub code: FormProblem,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn of(err: &EngineError) -> Self {
+        let code = match err {
+            EngineError::EmptyPrompt => FormProblem::Prompt,
+            EngineError::UnknownModel(_) => FormProblem::Model,
+            EngineError::BadRequest(_) => FormProblem::Settings,
+            EngineError::Limited { .. } => FormProblem::Limited,
+            EngineError::Busy => FormProblem::Busy,
+            EngineError::Forbidden(_) => FormProblem::Refused,
+            _ => FormProblem::Failed,
+        };
+        let message = match err {
+            EngineError::EmptyPrompt => FormProblem::Prompt.message().to_owned(),
+            other => user_message(other),
+        };
+        Self { code, message }
     }
 }

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos_router::params::ParamsMap;
 
-use crate::api::studio::{GenerateForm, JobView};
+use crate::api::studio::{FormProblem, GenerateForm, JobView};
 
 #[derive(Debug, Clone, Copy)]
 pub struct StudioState {
@@ -76,7 +76,13 @@ impl StudioState {
             .set(query.get("negative_prompt").unwrap_or_default());
         self.translate
             .set(query.get("translate").is_none_or(|t| t != "0"));
-        self.problem.set(query.get("error"));
+        // Only a code the server put there: free text from a link is never shown.
+        self.problem.set(
+            query
+                .get("error")
+                .and_then(|code| FormProblem::from_code(&code))
+                .map(|problem| problem.message().to_owned()),
+        );
     }
 
     /// The form as it stands.

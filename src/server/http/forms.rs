@@ -3,15 +3,15 @@
 //! JavaScript the studio polls its generation instead, but sign-in and sign-out go through here too.
 
 use axum::extract::{Form, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::Deserialize;
 
 use super::limits::Admit;
-use crate::api::studio::GenerateForm;
+use crate::api::studio::{FormProblem, GenerateForm};
 use crate::server::auth::{key_matches, Action, Caller, Via};
-use crate::server::error::user_message;
 use crate::server::error::ApiError;
 use crate::server::state::AppState;
 use crate::server::{session, studio};
@@ -43,6 +43,7 @@ fn local_path(next: &str) -> &str {
 
 pub async fn sign_in(
     State(state): State<AppState>,
+    headers: HeaderMap,
     jar: CookieJar,
     Form(form): Form<SignIn>,
 ) -> Result<Response, ApiError> {
@@ -51,15 +52,22 @@ pub async fn sign_in(
         let again = format!("/sign-in?failed=1&next={}", encode(next));
         return Ok(Redirect::to(&again).into_response());
     }
-    let cookie = session::sign_in(&state).await.map_err(|err| {
-        tracing::error!(error = %err, "recording a studio sign-in failed");
-        ApiError::Internal
-    })?;
+    let cookie = session::sign_in(&state, session::over_tls(&state, &headers))
+        .await
+        .map_err(|err| {
+            tracing::error!(error = %err, "recording a studio sign-in failed");
+            ApiError::Internal
+        })?;
     Ok((jar.add(cookie), Redirect::to(next)).into_response())
 }
 
-pub async fn sign_out(State(state): State<AppState>, jar: CookieJar) -> Result<Response, ApiError> {
-    let cleared = session::sign_out(&state, &jar).await.map_err(|err| {
+pub async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    jar: CookieJar,
+) -> Result<Response, ApiError> {
+    let tls = session::over_tls(&state, &headers);
+    let cleared = session::sign_out(&state, &jar, tls).await.map_err(|err| {
         tracing::error!(error = %err, "ending a studio sign-in failed");
         ApiError::Internal
     })?;
@@ -82,28 +90,23 @@ pub struct Generate {
 }
 
 impl Generate {
-    fn to_form(&self) -> Result<GenerateForm, String> {
-        let whole = |name: &str, value: &str| {
-            value
-                .trim()
-                .parse::<u32>()
-                .map_err(|_| format!("{name} must be a whole number."))
-        };
-        let optional = |name: &str, value: &str| {
+    fn to_form(&self) -> Result<GenerateForm, FormProblem> {
+        let whole = |value: &str| value.trim().parse::<u32>().map_err(|_| FormProblem::Number);
+        let optional = |value: &str| {
             if value.trim().is_empty() {
                 Ok(None)
             } else {
-                whole(name, value).map(Some)
+                whole(value).map(Some)
             }
         };
         Ok(GenerateForm {
             prompt: self.prompt.clone(),
             model: self.model.clone(),
-            width: whole("Width", &self.width)?,
-            height: whole("Height", &self.height)?,
-            steps: optional("Steps", &self.steps)?,
+            width: whole(&self.width)?,
+            height: whole(&self.height)?,
+            steps: optional(&self.steps)?,
             seed: match self.fixed_seed {
-                Some(_) => optional("Seed", &self.seed)?,
+                Some(_) => optional(&self.seed)?,
                 None => None,
             },
             negative_prompt: Some(self.negative_prompt.clone()).filter(|n| !n.trim().is_empty()),
@@ -111,8 +114,8 @@ impl Generate {
         })
     }
 
-    /// The studio again, filled in with what was posted, and the problem to show beside it.
-    fn back_with(&self, problem: &str) -> Redirect {
+    /// The studio again, filled in with what was posted, and the code of the problem to show beside it.
+    fn back_with(&self, problem: FormProblem) -> Redirect {
         let mut query = vec![
             ("prompt", self.prompt.as_str()),
             ("model", self.model.as_str()),
@@ -124,7 +127,7 @@ impl Generate {
                 "translate",
                 if self.translate.is_some() { "1" } else { "0" },
             ),
-            ("error", problem),
+            ("error", problem.code()),
         ];
         if self.fixed_seed.is_some() {
             query.push(("seed", self.seed.as_str()));
@@ -146,16 +149,21 @@ pub async fn generate(
     Form(posted): Form<Generate>,
 ) -> Redirect {
     if !caller.may(&state, Via::Studio, Action::Generate).await {
-        return posted.back_with("Sign in with the server's API key to generate.");
+        return posted.back_with(FormProblem::SignIn);
     }
-    let plan = posted.to_form().and_then(|form| studio::plan(&state, form));
+    let plan = posted
+        .to_form()
+        .and_then(|form| studio::plan(&state, form).map_err(|problem| problem.code));
     let (plan, _) = match plan {
         Ok(plan) => plan,
-        Err(problem) => return posted.back_with(&problem),
+        Err(problem) => return posted.back_with(problem),
     };
     match state.engine.generate(plan, admission).await {
         Ok(generated) => Redirect::to(&format!("/gallery/{}", generated.record.id)),
-        Err(err) => posted.back_with(&user_message(&err)),
+        Err(err) => {
+            tracing::info!(error = %err, "the studio's form post did not make an image");
+            posted.back_with(studio::Problem::of(&err).code)
+        }
     }
 }
 
@@ -194,10 +202,7 @@ mod tests {
             height: "wide".into(),
             ..Default::default()
         };
-        assert_eq!(
-            posted.to_form(),
-            Err("Height must be a whole number.".into())
-        );
+        assert_eq!(posted.to_form(), Err(FormProblem::Number));
 
         let posted = Generate {
             prompt: "a fox".into(),
@@ -221,11 +226,11 @@ mod tests {
             height: "480".into(),
             ..Default::default()
         };
-        let location = posted.back_with("Size: too big.").into_response();
+        let location = posted.back_with(FormProblem::Size).into_response();
         let location = location.headers()["location"].to_str().unwrap().to_owned();
         assert_eq!(
             location,
-            "/?prompt=un%20zorro%20%26%20un%20b%C3%BAho&width=640&height=480&translate=0&error=Size%3A%20too%20big%2E"
+            "/?prompt=un%20zorro%20%26%20un%20b%C3%BAho&width=640&height=480&translate=0&error=size"
         );
     }
 }

@@ -11,6 +11,7 @@ mod metrics;
 mod negotiate;
 mod original;
 mod placeholder;
+mod same_origin;
 mod transformed;
 
 use std::path::PathBuf;
@@ -73,6 +74,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::extract::DefaultBodyLimit::max(
             state.security.max_body_bytes,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            same_origin::same_origin,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
