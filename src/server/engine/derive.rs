@@ -9,7 +9,8 @@ use sha2::{Digest, Sha256};
 
 use super::{Engine, EngineError, Inner};
 use crate::domain::format::ImageFormat;
-use crate::server::storage::{DerivativeRecord, ImageRecord};
+use crate::server::storage::blobs::verified;
+use crate::server::storage::{DerivativeRecord, ImageRecord, Orphan};
 use crate::server::transform::geometry::layout;
 use crate::server::transform::inspect::InspectError;
 use crate::server::transform::pipeline::{transform, Settings, TransformError, PIPELINE_VERSION};
@@ -104,7 +105,11 @@ impl Engine {
             .await
             .map_err(|e| Arc::new(e.into()))?;
         if let Some(stored) = stored {
-            match inner.blobs.get(&stored.blob_key()).await {
+            let blob = stored.blob_key();
+            let read = inner.blobs.get(&blob).await.and_then(|bytes| {
+                verified(&blob, bytes, stored.content_hash.as_deref(), stored.bytes)
+            });
+            match read {
                 Ok(bytes) => {
                     metrics::counter!("pixzoo_cache_total", "kind" => "derivative", "result" => "hit")
                         .increment(1);
@@ -114,7 +119,7 @@ impl Engine {
                         etag: format!("\"{key}\""),
                     });
                 }
-                // A derivative can always be made again; a missing blob is not fatal.
+                // A derivative can always be made again; a missing or torn blob is not fatal.
                 Err(err) => {
                     tracing::warn!(key = %key, error = %err, "stored derivative unreadable; making it again")
                 }
@@ -170,33 +175,35 @@ impl Inner {
                     EngineError::Internal(format!("transforming image {}: {other}", record.id))
                 }
             })?;
+        let bytes = Bytes::from(output.bytes);
         let derivative = DerivativeRecord {
             key: key.clone(),
             image_id: record.id.clone(),
             format: output.format,
             width: output.width,
             height: output.height,
+            bytes: bytes.len() as u64,
+            content_hash: Some(hex::encode(Sha256::digest(&bytes))),
         };
-        let bytes = Bytes::from(output.bytes);
-        self.blobs
-            .put(&derivative.blob_key(), bytes.clone())
-            .await?;
-        let recorded = self
+        let blob = derivative.blob_key();
+        self.blobs.put(&blob, bytes.clone()).await?;
+        match self
             .catalog
-            .insert_derivative(
-                &derivative,
-                &request.options.to_string(),
-                bytes.len() as u64,
-            )
-            .await;
-        if let Err(err) = recorded {
-            // The image was deleted while this was being made: answer the request that asked while it
-            // existed, but keep nothing of it.
-            if self.catalog.by_id(&record.id).await?.is_some() {
-                return Err(err.into());
-            }
-            if self.catalog.derivative(&key).await?.is_none() {
-                self.blobs.delete(&derivative.blob_key()).await?;
+            .insert_derivative(&derivative, &request.options.to_string())
+            .await
+        {
+            Ok(()) => self.ensure_blob(&blob, &bytes).await?,
+            Err(err) => {
+                // The image was deleted while this was being made: answer the request that asked
+                // while it existed, but keep nothing of it.
+                if self.catalog.by_id(&record.id).await?.is_some() {
+                    return Err(err.into());
+                }
+                self.remove_orphan(&Orphan::Derivative {
+                    key: key.clone(),
+                    format: output.format,
+                })
+                .await?;
             }
         }
         Ok(Derived {

@@ -18,6 +18,8 @@ pub type JobResult<T> = Result<T, Arc<EngineError>>;
 pub struct Job<T: Clone> {
     pub result: Shared<BoxFuture<'static, JobResult<T>>>,
     pub progress: broadcast::Receiver<Progress>,
+    /// The job was already running: this caller joined it, and it runs on another caller's terms.
+    pub joined: bool,
 }
 
 struct Running<T: Clone> {
@@ -52,6 +54,7 @@ impl<T: Clone + Send + Sync + 'static> Flights<T> {
             return Job {
                 result: job.result.clone(),
                 progress: job.progress.subscribe(),
+                joined: true,
             };
         }
         let (progress, receiver) = broadcast::channel(64);
@@ -85,6 +88,7 @@ impl<T: Clone + Send + Sync + 'static> Flights<T> {
         Job {
             result,
             progress: receiver,
+            joined: false,
         }
     }
 }

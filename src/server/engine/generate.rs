@@ -229,9 +229,10 @@ impl Inner {
             "generated"
         );
         let bytes = if stored.content_hash == record.content_hash {
+            self.ensure_blob(&stored.blob_key(), &bytes).await?;
             bytes
         } else {
-            self.blobs.get(&stored.blob_key()).await?
+            self.original_bytes(&stored).await?
         };
         Ok(Generated {
             record: stored,
@@ -385,6 +386,47 @@ mod tests {
         async fn generate(&self, _: ProviderRequest) -> Result<ProviderImage, ProviderError> {
             unreachable!("check never calls the provider")
         }
+    }
+
+    /// Refuses, but only once told to: so others can join the job while it waits at admission.
+    struct RefuseWhenTold(Arc<tokio::sync::Notify>);
+
+    #[async_trait::async_trait]
+    impl crate::server::engine::Admission for RefuseWhenTold {
+        async fn admit(&self, _: &crate::server::config::ModelConfig) -> Result<(), EngineError> {
+            self.0.notified().await;
+            Err(EngineError::Forbidden("no signature".into()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_joiner_is_admitted_with_its_own_ticket_when_the_first_is_refused() {
+        use crate::server::engine::progress::Progress;
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path()).await;
+        let release = Arc::new(tokio::sync::Notify::new());
+        let unsigned = engine.submit(
+            plan(&engine, false),
+            Arc::new(RefuseWhenTold(release.clone())),
+        );
+        let mut signed = engine.submit(plan(&engine, false), Arc::new(crate::server::engine::Open));
+        assert!(signed.joined);
+        release.notify_one();
+
+        let refused = unsigned.result.await.unwrap_err();
+        assert!(matches!(*refused, EngineError::Forbidden(_)), "{refused}");
+        let made = signed.result.clone().await.unwrap();
+        assert_eq!(
+            made.cache,
+            CacheStatus::Miss,
+            "made on the joiner's own ticket"
+        );
+        // The joiner's progress ends in its own outcome, not the refusal it joined.
+        let mut last = None;
+        while let Ok(progress) = signed.progress.recv().await {
+            last = Some(progress);
+        }
+        assert_eq!(last, Some(Progress::Done { id: made.record.id }));
     }
 
     #[tokio::test]

@@ -4,6 +4,8 @@
 //! (`flight.rs`). Derivatives of stored images are `derive.rs`. The engine is handed its parts; it
 //! opens nothing itself (`server::build` wires it).
 
+#[cfg(test)]
+mod delete_race;
 pub mod derive;
 mod flight;
 mod generate;
@@ -23,8 +25,9 @@ use crate::server::config::{EngineConfig, ModelConfig};
 use crate::server::cpu::{CpuError, CpuPool};
 use crate::server::prompt::PromptPipeline;
 use crate::server::providers::{ProviderError, Providers};
+use crate::server::storage::blobs::verified;
 use crate::server::storage::{
-    BlobError, BlobStore, Catalog, CatalogError, ImageRecord, PageQuery, Storage,
+    BlobError, BlobStore, Catalog, CatalogError, ImageRecord, Orphan, PageQuery, Storage,
 };
 use flight::Flights;
 pub use flight::Job;
@@ -69,6 +72,16 @@ pub enum EngineError {
         message: String,
         retry_after: Duration,
     },
+}
+
+impl EngineError {
+    /// What an [`Admission`] says "no" with: a refusal of one request's ticket, not of the work.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            EngineError::Forbidden(_) | EngineError::Limited { .. }
+        )
+    }
 }
 
 impl From<CpuError> for EngineError {
@@ -207,8 +220,82 @@ impl Engine {
     }
 
     /// Starts (or joins) the job for this plan; its progress can be followed while it runs. Only the
-    /// request that starts the job is asked for admission.
+    /// request that starts the job is asked for admission. A request that joined a job whose starter
+    /// was refused (no signature, or that client's limit) is not refused with it: it tries again with
+    /// its own ticket, starting the job or joining whoever did.
     pub fn submit(&self, plan: Plan, admission: Arc<dyn Admission>) -> Job<Generated> {
+        let job = self.start_or_join(plan.clone(), admission.clone());
+        if job.joined {
+            self.follow_as_joiner(job, plan, admission)
+        } else {
+            job
+        }
+    }
+
+    /// Follows a joined job on this caller's behalf: its progress is relayed, and if it ends in
+    /// someone else's refusal the caller's own ticket is tried, a few times at most (each time the
+    /// work may have been started by yet another refused request).
+    fn follow_as_joiner(
+        &self,
+        first: Job<Generated>,
+        plan: Plan,
+        admission: Arc<dyn Admission>,
+    ) -> Job<Generated> {
+        use futures::FutureExt;
+        use tokio::sync::broadcast::error::RecvError;
+        const MAX_REJOINS: u32 = 3;
+        let (relay, progress) = tokio::sync::broadcast::channel(64);
+        let engine = self.clone();
+        let task = tokio::spawn(async move {
+            let mut job = first;
+            let mut rejoins = 0;
+            loop {
+                let mut end = None;
+                loop {
+                    match job.progress.recv().await {
+                        Ok(last @ (Progress::Done { .. } | Progress::Error { .. })) => {
+                            end = Some(last);
+                            break;
+                        }
+                        Ok(step) => {
+                            let _ = relay.send(step);
+                        }
+                        Err(RecvError::Lagged(_)) => continue,
+                        Err(RecvError::Closed) => break,
+                    }
+                }
+                let result = job.result.clone().await;
+                match &result {
+                    Err(err) if err.is_refusal() && job.joined && rejoins < MAX_REJOINS => {
+                        rejoins += 1;
+                        job = engine.start_or_join(plan.clone(), admission.clone());
+                    }
+                    _ => {
+                        if let Some(end) = end {
+                            let _ = relay.send(end);
+                        }
+                        return result;
+                    }
+                }
+            }
+        });
+        let result = async move {
+            task.await.unwrap_or_else(|err| {
+                Err(Arc::new(EngineError::Internal(format!(
+                    "following a generation failed: {err}"
+                ))))
+            })
+        }
+        .boxed()
+        .shared();
+        Job {
+            result,
+            progress,
+            joined: true,
+        }
+    }
+
+    fn start_or_join(&self, plan: Plan, admission: Arc<dyn Admission>) -> Job<Generated> {
         let inner = self.inner.clone();
         self.inner
             .flights
@@ -258,10 +345,10 @@ impl Engine {
         let Some(orphans) = self.inner.catalog.delete(id).await? else {
             return Ok(false);
         };
-        for key in orphans {
+        for orphan in orphans {
             // The row is gone, so the image is gone; a blob left behind is only wasted space.
-            if let Err(err) = self.inner.blobs.delete(&key).await {
-                tracing::warn!(key = %key, error = %err, "could not remove a deleted image's blob");
+            if let Err(err) = self.inner.remove_orphan(&orphan).await {
+                tracing::warn!(key = %orphan.blob_key(), error = %err, "could not remove a deleted image's blob");
             }
         }
         Ok(true)
@@ -281,18 +368,64 @@ impl Engine {
 }
 
 impl Inner {
-    /// A stored image's original. A missing blob is an internal fault, unless the image was deleted
-    /// since its row was read: then the request simply came too late.
+    /// A stored image's original, checked against its row. A missing (or torn) blob is an internal
+    /// fault, unless the image was deleted since its row was read: then the request simply came too
+    /// late.
     async fn original_bytes(&self, record: &ImageRecord) -> Result<Bytes, EngineError> {
-        match self.blobs.get(&record.blob_key()).await {
+        let key = record.blob_key();
+        let read = self
+            .blobs
+            .get(&key)
+            .await
+            .and_then(|bytes| verified(&key, bytes, Some(&record.content_hash), record.bytes));
+        match read {
             Ok(bytes) => Ok(bytes),
             Err(err) => match self.catalog.by_id(&record.id).await? {
                 None => Err(EngineError::Gone(format!(
                     "image {} was deleted",
                     record.id
                 ))),
-                Some(_) => Err(err.into()),
+                Some(_) => {
+                    tracing::error!(id = %record.id, error = %err, "a stored image's blob is missing or torn; not serving it");
+                    Err(err.into())
+                }
             },
         }
+    }
+
+    /// Removes a blob a delete orphaned. Blobs are content-addressed, so an identical image (or
+    /// derivative) may be recorded between the delete's commit and the unlink; the bytes are kept in
+    /// hand and put back if a row needs them once the blob is gone. Together with
+    /// [`Inner::ensure_blob`] after every insert, neither order of the two leaves a row without its
+    /// blob.
+    async fn remove_orphan(&self, orphan: &Orphan) -> Result<(), EngineError> {
+        let key = orphan.blob_key();
+        let bytes = match self.blobs.get(&key).await {
+            Ok(bytes) => bytes,
+            Err(BlobError::NotFound(_)) => return Ok(()),
+            Err(err) => return Err(err.into()),
+        };
+        self.blobs.delete(&key).await?;
+        let needed = match orphan {
+            Orphan::Original { content_hash, .. } => {
+                self.catalog.content_in_use(content_hash).await?
+            }
+            Orphan::Derivative { key, .. } => self.catalog.derivative(key).await?.is_some(),
+        };
+        if needed {
+            tracing::info!(key = %key, "a blob deleted with one image is needed by another; put back");
+            self.blobs.put(&key, bytes).await?;
+        }
+        Ok(())
+    }
+
+    /// After a row is inserted: its blob is there, or is put again (a delete of an identical image
+    /// may have removed it between this request's put and its insert).
+    async fn ensure_blob(&self, key: &str, bytes: &Bytes) -> Result<(), EngineError> {
+        if !self.blobs.exists(key).await? {
+            tracing::info!(key = %key, "a blob was removed by a delete while its row was recorded; put back");
+            self.blobs.put(key, bytes.clone()).await?;
+        }
+        Ok(())
     }
 }

@@ -1,6 +1,12 @@
 //! Image bytes through `object_store`: the local filesystem by default.
+//!
+//! A put is durable before it returns: the catalog (`synchronous = FULL`) writes a row only after
+//! its blob, and after a power loss a durable row must not point at a blob still in the page cache.
+//! `object_store`'s local store writes a temporary file and renames it, but syncs neither the file nor
+//! the directories, so [`BlobStore::put`] does that itself (an S3 put is durable when it answers).
+//! Reads are checked against the row's hash by [`verified`]: a blob that does not match is missing.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -19,6 +25,10 @@ pub enum BlobError {
     },
     #[error("blob {0} does not exist")]
     NotFound(String),
+    #[error("blob {key} does not match its catalog row: {reason}")]
+    Mismatch { key: String, reason: String },
+    #[error("blob {key} could not be made durable: {source}")]
+    Sync { key: String, source: std::io::Error },
     #[error("blob store: {0}")]
     Store(#[from] object_store::Error),
 }
@@ -26,6 +36,8 @@ pub enum BlobError {
 #[derive(Clone, Debug)]
 pub struct BlobStore {
     store: Arc<dyn ObjectStore>,
+    /// The directory a local store writes under, whose files and directories a put syncs.
+    local_root: Option<PathBuf>,
 }
 
 impl BlobStore {
@@ -36,18 +48,60 @@ impl BlobStore {
             path: dir.display().to_string(),
             source,
         })?;
-        Ok(Self::new(Arc::new(LocalFileSystem::new_with_prefix(dir)?)))
+        let mut blobs = Self::new(Arc::new(LocalFileSystem::new_with_prefix(dir)?));
+        blobs.local_root = Some(dir.to_owned());
+        Ok(blobs)
     }
 
+    /// A store whose puts are durable when they return (S3 and its kin).
     pub fn new(store: Arc<dyn ObjectStore>) -> Self {
-        Self { store }
+        Self {
+            store,
+            local_root: None,
+        }
     }
 
+    /// Stores `bytes` under `key`, durably: on a local disk the file and every directory up to the
+    /// store's root are synced before this returns. A file that a concurrent delete removed before it
+    /// was synced is written again.
     pub async fn put(&self, key: &str, bytes: Bytes) -> Result<(), BlobError> {
-        self.store
-            .put(&ObjectPath::from(key), PutPayload::from_bytes(bytes))
-            .await?;
-        Ok(())
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            self.store
+                .put(
+                    &ObjectPath::from(key),
+                    PutPayload::from_bytes(bytes.clone()),
+                )
+                .await?;
+            let Some(root) = &self.local_root else {
+                return Ok(());
+            };
+            let (root, file) = (root.clone(), root.join(key));
+            let synced = tokio::task::spawn_blocking(move || sync_up_to(&root, &file))
+                .await
+                .map_err(|err| std::io::Error::other(err.to_string()))
+                .and_then(|synced| synced);
+            match synced {
+                Ok(()) => return Ok(()),
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound && attempts < 3 => {}
+                Err(source) => {
+                    return Err(BlobError::Sync {
+                        key: key.to_owned(),
+                        source,
+                    })
+                }
+            }
+        }
+    }
+
+    /// Whether `key` exists, without reading it.
+    pub async fn exists(&self, key: &str) -> Result<bool, BlobError> {
+        match self.store.head(&ObjectPath::from(key)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(err) => Err(err.into()),
+        }
     }
 
     pub async fn get(&self, key: &str) -> Result<Bytes, BlobError> {
@@ -71,6 +125,50 @@ impl BlobStore {
         self.store.list_with_delimiter(None).await?;
         Ok(())
     }
+}
+
+/// fsync of `file`, then of each directory from its own up to `root`, so that the file's data and the
+/// names leading to it (a fan-out directory may be new) survive a power loss.
+fn sync_up_to(root: &Path, file: &Path) -> std::io::Result<()> {
+    std::fs::File::open(file)?.sync_all()?;
+    let mut dir = file.parent();
+    while let Some(current) = dir {
+        std::fs::File::open(current)?.sync_all()?;
+        if current == root || !current.starts_with(root) {
+            break;
+        }
+        dir = current.parent();
+    }
+    Ok(())
+}
+
+/// `bytes` read from `key` if they are what the row says: the SHA-256 `content_hash` when the row
+/// has one, else at least the length. Anything else (a blob torn by a crash, a disk error) is
+/// [`BlobError::Mismatch`], and never served.
+pub fn verified(
+    key: &str,
+    bytes: Bytes,
+    content_hash: Option<&str>,
+    len: u64,
+) -> Result<Bytes, BlobError> {
+    let mismatch = |reason: String| BlobError::Mismatch {
+        key: key.to_owned(),
+        reason,
+    };
+    if bytes.len() as u64 != len {
+        return Err(mismatch(format!(
+            "{} bytes, the row says {len}",
+            bytes.len()
+        )));
+    }
+    if let Some(expected) = content_hash {
+        use sha2::{Digest, Sha256};
+        let actual = hex::encode(Sha256::digest(&bytes));
+        if actual != expected {
+            return Err(mismatch(format!("its SHA-256 is {actual}")));
+        }
+    }
+    Ok(bytes)
 }
 
 /// Where an original lives: by content, fanned out over 256 directories.
@@ -102,6 +200,32 @@ mod tests {
         assert!(matches!(
             blobs.get("originals/zz/nope.png").await,
             Err(BlobError::NotFound(_))
+        ));
+        assert!(blobs.exists(&key).await.unwrap());
+        assert!(!blobs.exists("originals/zz/nope.png").await.unwrap());
+    }
+
+    #[test]
+    fn only_bytes_that_match_their_row_are_served() {
+        use sha2::{Digest, Sha256};
+        let bytes = Bytes::from_static(b"a whole image");
+        let hash = hex::encode(Sha256::digest(&bytes));
+        assert_eq!(
+            verified("k", bytes.clone(), Some(&hash), 13).unwrap(),
+            bytes
+        );
+        assert_eq!(verified("k", bytes.clone(), None, 13).unwrap(), bytes);
+        // Torn by a crash: empty, short, or the right length with other bytes.
+        for (torn, len) in [(Bytes::new(), 13), (bytes.slice(..5), 13)] {
+            assert!(matches!(
+                verified("k", torn, Some(&hash), len),
+                Err(BlobError::Mismatch { .. })
+            ));
+        }
+        let other = Bytes::from_static(b"a whole imagE");
+        assert!(matches!(
+            verified("k", other, Some(&hash), 13),
+            Err(BlobError::Mismatch { .. })
         ));
     }
 }

@@ -7,7 +7,7 @@ use crate::domain::format::ImageFormat;
 use crate::domain::translation::Translation;
 use crate::server::storage::blobs::derivative_key;
 use crate::server::storage::{
-    cursor_after, parse_cursor, Catalog, DerivativeRecord, ImageRecord, PageQuery,
+    cursor_after, parse_cursor, Catalog, DerivativeRecord, ImageRecord, Orphan, PageQuery,
 };
 
 /// A record with every field set, so a backend that drops or mangles one is caught.
@@ -159,14 +159,16 @@ async fn derivatives_follow_their_image(catalog: &dyn Catalog) {
         format: ImageFormat::Avif,
         width: 40,
         height: 30,
+        bytes: 99,
+        content_hash: Some("ab".repeat(32)),
     };
     assert_eq!(catalog.derivative("dk1").await.unwrap(), None);
     catalog
-        .insert_derivative(&derivative, "width=40", 99)
+        .insert_derivative(&derivative, "width=40")
         .await
         .unwrap();
     catalog
-        .insert_derivative(&derivative, "width=40", 99)
+        .insert_derivative(&derivative, "width=40")
         .await
         .expect("recording the same derivative twice is not an error");
     assert_eq!(catalog.derivative("dk1").await.unwrap(), Some(derivative));
@@ -176,12 +178,11 @@ async fn derivatives_follow_their_image(catalog: &dyn Catalog) {
         format: ImageFormat::Png,
         width: 1,
         height: 1,
+        bytes: 1,
+        content_hash: None,
     };
     assert!(
-        catalog
-            .insert_derivative(&orphan, "width=1", 1)
-            .await
-            .is_err(),
+        catalog.insert_derivative(&orphan, "width=1").await.is_err(),
         "a derivative of an image that is gone is refused"
     );
 }
@@ -199,9 +200,11 @@ async fn delete_returns_what_no_one_else_needs(catalog: &dyn Catalog) {
         format: ImageFormat::Webp,
         width: 10,
         height: 10,
+        bytes: 10,
+        content_hash: None,
     };
     catalog
-        .insert_derivative(&derivative, "width=10", 10)
+        .insert_derivative(&derivative, "width=10")
         .await
         .unwrap();
 
@@ -211,13 +214,16 @@ async fn delete_returns_what_no_one_else_needs(catalog: &dyn Catalog) {
         "another image still needs the blob"
     );
     assert_eq!(catalog.by_id("s1").await.unwrap(), None);
+    assert!(catalog.content_in_use(&"cd".repeat(32)).await.unwrap());
+    let orphans = catalog.delete("s2").await.unwrap().unwrap();
     assert_eq!(
-        catalog.delete("s2").await.unwrap(),
-        Some(vec![
+        orphans.iter().map(Orphan::blob_key).collect::<Vec<_>>(),
+        [
             shared_b.blob_key(),
             derivative_key("dk-s2", ImageFormat::Webp)
-        ])
+        ]
     );
+    assert!(!catalog.content_in_use(&"cd".repeat(32)).await.unwrap());
     assert_eq!(catalog.derivative("dk-s2").await.unwrap(), None);
     assert_eq!(catalog.delete("s2").await.unwrap(), None);
 }

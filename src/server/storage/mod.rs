@@ -3,7 +3,8 @@
 //! user holds only the part it needs. [`open`] is the one place either is built from configuration.
 //!
 //! Invariants every backend keeps (checked by `conformance.rs`):
-//! - a catalog row is written only after its blob, so every row points at a blob that exists;
+//! - a catalog row is written only after its blob is durable, so every row points at a blob that exists
+//!   (blobs are checked against the row's hash when read, and one that does not match is missing);
 //! - the first image recorded under a generation key wins, later ones get the winner back;
 //! - the first prompt-cache answer wins;
 //! - a derivative cannot be recorded for an image that no longer exists.
@@ -17,7 +18,7 @@ pub mod sqlite;
 use std::sync::Arc;
 
 pub use blobs::{BlobError, BlobStore};
-pub use records::{cursor_after, parse_cursor, DerivativeRecord, ImageRecord, PageQuery};
+pub use records::{cursor_after, parse_cursor, DerivativeRecord, ImageRecord, Orphan, PageQuery};
 
 use crate::server::config::StorageConfig;
 
@@ -53,8 +54,11 @@ pub trait Images: Send + Sync {
     async fn page(&self, query: &PageQuery<'_>) -> Result<Vec<ImageRecord>, CatalogError>;
 
     /// Removes an image's row and its derivatives' rows; returns `None` when there was no such image,
-    /// else the blob keys no other image still needs (content-addressed blobs may be shared).
-    async fn delete(&self, id: &str) -> Result<Option<Vec<String>>, CatalogError>;
+    /// else the blobs no other image still needs (content-addressed blobs may be shared).
+    async fn delete(&self, id: &str) -> Result<Option<Vec<Orphan>>, CatalogError>;
+
+    /// Whether any image's original has this content.
+    async fn content_in_use(&self, content_hash: &str) -> Result<bool, CatalogError>;
 }
 
 /// Stored transforms of images.
@@ -68,7 +72,6 @@ pub trait Derivatives: Send + Sync {
         &self,
         record: &DerivativeRecord,
         options: &str,
-        bytes: u64,
     ) -> Result<(), CatalogError>;
 }
 

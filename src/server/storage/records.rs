@@ -66,10 +66,38 @@ pub struct DerivativeRecord {
     pub format: ImageFormat,
     pub width: u32,
     pub height: u32,
+    /// The blob's length.
+    pub bytes: u64,
+    /// Hex SHA-256 of the blob; `None` for rows recorded before the catalog kept it.
+    pub content_hash: Option<String>,
 }
 
 impl DerivativeRecord {
     pub fn blob_key(&self) -> String {
         derivative_key(&self.key, self.format)
+    }
+}
+
+/// A blob that a delete left without its row: removed next, unless something needs it again by then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Orphan {
+    /// The original of the deleted image (no other image had the same content).
+    Original {
+        content_hash: String,
+        format: ImageFormat,
+    },
+    /// One of its derivatives.
+    Derivative { key: String, format: ImageFormat },
+}
+
+impl Orphan {
+    pub fn blob_key(&self) -> String {
+        match self {
+            Orphan::Original {
+                content_hash,
+                format,
+            } => original_key(content_hash, *format),
+            Orphan::Derivative { key, format } => derivative_key(key, *format),
+        }
     }
 }

@@ -9,25 +9,33 @@ use crate::server::storage::{CatalogError, DerivativeRecord, Derivatives};
 #[async_trait::async_trait]
 impl Derivatives for SqliteCatalog {
     async fn derivative(&self, key: &str) -> Result<Option<DerivativeRecord>, CatalogError> {
-        let row: Option<(String, String, String, i64, i64)> = sqlx::query_as(
-            "SELECT key, image_id, format, width, height FROM derivatives WHERE key = ?",
+        type Row = (String, String, String, i64, i64, i64, Option<String>);
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT key, image_id, format, width, height, bytes, content_hash FROM derivatives WHERE key = ?",
         )
         .bind(key)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|(key, image_id, format, width, height)| {
-            let corrupt = |reason: String| CatalogError::Corrupt {
-                id: key.clone(),
-                reason,
-            };
-            Ok(DerivativeRecord {
-                format: ImageFormat::from_str(&format).map_err(corrupt)?,
-                width: u32::try_from(width).map_err(|_| corrupt("width out of range".into()))?,
-                height: u32::try_from(height).map_err(|_| corrupt("height out of range".into()))?,
-                key,
-                image_id,
-            })
-        })
+        row.map(
+            |(key, image_id, format, width, height, bytes, content_hash)| {
+                let corrupt = |reason: String| CatalogError::Corrupt {
+                    id: key.clone(),
+                    reason,
+                };
+                Ok(DerivativeRecord {
+                    format: ImageFormat::from_str(&format).map_err(corrupt)?,
+                    width: u32::try_from(width)
+                        .map_err(|_| corrupt("width out of range".into()))?,
+                    height: u32::try_from(height)
+                        .map_err(|_| corrupt("height out of range".into()))?,
+                    bytes: u64::try_from(bytes)
+                        .map_err(|_| corrupt("bytes out of range".into()))?,
+                    content_hash,
+                    key,
+                    image_id,
+                })
+            },
+        )
         .transpose()
     }
 
@@ -35,11 +43,10 @@ impl Derivatives for SqliteCatalog {
         &self,
         record: &DerivativeRecord,
         options: &str,
-        bytes: u64,
     ) -> Result<(), CatalogError> {
         sqlx::query(
-            "INSERT INTO derivatives (key, image_id, options, format, width, height, bytes, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+            "INSERT INTO derivatives (key, image_id, options, format, width, height, bytes, content_hash, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
         )
         .bind(&record.key)
         .bind(&record.image_id)
@@ -47,7 +54,8 @@ impl Derivatives for SqliteCatalog {
         .bind(record.format.as_str())
         .bind(i64::from(record.width))
         .bind(i64::from(record.height))
-        .bind(i64::try_from(bytes).unwrap_or(i64::MAX))
+        .bind(i64::try_from(record.bytes).unwrap_or(i64::MAX))
+        .bind(record.content_hash.as_deref())
         .bind(crate::server::clock::now_millis())
         .execute(&self.pool)
         .await?;

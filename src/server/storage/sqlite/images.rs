@@ -5,8 +5,7 @@ use std::str::FromStr;
 use super::SqliteCatalog;
 use crate::domain::format::ImageFormat;
 use crate::domain::translation::Translation;
-use crate::server::storage::blobs::derivative_key;
-use crate::server::storage::{CatalogError, ImageRecord, Images, PageQuery, Usage};
+use crate::server::storage::{CatalogError, ImageRecord, Images, Orphan, PageQuery, Usage};
 
 /// The row as SQLite stores it (integers are i64 there).
 #[derive(sqlx::FromRow)]
@@ -185,7 +184,7 @@ impl Images for SqliteCatalog {
             .collect()
     }
 
-    async fn delete(&self, id: &str) -> Result<Option<Vec<String>>, CatalogError> {
+    async fn delete(&self, id: &str) -> Result<Option<Vec<Orphan>>, CatalogError> {
         // IMMEDIATE: this transaction reads, then writes. Started deferred, a write committed by another
         // connection in between (a derivative being recorded) fails the upgrade with SQLITE_BUSY at once,
         // without the busy timeout; taking the write lock first makes it wait its turn instead.
@@ -216,14 +215,26 @@ impl Images for SqliteCatalog {
         tx.commit().await?;
         let mut orphans = Vec::new();
         if shared == 0 {
-            orphans.push(record.blob_key());
+            orphans.push(Orphan::Original {
+                content_hash: record.content_hash,
+                format: record.format,
+            });
             for (key, format) in derivatives {
                 if let Ok(format) = ImageFormat::from_str(&format) {
-                    orphans.push(derivative_key(&key, format));
+                    orphans.push(Orphan::Derivative { key, format });
                 }
             }
         }
         Ok(Some(orphans))
+    }
+
+    async fn content_in_use(&self, content_hash: &str) -> Result<bool, CatalogError> {
+        Ok(
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM images WHERE content_hash = ?)")
+                .bind(content_hash)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 }
 

@@ -1,0 +1,5 @@
+-- Blobs are checked against their rows before they are served: derivatives keep the hash of their bytes
+-- (rows made before this column have none and are checked by length), and deletes ask quickly whether
+-- any other image still has the same content.
+ALTER TABLE derivatives ADD COLUMN content_hash TEXT;   -- hex SHA-256 of the blob
+CREATE INDEX images_by_content ON images (content_hash);
