@@ -575,3 +575,33 @@ async fn metrics_are_for_loopback_or_the_metrics_token_only() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn ipv6_clients_are_one_client_per_64() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    settings.security.generations_per_minute = 1;
+    settings.security.generation_burst = 1;
+    settings.security.client_ip_header = "x-forwarded-for".into();
+    let server = TestServer::with_config(settings).await;
+    let from = |address: &'static str, path: &'static str| {
+        let request = client()
+            .get(server.url(path))
+            .header("x-forwarded-for", address);
+        async move { request.send().await.unwrap().status() }
+    };
+    assert_eq!(
+        from("2001:db8:7:1::1", "/64x64/v6-fox-a").await,
+        StatusCode::OK
+    );
+    // Another address in the same /64 is the same client, whatever its last 64 bits.
+    assert_eq!(
+        from("2001:db8:7:1:dead:beef:0:2", "/64x64/v6-fox-b").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        from("2001:db8:7:2::1", "/64x64/v6-fox-c").await,
+        StatusCode::OK
+    );
+    server.stop().await;
+}

@@ -211,3 +211,74 @@ async fn the_home_page_lists_recent_images() {
     assert!(page.contains(r#"width="200""#) && page.contains(r#"height="300""#));
     server.stop().await;
 }
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// What a power cut can leave of a blob whose row survived: fewer bytes, or other bytes.
+fn tear(path: &std::path::Path, keep_length: bool) {
+    let mut bytes = std::fs::read(path).unwrap();
+    if keep_length {
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0xff;
+    } else {
+        bytes.truncate(bytes.len() / 3);
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[tokio::test]
+async fn a_blob_that_does_not_match_its_row_is_never_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let made = server.get("/96x64/a-torn-heron").await;
+    let id = header(&made, "x-image-id").to_owned();
+    let derivative = server.get(&format!("/img/{id}/width=48,format=webp")).await;
+    assert_eq!(derivative.status(), StatusCode::OK);
+    let derivative = derivative.bytes().await.unwrap();
+
+    let blobs = dir.path().join("blobs");
+    let originals = files_under(&blobs.join("originals"));
+    assert_eq!(originals.len(), 1);
+    let derived = files_under(&blobs.join("derived"));
+    assert!(!derived.is_empty());
+
+    for keep_length in [false, true] {
+        std::fs::copy(&originals[0], dir.path().join("good")).unwrap();
+        tear(&originals[0], keep_length);
+        let refused = server.get(&format!("/img/{id}")).await;
+        assert_eq!(refused.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            server.get("/96x64/a-torn-heron").await.status(),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the stored URL is not served from a torn original either"
+        );
+        std::fs::copy(dir.path().join("good"), &originals[0]).unwrap();
+    }
+    assert_eq!(
+        server.get(&format!("/img/{id}")).await.status(),
+        StatusCode::OK
+    );
+
+    // A torn derivative is made again, whole.
+    for (i, keep_length) in [false, true].into_iter().enumerate() {
+        for path in &derived {
+            tear(path, keep_length);
+        }
+        let again = server.get(&format!("/img/{id}/width=48,format=webp")).await;
+        assert_eq!(again.status(), StatusCode::OK, "round {i}");
+        assert_eq!(again.bytes().await.unwrap(), derivative, "round {i}");
+    }
+    server.stop().await;
+}
