@@ -145,7 +145,7 @@ async fn the_form_post_generates_and_lands_on_the_image_page() {
     assert!(back.ends_with("&error=size"), "{back}");
     let page = browser().get(server.url(&back)).send().await.unwrap();
     let html = page.text().await.unwrap();
-    assert!(html.contains("Size: the width or height is out of range"));
+    assert!(html.contains("Size: 99999×10 is out of range"), "{html}");
     assert!(html.contains(">too wide</textarea>"));
 
     // Only the server's own codes are shown: a link cannot put words on the page.

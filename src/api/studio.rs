@@ -57,6 +57,17 @@ impl FormProblem {
         Self::ALL.into_iter().find(|p| p.code() == code)
     }
 
+    /// The words for this problem with the size the form came back with (numbers the page parsed,
+    /// never text from the URL).
+    pub fn describe(self, size: Option<(u32, u32)>) -> String {
+        match (self, size) {
+            (FormProblem::Size, Some((width, height))) => format!(
+                "Size: {width}×{height} is out of range for this server; pick a preset or a smaller size."
+            ),
+            (problem, _) => problem.message().to_owned(),
+        }
+    }
+
     pub fn message(self) -> &'static str {
         match self {
             FormProblem::SignIn => "Sign in with the server's API key to generate.",

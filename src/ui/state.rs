@@ -81,7 +81,7 @@ impl StudioState {
             query
                 .get("error")
                 .and_then(|code| FormProblem::from_code(&code))
-                .map(|problem| problem.message().to_owned()),
+                .map(|problem| problem.describe(number("width").zip(number("height")))),
         );
     }
 
