@@ -282,3 +282,99 @@ async fn a_blob_that_does_not_match_its_row_is_never_served() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_client_that_dribbles_its_headers_is_cut_off_while_others_are_served() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = common::config(dir.path());
+    settings.server.header_timeout_secs = 1;
+    let server = TestServer::with_config(settings).await;
+    let addr = server.base.strip_prefix("http://").unwrap().to_owned();
+
+    let dribbler = tokio::spawn(async move {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let started = Instant::now();
+        let request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+        for byte in request.iter().chain(b"a".repeat(60).iter()) {
+            if stream.write_all(&[*byte]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if started.elapsed() > Duration::from_secs(5) {
+                break;
+            }
+        }
+        // Closed by the server: the read ends (possibly with a 408 first), well before 6 s of bytes.
+        let mut rest = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
+        started.elapsed()
+    });
+    // Meanwhile everyone else is served.
+    for _ in 0..5 {
+        assert_eq!(server.get("/healthz").await.status(), StatusCode::OK);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let held = dribbler.await.unwrap();
+    assert!(
+        held < Duration::from_secs(4),
+        "the dribbling client held on for {held:?}"
+    );
+
+    // An idle kept-alive connection is closed after the same time.
+    let addr = server.base.strip_prefix("http://").unwrap().to_owned();
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buffer = vec![0u8; 4096];
+    let first = idle.read(&mut buffer).await.unwrap();
+    assert!(String::from_utf8_lossy(&buffer[..first]).starts_with("HTTP/1.1 200"));
+    let closed = tokio::time::timeout(Duration::from_secs(4), async {
+        loop {
+            match idle.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => continue,
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "an idle connection is closed");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_wait_their_turn() {
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = common::config(dir.path());
+    settings.server.max_connections = 2;
+    let server = TestServer::with_config(settings).await;
+    let addr = server.base.strip_prefix("http://").unwrap().to_owned();
+    let ask = |addr: String| async move {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buffer = vec![0u8; 4096];
+        let read = stream.read(&mut buffer).await.unwrap();
+        assert!(String::from_utf8_lossy(&buffer[..read]).starts_with("HTTP/1.1 200"));
+        stream
+    };
+    // Two kept-alive connections hold both places.
+    let first = ask(addr.clone()).await;
+    let _second = ask(addr.clone()).await;
+    let third = tokio::spawn(ask(addr.clone()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !third.is_finished(),
+        "a third connection is not served while two are open"
+    );
+    drop(first);
+    let third = tokio::time::timeout(Duration::from_secs(5), third).await;
+    assert!(third.is_ok(), "served once a place is free");
+    server.stop().await;
+}

@@ -12,6 +12,7 @@ pub mod error;
 pub mod guard;
 pub mod http;
 pub mod jobs;
+pub mod listen;
 pub mod metrics;
 pub mod prompt;
 pub mod providers;
@@ -131,13 +132,14 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
             .map_err(|source| StartError::Bind { addr, source })?;
         tracing::info!("metrics on http://{addr}/metrics");
         let router = http::metrics_router(state.clone());
+        let limits = listen::limits(&config.server);
         // Stops with the process: a scrape in flight at shutdown is not worth waiting for.
-        tokio::spawn(async move {
-            let service = router.into_make_service_with_connect_info::<SocketAddr>();
-            if let Err(err) = axum::serve(metrics, service).await {
-                tracing::error!(error = %err, "the metrics listener stopped");
-            }
-        });
+        tokio::spawn(listen::serve(
+            metrics,
+            router,
+            limits,
+            std::future::pending(),
+        ));
     }
     let local = listener.local_addr().map_err(StartError::Serve)?;
     tracing::info!(
@@ -146,13 +148,13 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         prompt_pipeline = state.engine.prompt_pipeline(),
         "listening on http://{local}"
     );
-    axum::serve(
+    listen::serve(
         listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
+        router,
+        listen::limits(&config.server),
+        shutdown_signal(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(StartError::Serve)?;
+    .await;
     state.engine.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -40,17 +40,15 @@ impl TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .with_graceful_shutdown(async {
+        let limits = pixzoo::server::listen::limits(&config.server);
+        let task = tokio::spawn(pixzoo::server::listen::serve(
+            listener,
+            router,
+            limits,
+            async {
                 let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        });
+            },
+        ));
         Self {
             base,
             state,

@@ -98,6 +98,11 @@ pub struct ServerConfig {
     /// metrics are on the main address.
     #[serde(deserialize_with = "optional_host_port")]
     pub metrics_addr: Option<SocketAddr>,
+    /// Open connections at once (keep it below the process's file limit, `ulimit -n`).
+    pub max_connections: usize,
+    /// Seconds for a request's headers to arrive, and for an idle kept-alive connection to send its
+    /// next request; then the connection is closed.
+    pub header_timeout_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -108,6 +113,8 @@ impl Default for ServerConfig {
             log: "info".into(),
             public_url: String::new(),
             metrics_addr: None,
+            max_connections: 4096,
+            header_timeout_secs: 30,
         }
     }
 }
@@ -279,6 +286,11 @@ impl Config {
             ("providers.a1111.timeout_secs", providers.a1111.timeout_secs),
             ("prompt.timeout_secs", self.prompt.timeout_secs),
             ("engine.deadline_secs", self.engine.deadline_secs),
+            (
+                "server.header_timeout_secs",
+                self.server.header_timeout_secs,
+            ),
+            ("server.max_connections", self.server.max_connections as u64),
             ("engine.max_attempts", u64::from(self.engine.max_attempts)),
             (
                 "security.request_timeout_secs",
