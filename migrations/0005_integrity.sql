@@ -3,3 +3,9 @@
 -- any other image still has the same content.
 ALTER TABLE derivatives ADD COLUMN content_hash TEXT;   -- hex SHA-256 of the blob
 CREATE INDEX images_by_content ON images (content_hash);
+
+-- Translation notes written before notes named only a category could quote what the LLM service said
+-- (organisation ids, masked keys): keep only "the <pipeline> prompt pipeline failed".
+UPDATE images
+SET translation_note = substr(translation_note, 1, instr(translation_note, ' failed:') + 6)
+WHERE translation_note LIKE 'the % prompt pipeline failed: %';

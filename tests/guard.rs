@@ -540,6 +540,20 @@ async fn metrics_are_for_loopback_or_the_metrics_token_only() {
     );
     server.stop().await;
 
+    // A proxy on this machine that Pixzoo was not told about: what it forwards is not local.
+    let mut unconfigured = settings.clone();
+    unconfigured.security.client_ip_header = String::new();
+    let server = TestServer::with_config(unconfigured).await;
+    let forwarded = client()
+        .get(server.url("/metrics"))
+        .header("x-forwarded-for", "203.0.113.5")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forwarded.status(), StatusCode::FORBIDDEN);
+    assert_eq!(server.get("/metrics").await.status(), StatusCode::OK);
+    server.stop().await;
+
     settings.security.metrics_token = Secret::new("scrape-token-31");
     let server = TestServer::with_config(settings).await;
     let scrape = |token: Option<&'static str>| {

@@ -16,12 +16,14 @@ use serde_json::json;
 
 const API_KEY: &str = "api-key-SECRET-7f3a";
 const SIGNING_KEY: &str = "signing-key-SECRET-2b9c";
+const METRICS_TOKEN: &str = "metrics-token-SECRET-5d1e";
 const CF_TOKENS: &[&str] = &["cf-token-ok-secret", "cf-token-quota-secret"];
 
 fn secrets() -> Vec<&'static str> {
     let mut all = vec![
         API_KEY,
         SIGNING_KEY,
+        METRICS_TOKEN,
         fakes::replicate::TOKEN,
         fakes::openai::KEY,
     ];
@@ -59,6 +61,7 @@ async fn no_secret_reaches_a_response_or_a_log_line() {
     let mut settings = config(dir.path());
     settings.auth.api_key = Secret::new(API_KEY);
     settings.security.signing_keys = Secret::new(SIGNING_KEY);
+    settings.security.metrics_token = Secret::new(METRICS_TOKEN);
     settings.providers.replicate.api_token = Secret::new(fakes::replicate::TOKEN);
     settings.providers.replicate.base_url = replicate.base.clone();
     settings.providers.replicate.poll_interval_ms = 20;
@@ -165,6 +168,16 @@ async fn no_secret_reaches_a_response_or_a_log_line() {
             transcript += &seen(request.send().await.unwrap()).await;
         }
     }
+
+    // Metrics with their token: the scrape shows no secret either.
+    let scrape = http
+        .get(server.url("/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scrape.status(), reqwest::StatusCode::OK);
+    transcript += &seen(scrape).await;
 
     // The JSON API and the OpenAI endpoint: without the key, with a wrong key, with it; good and bad input.
     let bodies = [

@@ -350,7 +350,11 @@ async fn cross_origin_posts_are_refused() {
             .unwrap();
         assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{path}");
         assert!(refused.headers().get(SET_COOKIE).is_none(), "{path}");
-        let refused = from(path, Some("null"), None).await.unwrap();
+        let refused = from(path, Some("null"), Some("cross-site")).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{path}");
+        let refused = from(path, Some("http://127.0.0.1.evil.example"), None)
+            .await
+            .unwrap();
         assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{path}");
         let refused = from(path, None, Some("same-site")).await.unwrap();
         assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{path}");
@@ -370,5 +374,16 @@ async fn cross_origin_posts_are_refused() {
         "{}",
         location(&made)
     );
+    // Behind a TLS proxy the browser's origin is https while the server sees plain HTTP: the host decides.
+    let tls_proxy = own.replace("http://", "https://");
+    let made = from("/studio/generate", Some(&tls_proxy), None)
+        .await
+        .unwrap();
+    assert_eq!(made.status(), StatusCode::SEE_OTHER);
+    // A page whose referrer policy hides its origin sends `null`, with the fetch metadata that it is ours.
+    let made = from("/studio/generate", Some("null"), Some("same-origin"))
+        .await
+        .unwrap();
+    assert_eq!(made.status(), StatusCode::SEE_OTHER);
     server.stop().await;
 }

@@ -166,11 +166,18 @@ pub fn may_read_metrics(
             Err(MetricsRefusal::Token)
         };
     }
-    let local = state
-        .guard
-        .clients
-        .address(headers, peer)
-        .is_some_and(|ip| ip.is_loopback() || ip.to_canonical().is_loopback());
+    // A loopback peer forwarding for someone (a reverse proxy on this machine that Pixzoo was not told
+    // about) is not local: whoever it forwards for is.
+    let forwarded = state.guard.clients.proxy_header.is_none()
+        && ["forwarded", "x-forwarded-for", "x-real-ip"]
+            .iter()
+            .any(|name| headers.contains_key(*name));
+    let local = !forwarded
+        && state
+            .guard
+            .clients
+            .address(headers, peer)
+            .is_some_and(|ip| ip.is_loopback() || ip.to_canonical().is_loopback());
     if listener == MetricsListener::Own || local {
         Ok(())
     } else {

@@ -9,7 +9,6 @@ use sha2::{Digest, Sha256};
 
 use super::{Engine, EngineError, Inner};
 use crate::domain::format::ImageFormat;
-use crate::server::storage::blobs::verified;
 use crate::server::storage::{DerivativeRecord, ImageRecord, Orphan};
 use crate::server::transform::geometry::layout;
 use crate::server::transform::inspect::InspectError;
@@ -106,9 +105,10 @@ impl Engine {
             .map_err(|e| Arc::new(e.into()))?;
         if let Some(stored) = stored {
             let blob = stored.blob_key();
-            let read = inner.blobs.get(&blob).await.and_then(|bytes| {
-                verified(&blob, bytes, stored.content_hash.as_deref(), stored.bytes)
-            });
+            let read = inner
+                .blobs
+                .get_verified(&blob, stored.content_hash.as_deref(), stored.bytes)
+                .await;
             match read {
                 Ok(bytes) => {
                     metrics::counter!("pixzoo_cache_total", "kind" => "derivative", "result" => "hit")

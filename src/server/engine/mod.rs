@@ -25,7 +25,6 @@ use crate::server::config::{EngineConfig, ModelConfig};
 use crate::server::cpu::{CpuError, CpuPool};
 use crate::server::prompt::PromptPipeline;
 use crate::server::providers::{ProviderError, Providers};
-use crate::server::storage::blobs::verified;
 use crate::server::storage::{
     BlobError, BlobStore, Catalog, CatalogError, ImageRecord, Orphan, PageQuery, Storage,
 };
@@ -375,9 +374,8 @@ impl Inner {
         let key = record.blob_key();
         let read = self
             .blobs
-            .get(&key)
-            .await
-            .and_then(|bytes| verified(&key, bytes, Some(&record.content_hash), record.bytes));
+            .get_verified(&key, Some(&record.content_hash), record.bytes)
+            .await;
         match read {
             Ok(bytes) => Ok(bytes),
             Err(err) => match self.catalog.by_id(&record.id).await? {

@@ -38,51 +38,62 @@ pub async fn same_origin(State(state): State<AppState>, request: Request, next: 
 }
 
 /// `Ok` for a same-origin browser request or a non-browser; else what gave the other origin away.
+/// `Origin: null` (a sandboxed frame, or a page whose referrer policy hides its origin) says nothing
+/// either way, so the fetch metadata decides, and without any a browser's null origin is refused.
 fn check(state: &AppState, headers: &HeaderMap) -> Result<(), String> {
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let origin = origin.to_str().unwrap_or("?");
-        return if own_origins(state, headers).iter().any(|own| own == origin) {
-            Ok(())
-        } else {
-            Err(format!("Origin: {origin}"))
-        };
-    }
-    match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-        None | Some("same-origin" | "none") => Ok(()),
-        Some(other) => Err(format!("Sec-Fetch-Site: {other}")),
+    let origin = headers
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or("?"));
+    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    match origin {
+        Some("null") => match fetch_site {
+            Some("same-origin" | "none") => Ok(()),
+            Some(other) => Err(format!("Origin: null, Sec-Fetch-Site: {other}")),
+            None => Err("Origin: null".into()),
+        },
+        Some(origin) => match url_host(origin) {
+            Some(host) if own_hosts(state, headers).contains(&host) => Ok(()),
+            _ => Err(format!("Origin: {origin}")),
+        },
+        None => match fetch_site {
+            None | Some("same-origin" | "none") => Ok(()),
+            Some(other) => Err(format!("Sec-Fetch-Site: {other}")),
+        },
     }
 }
 
-/// This server's origins: as the request addressed it (`Host`, the scheme it came by) and as
-/// `server.public_url` names it (what a reverse proxy in front serves).
-fn own_origins(state: &AppState, headers: &HeaderMap) -> Vec<String> {
-    let mut origins = Vec::with_capacity(2);
+/// The host (and port) this server answers as: the request's `Host`, and `server.public_url`'s
+/// (what a reverse proxy in front serves). The scheme is not compared: behind a TLS proxy the server
+/// cannot always tell how the browser reached it, and the host is what another site cannot fake.
+fn own_hosts(state: &AppState, headers: &HeaderMap) -> Vec<String> {
+    let tls = over_tls(state, headers);
+    let mut hosts = Vec::with_capacity(2);
     if let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) {
-        let scheme = if over_tls(state, headers) {
-            "https"
-        } else {
-            "http"
-        };
-        origins.push(format!("{scheme}://{host}"));
+        hosts.push(without_default_port(&host.to_ascii_lowercase(), tls));
     }
-    if let Ok(public) = url_origin(&state.public_url) {
-        origins.push(public);
+    if let Some(public) = url_host(&state.public_url) {
+        hosts.push(public);
     }
-    origins
+    hosts
 }
 
-/// `scheme://host[:port]` of an absolute URL, as browsers write it in `Origin`.
-fn url_origin(url: &str) -> Result<String, ()> {
-    let (scheme, rest) = url.split_once("://").ok_or(())?;
+/// The lowercased `host[:port]` of an absolute URL or an `Origin`, without the scheme's default port.
+fn url_host(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if authority.is_empty() {
-        return Err(());
+        return None;
     }
-    Ok(format!(
-        "{}://{}",
-        scheme.to_ascii_lowercase(),
-        authority.to_ascii_lowercase()
-    ))
+    let tls = scheme.eq_ignore_ascii_case("https");
+    Some(without_default_port(&authority.to_ascii_lowercase(), tls))
+}
+
+fn without_default_port(authority: &str, tls: bool) -> String {
+    let default = if tls { ":443" } else { ":80" };
+    authority
+        .strip_suffix(default)
+        .unwrap_or(authority)
+        .to_owned()
 }
 
 #[cfg(test)]
@@ -90,16 +101,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn public_url_origins_are_what_browsers_send() {
+    fn hosts_compare_as_browsers_write_them() {
         assert_eq!(
-            url_origin("https://Images.Example.com/").as_deref(),
-            Ok("https://images.example.com")
+            url_host("https://Images.Example.com/").as_deref(),
+            Some("images.example.com")
         );
         assert_eq!(
-            url_origin("http://10.0.0.2:3000").as_deref(),
-            Ok("http://10.0.0.2:3000")
+            url_host("https://images.example.com:443").as_deref(),
+            Some("images.example.com")
         );
-        assert!(url_origin("").is_err());
+        assert_eq!(
+            url_host("http://10.0.0.2:3000").as_deref(),
+            Some("10.0.0.2:3000")
+        );
+        assert_eq!(url_host(""), None);
         assert!(uses_session("/sfn/delete_image"));
         assert!(!uses_session("/api/image"));
     }

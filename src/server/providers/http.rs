@@ -73,10 +73,15 @@ pub fn status_error(
             retry_after: retry_after(headers).or_else(|| retry_after_in_text(&message)),
             message,
         },
-        s if s.is_server_error() => ProviderError::Upstream {
-            provider,
-            message: format!("HTTP {}: {message}", s.as_u16()),
-        },
+        // A server error's body is the provider's internals (request ids, account details): logged,
+        // not passed on to whoever asked.
+        s if s.is_server_error() => {
+            tracing::warn!(provider, status = s.as_u16(), body = %message, "provider server error");
+            ProviderError::Upstream {
+                provider,
+                message: format!("HTTP {}", s.as_u16()),
+            }
+        }
         StatusCode::REQUEST_TIMEOUT => ProviderError::Upstream {
             provider,
             message: "request timeout".into(),

@@ -95,6 +95,25 @@ impl BlobStore {
         }
     }
 
+    /// The blob under `key` if it is what its row says ([`verified`]); hashing a large blob runs off
+    /// the async workers.
+    pub async fn get_verified(
+        &self,
+        key: &str,
+        content_hash: Option<&str>,
+        len: u64,
+    ) -> Result<Bytes, BlobError> {
+        const HASH_INLINE_BELOW: usize = 256 * 1024;
+        let bytes = self.get(key).await?;
+        if bytes.len() < HASH_INLINE_BELOW || content_hash.is_none() {
+            return verified(key, bytes, content_hash, len);
+        }
+        let (key, hash) = (key.to_owned(), content_hash.map(str::to_owned));
+        tokio::task::spawn_blocking(move || verified(&key, bytes, hash.as_deref(), len))
+            .await
+            .map_err(|err| BlobError::Store(object_store::Error::JoinError { source: err }))?
+    }
+
     /// Whether `key` exists, without reading it.
     pub async fn exists(&self, key: &str) -> Result<bool, BlobError> {
         match self.store.head(&ObjectPath::from(key)).await {

@@ -171,7 +171,21 @@ async fn derivatives_follow_their_image(catalog: &dyn Catalog) {
         .insert_derivative(&derivative, "width=40")
         .await
         .expect("recording the same derivative twice is not an error");
-    assert_eq!(catalog.derivative("dk1").await.unwrap(), Some(derivative));
+    assert_eq!(
+        catalog.derivative("dk1").await.unwrap(),
+        Some(derivative.clone())
+    );
+    // Made again (its blob was torn): the new length and hash are what reads are checked against.
+    let remade = DerivativeRecord {
+        bytes: 98,
+        content_hash: Some("ef".repeat(32)),
+        ..derivative
+    };
+    catalog
+        .insert_derivative(&remade, "width=40")
+        .await
+        .unwrap();
+    assert_eq!(catalog.derivative("dk1").await.unwrap(), Some(remade));
     let orphan = DerivativeRecord {
         key: "dk-orphan".into(),
         image_id: "no-such-image".into(),

@@ -66,8 +66,9 @@ pub trait Images: Send + Sync {
 pub trait Derivatives: Send + Sync {
     async fn derivative(&self, key: &str) -> Result<Option<DerivativeRecord>, CatalogError>;
 
-    /// Records a derivative whose blob is already stored; a second record under the same key is not an
-    /// error and changes nothing. Fails when the image is gone.
+    /// Records a derivative whose blob is already stored. A second record under the same key is not an
+    /// error: it was made again (its blob was missing or torn), so its length and hash replace the
+    /// stored ones. Fails when the image is gone.
     async fn insert_derivative(
         &self,
         record: &DerivativeRecord,

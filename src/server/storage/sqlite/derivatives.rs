@@ -46,7 +46,7 @@ impl Derivatives for SqliteCatalog {
     ) -> Result<(), CatalogError> {
         sqlx::query(
             "INSERT INTO derivatives (key, image_id, options, format, width, height, bytes, content_hash, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET bytes = excluded.bytes, content_hash = excluded.content_hash",
         )
         .bind(&record.key)
         .bind(&record.image_id)
