@@ -378,3 +378,100 @@ async fn connections_beyond_the_cap_wait_their_turn() {
     assert!(third.is_ok(), "served once a place is free");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn head_range_and_dates_work_as_a_cdn_expects() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let http = client();
+    let made = server.get("/120x80/a-ranged-heron").await;
+    let id = header(&made, "x-image-id").to_owned();
+    let paths = [
+        format!("/img/{id}"),
+        format!("/img/{id}/width=60,format=webp"),
+        "/120x80/a-ranged-heron".to_owned(),
+    ];
+    for path in &paths {
+        let whole = server.get(path).await;
+        assert_eq!(whole.status(), StatusCode::OK, "{path}");
+        assert_eq!(header(&whole, "accept-ranges"), "bytes", "{path}");
+        let last_modified = header(&whole, "last-modified").to_owned();
+        assert!(last_modified.ends_with(" GMT"), "{path}: {last_modified}");
+        let etag = header(&whole, ETAG.as_str()).to_owned();
+        let length = header(&whole, CONTENT_LENGTH.as_str()).to_owned();
+        let bytes = whole.bytes().await.unwrap();
+
+        // HEAD: the same headers, no body.
+        let head = http.head(server.url(path)).send().await.unwrap();
+        assert_eq!(head.status(), StatusCode::OK, "{path}");
+        assert_eq!(header(&head, CONTENT_LENGTH.as_str()), length, "{path}");
+        assert_eq!(header(&head, ETAG.as_str()), etag, "{path}");
+        assert!(head.bytes().await.unwrap().is_empty());
+
+        // A range: 206 with exactly those bytes.
+        let part = http
+            .get(server.url(path))
+            .header("range", "bytes=10-19")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT, "{path}");
+        assert_eq!(
+            header(&part, "content-range"),
+            format!("bytes 10-19/{}", bytes.len())
+        );
+        assert_eq!(part.bytes().await.unwrap(), bytes.slice(10..20), "{path}");
+        let tail = http
+            .get(server.url(path))
+            .header("range", "bytes=-5")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(tail.bytes().await.unwrap(), bytes.slice(bytes.len() - 5..));
+        // Beyond the end: 416 naming the length.
+        let beyond = http
+            .get(server.url(path))
+            .header("range", format!("bytes={}-", bytes.len()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(beyond.status(), StatusCode::RANGE_NOT_SATISFIABLE, "{path}");
+        assert_eq!(
+            header(&beyond, "content-range"),
+            format!("bytes */{}", bytes.len())
+        );
+        // If-Range with another validator: the whole thing.
+        let stale = http
+            .get(server.url(path))
+            .header("range", "bytes=0-9")
+            .header("if-range", "\"not-these-bytes\"")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stale.status(), StatusCode::OK, "{path}");
+
+        // If-Modified-Since: 304 from the date alone; an older date gets the bytes.
+        let same = http
+            .get(server.url(path))
+            .header("if-modified-since", &last_modified)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(same.status(), StatusCode::NOT_MODIFIED, "{path}");
+        assert_eq!(header(&same, "last-modified"), last_modified);
+        let older = http
+            .get(server.url(path))
+            .header("if-modified-since", "Mon, 01 Jan 2001 00:00:00 GMT")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(older.status(), StatusCode::OK, "{path}");
+    }
+    // HEAD everywhere GET is.
+    for path in ["/", "/gallery", "/healthz", "/api/models", "/api/images", "/pkg/pixzoo.css"] {
+        let get = http.get(server.url(path)).send().await.unwrap().status();
+        let head = http.head(server.url(path)).send().await.unwrap().status();
+        assert_eq!(head, get, "HEAD {path}");
+    }
+    server.stop().await;
+}

@@ -30,6 +30,8 @@ impl Lifetime {
 pub struct ImageReply {
     /// Quoted strong validator for exactly these bytes.
     pub etag: String,
+    /// When the image behind the bytes was made (Unix milliseconds): `Last-Modified`.
+    pub last_modified_ms: i64,
     pub format: ImageFormat,
     pub bytes: Bytes,
     /// For URLs that may generate: whether this one did.
@@ -41,23 +43,42 @@ pub struct ImageReply {
     pub lifetime: Lifetime,
 }
 
-/// Whether `If-None-Match` already names `etag`: then nothing needs to be read or made.
-pub fn not_modified(request_headers: &HeaderMap, etag: &str) -> bool {
-    request_headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
+/// `Last-Modified`'s value: whole seconds, as HTTP dates are.
+fn http_date(ms: i64) -> String {
+    let secs = u64::try_from(ms.max(0) / 1000).unwrap_or(0);
+    httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+}
+
+/// Whether the client's copy is current, so nothing needs to be read or made: `If-None-Match` names
+/// `etag`, or, when it is absent, `If-Modified-Since` is no earlier than `last_modified_ms` (RFC 9110
+/// 13.2.2: the entity tag wins when both are sent).
+pub fn not_modified(request_headers: &HeaderMap, etag: &str, last_modified_ms: i64) -> bool {
+    if let Some(tags) = request_headers.get(header::IF_NONE_MATCH) {
+        return tags.to_str().is_ok_and(|v| {
             v.split(',')
                 .any(|tag| tag.trim() == "*" || tag.trim() == etag)
-        })
+        });
+    }
+    request_headers
+        .get(header::IF_MODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| httpdate::parse_http_date(v).ok())
+        .and_then(|since| since.duration_since(std::time::UNIX_EPOCH).ok())
+        .is_some_and(|since| since.as_secs() as i64 >= last_modified_ms.max(0) / 1000)
 }
 
 /// A 304 for `etag`, with the headers a cache needs to keep using its copy.
-pub fn not_modified_response(etag: &str, vary_accept: bool, lifetime: Lifetime) -> Response {
+pub fn not_modified_response(
+    etag: &str,
+    last_modified_ms: i64,
+    vary_accept: bool,
+    lifetime: Lifetime,
+) -> Response {
     let mut builder = Response::builder()
         .status(StatusCode::NOT_MODIFIED)
         .header(header::CACHE_CONTROL, lifetime.cache_control())
-        .header(header::ETAG, etag);
+        .header(header::ETAG, etag)
+        .header(header::LAST_MODIFIED, http_date(last_modified_ms));
     if vary_accept {
         builder = builder.header(header::VARY, "Accept");
     }
@@ -66,16 +87,59 @@ pub fn not_modified_response(etag: &str, vary_accept: bool, lifetime: Lifetime) 
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-pub fn image_response(request_headers: &HeaderMap, reply: ImageReply) -> Response {
-    if not_modified(request_headers, &reply.etag) {
-        return not_modified_response(&reply.etag, reply.vary_accept, reply.lifetime);
+/// What a `Range` header asks of `len` bytes.
+#[derive(Debug, PartialEq, Eq)]
+enum Wanted {
+    Whole,
+    Part(std::ops::RangeInclusive<u64>),
+    /// 416: a range that lies outside the bytes, overlapping ranges, or several (multipart answers
+    /// are not offered; a single range is what CDNs and players ask for).
+    Unsatisfiable,
+}
+
+/// The part asked for. A `Range` that does not parse is ignored (RFC 9110 14.2), as is one whose
+/// `If-Range` names other bytes than these.
+fn wanted(request_headers: &HeaderMap, etag: &str, last_modified_ms: i64, len: u64) -> Wanted {
+    let Some(range) = request_headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Wanted::Whole;
+    };
+    if let Some(if_range) = request_headers
+        .get(header::IF_RANGE)
+        .and_then(|v| v.to_str().ok())
+    {
+        let current = if_range.trim() == etag || if_range.trim() == http_date(last_modified_ms);
+        if !current {
+            return Wanted::Whole;
+        }
     }
+    let Ok(parsed) = http_range_header::parse_range_header(range) else {
+        return Wanted::Whole;
+    };
+    match parsed.validate(len) {
+        Ok(ranges) if ranges.len() == 1 && len > 0 => Wanted::Part(ranges[0].clone()),
+        _ => Wanted::Unsatisfiable,
+    }
+}
+
+pub fn image_response(request_headers: &HeaderMap, reply: ImageReply) -> Response {
+    if not_modified(request_headers, &reply.etag, reply.last_modified_ms) {
+        return not_modified_response(
+            &reply.etag,
+            reply.last_modified_ms,
+            reply.vary_accept,
+            reply.lifetime,
+        );
+    }
+    let len = reply.bytes.len() as u64;
     let mut builder = Response::builder()
-        .status(StatusCode::OK)
         .header(header::CACHE_CONTROL, reply.lifetime.cache_control())
         .header(header::ETAG, &reply.etag)
-        .header(header::CONTENT_TYPE, reply.format.mime())
-        .header(header::CONTENT_LENGTH, reply.bytes.len());
+        .header(header::LAST_MODIFIED, http_date(reply.last_modified_ms))
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(header::CONTENT_TYPE, reply.format.mime());
     if reply.vary_accept {
         builder = builder.header(header::VARY, "Accept");
     }
@@ -89,8 +153,108 @@ pub fn image_response(request_headers: &HeaderMap, reply: ImageReply) -> Respons
     {
         builder = builder.header("x-image-id", id);
     }
+    let (builder, body) = match wanted(request_headers, &reply.etag, reply.last_modified_ms, len) {
+        Wanted::Whole => (
+            builder
+                .status(StatusCode::OK)
+                .header(header::CONTENT_LENGTH, len),
+            reply.bytes,
+        ),
+        Wanted::Part(range) => {
+            let (start, end) = (*range.start(), *range.end());
+            let part = reply.bytes.slice(start as usize..=end as usize);
+            (
+                builder
+                    .status(StatusCode::PARTIAL_CONTENT)
+                    .header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}"))
+                    .header(header::CONTENT_LENGTH, part.len()),
+                part,
+            )
+        }
+        Wanted::Unsatisfiable => (
+            builder
+                .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .header(header::CONTENT_RANGE, format!("bytes */{len}"))
+                .header(header::CONTENT_LENGTH, 0),
+            Bytes::new(),
+        ),
+    };
     // Every header above is a valid static or ASCII value.
     builder
-        .body(Body::from(reply.bytes))
+        .body(Body::from(body))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, value.parse().unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn ranges_are_one_part_or_refused() {
+        let tag = "\"abc\"";
+        let at = 1_700_000_000_000;
+        let ask = |pairs: &[(&'static str, &str)]| wanted(&headers(pairs), tag, at, 100);
+        assert_eq!(ask(&[]), Wanted::Whole);
+        assert_eq!(ask(&[("range", "bytes=0-9")]), Wanted::Part(0..=9));
+        assert_eq!(ask(&[("range", "bytes=90-")]), Wanted::Part(90..=99));
+        assert_eq!(ask(&[("range", "bytes=-10")]), Wanted::Part(90..=99));
+        assert_eq!(ask(&[("range", "bytes=50-500")]), Wanted::Part(50..=99));
+        assert_eq!(ask(&[("range", "bytes=100-")]), Wanted::Unsatisfiable);
+        assert_eq!(ask(&[("range", "bytes=0-1,5-6")]), Wanted::Unsatisfiable);
+        assert_eq!(
+            ask(&[("range", "lines=0-1")]),
+            Wanted::Whole,
+            "not ours to read"
+        );
+        // If-Range: only for these bytes.
+        assert_eq!(
+            ask(&[("range", "bytes=0-9"), ("if-range", "\"other\"")]),
+            Wanted::Whole
+        );
+        assert_eq!(
+            ask(&[("range", "bytes=0-9"), ("if-range", tag)]),
+            Wanted::Part(0..=9)
+        );
+        assert_eq!(
+            ask(&[("range", "bytes=0-9"), ("if-range", &http_date(at))]),
+            Wanted::Part(0..=9)
+        );
+    }
+
+    #[test]
+    fn the_entity_tag_wins_over_the_date() {
+        let tag = "\"abc\"";
+        let at = 1_700_000_000_500;
+        let date = http_date(at);
+        let earlier = http_date(at - 10_000);
+        assert!(not_modified(&headers(&[("if-none-match", tag)]), tag, at));
+        assert!(not_modified(
+            &headers(&[("if-modified-since", &date)]),
+            tag,
+            at
+        ));
+        assert!(!not_modified(
+            &headers(&[("if-modified-since", &earlier)]),
+            tag,
+            at
+        ));
+        assert!(!not_modified(
+            &headers(&[("if-none-match", "\"old\""), ("if-modified-since", &date)]),
+            tag,
+            at
+        ));
+        assert!(!not_modified(
+            &headers(&[("if-modified-since", "yesterday")]),
+            tag,
+            at
+        ));
+    }
 }

@@ -22,6 +22,7 @@ pub async fn original(
         &headers,
         ImageReply {
             etag: format!("\"{}\"", record.content_hash),
+            last_modified_ms: record.created_at,
             format: record.format,
             bytes,
             cache: None,

@@ -110,6 +110,7 @@ async fn serve(
         headers,
         ImageReply {
             etag: derived.etag,
+            last_modified_ms: generated.record.created_at,
             format: derived.format,
             bytes: derived.bytes,
             cache: Some(generated.cache),

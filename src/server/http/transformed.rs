@@ -33,9 +33,10 @@ pub async fn transformed(
         default_fit: Fit::ScaleDown,
     };
     let tag = etag(&record, &request);
-    if not_modified(&headers, &tag) {
+    if not_modified(&headers, &tag, record.created_at) {
         return Ok(not_modified_response(
             &tag,
+            record.created_at,
             negotiated.vary,
             Lifetime::Immutable,
         ));
@@ -45,6 +46,7 @@ pub async fn transformed(
         &headers,
         ImageReply {
             etag: derived.etag,
+            last_modified_ms: record.created_at,
             format: derived.format,
             bytes: derived.bytes,
             cache: None,
