@@ -468,7 +468,14 @@ async fn head_range_and_dates_work_as_a_cdn_expects() {
         assert_eq!(older.status(), StatusCode::OK, "{path}");
     }
     // HEAD everywhere GET is.
-    for path in ["/", "/gallery", "/healthz", "/api/models", "/api/images", "/pkg/pixzoo.css"] {
+    for path in [
+        "/",
+        "/gallery",
+        "/healthz",
+        "/api/models",
+        "/api/images",
+        "/pkg/pixzoo.css",
+    ] {
         let get = http.get(server.url(path)).send().await.unwrap().status();
         let head = http.head(server.url(path)).send().await.unwrap().status();
         assert_eq!(head, get, "HEAD {path}");

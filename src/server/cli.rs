@@ -49,11 +49,16 @@ pub async fn run() -> ExitCode {
             }
         };
     }
-    super::telemetry::init(&config.server.log);
-    match super::serve(config).await {
+    let logs = super::telemetry::init(&config.server.log);
+    let result = super::serve(config).await;
+    if let Err(err) = &result {
+        tracing::error!("{err}");
+    }
+    // The queued lines reach stderr before the process says anything else or exits.
+    drop(logs);
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!("{err}");
             eprintln!("pixzoo: {err}");
             ExitCode::FAILURE
         }
