@@ -17,6 +17,7 @@ const server = (listen: string, dataDir: string, extra: Record<string, string> =
     // The suite makes requests and images far faster than a person; limits have their own tests.
     PIXZOO_SECURITY__REQUESTS_PER_SECOND: "0",
     PIXZOO_SECURITY__GENERATIONS_PER_MINUTE: "0",
+    PIXZOO_SECURITY__DERIVATIVES_PER_MINUTE: "0",
     ...extra,
   },
 });

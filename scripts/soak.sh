@@ -17,6 +17,7 @@ data=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$data"' EXIT
 PIXZOO_ADDR="127.0.0.1:$port" PIXZOO_DATA_DIR="$data" RUST_LOG=error \
   PIXZOO_SECURITY__REQUESTS_PER_SECOND=0 PIXZOO_SECURITY__GENERATIONS_PER_MINUTE=0 \
+  PIXZOO_SECURITY__DERIVATIVES_PER_MINUTE=0 \
   PIXZOO_SITE_ROOT="$root/target/site" "$bin" &
 pid=$!
 base="http://127.0.0.1:$port"

@@ -30,6 +30,7 @@ fn start_with(data: &std::path::Path, port: u16, envs: &[(&str, &str)]) -> Child
         .env("PIXZOO_DATA_DIR", data)
         .env("PIXZOO_SECURITY__REQUESTS_PER_SECOND", "0")
         .env("PIXZOO_SECURITY__GENERATIONS_PER_MINUTE", "0")
+        .env("PIXZOO_SECURITY__DERIVATIVES_PER_MINUTE", "0")
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -27,6 +27,7 @@ pub fn config(data_dir: &Path) -> Config {
     // Tests fire requests far faster than any person; the rate-limit tests turn limits back on.
     config.security.requests_per_second = 0;
     config.security.generations_per_minute = 0;
+    config.security.derivatives_per_minute = 0;
     config
 }
 

@@ -18,6 +18,9 @@ pub struct SecurityConfig {
     /// New generations per client per minute, and the burst allowed; 0 = no limit.
     pub generations_per_minute: u32,
     pub generation_burst: u32,
+    /// New derivatives (transforms not stored yet) per client per minute, and the burst; 0 = no limit.
+    pub derivatives_per_minute: u32,
+    pub derivative_burst: u32,
     /// Every other request per client per second, and the burst allowed; 0 = no limit.
     pub requests_per_second: u32,
     pub request_burst: u32,
@@ -40,6 +43,8 @@ impl Default for SecurityConfig {
             ipv6_prefix: 64,
             generations_per_minute: 10,
             generation_burst: 20,
+            derivatives_per_minute: 60,
+            derivative_burst: 120,
             requests_per_second: 20,
             request_burst: 100,
             max_body_bytes: 64 * 1024,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use super::{Engine, EngineError, Inner};
+use super::{Admission, Engine, EngineError, Inner};
 use crate::domain::format::ImageFormat;
 use crate::server::storage::{DerivativeRecord, ImageRecord, Orphan};
 use crate::server::transform::geometry::layout;
@@ -32,14 +32,28 @@ pub struct DeriveRequest {
     pub default_fit: Fit,
 }
 
-/// The derivative's identity: the source content, the canonical options, the format and the pipeline
-/// version. Also its ETag, so a conditional request is answered without reading a byte.
+/// The options with what the output ignores dropped, so that they cannot split the cache (or fill the
+/// disk with copies): quality for PNG, which is lossless, and a background without `fit=pad`.
+fn effective_options(request: &DeriveRequest) -> TransformOptions {
+    let mut options = request.options.normalized();
+    if request.format == ImageFormat::Png {
+        options.quality = None;
+    }
+    if options.fit.unwrap_or(request.default_fit) != Fit::Pad {
+        options.background = None;
+    }
+    options
+}
+
+/// The derivative's identity: the source content, the canonical options that change the output, the
+/// format and the pipeline version. Also its ETag, so a conditional request is answered without
+/// reading a byte.
 pub fn derivative_key(content_hash: &str, request: &DeriveRequest) -> String {
     let digest = Sha256::new()
         .chain_update(format!("pixzoo-derivative-v{PIPELINE_VERSION}\0"))
         .chain_update(content_hash)
         .chain_update(b"\0")
-        .chain_update(request.options.to_string())
+        .chain_update(effective_options(request).to_string())
         .chain_update(b"\0")
         .chain_update(request.format.as_str())
         .chain_update(b"\0")
@@ -84,6 +98,7 @@ impl Engine {
         record: &ImageRecord,
         original: Option<Bytes>,
         request: DeriveRequest,
+        admission: &dyn Admission,
     ) -> Result<Derived, Arc<EngineError>> {
         let inner = &self.inner;
         if is_passthrough(record, &request) {
@@ -127,6 +142,9 @@ impl Engine {
         }
         metrics::counter!("pixzoo_cache_total", "kind" => "derivative", "result" => "miss")
             .increment(1);
+        if !inner.derivatives.is_running(&key) {
+            admission.admit_derivative().map_err(Arc::new)?;
+        }
         let inner = self.inner.clone();
         let record = record.clone();
         let job_key = key.clone();

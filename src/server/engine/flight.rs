@@ -42,6 +42,14 @@ impl<T: Clone + Send + Sync + 'static> Flights<T> {
         }
     }
 
+    /// Whether a job for `key` is running now (it may end a moment later: a hint, not a promise).
+    pub fn is_running(&self, key: &str) -> bool {
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(key)
+    }
+
     /// Joins the job for `key`, or starts one with `start` on a new task.
     pub fn join_or_start<F, Fut>(&self, key: String, start: F) -> Job<T>
     where

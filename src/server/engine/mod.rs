@@ -98,6 +98,12 @@ impl From<CpuError> for EngineError {
 #[async_trait::async_trait]
 pub trait Admission: Send + Sync + 'static {
     async fn admit(&self, model: &ModelConfig) -> Result<(), EngineError>;
+
+    /// Asked before a request makes a NEW derivative (a transform nobody has asked for yet). Stored
+    /// derivatives and transforms already being made for someone else never ask.
+    fn admit_derivative(&self) -> Result<(), EngineError> {
+        Ok(())
+    }
 }
 
 /// Admits everything: for tools and tests that run the engine directly.

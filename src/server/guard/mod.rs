@@ -99,6 +99,16 @@ struct Ticket {
 
 #[async_trait::async_trait]
 impl Admission for Ticket {
+    fn admit_derivative(&self) -> Result<(), EngineError> {
+        self.guard
+            .rates
+            .derivative(self.client.key())
+            .map_err(|wait| EngineError::Limited {
+                message: "too many new transforms from this client; wait a little".into(),
+                retry_after: wait.max(Duration::from_secs(1)),
+            })
+    }
+
     async fn admit(&self, model: &ModelConfig) -> Result<(), EngineError> {
         let guard = &self.guard;
         if guard.signs_urls() {

@@ -1,5 +1,5 @@
-//! Per-client rate limits (GCRA, from the `governor` crate): one for every request, a stricter one for
-//! new generations.
+//! Per-client rate limits (GCRA, from the `governor` crate): one for every request, stricter ones for
+//! new generations and new derivatives.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -12,6 +12,7 @@ use crate::server::config::SecurityConfig;
 pub struct RateLimits {
     requests: Option<DefaultKeyedRateLimiter<String>>,
     generations: Option<DefaultKeyedRateLimiter<String>>,
+    derivatives: Option<DefaultKeyedRateLimiter<String>>,
 }
 
 fn limiter(quota: Option<Quota>) -> Option<DefaultKeyedRateLimiter<String>> {
@@ -46,7 +47,17 @@ impl RateLimits {
                 config.generation_burst,
                 Quota::per_minute,
             )),
+            derivatives: limiter(quota(
+                config.derivatives_per_minute,
+                config.derivative_burst,
+                Quota::per_minute,
+            )),
         }
+    }
+
+    /// Counts a new derivative against the client's derivative limit.
+    pub fn derivative(&self, client: &str) -> Result<(), Duration> {
+        check(&self.derivatives, client)
     }
 
     /// Counts a request against the client's general limit.
@@ -61,7 +72,10 @@ impl RateLimits {
 
     /// Forgets clients whose buckets are full again, so memory follows recent clients only.
     pub fn forget_idle(&self) {
-        for limiter in [&self.requests, &self.generations].into_iter().flatten() {
+        for limiter in [&self.requests, &self.generations, &self.derivatives]
+            .into_iter()
+            .flatten()
+        {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }

@@ -89,10 +89,8 @@ async fn serve(
         translate: params.translate,
         redo: params.redo,
     })?;
-    let generated = state
-        .engine
-        .generate(plan, state.guard.ticket(client, signature))
-        .await?;
+    let ticket = state.guard.ticket(client, signature);
+    let generated = state.engine.generate(plan, ticket.clone()).await?;
     let negotiated = negotiate(params.options.format, generated.record.format, headers);
     let derived = state
         .engine
@@ -104,6 +102,7 @@ async fn serve(
                 format: negotiated.format,
                 default_fit: Fit::Cover,
             },
+            ticket.as_ref(),
         )
         .await?;
     Ok(image_response(

@@ -8,6 +8,7 @@ use axum::response::Response;
 use super::image_response::{
     image_response, not_modified, not_modified_response, ImageReply, Lifetime,
 };
+use super::limits::Admit;
 use super::negotiate::negotiate;
 use crate::server::engine::derive::{etag, DeriveRequest};
 use crate::server::error::ApiError;
@@ -17,6 +18,7 @@ use crate::urls::options::{Fit, TransformOptions};
 pub async fn transformed(
     State(state): State<AppState>,
     Path((id, options)): Path<(String, String)>,
+    Admit(admission): Admit,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let options =
@@ -41,7 +43,10 @@ pub async fn transformed(
             Lifetime::Immutable,
         ));
     }
-    let derived = state.engine.derive(&record, None, request).await?;
+    let derived = state
+        .engine
+        .derive(&record, None, request, admission.as_ref())
+        .await?;
     Ok(image_response(
         &headers,
         ImageReply {
