@@ -244,7 +244,10 @@ fn tear(path: &std::path::Path, keep_length: bool) {
 #[tokio::test]
 async fn a_blob_that_does_not_match_its_row_is_never_served() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let mut settings = common::config(dir.path());
+    // What is on disk is under test, not what memory kept of it.
+    settings.storage.memory_cache_bytes = 0;
+    let server = TestServer::with_config(settings).await;
     let made = server.get("/96x64/a-torn-heron").await;
     let id = header(&made, "x-image-id").to_owned();
     let derivative = server.get(&format!("/img/{id}/width=48,format=webp")).await;
@@ -515,5 +518,46 @@ async fn options_the_format_ignores_do_not_make_new_derivatives() {
         .get(&format!("/img/{id}/width=40,format=webp,quality=90"))
         .await;
     assert_ne!(header(&q10, ETAG.as_str()), header(&q90, ETAG.as_str()));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn hot_images_come_from_memory_and_leave_it_when_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let made = server.get("/64x64/a-remembered-ibis").await;
+    let id = header(&made, "x-image-id").to_owned();
+    let paths = [format!("/img/{id}"), format!("/img/{id}/width=20,format=webp")];
+    let mut first = Vec::new();
+    for path in &paths {
+        let response = server.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        first.push(response.bytes().await.unwrap());
+    }
+    // Asked for again, they are answered without the disk: the blobs can be gone.
+    std::fs::remove_dir_all(dir.path().join("blobs")).unwrap();
+    for (path, bytes) in paths.iter().zip(&first) {
+        let again = server.get(path).await;
+        assert_eq!(again.status(), StatusCode::OK, "{path}");
+        assert_eq!(&again.bytes().await.unwrap(), bytes, "{path}");
+        // Conditional requests and ranges are answered from memory too.
+        let part = client()
+            .get(server.url(path))
+            .header("range", "bytes=0-3")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    }
+    // A delete takes them out of memory at once.
+    let deleted = client()
+        .delete(server.url(&format!("/api/images/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    for path in &paths {
+        assert_eq!(server.get(path).await.status(), StatusCode::NOT_FOUND, "{path}");
+    }
     server.stop().await;
 }

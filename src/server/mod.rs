@@ -13,6 +13,7 @@ pub mod guard;
 pub mod http;
 pub mod jobs;
 pub mod listen;
+pub mod memory;
 pub mod metrics;
 pub mod prompt;
 pub mod providers;
@@ -85,6 +86,7 @@ pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
     let engine = Engine::new(
         engine::Parts {
             storage,
+            memory: memory::MemoryCache::new(config.storage.memory_cache_bytes),
             models,
             providers: configured.providers,
             prompts,

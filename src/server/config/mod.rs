@@ -124,12 +124,15 @@ impl Default for ServerConfig {
 pub struct StorageConfig {
     /// Holds the catalog (`pixzoo.db`) and the blobs (`blobs/`).
     pub data_dir: PathBuf,
+    /// Bytes of stored images and derivatives kept in memory for the next request; 0 = none.
+    pub memory_cache_bytes: u64,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("data"),
+            memory_cache_bytes: 256 * 1024 * 1024,
         }
     }
 }

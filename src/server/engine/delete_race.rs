@@ -149,6 +149,7 @@ async fn gated_engine(dir: &std::path::Path) -> (Engine, Arc<Gate>, Arc<Gate>) {
     let prompts = PromptPipeline::new(&config, None, None, storage.catalog.clone());
     let parts = Parts {
         storage,
+        memory: crate::server::memory::MemoryCache::new(0),
         models,
         providers: configured.providers,
         prompts,

@@ -328,6 +328,7 @@ mod tests {
         let prompts = PromptPipeline::new(&config, None, None, storage.catalog.clone());
         let parts = Parts {
             storage,
+            memory: crate::server::memory::MemoryCache::new(0),
             models,
             providers: configured.providers,
             prompts,

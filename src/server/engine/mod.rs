@@ -23,6 +23,7 @@ use bytes::Bytes;
 
 use crate::server::config::{EngineConfig, ModelConfig};
 use crate::server::cpu::{CpuError, CpuPool};
+use crate::server::memory::MemoryCache;
 use crate::server::prompt::PromptPipeline;
 use crate::server::providers::{ProviderError, Providers};
 use crate::server::storage::{
@@ -155,6 +156,8 @@ impl Health {
 /// What the engine is built from.
 pub struct Parts {
     pub storage: Storage,
+    /// Responses kept for the next request; the engine drops a deleted image's.
+    pub memory: MemoryCache,
     pub models: ModelCatalog,
     pub providers: Providers,
     pub prompts: PromptPipeline,
@@ -179,6 +182,7 @@ struct Inner {
     flights: Flights<Generated>,
     derivatives: Flights<derive::Derived>,
     cpu: Arc<CpuPool>,
+    memory: MemoryCache,
 }
 
 impl Engine {
@@ -196,8 +200,14 @@ impl Engine {
                 flights: Flights::new("image"),
                 derivatives: Flights::new("derivative"),
                 cpu: parts.cpu,
+                memory: parts.memory,
             }),
         }
+    }
+
+    /// Responses of stored images kept in memory (`server::memory`).
+    pub fn memory(&self) -> &MemoryCache {
+        &self.inner.memory
     }
 
     pub fn models(&self) -> &ModelCatalog {
@@ -350,6 +360,7 @@ impl Engine {
         let Some(orphans) = self.inner.catalog.delete(id).await? else {
             return Ok(false);
         };
+        self.inner.memory.forget_image(id);
         for orphan in orphans {
             // The row is gone, so the image is gone; a blob left behind is only wasted space.
             if let Err(err) = self.inner.remove_orphan(&orphan).await {

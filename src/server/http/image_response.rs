@@ -7,6 +7,7 @@ use bytes::Bytes;
 
 use crate::domain::format::ImageFormat;
 use crate::server::engine::CacheStatus;
+use crate::server::memory::HotImage;
 
 /// How long a response may be reused without asking again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +42,34 @@ pub struct ImageReply {
     /// The stored original behind the response.
     pub image_id: Option<String>,
     pub lifetime: Lifetime,
+}
+
+impl ImageReply {
+    /// A response kept in memory, as it was first sent.
+    pub fn from_memory(hot: &HotImage) -> Self {
+        Self {
+            etag: hot.etag.clone(),
+            last_modified_ms: hot.last_modified_ms,
+            format: hot.format,
+            bytes: hot.bytes.clone(),
+            cache: None,
+            vary_accept: hot.vary_accept,
+            image_id: Some(hot.id.clone()),
+            lifetime: Lifetime::Immutable,
+        }
+    }
+
+    /// What to keep in memory of this response.
+    pub fn to_memory(&self, id: &str) -> HotImage {
+        HotImage {
+            id: id.to_owned(),
+            etag: self.etag.clone(),
+            last_modified_ms: self.last_modified_ms,
+            format: self.format,
+            bytes: self.bytes.clone(),
+            vary_accept: self.vary_accept,
+        }
+    }
 }
 
 /// `Last-Modified`'s value: whole seconds, as HTTP dates are.

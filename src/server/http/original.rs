@@ -1,4 +1,4 @@
-//! `GET /img/{id}`: a stored original, as generated.
+//! `GET /img/{id}`: a stored original, as generated; from memory when it was asked for lately.
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -6,6 +6,7 @@ use axum::response::Response;
 
 use super::image_response::{image_response, ImageReply, Lifetime};
 use crate::server::error::ApiError;
+use crate::server::memory;
 use crate::server::state::AppState;
 
 pub async fn original(
@@ -13,22 +14,25 @@ pub async fn original(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let key = memory::key(&id, "", None);
+    if let Some(hot) = state.engine.memory().get(&key) {
+        return Ok(image_response(&headers, ImageReply::from_memory(&hot)));
+    }
     let (record, bytes) = state
         .engine
         .original(&id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no image with id `{id}`")))?;
-    Ok(image_response(
-        &headers,
-        ImageReply {
-            etag: format!("\"{}\"", record.content_hash),
-            last_modified_ms: record.created_at,
-            format: record.format,
-            bytes,
-            cache: None,
-            vary_accept: false,
-            image_id: Some(record.id),
-            lifetime: Lifetime::Immutable,
-        },
-    ))
+    let reply = ImageReply {
+        etag: format!("\"{}\"", record.content_hash),
+        last_modified_ms: record.created_at,
+        format: record.format,
+        bytes,
+        cache: None,
+        vary_accept: false,
+        image_id: Some(record.id),
+        lifetime: Lifetime::Immutable,
+    };
+    state.engine.memory().insert(key, reply.to_memory(&id));
+    Ok(image_response(&headers, reply))
 }

@@ -10,10 +10,12 @@ use super::image_response::{
 };
 use super::limits::Admit;
 use super::negotiate::negotiate;
+use crate::domain::format::ImageFormat;
 use crate::server::engine::derive::{etag, DeriveRequest};
 use crate::server::error::ApiError;
+use crate::server::memory;
 use crate::server::state::AppState;
-use crate::urls::options::{Fit, TransformOptions};
+use crate::urls::options::{Fit, OutputFormat, TransformOptions};
 
 pub async fn transformed(
     State(state): State<AppState>,
@@ -23,6 +25,14 @@ pub async fn transformed(
 ) -> Result<Response, ApiError> {
     let options =
         TransformOptions::parse(&options).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    // `format=auto` answers by `Accept`, whatever the source's format; every other choice is fixed
+    // by the options and the image.
+    let chosen = (options.format == Some(OutputFormat::Auto))
+        .then(|| negotiate(options.format, ImageFormat::Jpeg, &headers).format);
+    let key = memory::key(&id, &options.to_string(), chosen);
+    if let Some(hot) = state.engine.memory().get(&key) {
+        return Ok(image_response(&headers, ImageReply::from_memory(&hot)));
+    }
     let record = state
         .engine
         .record(&id)
@@ -47,17 +57,19 @@ pub async fn transformed(
         .engine
         .derive(&record, None, request, admission.as_ref())
         .await?;
-    Ok(image_response(
-        &headers,
-        ImageReply {
-            etag: derived.etag,
-            last_modified_ms: record.created_at,
-            format: derived.format,
-            bytes: derived.bytes,
-            cache: None,
-            vary_accept: negotiated.vary,
-            image_id: Some(record.id),
-            lifetime: Lifetime::Immutable,
-        },
-    ))
+    let reply = ImageReply {
+        etag: derived.etag,
+        last_modified_ms: record.created_at,
+        format: derived.format,
+        bytes: derived.bytes,
+        cache: None,
+        vary_accept: negotiated.vary,
+        image_id: Some(record.id.clone()),
+        lifetime: Lifetime::Immutable,
+    };
+    state
+        .engine
+        .memory()
+        .insert(key, reply.to_memory(&record.id));
+    Ok(image_response(&headers, reply))
 }

@@ -1,0 +1,144 @@
+//! The hot path's memory: the responses for stored images and derivatives, by what the request names
+//! (`/img/{id}` or `/img/{id}/{options}`), weighted by their bytes within `storage.memory_cache_bytes`.
+//! moka admits by frequency (TinyLFU) and evicts the least recently used, so what is asked for often
+//! stays. A hit is answered without a catalog query or a file read. A deleted image's entries go with
+//! it, and a response still on its way in when the image is deleted does not stay.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use moka::sync::Cache;
+
+use crate::domain::format::ImageFormat;
+
+/// What a stored image's response needs, ready to send again.
+#[derive(Debug)]
+pub struct HotImage {
+    /// The image it shows (a derivative's source).
+    pub id: String,
+    pub etag: String,
+    pub last_modified_ms: i64,
+    pub format: ImageFormat,
+    pub bytes: Bytes,
+    pub vary_accept: bool,
+}
+
+#[derive(Clone)]
+pub struct MemoryCache {
+    responses: Option<Cache<String, Arc<HotImage>>>,
+    /// Images deleted lately: a response made before its image's delete is not kept.
+    deleted: Cache<String, ()>,
+}
+
+/// A response's key: the image, the canonical options (empty for the original) and, for
+/// `format=auto`, the format chosen from `Accept`.
+pub fn key(id: &str, options: &str, chosen: Option<ImageFormat>) -> String {
+    match chosen {
+        Some(format) => format!("{id}/{options}#{}", format.as_str()),
+        None => format!("{id}/{options}"),
+    }
+}
+
+impl MemoryCache {
+    pub fn new(max_bytes: u64) -> Self {
+        let responses = (max_bytes > 0).then(|| {
+            Cache::builder()
+                .max_capacity(max_bytes)
+                // The bytes, the key and the rest of the entry.
+                .weigher(|key: &String, image: &Arc<HotImage>| {
+                    u32::try_from(image.bytes.len() + key.len() + image.etag.len() + 128)
+                        .unwrap_or(u32::MAX)
+                })
+                .support_invalidation_closures()
+                .build()
+        });
+        Self {
+            responses,
+            deleted: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(600))
+                .build(),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<Arc<HotImage>> {
+        let hit = self.responses.as_ref()?.get(key);
+        if hit.is_some() {
+            metrics::counter!("pixzoo_cache_total", "kind" => "memory", "result" => "hit")
+                .increment(1);
+        }
+        hit
+    }
+
+    pub fn insert(&self, key: String, image: HotImage) {
+        let Some(responses) = &self.responses else {
+            return;
+        };
+        let id = image.id.clone();
+        responses.insert(key.clone(), Arc::new(image));
+        // Checked after the insert: a delete marks first and purges second, so either the purge
+        // saw this entry or this check sees the mark.
+        if self.deleted.contains_key(&id) {
+            responses.invalidate(&key);
+        }
+    }
+
+    /// Drops every response of image `id`.
+    pub fn forget_image(&self, id: &str) {
+        self.deleted.insert(id.to_owned(), ());
+        if let Some(responses) = &self.responses {
+            let id = id.to_owned();
+            // Only fails when invalidation closures are off, which `new` turns on.
+            let _ = responses.invalidate_entries_if(move |_, image| image.id == id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(id: &str, len: usize) -> HotImage {
+        HotImage {
+            id: id.into(),
+            etag: "\"e\"".into(),
+            last_modified_ms: 0,
+            format: ImageFormat::Png,
+            bytes: Bytes::from(vec![7u8; len]),
+            vary_accept: false,
+        }
+    }
+
+    #[test]
+    fn entries_stay_within_the_byte_budget_and_go_with_their_image() {
+        let memory = MemoryCache::new(100_000);
+        for n in 0..50 {
+            memory.insert(key("a", &format!("width={n}"), None), image("a", 10_000));
+        }
+        let responses = memory.responses.as_ref().unwrap();
+        responses.run_pending_tasks();
+        assert!(
+            responses.weighted_size() <= 100_000,
+            "{}",
+            responses.weighted_size()
+        );
+
+        memory.insert(key("b", "", None), image("b", 10));
+        memory.insert(key("c", "", None), image("c", 10));
+        assert!(memory.get(&key("b", "", None)).is_some());
+        memory.forget_image("b");
+        assert!(memory.get(&key("b", "", None)).is_none());
+        assert!(memory.get(&key("c", "", None)).is_some());
+        // A response of a deleted image arriving late is not kept.
+        memory.insert(key("b", "width=1", None), image("b", 10));
+        assert!(memory.get(&key("b", "width=1", None)).is_none());
+    }
+
+    #[test]
+    fn a_zero_budget_keeps_nothing() {
+        let memory = MemoryCache::new(0);
+        memory.insert(key("a", "", None), image("a", 10));
+        assert!(memory.get(&key("a", "", None)).is_none());
+    }
+}
