@@ -527,7 +527,10 @@ async fn hot_images_come_from_memory_and_leave_it_when_deleted() {
     let server = TestServer::start(dir.path()).await;
     let made = server.get("/64x64/a-remembered-ibis").await;
     let id = header(&made, "x-image-id").to_owned();
-    let paths = [format!("/img/{id}"), format!("/img/{id}/width=20,format=webp")];
+    let paths = [
+        format!("/img/{id}"),
+        format!("/img/{id}/width=20,format=webp"),
+    ];
     let mut first = Vec::new();
     for path in &paths {
         let response = server.get(path).await;
@@ -557,7 +560,11 @@ async fn hot_images_come_from_memory_and_leave_it_when_deleted() {
         .unwrap();
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     for path in &paths {
-        assert_eq!(server.get(path).await.status(), StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(
+            server.get(path).await.status(),
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
     }
     server.stop().await;
 }
