@@ -19,7 +19,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # use the same ones so they reuse its compiled dependencies instead of building everything twice.
 DEV_ENV := RUSTFLAGS="--cfg erase_components" LEPTOS_OUTPUT_NAME=pixzoo
 
-.PHONY: run test tools toolchain nasm chromium build-dev build-release unit lint clients e2e bench bench-transforms bundle-size fuzz soak fmt clean
+.PHONY: run test tools toolchain nasm chromium build-dev build-release unit lint clients e2e bench bench-transforms bench-serve bundle-size fuzz soak fmt clean
 
 ## run: build in release mode and serve on http://127.0.0.1:3000 (data in ./data, no keys needed)
 run: tools
@@ -111,6 +111,7 @@ fuzz:
 
 ## soak: the release server under wrk for SOAK_SECONDS (default 60): zero 5xx, RSS sampled, as a table
 SOAK_SECONDS ?= 60
+BENCH_SECONDS ?= 5
 soak:
 	cargo leptos build --release
 	scripts/soak.sh $(SOAK_SECONDS)
@@ -127,6 +128,11 @@ bundle-size:
 ## bench-transforms: the transform pipeline against npm sharp (libvips), side by side, with ratios
 bench-transforms:
 	scripts/bench-transforms.sh
+
+## bench-serve: the release server against nginx over the same stored bytes, under wrk, with ratios
+bench-serve:
+	cargo leptos build --release
+	scripts/bench-serve.sh $(BENCH_SECONDS)
 
 fmt:
 	cargo fmt --all
