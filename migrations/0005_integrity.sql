@@ -9,3 +9,8 @@ CREATE INDEX images_by_content ON images (content_hash);
 UPDATE images
 SET translation_note = substr(translation_note, 1, instr(translation_note, ' failed:') + 6)
 WHERE translation_note LIKE 'the % prompt pipeline failed: %';
+
+-- Derivatives are a cache within storage.derivatives_max_bytes: the least recently served go first.
+ALTER TABLE derivatives ADD COLUMN served_at INTEGER NOT NULL DEFAULT 0;  -- Unix ms, updated in batches
+UPDATE derivatives SET served_at = created_at;
+CREATE INDEX derivatives_by_served ON derivatives (served_at, key);

@@ -568,3 +568,60 @@ async fn hot_images_come_from_memory_and_leave_it_when_deleted() {
     }
     server.stop().await;
 }
+
+/// The bytes of every file under `dir`.
+fn bytes_under(dir: &std::path::Path) -> u64 {
+    files_under(dir)
+        .iter()
+        .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+        .sum()
+}
+
+#[tokio::test]
+async fn derivatives_stay_within_their_budget_and_are_made_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = common::config(dir.path());
+    settings.storage.memory_cache_bytes = 0;
+    settings.storage.derivatives_max_bytes = 20_000;
+    let server = TestServer::with_config(settings).await;
+    let made = server.get("/256x256/a-budgeted-egret").await;
+    let id = header(&made, "x-image-id").to_owned();
+    let originals = files_under(&dir.path().join("blobs/originals"));
+    let derived = dir.path().join("blobs/derived");
+    let mut first = None;
+    for width in 40..80 {
+        let response = server
+            .get(&format!("/img/{id}/width={width},format=png"))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        if first.is_none() {
+            first = Some(response.bytes().await.unwrap());
+        }
+    }
+    // Eviction runs beside the requests: it settles within the budget.
+    let started = std::time::Instant::now();
+    while bytes_under(&derived) > 20_000 && started.elapsed() < std::time::Duration::from_secs(10) {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        bytes_under(&derived) <= 20_000,
+        "{} bytes",
+        bytes_under(&derived)
+    );
+    assert_eq!(
+        files_under(&dir.path().join("blobs/originals")),
+        originals,
+        "originals stay"
+    );
+    // The first one was evicted (the least recently served); asked again, it is made again, the same.
+    let kept: std::collections::HashSet<_> = files_under(&derived).into_iter().collect();
+    assert!(kept.len() < 40, "{} derivatives kept", kept.len());
+    let again = server.get(&format!("/img/{id}/width=40,format=png")).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(Some(again.bytes().await.unwrap()), first);
+    assert!(
+        files_under(&derived).iter().any(|f| !kept.contains(f)),
+        "made again, as a new file"
+    );
+    server.stop().await;
+}

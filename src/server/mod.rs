@@ -87,6 +87,7 @@ pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
         engine::Parts {
             storage,
             memory: memory::MemoryCache::new(config.storage.memory_cache_bytes),
+            derivatives_max_bytes: config.storage.derivatives_max_bytes,
             models,
             providers: configured.providers,
             prompts,

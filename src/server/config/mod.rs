@@ -126,6 +126,9 @@ pub struct StorageConfig {
     pub data_dir: PathBuf,
     /// Bytes of stored images and derivatives kept in memory for the next request; 0 = none.
     pub memory_cache_bytes: u64,
+    /// Bytes the stored derivatives may take on disk; beyond it the least recently served are removed
+    /// (they are made again when asked for). 0 = no limit.
+    pub derivatives_max_bytes: u64,
 }
 
 impl Default for StorageConfig {
@@ -133,6 +136,7 @@ impl Default for StorageConfig {
         Self {
             data_dir: PathBuf::from("data"),
             memory_cache_bytes: 256 * 1024 * 1024,
+            derivatives_max_bytes: 4 * 1024 * 1024 * 1024,
         }
     }
 }

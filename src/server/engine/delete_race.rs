@@ -150,6 +150,7 @@ async fn gated_engine(dir: &std::path::Path) -> (Engine, Arc<Gate>, Arc<Gate>) {
     let parts = Parts {
         storage,
         memory: crate::server::memory::MemoryCache::new(0),
+        derivatives_max_bytes: 0,
         models,
         providers: configured.providers,
         prompts,

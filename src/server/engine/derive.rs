@@ -2,7 +2,9 @@
 //! `/{W}x{H}/…`). Each is made once, on a bounded CPU pool, single-flight per key, and stored (blob
 //! first, then its row), so the next request is a read.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
@@ -14,6 +16,101 @@ use crate::server::transform::geometry::layout;
 use crate::server::transform::inspect::InspectError;
 use crate::server::transform::pipeline::{transform, Settings, TransformError, PIPELINE_VERSION};
 use crate::urls::options::{Fit, TransformOptions};
+
+/// Stored derivatives within `storage.derivatives_max_bytes`. Reads from disk are remembered and
+/// written to the catalog in a batch when eviction runs, so a hit costs no write; eviction runs on its
+/// own task once the estimate of what is stored passes the budget, and removes the least recently
+/// served down to nine tenths of it.
+pub struct Budget {
+    max_bytes: u64,
+    /// What is stored, estimated: counted up on each new derivative, set exactly by each eviction;
+    /// `u64::MAX` until first read from the catalog.
+    stored: AtomicU64,
+    served: Mutex<HashSet<String>>,
+    evicting: AtomicBool,
+}
+
+impl Budget {
+    pub fn new(max_bytes: u64) -> Self {
+        Self {
+            max_bytes,
+            stored: AtomicU64::new(u64::MAX),
+            served: Mutex::default(),
+            evicting: AtomicBool::new(false),
+        }
+    }
+
+    fn served(&self, key: &str) {
+        if self.max_bytes > 0 {
+            self.served
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key.to_owned());
+        }
+    }
+}
+
+impl Inner {
+    /// Counts a new derivative and, past the budget, starts an eviction unless one is running.
+    fn stored_derivative(self: &Arc<Self>, bytes: u64) {
+        let budget = &self.derivative_budget;
+        if budget.max_bytes == 0 {
+            return;
+        }
+        let stored = budget.stored.fetch_add(bytes, Ordering::Relaxed);
+        let over = stored == u64::MAX || stored.saturating_add(bytes) > budget.max_bytes;
+        if over && !budget.evicting.swap(true, Ordering::AcqRel) {
+            let inner = self.clone();
+            tokio::spawn(async move {
+                // Derivatives stored while this ran are counted in the total it ends with: go again
+                // until what is stored fits.
+                for _ in 0..8 {
+                    match inner.evict_derivatives().await {
+                        Ok(stored) if stored > inner.derivative_budget.max_bytes => continue,
+                        Ok(_) => break,
+                        Err(err) => {
+                            tracing::warn!(error = %err, "evicting derivatives failed");
+                            break;
+                        }
+                    }
+                }
+                inner
+                    .derivative_budget
+                    .evicting
+                    .store(false, Ordering::Release);
+            });
+        }
+    }
+
+    /// Removes the least recently served derivatives (rows, then blobs) down to nine tenths of the
+    /// budget; returns what is stored then.
+    async fn evict_derivatives(&self) -> Result<u64, EngineError> {
+        let budget = &self.derivative_budget;
+        let served: Vec<String> =
+            std::mem::take(&mut *budget.served.lock().unwrap_or_else(|e| e.into_inner()))
+                .into_iter()
+                .collect();
+        if !served.is_empty() {
+            self.catalog
+                .touch_derivatives(&served, crate::server::clock::now_millis())
+                .await?;
+        }
+        let stored = self.catalog.derivative_bytes().await?;
+        if stored > budget.max_bytes {
+            let evicted = self
+                .catalog
+                .evict_derivatives(budget.max_bytes / 10 * 9)
+                .await?;
+            metrics::counter!("pixzoo_derivatives_evicted_total").increment(evicted.len() as u64);
+            for orphan in &evicted {
+                self.remove_orphan(orphan).await?;
+            }
+        }
+        let stored = self.catalog.derivative_bytes().await?;
+        budget.stored.store(stored, Ordering::Relaxed);
+        Ok(stored)
+    }
+}
 
 /// A transformed image, ready to send.
 #[derive(Debug, Clone)]
@@ -128,6 +225,7 @@ impl Engine {
                 Ok(bytes) => {
                     metrics::counter!("pixzoo_cache_total", "kind" => "derivative", "result" => "hit")
                         .increment(1);
+                    inner.derivative_budget.served(&key);
                     return Ok(Derived {
                         bytes,
                         format: stored.format,
@@ -163,7 +261,7 @@ impl Engine {
 
 impl Inner {
     async fn make_derivative(
-        &self,
+        self: &Arc<Self>,
         key: String,
         record: ImageRecord,
         original: Option<Bytes>,
@@ -210,7 +308,10 @@ impl Inner {
             .insert_derivative(&derivative, &request.options.to_string())
             .await
         {
-            Ok(()) => self.ensure_blob(&blob, &bytes).await?,
+            Ok(()) => {
+                self.ensure_blob(&blob, &bytes).await?;
+                self.stored_derivative(bytes.len() as u64);
+            }
             Err(err) => {
                 // The image was deleted while this was being made: answer the request that asked
                 // while it existed, but keep nothing of it.

@@ -329,6 +329,7 @@ mod tests {
         let parts = Parts {
             storage,
             memory: crate::server::memory::MemoryCache::new(0),
+            derivatives_max_bytes: 0,
             models,
             providers: configured.providers,
             prompts,

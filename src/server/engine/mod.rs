@@ -158,6 +158,8 @@ pub struct Parts {
     pub storage: Storage,
     /// Responses kept for the next request; the engine drops a deleted image's.
     pub memory: MemoryCache,
+    /// `storage.derivatives_max_bytes`: what stored derivatives may take (0 = no limit).
+    pub derivatives_max_bytes: u64,
     pub models: ModelCatalog,
     pub providers: Providers,
     pub prompts: PromptPipeline,
@@ -183,6 +185,7 @@ struct Inner {
     derivatives: Flights<derive::Derived>,
     cpu: Arc<CpuPool>,
     memory: MemoryCache,
+    derivative_budget: derive::Budget,
 }
 
 impl Engine {
@@ -201,6 +204,7 @@ impl Engine {
                 derivatives: Flights::new("derivative"),
                 cpu: parts.cpu,
                 memory: parts.memory,
+                derivative_budget: derive::Budget::new(parts.derivatives_max_bytes),
             }),
         }
     }

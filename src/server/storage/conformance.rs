@@ -40,6 +40,7 @@ pub async fn run(catalog: Arc<dyn Catalog>) {
     pages_are_newest_first_filtered_and_keyset(catalog.as_ref()).await;
     derivatives_follow_their_image(catalog.as_ref()).await;
     delete_returns_what_no_one_else_needs(catalog.as_ref()).await;
+    eviction_takes_the_least_recently_served(catalog.as_ref()).await;
     prompt_cache_keeps_the_first_answer(catalog.as_ref()).await;
     usage_counts_a_provider_since_a_time(catalog.as_ref()).await;
     sessions_expire_and_end(catalog.as_ref()).await;
@@ -240,6 +241,54 @@ async fn delete_returns_what_no_one_else_needs(catalog: &dyn Catalog) {
     assert!(!catalog.content_in_use(&"cd".repeat(32)).await.unwrap());
     assert_eq!(catalog.derivative("dk-s2").await.unwrap(), None);
     assert_eq!(catalog.delete("s2").await.unwrap(), None);
+}
+
+async fn eviction_takes_the_least_recently_served(catalog: &dyn Catalog) {
+    catalog.insert(&record("e1", "key-e1", 400)).await.unwrap();
+    let before = catalog.derivative_bytes().await.unwrap();
+    for key in ["ev-a", "ev-b", "ev-c"] {
+        let derivative = DerivativeRecord {
+            key: key.into(),
+            image_id: "e1".into(),
+            format: ImageFormat::Webp,
+            width: 10,
+            height: 10,
+            bytes: 100,
+            content_hash: None,
+        };
+        catalog
+            .insert_derivative(&derivative, "width=10")
+            .await
+            .unwrap();
+    }
+    assert_eq!(catalog.derivative_bytes().await.unwrap(), before + 300);
+    let later = crate::server::clock::now_millis() + 60_000;
+    catalog
+        .touch_derivatives(&["ev-b".to_owned()], later)
+        .await
+        .unwrap();
+    let evicted = catalog.evict_derivatives(before + 150).await.unwrap();
+    let mut keys: Vec<String> = evicted
+        .iter()
+        .map(|orphan| match orphan {
+            Orphan::Derivative { key, .. } => key.clone(),
+            other => panic!("only derivatives are evicted: {other:?}"),
+        })
+        .filter(|key| key.starts_with("ev-"))
+        .collect();
+    keys.sort();
+    // Older derivatives of the suite go first, then ev-a; ev-b was served last.
+    assert!(keys.contains(&"ev-a".to_owned()), "{keys:?}");
+    assert!(
+        !keys.contains(&"ev-b".to_owned()),
+        "the one served lately stays: {keys:?}"
+    );
+    assert!(catalog.derivative("ev-b").await.unwrap().is_some());
+    assert!(catalog.derivative_bytes().await.unwrap() <= before + 150);
+    assert!(
+        catalog.by_id("e1").await.unwrap().is_some(),
+        "originals stay"
+    );
 }
 
 async fn prompt_cache_keeps_the_first_answer(catalog: &dyn Catalog) {

@@ -74,6 +74,16 @@ pub trait Derivatives: Send + Sync {
         record: &DerivativeRecord,
         options: &str,
     ) -> Result<(), CatalogError>;
+
+    /// Marks derivatives as served at `at` (Unix ms), for eviction by age of last use.
+    async fn touch_derivatives(&self, keys: &[String], at: i64) -> Result<(), CatalogError>;
+
+    /// The bytes all stored derivatives take.
+    async fn derivative_bytes(&self) -> Result<u64, CatalogError>;
+
+    /// Removes the rows of the least recently served derivatives until at most `keep` bytes remain,
+    /// and returns their blobs.
+    async fn evict_derivatives(&self, keep: u64) -> Result<Vec<Orphan>, CatalogError>;
 }
 
 /// LLM answers by (pipeline, model family, prompt).
