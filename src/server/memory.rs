@@ -7,17 +7,22 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::HeaderValue;
 use bytes::Bytes;
 use moka::sync::Cache;
 
 use crate::domain::format::ImageFormat;
 
-/// What a stored image's response needs, ready to send again.
+/// What a stored image's response needs, ready to send again: its headers as values, so a hit
+/// formats and validates nothing.
 #[derive(Debug)]
 pub struct HotImage {
     /// The image it shows (a derivative's source).
     pub id: String,
-    pub etag: String,
+    /// `id` as the `x-image-id` header.
+    pub id_header: HeaderValue,
+    pub etag: HeaderValue,
+    pub last_modified: HeaderValue,
     pub last_modified_ms: i64,
     pub format: ImageFormat,
     pub bytes: Bytes,
@@ -27,6 +32,8 @@ pub struct HotImage {
 #[derive(Clone)]
 pub struct MemoryCache {
     responses: Option<Cache<String, Arc<HotImage>>>,
+    /// Registered once: a labelled `counter!` per hit would hash its key into the registry each time.
+    hits: metrics::Counter,
     /// Images deleted lately: a response made before its image's delete is not kept.
     deleted: Cache<String, ()>,
 }
@@ -55,6 +62,7 @@ impl MemoryCache {
         });
         Self {
             responses,
+            hits: metrics::counter!("pixzoo_cache_total", "kind" => "memory", "result" => "hit"),
             deleted: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(600))
@@ -65,8 +73,7 @@ impl MemoryCache {
     pub fn get(&self, key: &str) -> Option<Arc<HotImage>> {
         let hit = self.responses.as_ref()?.get(key);
         if hit.is_some() {
-            metrics::counter!("pixzoo_cache_total", "kind" => "memory", "result" => "hit")
-                .increment(1);
+            self.hits.increment(1);
         }
         hit
     }
@@ -102,7 +109,9 @@ mod tests {
     fn image(id: &str, len: usize) -> HotImage {
         HotImage {
             id: id.into(),
-            etag: "\"e\"".into(),
+            id_header: HeaderValue::from_str(id).unwrap(),
+            etag: HeaderValue::from_static("\"e\""),
+            last_modified: HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"),
             last_modified_ms: 0,
             format: ImageFormat::Png,
             bytes: Bytes::from(vec![7u8; len]),

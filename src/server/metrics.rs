@@ -10,8 +10,12 @@
 //! - `pixzoo_provider_retries_total{provider}`, `pixzoo_account_cooldowns_total{provider,reason}`
 //! - `pixzoo_refusals_total{reason}` (rate limits, budgets, signatures)
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
+use std::time::Duration;
 
+use axum::http::StatusCode;
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -35,6 +39,36 @@ pub fn install() -> &'static PrometheusHandle {
 /// The metrics in Prometheus' text format.
 pub fn render() -> String {
     install().render()
+}
+
+/// Counts a request and records how long it took. The handles are registered once per route and
+/// status and kept: the labelled macros would build and hash their keys on every request, a
+/// measurable share of serving a cached image.
+pub fn observe_request(route: &'static str, status: StatusCode, took: Duration) {
+    type Handles = HashMap<(&'static str, u16), (Counter, Histogram)>;
+    static HANDLES: OnceLock<RwLock<Handles>> = OnceLock::new();
+    let handles = HANDLES.get_or_init(Default::default);
+    let key = (route, status.as_u16());
+    let known = handles
+        .read()
+        .ok()
+        .and_then(|known| known.get(&key).cloned());
+    let (count, seconds) = known.unwrap_or_else(|| {
+        let made = (
+            metrics::counter!(
+                "pixzoo_http_requests_total",
+                "route" => route,
+                "status" => status.as_str().to_owned()
+            ),
+            metrics::histogram!("pixzoo_http_request_seconds", "route" => route),
+        );
+        if let Ok(mut known) = handles.write() {
+            known.insert(key, made.clone());
+        }
+        made
+    });
+    count.increment(1);
+    seconds.record(took.as_secs_f64());
 }
 
 /// A bounded label for a request path: the route's shape, never its parameters.

@@ -95,7 +95,7 @@ pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
         },
         &config.engine,
     );
-    let state = AppState {
+    let state = AppState::new(state::Shared {
         leptos_options: leptos_options(config),
         engine,
         limits: config.limits.url_limits(),
@@ -106,7 +106,7 @@ pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
         guard: Arc::new(guard::Guard::new(&config.security, catalog)),
         security: config.security.clone(),
         metrics_apart: config.server.metrics_addr.is_some(),
-    };
+    });
     Ok((http::router(state.clone()), state))
 }
 

@@ -13,8 +13,27 @@ use crate::server::secret::Secret;
 use crate::server::storage::Sessions;
 use crate::urls::placeholder::UrlLimits;
 
+/// Cheap to clone: every layer and extractor of every request takes its own copy, so the parts sit
+/// behind one `Arc` (cloning them one by one, Leptos's options and the security settings' strings
+/// included, was measured at several percent of a cached image's serving time).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub leptos_options: LeptosOptions,
     pub engine: Engine,
     pub limits: UrlLimits,

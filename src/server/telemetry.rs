@@ -12,7 +12,10 @@ use tracing_subscriber::EnvFilter;
 pub fn init(default_filter: &str) -> WorkerGuard {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    // Buffered: the writer thread drains every queued line into the buffer and flushes once the queue
+    // is empty, so a busy server makes one `write` per batch instead of one per line.
+    let stderr = std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr());
+    let (writer, guard) = tracing_appender::non_blocking(stderr);
     // A second init (tests that start the server twice) keeps the first subscriber.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

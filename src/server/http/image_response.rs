@@ -45,30 +45,18 @@ pub struct ImageReply {
 }
 
 impl ImageReply {
-    /// A response kept in memory, as it was first sent.
-    pub fn from_memory(hot: &HotImage) -> Self {
-        Self {
-            etag: hot.etag.clone(),
-            last_modified_ms: hot.last_modified_ms,
-            format: hot.format,
-            bytes: hot.bytes.clone(),
-            cache: None,
-            vary_accept: hot.vary_accept,
-            image_id: Some(hot.id.clone()),
-            lifetime: Lifetime::Immutable,
-        }
-    }
-
-    /// What to keep in memory of this response.
-    pub fn to_memory(&self, id: &str) -> HotImage {
-        HotImage {
+    /// What to keep in memory of this response: its headers ready to send, so a hit formats nothing.
+    pub fn to_memory(&self, id: &str) -> Option<HotImage> {
+        Some(HotImage {
             id: id.to_owned(),
-            etag: self.etag.clone(),
+            id_header: HeaderValue::from_str(id).ok()?,
+            etag: HeaderValue::from_str(&self.etag).ok()?,
+            last_modified: HeaderValue::from_str(&http_date(self.last_modified_ms)).ok()?,
             last_modified_ms: self.last_modified_ms,
             format: self.format,
             bytes: self.bytes.clone(),
             vary_accept: self.vary_accept,
-        }
+        })
     }
 }
 
@@ -154,64 +142,117 @@ fn wanted(request_headers: &HeaderMap, etag: &str, last_modified_ms: i64, len: u
 }
 
 pub fn image_response(request_headers: &HeaderMap, reply: ImageReply) -> Response {
-    if not_modified(request_headers, &reply.etag, reply.last_modified_ms) {
-        return not_modified_response(
-            &reply.etag,
-            reply.last_modified_ms,
-            reply.vary_accept,
-            reply.lifetime,
-        );
-    }
-    let len = reply.bytes.len() as u64;
-    let mut builder = Response::builder()
-        .header(header::CACHE_CONTROL, reply.lifetime.cache_control())
-        .header(header::ETAG, &reply.etag)
-        .header(header::LAST_MODIFIED, http_date(reply.last_modified_ms))
-        .header(header::ACCEPT_RANGES, "bytes")
-        .header(header::CONTENT_TYPE, reply.format.mime());
-    if reply.vary_accept {
-        builder = builder.header(header::VARY, "Accept");
-    }
-    if let Some(cache) = reply.cache {
-        builder = builder.header("x-cache", HeaderValue::from_static(cache.as_str()));
-    }
-    if let Some(id) = reply
+    let (Ok(etag), Ok(last_modified)) = (
+        HeaderValue::from_str(&reply.etag),
+        HeaderValue::from_str(&http_date(reply.last_modified_ms)),
+    ) else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let image_id = reply
         .image_id
         .as_deref()
-        .and_then(|id| HeaderValue::from_str(id).ok())
-    {
-        builder = builder.header("x-image-id", id);
+        .and_then(|id| HeaderValue::from_str(id).ok());
+    let head = Head {
+        etag: &etag,
+        last_modified: &last_modified,
+        last_modified_ms: reply.last_modified_ms,
+        format: reply.format,
+        vary_accept: reply.vary_accept,
+        cache: reply.cache,
+        image_id: image_id.as_ref(),
+        lifetime: reply.lifetime,
+    };
+    respond(request_headers, &head, reply.bytes)
+}
+
+/// A response from memory, with the headers it was first sent with.
+pub fn hot_response(request_headers: &HeaderMap, hot: &HotImage) -> Response {
+    let head = Head {
+        etag: &hot.etag,
+        last_modified: &hot.last_modified,
+        last_modified_ms: hot.last_modified_ms,
+        format: hot.format,
+        vary_accept: hot.vary_accept,
+        cache: None,
+        image_id: Some(&hot.id_header),
+        lifetime: Lifetime::Immutable,
+    };
+    respond(request_headers, &head, hot.bytes.clone())
+}
+
+/// An image response's own headers, whether built for it or kept in memory.
+struct Head<'a> {
+    etag: &'a HeaderValue,
+    last_modified: &'a HeaderValue,
+    last_modified_ms: i64,
+    format: ImageFormat,
+    vary_accept: bool,
+    cache: Option<CacheStatus>,
+    image_id: Option<&'a HeaderValue>,
+    lifetime: Lifetime,
+}
+
+fn respond(request_headers: &HeaderMap, head: &Head, bytes: Bytes) -> Response {
+    // Header values are visible ASCII (`from_str` checked them), so this never fails.
+    let etag = head.etag.to_str().unwrap_or_default();
+    if not_modified(request_headers, etag, head.last_modified_ms) {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        validators(response.headers_mut(), head);
+        return response;
     }
-    let (builder, body) = match wanted(request_headers, &reply.etag, reply.last_modified_ms, len) {
-        Wanted::Whole => (
-            builder
-                .status(StatusCode::OK)
-                .header(header::CONTENT_LENGTH, len),
-            reply.bytes,
-        ),
+    let len = bytes.len() as u64;
+    let (status, body, range) = match wanted(request_headers, etag, head.last_modified_ms, len) {
+        Wanted::Whole => (StatusCode::OK, bytes, None),
         Wanted::Part(range) => {
             let (start, end) = (*range.start(), *range.end());
-            let part = reply.bytes.slice(start as usize..=end as usize);
+            let part = bytes.slice(start as usize..=end as usize);
             (
-                builder
-                    .status(StatusCode::PARTIAL_CONTENT)
-                    .header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}"))
-                    .header(header::CONTENT_LENGTH, part.len()),
+                StatusCode::PARTIAL_CONTENT,
                 part,
+                Some(format!("bytes {start}-{end}/{len}")),
             )
         }
         Wanted::Unsatisfiable => (
-            builder
-                .status(StatusCode::RANGE_NOT_SATISFIABLE)
-                .header(header::CONTENT_RANGE, format!("bytes */{len}"))
-                .header(header::CONTENT_LENGTH, 0),
+            StatusCode::RANGE_NOT_SATISFIABLE,
             Bytes::new(),
+            Some(format!("bytes */{len}")),
         ),
     };
-    // Every header above is a valid static or ASCII value.
-    builder
-        .body(Body::from(body))
-        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+    let body_len = body.len();
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.reserve(12);
+    validators(headers, head);
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(head.format.mime()),
+    );
+    if let Some(cache) = head.cache {
+        headers.insert("x-cache", HeaderValue::from_static(cache.as_str()));
+    }
+    if let Some(id) = head.image_id {
+        headers.insert("x-image-id", id.clone());
+    }
+    if let Some(range) = range.and_then(|r| HeaderValue::from_str(&r).ok()) {
+        headers.insert(header::CONTENT_RANGE, range);
+    }
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body_len));
+    response
+}
+
+/// What a 304 repeats of the full answer: how long to keep it, its validators, what it varies on.
+fn validators(headers: &mut HeaderMap, head: &Head) {
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(head.lifetime.cache_control()),
+    );
+    headers.insert(header::ETAG, head.etag.clone());
+    headers.insert(header::LAST_MODIFIED, head.last_modified.clone());
+    if head.vary_accept {
+        headers.insert(header::VARY, HeaderValue::from_static("Accept"));
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Limits every request passes before its handler: URL and header sizes, the client's general rate
-//! limit, and a deadline for the answer. It also records who the client is (`guard::Client`) for the
-//! handlers that start generations.
+//! limit, the same-origin rule for posts (`same_origin`), and a deadline for the answer. It also
+//! records who the client is (`guard::Client`) for the handlers that start generations.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -59,22 +59,19 @@ pub async fn limits(State(state): State<AppState>, mut request: Request, next: N
 
     let deadline = Duration::from_secs(security.request_timeout_secs);
     let started = std::time::Instant::now();
-    let response = match tokio::time::timeout(deadline, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::Timeout(format!(
-            "no answer within {}s; try again",
-            deadline.as_secs()
-        ))
-        .into_response(),
+    let response = if let Some(refused) = super::same_origin::refusal(&state, &request) {
+        refused
+    } else {
+        match tokio::time::timeout(deadline, next.run(request)).await {
+            Ok(response) => response,
+            Err(_) => ApiError::Timeout(format!(
+                "no answer within {}s; try again",
+                deadline.as_secs()
+            ))
+            .into_response(),
+        }
     };
-    metrics::counter!(
-        "pixzoo_http_requests_total",
-        "route" => route,
-        "status" => response.status().as_str().to_owned()
-    )
-    .increment(1);
-    metrics::histogram!("pixzoo_http_request_seconds", "route" => route)
-        .record(started.elapsed().as_secs_f64());
+    crate::server::metrics::observe_request(route, response.status(), started.elapsed());
     response
 }
 
@@ -90,16 +87,15 @@ impl axum::extract::FromRequestParts<AppState> for Admit {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         Ok(Self(state.guard.ticket(
-            client_of(parts),
+            client_of(&parts.extensions),
             crate::server::guard::Signature::NotRequired,
         )))
     }
 }
 
 /// The client the limits layer identified (a route outside it counts as "unknown").
-pub fn client_of(parts: &axum::http::request::Parts) -> Client {
-    parts
-        .extensions
+pub fn client_of(extensions: &axum::http::Extensions) -> Client {
+    extensions
         .get::<Client>()
         .cloned()
         .unwrap_or_else(Client::unknown)

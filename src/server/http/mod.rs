@@ -11,6 +11,7 @@ mod metrics;
 mod negotiate;
 mod original;
 mod placeholder;
+mod request_id;
 mod same_origin;
 mod transformed;
 
@@ -23,7 +24,7 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -77,16 +78,14 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            same_origin::same_origin,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
             limits::limits,
         ))
         .layer(api::cors())
         .layer(
             ServiceBuilder::new()
-                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(SetRequestIdLayer::x_request_id(
+                    request_id::Sequential::new(),
+                ))
                 .layer(
                     TraceLayer::new_for_http()
                         // The path only: query strings may carry signatures or other secrets.

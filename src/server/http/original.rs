@@ -1,10 +1,9 @@
 //! `GET /img/{id}`: a stored original, as generated; from memory when it was asked for lately.
 
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::extract::{Path, Request, State};
 use axum::response::Response;
 
-use super::image_response::{image_response, ImageReply, Lifetime};
+use super::image_response::{hot_response, image_response, ImageReply, Lifetime};
 use crate::server::error::ApiError;
 use crate::server::memory;
 use crate::server::state::AppState;
@@ -12,11 +11,12 @@ use crate::server::state::AppState;
 pub async fn original(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    request: Request,
 ) -> Result<Response, ApiError> {
+    let headers = request.headers();
     let key = memory::key(&id, "", None);
     if let Some(hot) = state.engine.memory().get(&key) {
-        return Ok(image_response(&headers, ImageReply::from_memory(&hot)));
+        return Ok(hot_response(headers, &hot));
     }
     let (record, bytes) = state
         .engine
@@ -33,6 +33,8 @@ pub async fn original(
         image_id: Some(record.id),
         lifetime: Lifetime::Immutable,
     };
-    state.engine.memory().insert(key, reply.to_memory(&id));
-    Ok(image_response(&headers, reply))
+    if let Some(hot) = reply.to_memory(&id) {
+        state.engine.memory().insert(key, hot);
+    }
+    Ok(image_response(headers, reply))
 }

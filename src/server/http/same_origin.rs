@@ -5,9 +5,8 @@
 //! out, generate or delete. Programs that send neither `Origin` nor `Sec-Fetch-Site` (curl, the API
 //! clients) are not browsers, carry no cookie of ours, and pass.
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderMap, Method};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::server::error::ApiError;
@@ -21,20 +20,23 @@ fn uses_session(path: &str) -> bool {
         .any(|prefix| path.starts_with(prefix))
 }
 
-pub async fn same_origin(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// The refusal for a cross-origin post that acts on the session, if `request` is one. Called by the
+/// limits middleware rather than being a layer of its own, so a cached image passes one middleware.
+pub fn refusal(state: &AppState, request: &Request) -> Option<Response> {
     let changes_state = !matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    if changes_state && uses_session(request.uri().path()) {
-        if let Err(seen) = check(&state, request.headers()) {
-            return ApiError::Forbidden(format!(
-                "cross-origin posts are refused ({seen}); use the studio on this server's own address"
-            ))
-            .into_response();
-        }
+    if !changes_state || !uses_session(request.uri().path()) {
+        return None;
     }
-    next.run(request).await
+    let seen = check(state, request.headers()).err()?;
+    Some(
+        ApiError::Forbidden(format!(
+            "cross-origin posts are refused ({seen}); use the studio on this server's own address"
+        ))
+        .into_response(),
+    )
 }
 
 /// `Ok` for a same-origin browser request or a non-browser; else what gave the other origin away.

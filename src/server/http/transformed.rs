@@ -1,14 +1,13 @@
 //! `GET /img/{id}/{options}`: a stored image resized, cropped, re-encoded and filtered, with options in
 //! Cloudflare's syntax. A conditional request is answered from the ETag alone, before any byte is read.
 
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::extract::{Path, Request, State};
 use axum::response::Response;
 
 use super::image_response::{
-    image_response, not_modified, not_modified_response, ImageReply, Lifetime,
+    hot_response, image_response, not_modified, not_modified_response, ImageReply, Lifetime,
 };
-use super::limits::Admit;
+use super::limits::client_of;
 use super::negotiate::negotiate;
 use crate::domain::format::ImageFormat;
 use crate::server::engine::derive::{etag, DeriveRequest};
@@ -20,32 +19,32 @@ use crate::urls::options::{Fit, OutputFormat, TransformOptions};
 pub async fn transformed(
     State(state): State<AppState>,
     Path((id, options)): Path<(String, String)>,
-    Admit(admission): Admit,
-    headers: HeaderMap,
+    request: Request,
 ) -> Result<Response, ApiError> {
+    let headers = request.headers();
     let options =
         TransformOptions::parse(&options).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     // `format=auto` answers by `Accept`, whatever the source's format; every other choice is fixed
     // by the options and the image.
     let chosen = (options.format == Some(OutputFormat::Auto))
-        .then(|| negotiate(options.format, ImageFormat::Jpeg, &headers).format);
+        .then(|| negotiate(options.format, ImageFormat::Jpeg, headers).format);
     let key = memory::key(&id, &options.to_string(), chosen);
     if let Some(hot) = state.engine.memory().get(&key) {
-        return Ok(image_response(&headers, ImageReply::from_memory(&hot)));
+        return Ok(hot_response(headers, &hot));
     }
     let record = state
         .engine
         .record(&id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no image with id `{id}`")))?;
-    let negotiated = negotiate(options.format, record.format, &headers);
-    let request = DeriveRequest {
+    let negotiated = negotiate(options.format, record.format, headers);
+    let derive = DeriveRequest {
         options,
         format: negotiated.format,
         default_fit: Fit::ScaleDown,
     };
-    let tag = etag(&record, &request);
-    if not_modified(&headers, &tag, record.created_at) {
+    let tag = etag(&record, &derive);
+    if not_modified(headers, &tag, record.created_at) {
         return Ok(not_modified_response(
             &tag,
             record.created_at,
@@ -53,9 +52,14 @@ pub async fn transformed(
             Lifetime::Immutable,
         ));
     }
+    // The ticket only now: a hit or a revalidation never reaches the guard.
+    let admission = state.guard.ticket(
+        client_of(request.extensions()),
+        crate::server::guard::Signature::NotRequired,
+    );
     let derived = state
         .engine
-        .derive(&record, None, request, admission.as_ref())
+        .derive(&record, None, derive, admission.as_ref())
         .await?;
     let reply = ImageReply {
         etag: derived.etag,
@@ -67,9 +71,8 @@ pub async fn transformed(
         image_id: Some(record.id.clone()),
         lifetime: Lifetime::Immutable,
     };
-    state
-        .engine
-        .memory()
-        .insert(key, reply.to_memory(&record.id));
-    Ok(image_response(&headers, reply))
+    if let Some(hot) = reply.to_memory(&record.id) {
+        state.engine.memory().insert(key, hot);
+    }
+    Ok(image_response(headers, reply))
 }
