@@ -96,6 +96,8 @@ fn main() {
             let settings = Settings {
                 default_fit: Fit::ScaleDown,
                 max_pixels: 50_000_000,
+                max_output_pixels: 50_000_000,
+                max_upscale: None,
                 format,
             };
             let mut times = Vec::with_capacity(runs);

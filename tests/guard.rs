@@ -654,3 +654,141 @@ async fn new_derivatives_have_a_limit_of_their_own_and_hits_never_count() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn strangers_cannot_enlarge_past_max_upscale_or_the_pixel_limit_but_signed_urls_can() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    settings.security.signing_keys = Secret::new("upscale-key");
+    settings.auth.api_key = Secret::new("upscale-api-key");
+    let server = TestServer::with_config(settings).await;
+    let keys = [Secret::new("upscale-key")];
+    let made = server
+        .get(&sign_url(&keys, "/256x256/an-enlarged-ibis").unwrap())
+        .await;
+    let id = header(&made, "x-image-id").to_owned();
+
+    let twice = server
+        .get(&format!("/img/{id}/width=512,fit=contain"))
+        .await;
+    assert_eq!(twice.status(), StatusCode::OK);
+    let wide = format!("/img/{id}/width=600,fit=contain");
+    let refused = server.get(&wide).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let message = error_of(refused).await;
+    assert!(
+        message.contains("256x256") && message.contains("limit is 2×"),
+        "{message}"
+    );
+    // Signed, the URL may enlarge further; stored then, it is served to anyone.
+    let signed = server.get(&sign_url(&keys, &wide).unwrap()).await;
+    assert_eq!(signed.status(), StatusCode::OK);
+    let bytes = signed.bytes().await.unwrap();
+    assert_eq!(common::dimensions(&bytes).0, 600);
+    assert_eq!(server.get(&wide).await.status(), StatusCode::OK);
+    // So may the API key.
+    let keyed = client()
+        .get(server.url(&format!("/img/{id}/width=700,fit=contain")))
+        .bearer_auth("upscale-api-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(keyed.status(), StatusCode::OK);
+    // The output limit holds for everyone: 16 MP by default.
+    let huge = sign_url(
+        &keys,
+        &format!("/img/{id}/width=4100,height=4100,fit=squeeze"),
+    )
+    .unwrap();
+    let huge = server.get(&huge).await;
+    assert_eq!(huge.status(), StatusCode::BAD_REQUEST);
+    assert!(error_of(huge)
+        .await
+        .contains("over the limit of 16777216 pixels"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn in_presets_mode_only_presets_or_signed_urls_make_new_derivatives() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    settings.security.derivatives = pixzoo::server::config::DerivativeMode::Presets;
+    settings.security.signing_keys = Secret::new("preset-key");
+    settings
+        .presets
+        .0
+        .insert("thumb".into(), "width=64,height=64,fit=cover".into());
+    let server = TestServer::with_config(settings).await;
+    let keys = [Secret::new("preset-key")];
+    let made = server
+        .get(&sign_url(&keys, "/256x256/a-preset-crane").unwrap())
+        .await;
+    let id = header(&made, "x-image-id").to_owned();
+
+    let thumb = server.get(&format!("/img/{id}/preset=thumb")).await;
+    assert_eq!(thumb.status(), StatusCode::OK);
+    let etag = header(&thumb, "etag").to_owned();
+    assert_eq!(common::dimensions(&thumb.bytes().await.unwrap()), (64, 64));
+    // The preset's options spelled out are the same derivative, stored: served.
+    let spelled = server
+        .get(&format!("/img/{id}/fit=cover,height=64,width=64"))
+        .await;
+    assert_eq!(spelled.status(), StatusCode::OK);
+    assert_eq!(header(&spelled, "etag"), etag);
+
+    let other = format!("/img/{id}/width=32");
+    let refused = server.get(&other).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(error_of(refused).await.contains("presets"));
+    let unknown = server.get(&format!("/img/{id}/preset=huge")).await;
+    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
+    assert!(error_of(unknown).await.contains("thumb"));
+
+    let signed = server.get(&sign_url(&keys, &other).unwrap()).await;
+    assert_eq!(signed.status(), StatusCode::OK);
+    assert_eq!(
+        server.get(&other).await.status(),
+        StatusCode::OK,
+        "stored now"
+    );
+    assert_eq!(
+        server.get(&format!("/img/{id}")).await.status(),
+        StatusCode::OK
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn in_signed_mode_only_signed_urls_make_new_derivatives() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    settings.security.derivatives = pixzoo::server::config::DerivativeMode::Signed;
+    settings.security.signing_keys = Secret::new("derivative-key");
+    settings
+        .presets
+        .0
+        .insert("thumb".into(), "width=64,height=64,fit=cover".into());
+    let server = TestServer::with_config(settings).await;
+    let keys = [Secret::new("derivative-key")];
+    let made = server
+        .get(&sign_url(&keys, "/256x256/a-signed-stork").unwrap())
+        .await;
+    let id = header(&made, "x-image-id").to_owned();
+
+    let path = format!("/img/{id}/preset=thumb");
+    let refused = server.get(&path).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(error_of(refused).await.contains("signed URL"));
+    let signed = sign_url(&keys, &path).unwrap();
+    let sig = signed.split("sig=").nth(1).unwrap();
+    let moved = server.get(&format!("/img/{id}/width=10?sig={sig}")).await;
+    assert_eq!(moved.status(), StatusCode::FORBIDDEN);
+    assert!(error_of(moved).await.contains("does not match"));
+    assert_eq!(server.get(&signed).await.status(), StatusCode::OK);
+    assert_eq!(
+        server.get(&path).await.status(),
+        StatusCode::OK,
+        "stored now"
+    );
+    server.stop().await;
+}

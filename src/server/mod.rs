@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod listen;
 pub mod memory;
 pub mod metrics;
+pub mod presets;
 pub mod prompt;
 pub mod providers;
 pub mod secret;
@@ -88,6 +89,10 @@ pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
             storage,
             memory: memory::MemoryCache::new(config.storage.memory_cache_bytes),
             derivatives_max_bytes: config.storage.derivatives_max_bytes,
+            derivative_limits: engine::derive::Limits {
+                max_pixels: config.limits.max_derivative_pixels,
+                max_upscale: config.limits.max_upscale,
+            },
             models,
             providers: configured.providers,
             prompts,
@@ -104,6 +109,9 @@ pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
         sessions: catalog.clone(),
         studio: Default::default(),
         guard: Arc::new(guard::Guard::new(&config.security, catalog)),
+        // `Config::load` checked them; a configuration built in code gets the same check here.
+        presets: presets::Presets::new(&config.presets.0)
+            .map_err(|err| EngineError::Setup(format!("presets: {err}")))?,
         security: config.security.clone(),
         metrics_apart: config.server.metrics_addr.is_some(),
     });

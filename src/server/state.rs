@@ -46,6 +46,8 @@ pub struct Shared {
     pub studio: Arc<StudioJobs>,
     /// Signatures, rate limits, budgets.
     pub guard: Arc<Guard>,
+    /// `[presets]`: named option strings for `/img/{id}/preset=NAME`.
+    pub presets: crate::server::presets::Presets,
     /// `[security]`: request size limits and the request timeout.
     pub security: SecurityConfig,
     /// `/metrics` has a listener of its own (`server.metrics_addr`), so the main one does not serve it.

@@ -424,7 +424,7 @@ impl fmt::Display for TransformOptions {
 }
 
 /// Splits on commas outside parentheses.
-fn split_top_level(input: &str) -> Vec<&str> {
+pub fn split_top_level(input: &str) -> Vec<&str> {
     let mut parts = Vec::new();
     let (mut depth, mut start) = (0usize, 0usize);
     for (i, c) in input.char_indices() {

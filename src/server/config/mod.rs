@@ -26,7 +26,7 @@ pub use providers::{
     A1111Config, BuiltinConfig, CloudflareAccount, CloudflareConfig, OpenAiConfig, ProviderKind,
     ProvidersConfig, ReplicateConfig,
 };
-pub use security::SecurityConfig;
+pub use security::{DerivativeMode, SecurityConfig};
 
 /// The file read when no `--config` is given, if it exists in the working directory.
 pub const DEFAULT_CONFIG_FILE: &str = "Leptos.toml";
@@ -43,6 +43,28 @@ pub struct Config {
     pub engine: EngineConfig,
     pub auth: AuthConfig,
     pub security: SecurityConfig,
+    /// Named option strings for `/img/{id}/preset=NAME` (`server::presets`).
+    pub presets: PresetsConfig,
+}
+
+/// `[presets]`: name to options. The shipped ones stay unless a file redefines them; a file adds its
+/// own beside them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PresetsConfig(pub std::collections::BTreeMap<String, String>);
+
+impl Default for PresetsConfig {
+    fn default() -> Self {
+        Self(
+            [
+                ("thumb", "width=256,height=256,fit=cover,format=auto"),
+                ("card", "width=800,height=450,fit=cover,format=auto"),
+            ]
+            .into_iter()
+            .map(|(name, options)| (name.to_owned(), options.to_owned()))
+            .collect(),
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -157,6 +179,11 @@ pub struct LimitsConfig {
     pub max_width: u32,
     pub max_height: u32,
     pub max_slug_chars: usize,
+    /// How far a new derivative may enlarge its source, per side, unless its URL is signed or the
+    /// API key asks; 0 = no limit.
+    pub max_upscale: f64,
+    /// Largest new derivative, in pixels (the largest generation, 4096², fits).
+    pub max_derivative_pixels: u64,
 }
 
 impl Default for LimitsConfig {
@@ -166,6 +193,8 @@ impl Default for LimitsConfig {
             max_width: url.max_width,
             max_height: url.max_height,
             max_slug_chars: url.max_slug_chars,
+            max_upscale: 2.0,
+            max_derivative_pixels: 4096 * 4096,
         }
     }
 }
@@ -223,6 +252,23 @@ impl Config {
         let invalid = |key, reason: String| Err(ConfigError::Invalid { key, reason });
         const MAX_SIDE: u32 = 16_384;
         let limits = &self.limits;
+        if !(limits.max_upscale.is_finite()
+            && (limits.max_upscale == 0.0 || limits.max_upscale >= 1.0))
+        {
+            return invalid(
+                "limits.max_upscale",
+                format!(
+                    "is {}; use 0 (no limit) or a factor of at least 1",
+                    limits.max_upscale
+                ),
+            );
+        }
+        if limits.max_derivative_pixels == 0 {
+            return invalid("limits.max_derivative_pixels", "must be at least 1".into());
+        }
+        if let Err(err) = crate::server::presets::Presets::new(&self.presets.0) {
+            return invalid("presets", err.to_string());
+        }
         if !(1..=MAX_SIDE).contains(&limits.max_width) {
             return invalid(
                 "limits.max_width",

@@ -21,6 +21,8 @@ pub struct SecurityConfig {
     /// New derivatives (transforms not stored yet) per client per minute, and the burst; 0 = no limit.
     pub derivatives_per_minute: u32,
     pub derivative_burst: u32,
+    /// Who may make a derivative nobody asked for before.
+    pub derivatives: DerivativeMode,
     /// Every other request per client per second, and the burst allowed; 0 = no limit.
     pub requests_per_second: u32,
     pub request_burst: u32,
@@ -35,6 +37,20 @@ pub struct SecurityConfig {
     pub metrics_token: Secret,
 }
 
+/// `security.derivatives`: which `/img/{id}/{options}` URLs may make a new derivative. Stored
+/// derivatives are served to any URL whatever the mode, as stored images are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DerivativeMode {
+    /// Any options (within the limits).
+    #[default]
+    Open,
+    /// Only options made of named presets (`preset=NAME`), or a signed URL, or the API key.
+    Presets,
+    /// Only a signed URL (`pixzoo sign`), or the API key.
+    Signed,
+}
+
 impl Default for SecurityConfig {
     fn default() -> Self {
         Self {
@@ -45,6 +61,7 @@ impl Default for SecurityConfig {
             generation_burst: 20,
             derivatives_per_minute: 60,
             derivative_burst: 120,
+            derivatives: DerivativeMode::Open,
             requests_per_second: 20,
             request_burst: 100,
             max_body_bytes: 64 * 1024,

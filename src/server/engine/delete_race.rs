@@ -151,6 +151,7 @@ async fn gated_engine(dir: &std::path::Path) -> (Engine, Arc<Gate>, Arc<Gate>) {
         storage,
         memory: crate::server::memory::MemoryCache::new(0),
         derivatives_max_bytes: 0,
+        derivative_limits: Default::default(),
         models,
         providers: configured.providers,
         prompts,

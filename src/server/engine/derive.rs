@@ -127,6 +127,27 @@ pub struct DeriveRequest {
     pub options: TransformOptions,
     pub format: ImageFormat,
     pub default_fit: Fit,
+    /// A signed URL or the API key asks: `limits.max_upscale` does not apply. Not part of the key: a
+    /// derivative once made is served to any URL.
+    pub may_enlarge: bool,
+}
+
+/// `[limits]` for new derivatives.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest output, in pixels.
+    pub max_pixels: u64,
+    /// How far a source may be enlarged per side; 0 = no limit.
+    pub max_upscale: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_pixels: 4096 * 4096,
+            max_upscale: 2.0,
+        }
+    }
 }
 
 /// The options with what the output ignores dropped, so that they cannot split the cache (or fill the
@@ -271,9 +292,13 @@ impl Inner {
             Some(bytes) => bytes,
             None => self.original_bytes(&record).await?,
         };
+        let limits = self.derivative_limits;
         let settings = Settings {
             default_fit: request.default_fit,
             max_pixels: self.max_output_pixels,
+            max_output_pixels: limits.max_pixels.min(self.max_output_pixels),
+            max_upscale: (!request.may_enlarge && limits.max_upscale > 0.0)
+                .then_some(limits.max_upscale),
             format: request.format,
         };
         let options = request.options.clone();
@@ -284,6 +309,7 @@ impl Inner {
             .map_err(|err| match err {
                 TransformError::TrimTooLarge { .. }
                 | TransformError::OutputTooLarge { .. }
+                | TransformError::EnlargesTooMuch { .. }
                 | TransformError::Source(InspectError::TooLarge { .. }) => {
                     EngineError::BadRequest(err.to_string())
                 }

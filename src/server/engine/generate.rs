@@ -330,6 +330,7 @@ mod tests {
             storage,
             memory: crate::server::memory::MemoryCache::new(0),
             derivatives_max_bytes: 0,
+            derivative_limits: Default::default(),
             models,
             providers: configured.providers,
             prompts,

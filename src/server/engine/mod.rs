@@ -160,6 +160,8 @@ pub struct Parts {
     pub memory: MemoryCache,
     /// `storage.derivatives_max_bytes`: what stored derivatives may take (0 = no limit).
     pub derivatives_max_bytes: u64,
+    /// `[limits]` on new derivatives.
+    pub derivative_limits: derive::Limits,
     pub models: ModelCatalog,
     pub providers: Providers,
     pub prompts: PromptPipeline,
@@ -181,6 +183,7 @@ struct Inner {
     retry: RetryPolicy,
     deadline: Duration,
     max_output_pixels: u64,
+    derivative_limits: derive::Limits,
     flights: Flights<Generated>,
     derivatives: Flights<derive::Derived>,
     cpu: Arc<CpuPool>,
@@ -200,6 +203,7 @@ impl Engine {
                 retry: RetryPolicy::from_config(config),
                 deadline: Duration::from_secs(config.deadline_secs),
                 max_output_pixels: config.max_output_pixels,
+                derivative_limits: parts.derivative_limits,
                 flights: Flights::new("image"),
                 derivatives: Flights::new("derivative"),
                 cpu: parts.cpu,

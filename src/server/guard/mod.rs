@@ -12,7 +12,7 @@ pub mod signing;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::server::config::{ModelConfig, SecurityConfig};
+use crate::server::config::{DerivativeMode, ModelConfig, SecurityConfig};
 use crate::server::engine::{Admission, EngineError};
 use crate::server::secret::Secret;
 use crate::server::storage::Usage;
@@ -26,6 +26,7 @@ pub struct Guard {
     rates: RateLimits,
     budget: Budget,
     usage: Arc<dyn Usage>,
+    derivatives: DerivativeMode,
 }
 
 /// What the route knows about the URL's signature.
@@ -51,6 +52,7 @@ impl Guard {
             rates: RateLimits::new(config),
             budget: Budget::new(config.daily_budget.clone()),
             usage,
+            derivatives: config.derivatives,
         }
     }
 
@@ -87,6 +89,40 @@ impl Guard {
             guard: self.clone(),
             client,
             signature,
+            new_derivatives: Ok(()),
+        })
+    }
+
+    /// The admission of `/img/{id}/{options}`: whether it may make a new derivative follows
+    /// `security.derivatives`, the URL's signature, whether its options are all named presets, and
+    /// whether the API key asks.
+    pub fn derivative_ticket(
+        self: &Arc<Self>,
+        client: Client,
+        signature: Signature,
+        presets_only: bool,
+    ) -> Arc<dyn Admission> {
+        let trusted = signature == Signature::Valid || client.is_api_key();
+        let new_derivatives = match self.derivatives {
+            _ if trusted => Ok(()),
+            DerivativeMode::Open => Ok(()),
+            DerivativeMode::Presets if presets_only => Ok(()),
+            DerivativeMode::Presets => Err(
+                "this size or filter of the image is not stored yet, and new ones are made only from named presets (`preset=NAME`) or a signed URL (`sig`)",
+            ),
+            DerivativeMode::Signed => Err(
+                "this size or filter of the image is not stored yet, and new ones need a signed URL (`sig`); ask the server's owner for one",
+            ),
+        };
+        let new_derivatives = match (new_derivatives, signature) {
+            (Err(_), Signature::Invalid) => Err("the URL's signature (`sig`) does not match it"),
+            (other, _) => other,
+        };
+        Arc::new(Ticket {
+            guard: self.clone(),
+            client,
+            signature,
+            new_derivatives,
         })
     }
 }
@@ -95,11 +131,15 @@ struct Ticket {
     guard: Arc<Guard>,
     client: Client,
     signature: Signature,
+    /// Whether `security.derivatives` lets this request make a derivative, and if not, why.
+    new_derivatives: Result<(), &'static str>,
 }
 
 #[async_trait::async_trait]
 impl Admission for Ticket {
     fn admit_derivative(&self) -> Result<(), EngineError> {
+        self.new_derivatives
+            .map_err(|why| EngineError::Forbidden(why.into()))?;
         self.guard
             .rates
             .derivative(self.client.key())

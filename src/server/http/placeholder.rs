@@ -101,6 +101,7 @@ async fn serve(
                 options: params.options,
                 format: negotiated.format,
                 default_fit: Fit::Cover,
+                may_enlarge: signature == Signature::Valid,
             },
             ticket.as_ref(),
         )

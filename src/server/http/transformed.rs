@@ -12,9 +12,10 @@ use super::negotiate::negotiate;
 use crate::domain::format::ImageFormat;
 use crate::server::engine::derive::{etag, DeriveRequest};
 use crate::server::error::ApiError;
+use crate::server::guard::Signature;
 use crate::server::memory;
 use crate::server::state::AppState;
-use crate::urls::options::{Fit, OutputFormat, TransformOptions};
+use crate::urls::options::{Fit, OutputFormat};
 
 pub async fn transformed(
     State(state): State<AppState>,
@@ -22,8 +23,11 @@ pub async fn transformed(
     request: Request,
 ) -> Result<Response, ApiError> {
     let headers = request.headers();
-    let options =
-        TransformOptions::parse(&options).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let expanded = state
+        .presets
+        .expand(&options)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let options = expanded.options;
     // `format=auto` answers by `Accept`, whatever the source's format; every other choice is fixed
     // by the options and the image.
     let chosen = (options.format == Some(OutputFormat::Auto))
@@ -38,10 +42,22 @@ pub async fn transformed(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no image with id `{id}`")))?;
     let negotiated = negotiate(options.format, record.format, headers);
+    let signature = match request.uri().query().and_then(signature_of) {
+        Some(sig) => state
+            .guard
+            .signature(request.uri().path(), request.uri().query(), Some(&sig)),
+        None => Signature::Missing,
+    };
+    let client = client_of(request.extensions());
+    let may_enlarge = signature == Signature::Valid || client.is_api_key();
+    let admission = state
+        .guard
+        .derivative_ticket(client, signature, expanded.presets_only);
     let derive = DeriveRequest {
         options,
         format: negotiated.format,
         default_fit: Fit::ScaleDown,
+        may_enlarge,
     };
     let tag = etag(&record, &derive);
     if not_modified(headers, &tag, record.created_at) {
@@ -52,11 +68,6 @@ pub async fn transformed(
             Lifetime::Immutable,
         ));
     }
-    // The ticket only now: a hit or a revalidation never reaches the guard.
-    let admission = state.guard.ticket(
-        client_of(request.extensions()),
-        crate::server::guard::Signature::NotRequired,
-    );
     let derived = state
         .engine
         .derive(&record, None, derive, admission.as_ref())
@@ -75,4 +86,11 @@ pub async fn transformed(
         state.engine.memory().insert(key, hot);
     }
     Ok(image_response(headers, reply))
+}
+
+/// The `sig` query parameter, if any.
+fn signature_of(query: &str) -> Option<String> {
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name == "sig")
+        .map(|(_, value)| value.into_owned())
 }

@@ -26,6 +26,13 @@ pub enum TransformError {
     TrimTooLarge { width: u32, height: u32 },
     #[error("the result would be {width}x{height}, over the limit of {max} pixels")]
     OutputTooLarge { width: u32, height: u32, max: u64 },
+    #[error("the result would enlarge the {source_width}x{source_height} source {factor:.1}× per side; the limit is {max}× (a signed URL may go further)")]
+    EnlargesTooMuch {
+        source_width: u32,
+        source_height: u32,
+        factor: f64,
+        max: f64,
+    },
     #[error("resize failed: {0}")]
     Resize(String),
     #[error(transparent)]
@@ -45,8 +52,12 @@ pub struct Output {
 pub struct Settings {
     /// The fit when the options name none: `scale-down` for `/img/…`, `cover` for `/{W}x{H}/…`.
     pub default_fit: Fit,
-    /// Largest input and output, in pixels.
+    /// Largest input, in pixels.
     pub max_pixels: u64,
+    /// Largest output, in pixels.
+    pub max_output_pixels: u64,
+    /// How far the source may be enlarged, per side; `None`: as far as the options say.
+    pub max_upscale: Option<f64>,
     pub format: ImageFormat,
 }
 
@@ -60,12 +71,24 @@ pub fn transform(
     let oriented = oriented_size(inspected, options)?;
     let plan = layout(oriented, options, settings.default_fit);
     let (out_w, out_h) = plan.output();
-    if u64::from(out_w) * u64::from(out_h) > settings.max_pixels {
+    if u64::from(out_w) * u64::from(out_h) > settings.max_output_pixels {
         return Err(TransformError::OutputTooLarge {
             width: out_w,
             height: out_h,
-            max: settings.max_pixels,
+            max: settings.max_output_pixels,
         });
+    }
+    if let Some(max) = settings.max_upscale {
+        let (scaled_w, scaled_h) = (f64::from(plan.scaled.0), f64::from(plan.scaled.1));
+        // Half a pixel of slack: the scaled size is rounded to whole pixels.
+        if scaled_w > plan.crop.width * max + 0.5 || scaled_h > plan.crop.height * max + 0.5 {
+            return Err(TransformError::EnlargesTooMuch {
+                source_width: oriented.0,
+                source_height: oriented.1,
+                factor: (scaled_w / plan.crop.width).max(scaled_h / plan.crop.height),
+                max,
+            });
+        }
     }
     // A wide blur removes the detail a smaller image would lose, so the steps up to it work at that
     // smaller size: decoding shrinks further and the blur itself is cheaper.
@@ -287,6 +310,8 @@ mod tests {
             Settings {
                 default_fit: Fit::ScaleDown,
                 max_pixels: 50_000_000,
+                max_output_pixels: 50_000_000,
+                max_upscale: None,
                 format,
             },
         )
@@ -429,11 +454,41 @@ mod tests {
             &TransformOptions::parse("width=12000,height=12000,fit=squeeze").unwrap(),
             Settings {
                 default_fit: Fit::ScaleDown,
-                max_pixels: 1_000_000,
+                max_pixels: 50_000_000,
+                max_output_pixels: 1_000_000,
+                max_upscale: None,
                 format: ImageFormat::Png,
             },
         );
         assert!(matches!(huge, Err(TransformError::OutputTooLarge { .. })));
+        let bounded = |options: &str| {
+            transform(
+                &src,
+                &TransformOptions::parse(options).unwrap(),
+                Settings {
+                    default_fit: Fit::ScaleDown,
+                    max_pixels: 50_000_000,
+                    max_output_pixels: 50_000_000,
+                    max_upscale: Some(2.0),
+                    format: ImageFormat::Png,
+                },
+            )
+        };
+        // 40x20: twice per side is the limit, whichever side the options name.
+        assert_eq!(bounded("width=80,fit=contain").unwrap().width, 80);
+        assert_eq!(bounded("height=40,fit=cover,width=80").unwrap().height, 40);
+        let refused = bounded("width=81,fit=contain").unwrap_err();
+        assert!(matches!(refused, TransformError::EnlargesTooMuch { .. }));
+        assert!(refused.to_string().contains("40x20"), "{refused}");
+        assert!(matches!(
+            bounded("width=100,height=100,fit=squeeze"),
+            Err(TransformError::EnlargesTooMuch { .. })
+        ));
+        // Padding is not enlargement: the image inside stays within twice its size.
+        let padded = bounded("width=80,height=80,fit=pad").unwrap();
+        assert_eq!((padded.width, padded.height), (80, 80));
+        // Cover enlarges to fill, then crops: 20 rows to 100 is five times.
+        assert!(bounded("width=100,height=100,fit=cover").is_err());
         assert!(matches!(
             run(b"not an image", "", ImageFormat::Png),
             Err(TransformError::Source(_))
