@@ -23,7 +23,7 @@ DEV_ENV := RUSTFLAGS="--cfg erase_components" LEPTOS_OUTPUT_NAME=pixzoo
 
 ## run: build in release mode and serve on http://127.0.0.1:3000 (data in ./data, no keys needed)
 run: tools
-	cargo leptos build --release
+	cargo leptos build --release --precompress
 	$(TARGET_DIR)/release/pixzoo
 
 ## test: formatting, the architecture map (its paths exist, no import cycles), unit + integration tests,
@@ -73,7 +73,7 @@ build-dev:
 
 # What `make run` builds: compiled in `make test` too, so a release-only failure cannot reach main.
 build-release:
-	cargo leptos build --release
+	cargo leptos build --release --precompress
 
 unit:
 	$(DEV_ENV) cargo test --features ssr
@@ -113,7 +113,7 @@ fuzz:
 SOAK_SECONDS ?= 60
 BENCH_SECONDS ?= 5
 soak:
-	cargo leptos build --release
+	cargo leptos build --release --precompress
 	scripts/soak.sh $(SOAK_SECONDS)
 
 ## bench: the builtin renderer's criterion benchmark (release build)
@@ -122,7 +122,7 @@ bench:
 
 ## bundle-size: the release WASM, JS and CSS as users download them (gzipped)
 bundle-size:
-	cargo leptos build --release
+	cargo leptos build --release --precompress
 	scripts/bundle-size.sh
 
 ## bench-transforms: the transform pipeline against npm sharp (libvips), side by side, with ratios
@@ -131,7 +131,7 @@ bench-transforms:
 
 ## bench-serve: the release server against nginx over the same stored bytes, under wrk, with ratios
 bench-serve:
-	cargo leptos build --release
+	cargo leptos build --release --precompress
 	scripts/bench-serve.sh $(BENCH_SECONDS)
 
 fmt:

@@ -2,7 +2,7 @@
 # Serving benchmark: the release server and nginx side by side, in one run, over the same bytes on
 # disk, each under the same wrk load. Prints req/s, p50 and p99 latency and Pixzoo's ratio to nginx for
 # a hot derivative, a hot original, a cold derivative (memory cache off: catalog row and file read), a
-# 304 revalidation and /pkg/pixzoo.css. Figures from shared machines are noisy: compare ratios.
+# 304 revalidation and the bundle's CSS (/pkg/pixzoo.<hash>.css). Figures from shared machines are noisy: compare ratios.
 #
 #   scripts/bench-serve.sh [seconds=5] [connections=64]   (after `cargo leptos build --release`)
 set -euo pipefail
@@ -10,9 +10,10 @@ seconds="${1:-5}"
 connections="${2:-64}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${CARGO_TARGET_DIR:-$root/target}/release/pixzoo"
-site="${CARGO_TARGET_DIR:-$root/target}/site"
+# cargo-leptos writes the site under the project's target/, whatever CARGO_TARGET_DIR says.
+site="$root/target/site"
 [ -x "$bin" ] || { echo "build first: cargo leptos build --release" >&2; exit 1; }
-[ -f "$site/pkg/pixzoo.css" ] || site="$root/target/site"
+css=$(basename "$(find "$site/pkg" -maxdepth 1 -name 'pixzoo*.css' | head -1)")
 need() { command -v "$1" >/dev/null || { sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
   # Debian's nginx service must not start on install: this script runs its own.
   [ -e /usr/sbin/policy-rc.d ] || printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
@@ -48,7 +49,7 @@ start_pixzoo "$cold" 0
 mkdir -p "$work/www/pkg" "$work/nginx"
 cp "$(find "$work/data/blobs/originals" -type f | head -1)" "$work/www/original"
 cp "$(find "$work/data/blobs/derived" -type f -name '*.webp' | head -1)" "$work/www/derived.webp"
-cp "$site/pkg/pixzoo.css" "$work/www/pkg/pixzoo.css"
+cp "$site/pkg/$css" "$work/www/pkg/$css"
 cat >"$work/nginx/nginx.conf" <<CONF
 worker_processes 2;
 pid $work/nginx/nginx.pid;
@@ -97,4 +98,4 @@ row "hot original (memory)" "$base/img/$id" "http://127.0.0.1:$ng/original"
 row "cold derivative (catalog + file)" "http://127.0.0.1:$cold$derivative" "http://127.0.0.1:$ng/derived.webp"
 row "304 revalidation" "$base$derivative" "http://127.0.0.1:$ng/derived.webp" \
   "If-None-Match: $etag" "If-None-Match: $ng_etag"
-row "/pkg/pixzoo.css" "$base/pkg/pixzoo.css" "http://127.0.0.1:$ng/pkg/pixzoo.css"
+row "/pkg/$css" "$base/pkg/$css" "http://127.0.0.1:$ng/pkg/$css"

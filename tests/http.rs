@@ -625,3 +625,61 @@ async fn derivatives_stay_within_their_budget_and_are_made_again() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_hashed_bundle_is_linked_immutable_and_sent_precompressed() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = common::config(dir.path());
+    let pkg = settings.server.site_root.join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(
+        settings.server.site_root.join("hash.txt"),
+        "js: jshash\nwasm: wasmhash\ncss: csshash\n",
+    )
+    .unwrap();
+    std::fs::write(pkg.join("pixzoo.jshash.js"), "export default 1;").unwrap();
+    std::fs::write(pkg.join("pixzoo.wasmhash.wasm"), b"\0asm").unwrap();
+    let css = "body { color: black; } ".repeat(100);
+    std::fs::write(pkg.join("pixzoo.csshash.css"), &css).unwrap();
+    // What a release build's --precompress writes: served as it is, never compressed per request.
+    std::fs::write(pkg.join("pixzoo.csshash.css.br"), b"precompressed-br").unwrap();
+    std::fs::write(pkg.join("other.js"), "1").unwrap();
+    let server = TestServer::with_config(settings).await;
+
+    let page = server.get("/gallery").await.text().await.unwrap();
+    assert!(
+        page.contains("/pkg/pixzoo.csshash.css"),
+        "the page links the hashed CSS"
+    );
+    assert!(page.contains("pixzoo.jshash.js"), "and the hashed script");
+
+    let http = client();
+    let plain = http
+        .get(server.url("/pkg/pixzoo.csshash.css"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), StatusCode::OK);
+    assert_eq!(
+        header(&plain, "cache-control"),
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(plain.text().await.unwrap(), css);
+    let br = http
+        .get(server.url("/pkg/pixzoo.csshash.css"))
+        .header("accept-encoding", "br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&br, "content-encoding"), "br");
+    assert_eq!(
+        header(&br, "cache-control"),
+        "public, max-age=31536000, immutable"
+    );
+    assert!(header(&br, "vary").contains("accept-encoding"));
+    assert_eq!(&br.bytes().await.unwrap()[..], b"precompressed-br");
+    // A name without a hash may change with the next build: asked again each time.
+    let other = http.get(server.url("/pkg/other.js")).send().await.unwrap();
+    assert_eq!(header(&other, "cache-control"), "no-cache");
+    server.stop().await;
+}

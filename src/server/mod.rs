@@ -2,6 +2,7 @@
 //! edge. Nothing here is compiled into the browser bundle.
 
 pub mod allocator;
+pub mod assets;
 pub mod auth;
 pub mod cli;
 pub mod clock;
@@ -55,13 +56,22 @@ pub enum StartError {
     Serve(std::io::Error),
 }
 
-/// The Leptos runtime options, built from `[server]` rather than read from a file.
+/// The Leptos runtime options, built from `[server]` rather than read from a file; the bundle's hashed
+/// names when the binary has them (`assets::Bundle`).
 pub fn leptos_options(config: &Config) -> LeptosOptions {
+    let site_root = config.server.site_root.to_string_lossy().into_owned();
+    let bundle = assets::Bundle::find(&config.server.site_root, env!("CARGO_PKG_NAME"));
     LeptosOptions::builder()
         .output_name(env!("CARGO_PKG_NAME"))
-        .site_root(config.server.site_root.to_string_lossy().into_owned())
+        .site_root(site_root)
         .site_pkg_dir("pkg")
         .site_addr(config.server.addr)
+        .hash_files(bundle.is_some())
+        .hash_file(Arc::from(
+            bundle
+                .map(|b| b.hash_file.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "hash.txt".into()),
+        ))
         .build()
 }
 
