@@ -12,9 +12,9 @@ for file in "$wasm" "$js" "$css"; do
   raw=$(wc -c <"$file")
   gz=$(gzip -9 -c "$file" | wc -c)
   total=$((total + gz))
-  printf '%-14s %9d bytes  %9d gzipped\n' "$(basename "$file")" "$raw" "$gz"
+  printf '%-36s %9d bytes  %9d gzipped\n' "$(basename "$file")" "$raw" "$gz"
 done
-printf '%-14s %9s        %9d gzipped\n' total "" "$total"
+printf '%-36s %9s        %9d gzipped\n' total "" "$total"
 wasm_gz=$(gzip -9 -c "$wasm" | wc -c)
 # The target the studio issue set for the hydrate bundle: 350 KB of gzipped WASM.
 if [ "$wasm_gz" -le 350000 ]; then

@@ -1,5 +1,7 @@
 //! The hot path's memory: the responses for stored images and derivatives, by what the request names
-//! (`/img/{id}` or `/img/{id}/{options}`), weighted by their bytes within `storage.memory_cache_bytes`.
+//! (`/img/{id}` or `/img/{id}/{options}`), weighted by their bytes within `storage.memory_cache_bytes`;
+//! and the catalog rows that serving reads (images by id, derivatives by key), so that a response no
+//! longer in memory costs a file read, not a query.
 //! moka admits by frequency (TinyLFU) and evicts the least recently used, so what is asked for often
 //! stays. A hit is answered without a catalog query or a file read. A deleted image's entries go with
 //! it, and a response still on its way in when the image is deleted does not stay.
@@ -12,6 +14,10 @@ use bytes::Bytes;
 use moka::sync::Cache;
 
 use crate::domain::format::ImageFormat;
+use crate::server::storage::{DerivativeRecord, ImageRecord};
+
+/// Rows kept of each kind: a few kilobytes each at most, so a few tens of megabytes in all.
+const ROWS: u64 = 10_000;
 
 /// What a stored image's response needs, ready to send again: its headers as values, so a hit
 /// formats and validates nothing.
@@ -34,6 +40,8 @@ pub struct MemoryCache {
     responses: Option<Cache<String, Arc<HotImage>>>,
     /// Registered once: a labelled `counter!` per hit would hash its key into the registry each time.
     hits: metrics::Counter,
+    records: Cache<String, Arc<ImageRecord>>,
+    derivative_rows: Cache<String, Arc<DerivativeRecord>>,
     /// Images deleted lately: a response made before its image's delete is not kept.
     deleted: Cache<String, ()>,
 }
@@ -63,6 +71,11 @@ impl MemoryCache {
         Self {
             responses,
             hits: metrics::counter!("pixzoo_cache_total", "kind" => "memory", "result" => "hit"),
+            records: Cache::new(ROWS),
+            derivative_rows: Cache::builder()
+                .max_capacity(ROWS)
+                .support_invalidation_closures()
+                .build(),
             deleted: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(600))
@@ -91,9 +104,52 @@ impl MemoryCache {
         }
     }
 
-    /// Drops every response of image `id`.
+    /// Image `id`'s row, if it was read lately.
+    pub fn record(&self, id: &str) -> Option<Arc<ImageRecord>> {
+        self.records.get(id)
+    }
+
+    pub fn keep_record(&self, record: &ImageRecord) {
+        self.records
+            .insert(record.id.clone(), Arc::new(record.clone()));
+        if self.deleted.contains_key(&record.id) {
+            self.records.invalidate(&record.id);
+        }
+    }
+
+    /// A regeneration moved a generation key to another row: rows are read again.
+    pub fn forget_records(&self) {
+        self.records.invalidate_all();
+    }
+
+    /// Derivative `key`'s row, if it was read lately.
+    pub fn derivative_row(&self, key: &str) -> Option<Arc<DerivativeRecord>> {
+        self.derivative_rows.get(key)
+    }
+
+    pub fn keep_derivative_row(&self, row: &DerivativeRecord) {
+        self.derivative_rows
+            .insert(row.key.clone(), Arc::new(row.clone()));
+        if self.deleted.contains_key(&row.image_id) {
+            self.derivative_rows.invalidate(&row.key);
+        }
+    }
+
+    /// An evicted derivative's row.
+    pub fn forget_derivative(&self, key: &str) {
+        self.derivative_rows.invalidate(key);
+    }
+
+    /// Drops every response and row of image `id`.
     pub fn forget_image(&self, id: &str) {
         self.deleted.insert(id.to_owned(), ());
+        self.records.invalidate(id);
+        {
+            let id = id.to_owned();
+            let _ = self
+                .derivative_rows
+                .invalidate_entries_if(move |_, row| row.image_id == id);
+        }
         if let Some(responses) = &self.responses {
             let id = id.to_owned();
             // Only fails when invalidation closures are off, which `new` turns on.
@@ -142,6 +198,38 @@ mod tests {
         // A response of a deleted image arriving late is not kept.
         memory.insert(key("b", "width=1", None), image("b", 10));
         assert!(memory.get(&key("b", "width=1", None)).is_none());
+    }
+
+    #[test]
+    fn rows_go_with_their_image_and_a_late_one_is_not_kept() {
+        use crate::server::storage::conformance::record;
+        let memory = MemoryCache::new(0);
+        let row = |key: &str, image: &str| DerivativeRecord {
+            key: key.into(),
+            image_id: image.into(),
+            format: ImageFormat::Png,
+            width: 1,
+            height: 1,
+            bytes: 1,
+            content_hash: None,
+        };
+        memory.keep_record(&record("a", "ka", 1));
+        memory.keep_record(&record("b", "kb", 1));
+        memory.keep_derivative_row(&row("a1", "a"));
+        memory.keep_derivative_row(&row("b1", "b"));
+        assert_eq!(memory.record("a").unwrap().id, "a");
+        memory.forget_image("a");
+        assert!(memory.record("a").is_none());
+        assert!(memory.derivative_row("a1").is_none());
+        assert!(memory.record("b").is_some() && memory.derivative_row("b1").is_some());
+        // Read before the delete, kept after it: not kept.
+        memory.keep_record(&record("a", "ka", 1));
+        memory.keep_derivative_row(&row("a2", "a"));
+        assert!(memory.record("a").is_none() && memory.derivative_row("a2").is_none());
+        memory.forget_derivative("b1");
+        assert!(memory.derivative_row("b1").is_none());
+        memory.forget_records();
+        assert!(memory.record("b").is_none());
     }
 
     #[test]

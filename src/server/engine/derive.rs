@@ -103,6 +103,9 @@ impl Inner {
                 .await?;
             metrics::counter!("pixzoo_derivatives_evicted_total").increment(evicted.len() as u64);
             for orphan in &evicted {
+                if let Orphan::Derivative { key, .. } = orphan {
+                    self.memory.forget_derivative(key);
+                }
                 self.remove_orphan(orphan).await?;
             }
         }
@@ -231,11 +234,20 @@ impl Engine {
             });
         }
         let key = derivative_key(&record.content_hash, &request);
-        let stored = inner
-            .catalog
-            .derivative(&key)
-            .await
-            .map_err(|e| Arc::new(e.into()))?;
+        let stored = match inner.memory.derivative_row(&key) {
+            Some(kept) => Some((*kept).clone()),
+            None => {
+                let stored = inner
+                    .catalog
+                    .derivative(&key)
+                    .await
+                    .map_err(|e| Arc::new(e.into()))?;
+                if let Some(row) = &stored {
+                    inner.memory.keep_derivative_row(row);
+                }
+                stored
+            }
+        };
         if let Some(stored) = stored {
             let blob = stored.blob_key();
             let read = inner
@@ -255,6 +267,7 @@ impl Engine {
                 }
                 // A derivative can always be made again; a missing or torn blob is not fatal.
                 Err(err) => {
+                    inner.memory.forget_derivative(&key);
                     tracing::warn!(key = %key, error = %err, "stored derivative unreadable; making it again")
                 }
             }
@@ -335,6 +348,8 @@ impl Inner {
             .await
         {
             Ok(()) => {
+                // A row made again (after a torn blob) replaces the one that may be kept.
+                self.memory.forget_derivative(&key);
                 self.ensure_blob(&blob, &bytes).await?;
                 self.stored_derivative(bytes.len() as u64);
             }

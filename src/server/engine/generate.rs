@@ -216,7 +216,9 @@ impl Inner {
         started: Instant,
     ) -> Result<Generated, EngineError> {
         let stored = if plan.redo {
-            self.catalog.replace(&record).await?
+            let stored = self.catalog.replace(&record).await?;
+            self.memory.forget_records();
+            stored
         } else {
             self.catalog.insert(&record).await?
         };

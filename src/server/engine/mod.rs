@@ -191,6 +191,21 @@ struct Inner {
     derivative_budget: derive::Budget,
 }
 
+impl Inner {
+    /// Image `id`'s row: from memory when it was read lately (rows of deleted images are dropped
+    /// there), else from the catalog.
+    async fn record_by_id(&self, id: &str) -> Result<Option<ImageRecord>, EngineError> {
+        if let Some(kept) = self.memory.record(id) {
+            return Ok(Some((*kept).clone()));
+        }
+        let record = self.catalog.by_id(id).await?;
+        if let Some(record) = &record {
+            self.memory.keep_record(record);
+        }
+        Ok(record)
+    }
+}
+
 impl Engine {
     pub fn new(parts: Parts, config: &EngineConfig) -> Self {
         Self {
@@ -345,12 +360,12 @@ impl Engine {
 
     /// A stored image's record, without reading its bytes.
     pub async fn record(&self, id: &str) -> Result<Option<ImageRecord>, EngineError> {
-        Ok(self.inner.catalog.by_id(id).await?)
+        self.inner.record_by_id(id).await
     }
 
     /// A stored original and its bytes.
     pub async fn original(&self, id: &str) -> Result<Option<(ImageRecord, Bytes)>, EngineError> {
-        let Some(record) = self.inner.catalog.by_id(id).await? else {
+        let Some(record) = self.inner.record_by_id(id).await? else {
             return Ok(None);
         };
         let bytes = self.inner.original_bytes(&record).await?;

@@ -11,7 +11,7 @@
 
 pub mod blobs;
 #[cfg(test)]
-mod conformance;
+pub(crate) mod conformance;
 mod records;
 pub mod sqlite;
 
