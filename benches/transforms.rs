@@ -72,10 +72,6 @@ fn corpus(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-// As the server binary does: mimalloc for Rust's allocations.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     // As the server binary does: the same allocator settings for the same work.
     pixzoo::server::allocator::keep_large_buffers();

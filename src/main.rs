@@ -1,10 +1,5 @@
 //! The `pixzoo` server binary: parse the command line, load the configuration, serve.
 
-/// See `server::allocator`: Rust's allocations go to mimalloc, C libraries' to glibc's tuned `malloc`.
-#[cfg(feature = "ssr")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[cfg(feature = "ssr")]
 fn main() -> std::process::ExitCode {
     pixzoo::server::allocator::keep_large_buffers();
