@@ -664,7 +664,15 @@ async fn the_hashed_bundle_is_linked_immutable_and_sent_precompressed() {
         header(&plain, "cache-control"),
         "public, max-age=31536000, immutable"
     );
+    let tag = header(&plain, "etag").to_owned();
     assert_eq!(plain.text().await.unwrap(), css);
+    let again = http
+        .get(server.url("/pkg/pixzoo.csshash.css"))
+        .header("if-none-match", &tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
     let br = http
         .get(server.url("/pkg/pixzoo.csshash.css"))
         .header("accept-encoding", "br")

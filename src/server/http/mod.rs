@@ -10,24 +10,21 @@ mod image_response;
 mod metrics;
 mod negotiate;
 mod original;
+mod pkg;
 mod placeholder;
 mod request_id;
 mod same_origin;
 mod transformed;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::{header, HeaderValue, Request, StatusCode};
+use axum::http::Request;
 use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower::ServiceBuilder;
-use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::services::ServeDir;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -42,63 +39,20 @@ pub fn metrics_router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// `/pkg/*` cache lifetime: a hashed name is immutable; anything else (a build without hashing) is
-/// revalidated each time, so a rebuild is seen at once.
-async fn pkg_lifetime(
-    State(bundle): State<Arc<Option<Bundle>>>,
-    request: Request<axum::body::Body>,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let hashed = request
-        .uri()
-        .path()
-        .rsplit('/')
-        .next()
-        .is_some_and(|name| bundle.as_ref().as_ref().is_some_and(|b| b.is_hashed(name)));
-    let mut response = next.run(request).await;
-    if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
-        // A precompressed copy or the plain file, by `Accept-Encoding`: caches must keep both.
-        if !response.headers().contains_key(header::VARY) {
-            response
-                .headers_mut()
-                .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-        }
-        response.headers_mut().insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static(if hashed {
-                "public, max-age=31536000, immutable"
-            } else {
-                "no-cache"
-            }),
-        );
-    }
-    response
-}
-
 pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     let pkg_dir = PathBuf::from(&*options.site_root).join(&*options.site_pkg_dir);
     // `leptos_options` looked for it already: only a bundle it found is looked for again.
-    let bundle = Arc::new(
-        options
-            .hash_files
-            .then(|| {
-                Bundle::find(
-                    std::path::Path::new(&*options.site_root),
-                    &options.output_name,
-                )
-            })
-            .flatten(),
-    );
-    // Precompressed copies when the release build made them; compressed per response otherwise.
-    let pkg = ServiceBuilder::new()
-        .layer(axum::middleware::from_fn_with_state(bundle, pkg_lifetime))
-        .layer(CompressionLayer::new())
-        .service(
-            ServeDir::new(pkg_dir)
-                .precompressed_br()
-                .precompressed_gzip(),
-        );
+    let bundle = options
+        .hash_files
+        .then(|| {
+            Bundle::find(
+                std::path::Path::new(&*options.site_root),
+                &options.output_name,
+            )
+        })
+        .flatten();
+    let pkg = pkg::router(&pkg_dir, bundle);
 
     let metrics = if state.metrics_apart {
         Router::new()
