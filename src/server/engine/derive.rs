@@ -18,7 +18,8 @@ use crate::server::transform::pipeline::{transform, Settings, TransformError, PI
 use crate::urls::options::{Fit, TransformOptions};
 
 /// Stored derivatives within `storage.derivatives_max_bytes`. Reads from disk are remembered and
-/// written to the catalog in a batch when eviction runs, so a hit costs no write; eviction runs on its
+/// written to the catalog in a batch when eviction runs or [`SERVED_BATCH`] have gathered, so a hit
+/// costs no write and what is remembered stays small; eviction runs on its
 /// own task once the estimate of what is stored passes the budget, and removes the least recently
 /// served down to nine tenths of it.
 pub struct Budget {
@@ -28,7 +29,11 @@ pub struct Budget {
     stored: AtomicU64,
     served: Mutex<HashSet<String>>,
     evicting: AtomicBool,
+    flushing: AtomicBool,
 }
+
+/// Reads remembered before they are written to the catalog without waiting for an eviction.
+const SERVED_BATCH: usize = 10_000;
 
 impl Budget {
     pub fn new(max_bytes: u64) -> Self {
@@ -37,20 +42,58 @@ impl Budget {
             stored: AtomicU64::new(u64::MAX),
             served: Mutex::default(),
             evicting: AtomicBool::new(false),
+            flushing: AtomicBool::new(false),
         }
     }
 
-    fn served(&self, key: &str) {
-        if self.max_bytes > 0 {
-            self.served
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(key.to_owned());
+    /// Remembers a read; true when a batch has gathered.
+    fn served(&self, key: &str) -> bool {
+        if self.max_bytes == 0 {
+            return false;
         }
+        let mut served = self.served.lock().unwrap_or_else(|e| e.into_inner());
+        served.insert(key.to_owned());
+        served.len() >= SERVED_BATCH
     }
 }
 
 impl Inner {
+    /// Remembers that derivative `key` was read and, once a batch has gathered, writes it out.
+    fn served_derivative(self: &Arc<Self>, key: &str) {
+        let budget = &self.derivative_budget;
+        if budget.served(key) && !budget.flushing.swap(true, Ordering::AcqRel) {
+            let inner = self.clone();
+            tokio::spawn(async move {
+                if let Err(err) = inner.flush_served().await {
+                    tracing::warn!(error = %err, "recording when derivatives were served failed");
+                }
+                inner
+                    .derivative_budget
+                    .flushing
+                    .store(false, Ordering::Release);
+            });
+        }
+    }
+
+    /// Writes the remembered reads to the catalog, for eviction's least-recently-served order.
+    async fn flush_served(&self) -> Result<(), EngineError> {
+        let served: Vec<String> = std::mem::take(
+            &mut *self
+                .derivative_budget
+                .served
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        )
+        .into_iter()
+        .collect();
+        if !served.is_empty() {
+            self.catalog
+                .touch_derivatives(&served, crate::server::clock::now_millis())
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Counts a new derivative and, past the budget, starts an eviction unless one is running.
     fn stored_derivative(self: &Arc<Self>, bytes: u64) {
         let budget = &self.derivative_budget;
@@ -86,15 +129,7 @@ impl Inner {
     /// budget; returns what is stored then.
     async fn evict_derivatives(&self) -> Result<u64, EngineError> {
         let budget = &self.derivative_budget;
-        let served: Vec<String> =
-            std::mem::take(&mut *budget.served.lock().unwrap_or_else(|e| e.into_inner()))
-                .into_iter()
-                .collect();
-        if !served.is_empty() {
-            self.catalog
-                .touch_derivatives(&served, crate::server::clock::now_millis())
-                .await?;
-        }
+        self.flush_served().await?;
         let stored = self.catalog.derivative_bytes().await?;
         if stored > budget.max_bytes {
             let evicted = self
@@ -258,7 +293,7 @@ impl Engine {
                 Ok(bytes) => {
                     metrics::counter!("pixzoo_cache_total", "kind" => "derivative", "result" => "hit")
                         .increment(1);
-                    inner.derivative_budget.served(&key);
+                    inner.served_derivative(&key);
                     return Ok(Derived {
                         bytes,
                         format: stored.format,
@@ -371,5 +406,23 @@ impl Inner {
             format: output.format,
             etag: format!("\"{key}\""),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_are_remembered_in_batches_and_only_under_a_budget() {
+        let budget = Budget::new(1 << 20);
+        for n in 1..SERVED_BATCH {
+            assert!(!budget.served(&format!("key-{n}")));
+        }
+        assert!(!budget.served("key-1"), "a key read twice is one");
+        assert!(budget.served("one-more"), "a batch has gathered");
+        let unbounded = Budget::new(0);
+        assert!(!unbounded.served("key"));
+        assert!(unbounded.served.lock().unwrap().is_empty());
     }
 }

@@ -101,7 +101,9 @@ async fn serve(
                 options: params.options,
                 format: negotiated.format,
                 default_fit: Fit::Cover,
-                may_enlarge: signature == Signature::Valid,
+                // The exact W×H of a model's nearest size is part of generating it, and the URL's
+                // size is bounded by `limits.max_width`/`max_height` already.
+                may_enlarge: true,
             },
             ticket.as_ref(),
         )
