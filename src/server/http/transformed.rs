@@ -12,7 +12,7 @@ use super::negotiate::negotiate;
 use crate::domain::format::ImageFormat;
 use crate::server::engine::derive::{etag, DeriveRequest};
 use crate::server::error::ApiError;
-use crate::server::guard::Signature;
+use crate::server::guard::{Guard, Signature};
 use crate::server::memory;
 use crate::server::state::AppState;
 use crate::urls::options::{Fit, OutputFormat};
@@ -49,7 +49,7 @@ pub async fn transformed(
         None => Signature::Missing,
     };
     let client = client_of(request.extensions());
-    let may_enlarge = signature == Signature::Valid || client.is_api_key();
+    let may_enlarge = Guard::vouched_for(&client, signature);
     let admission = state
         .guard
         .derivative_ticket(client, signature, expanded.presets_only);
