@@ -191,11 +191,21 @@ impl Default for Limits {
 /// The options with what the output ignores dropped, so that they cannot split the cache (or fill the
 /// disk with copies): quality for PNG, which is lossless, and a background without `fit=pad`.
 fn effective_options(request: &DeriveRequest) -> TransformOptions {
-    let mut options = request.options.normalized();
-    if request.format == ImageFormat::Png {
+    without_ignored(&request.options, Some(request.format), request.default_fit)
+}
+
+/// `options` without what an output in `format` ignores; with the format not known yet (it will be
+/// the source's), only what every format ignores is dropped. The memory cache keys by this too.
+pub fn without_ignored(
+    options: &TransformOptions,
+    format: Option<ImageFormat>,
+    default_fit: Fit,
+) -> TransformOptions {
+    let mut options = options.normalized();
+    if format == Some(ImageFormat::Png) {
         options.quality = None;
     }
-    if options.fit.unwrap_or(request.default_fit) != Fit::Pad {
+    if options.fit.unwrap_or(default_fit) != Fit::Pad {
         options.background = None;
     }
     options
@@ -412,6 +422,28 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_the_output_ignores_is_dropped_once_the_format_is_known() {
+        let parse = |text: &str| TransformOptions::parse(text).unwrap();
+        let png =
+            |text: &str| without_ignored(&parse(text), Some(ImageFormat::Png), Fit::ScaleDown);
+        assert_eq!(png("width=40,quality=10"), png("width=40,quality=90"));
+        assert_eq!(png("width=40,background=red"), png("width=40"));
+        let webp =
+            |text: &str| without_ignored(&parse(text), Some(ImageFormat::Webp), Fit::ScaleDown);
+        assert_ne!(webp("width=40,quality=10"), webp("width=40,quality=90"));
+        let unknown = |text: &str| without_ignored(&parse(text), None, Fit::ScaleDown);
+        assert_ne!(
+            unknown("width=40,quality=10"),
+            unknown("width=40,quality=90")
+        );
+        assert_eq!(unknown("width=40,background=red"), unknown("width=40"));
+        assert_ne!(
+            unknown("width=40,fit=pad,background=red"),
+            unknown("width=40,fit=pad")
+        );
+    }
 
     #[test]
     fn reads_are_remembered_in_batches_and_only_under_a_budget() {

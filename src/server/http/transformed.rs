@@ -10,7 +10,7 @@ use super::image_response::{
 use super::limits::client_of;
 use super::negotiate::negotiate;
 use crate::domain::format::ImageFormat;
-use crate::server::engine::derive::{etag, DeriveRequest};
+use crate::server::engine::derive::{etag, without_ignored, DeriveRequest};
 use crate::server::error::ApiError;
 use crate::server::guard::{Guard, Signature};
 use crate::server::memory;
@@ -32,7 +32,15 @@ pub async fn transformed(
     // by the options and the image.
     let chosen = (options.format == Some(OutputFormat::Auto))
         .then(|| negotiate(options.format, ImageFormat::Jpeg, headers).format);
-    let key = memory::key(&id, &options.to_string(), chosen);
+    // Keyed as the derivative is, so options the output ignores do not split memory either.
+    let known = options
+        .format
+        .map(|_| negotiate(options.format, ImageFormat::Jpeg, headers).format);
+    let key = memory::key(
+        &id,
+        &without_ignored(&options, known, Fit::ScaleDown).to_string(),
+        chosen,
+    );
     if let Some(hot) = state.engine.memory().get(&key) {
         return Ok(hot_response(headers, &hot));
     }
