@@ -58,9 +58,8 @@ pub enum StartError {
 
 /// The Leptos runtime options, built from `[server]` rather than read from a file; the bundle's hashed
 /// names when the binary has them (`assets::Bundle`).
-pub fn leptos_options(config: &Config) -> LeptosOptions {
+pub fn leptos_options(config: &Config, bundle: Option<&assets::Bundle>) -> LeptosOptions {
     let site_root = config.server.site_root.to_string_lossy().into_owned();
-    let bundle = assets::Bundle::find(&config.server.site_root, env!("CARGO_PKG_NAME"));
     LeptosOptions::builder()
         .output_name(env!("CARGO_PKG_NAME"))
         .site_root(site_root)
@@ -110,8 +109,10 @@ pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
         },
         &config.engine,
     );
+    let bundle = assets::Bundle::find(&config.server.site_root, env!("CARGO_PKG_NAME"));
     let state = AppState::new(state::Shared {
-        leptos_options: leptos_options(config),
+        leptos_options: leptos_options(config, bundle.as_ref()),
+        bundle,
         engine,
         limits: config.limits.url_limits(),
         api_key: config.auth.api_key.clone(),

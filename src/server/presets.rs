@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::urls::options::{split_top_level, OptionError, TransformOptions};
+use crate::urls::options::{pairs, OptionError, TransformOptions};
 
 #[derive(Debug, Clone, Default)]
 pub struct Presets {
@@ -56,30 +56,23 @@ impl Presets {
     pub fn expand(&self, raw: &str) -> Result<Expanded, PresetError> {
         let mut options = TransformOptions::default();
         let (mut named, mut other) = (0, 0);
-        for pair in split_top_level(raw) {
-            let pair = pair.trim();
-            if pair.is_empty() {
-                continue;
-            }
-            let (name, value) = pair
-                .split_once('=')
-                .ok_or_else(|| OptionError::MissingValue(pair.to_owned()))?;
-            if name.trim().eq_ignore_ascii_case("preset") {
-                let preset =
-                    self.by_name
-                        .get(value.trim())
-                        .ok_or_else(|| PresetError::Unknown {
-                            name: value.trim().to_owned(),
-                            known: self.known(),
-                        })?;
-                for pair in split_top_level(preset) {
-                    if let Some((name, value)) = pair.trim().split_once('=') {
-                        options.set(name.trim(), value.trim())?;
-                    }
+        for pair in pairs(raw) {
+            let (name, value) = pair?;
+            if name.eq_ignore_ascii_case("preset") {
+                let preset = self
+                    .by_name
+                    .get(value)
+                    .ok_or_else(|| PresetError::Unknown {
+                        name: value.to_owned(),
+                        known: self.known(),
+                    })?;
+                // Checked when loaded: every pair of a preset parses.
+                for (name, value) in pairs(preset).flatten() {
+                    options.set(name, value)?;
                 }
                 named += 1;
             } else {
-                options.set(name.trim(), value.trim())?;
+                options.set(name, value)?;
                 other += 1;
             }
         }

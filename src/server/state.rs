@@ -46,6 +46,8 @@ pub struct Shared {
     pub studio: Arc<StudioJobs>,
     /// Signatures, rate limits, budgets.
     pub guard: Arc<Guard>,
+    /// The browser bundle's hashed files, when the build made them.
+    pub bundle: Option<crate::server::assets::Bundle>,
     /// `[presets]`: named option strings for `/img/{id}/preset=NAME`.
     pub presets: crate::server::presets::Presets,
     /// `[security]`: request size limits and the request timeout.

@@ -226,15 +226,9 @@ impl TransformOptions {
     /// options and bad values with an error naming the option and what is allowed.
     pub fn parse(input: &str) -> Result<Self, OptionError> {
         let mut options = TransformOptions::default();
-        for pair in split_top_level(input) {
-            let pair = pair.trim();
-            if pair.is_empty() {
-                continue;
-            }
-            let (name, value) = pair
-                .split_once('=')
-                .ok_or_else(|| OptionError::MissingValue(pair.to_owned()))?;
-            options.set(name.trim(), value.trim())?;
+        for pair in pairs(input) {
+            let (name, value) = pair?;
+            options.set(name, value)?;
         }
         Ok(options)
     }
@@ -423,8 +417,21 @@ impl fmt::Display for TransformOptions {
     }
 }
 
+/// The trimmed `name=value` pairs of an option string, empty entries skipped.
+pub fn pairs(input: &str) -> impl Iterator<Item = Result<(&str, &str), OptionError>> {
+    split_top_level(input)
+        .into_iter()
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(name, value)| (name.trim(), value.trim()))
+                .ok_or_else(|| OptionError::MissingValue(pair.to_owned()))
+        })
+}
+
 /// Splits on commas outside parentheses.
-pub fn split_top_level(input: &str) -> Vec<&str> {
+fn split_top_level(input: &str) -> Vec<&str> {
     let mut parts = Vec::new();
     let (mut depth, mut start) = (0usize, 0usize);
     for (i, c) in input.char_indices() {

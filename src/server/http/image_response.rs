@@ -91,17 +91,25 @@ pub fn not_modified_response(
     vary_accept: bool,
     lifetime: Lifetime,
 ) -> Response {
-    let mut builder = Response::builder()
-        .status(StatusCode::NOT_MODIFIED)
-        .header(header::CACHE_CONTROL, lifetime.cache_control())
-        .header(header::ETAG, etag)
-        .header(header::LAST_MODIFIED, http_date(last_modified_ms));
-    if vary_accept {
-        builder = builder.header(header::VARY, "Accept");
-    }
-    builder
-        .body(Body::empty())
-        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+    let (Ok(etag), Ok(last_modified)) = (
+        HeaderValue::from_str(etag),
+        HeaderValue::from_str(&http_date(last_modified_ms)),
+    ) else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let head = Head {
+        etag: &etag,
+        last_modified: &last_modified,
+        last_modified_ms,
+        format: ImageFormat::Png,
+        vary_accept,
+        cache: None,
+        image_id: None,
+        lifetime,
+    };
+    let mut response = StatusCode::NOT_MODIFIED.into_response();
+    validators(response.headers_mut(), &head);
+    response
 }
 
 /// What a `Range` header asks of `len` bytes.

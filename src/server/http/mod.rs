@@ -29,7 +29,6 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::app::{shell, App};
-use crate::server::assets::Bundle;
 use crate::server::state::AppState;
 
 /// The listener of its own that `server.metrics_addr` asks for: `/metrics` and nothing else.
@@ -42,17 +41,7 @@ pub fn metrics_router(state: AppState) -> Router {
 pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     let pkg_dir = PathBuf::from(&*options.site_root).join(&*options.site_pkg_dir);
-    // `leptos_options` looked for it already: only a bundle it found is looked for again.
-    let bundle = options
-        .hash_files
-        .then(|| {
-            Bundle::find(
-                std::path::Path::new(&*options.site_root),
-                &options.output_name,
-            )
-        })
-        .flatten();
-    let pkg = pkg::router(&pkg_dir, bundle);
+    let pkg = pkg::router(&pkg_dir, state.bundle.clone());
 
     let metrics = if state.metrics_apart {
         Router::new()

@@ -30,12 +30,11 @@ pub async fn transformed(
     let options = expanded.options;
     // `format=auto` answers by `Accept`, whatever the source's format; every other choice is fixed
     // by the options and the image.
-    let chosen = (options.format == Some(OutputFormat::Auto))
-        .then(|| negotiate(options.format, ImageFormat::Jpeg, headers).format);
-    // Keyed as the derivative is, so options the output ignores do not split memory either.
     let known = options
         .format
         .map(|_| negotiate(options.format, ImageFormat::Jpeg, headers).format);
+    let chosen = known.filter(|_| options.format == Some(OutputFormat::Auto));
+    // Keyed as the derivative is, so options the output ignores do not split memory either.
     let key = memory::key(
         &id,
         &without_ignored(&options, known, Fit::ScaleDown).to_string(),
