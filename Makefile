@@ -19,7 +19,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # use the same ones so they reuse its compiled dependencies instead of building everything twice.
 DEV_ENV := RUSTFLAGS="--cfg erase_components" LEPTOS_OUTPUT_NAME=pixzoo
 
-.PHONY: run test tools toolchain nasm chromium build-dev build-release unit lint clients e2e bench bench-transforms bench-serve bundle-size fuzz soak fmt clean
+.PHONY: run test tools toolchain nasm chromium postgres build-dev build-release unit lint clients e2e bench bench-transforms bench-serve bundle-size fuzz soak fmt clean
 
 ## run: build in release mode and serve on http://127.0.0.1:3000 (data in ./data, no keys needed)
 run: tools
@@ -35,7 +35,7 @@ test: tools
 	$(MAKE) --no-print-directory build-dev unit lint clients e2e build-release
 	scripts/bundle-size.sh
 
-tools: toolchain nasm node_modules/.installed end2end/node_modules/.installed .venv/.installed chromium
+tools: toolchain nasm node_modules/.installed end2end/node_modules/.installed .venv/.installed chromium postgres
 
 toolchain:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
@@ -68,6 +68,15 @@ nasm:
 chromium:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }
 
+# PostgreSQL for the shared-catalog and cluster tests (scripts/services.sh starts throwaway servers; SeaweedFS,
+# the S3-compatible one, comes from PyPI into .venv). policy-rc.d keeps Debian from starting its own cluster.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		added=; [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' | $(SUDO) tee /usr/sbin/policy-rc.d >/dev/null; \
+			$(SUDO) chmod +x /usr/sbin/policy-rc.d; added=1; }; \
+		$(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends postgresql-15; \
+		[ -z "$$added" ] || $(SUDO) rm -f /usr/sbin/policy-rc.d; }
+
 build-dev:
 	cargo leptos build
 
@@ -75,8 +84,9 @@ build-dev:
 build-release:
 	cargo leptos build --release --precompress
 
+# Beside a throwaway PostgreSQL and SeaweedFS (scripts/with-services.sh), for the shared-storage tests.
 unit:
-	$(DEV_ENV) cargo test --features ssr
+	$(DEV_ENV) scripts/with-services.sh cargo test --features ssr
 
 lint:
 	$(DEV_ENV) cargo clippy --features ssr --all-targets -- -D warnings

@@ -10,6 +10,7 @@ use axum::Json;
 
 use crate::server::engine::EngineError;
 use crate::server::providers::ProviderError;
+use crate::server::storage::CatalogError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -103,6 +104,10 @@ impl From<&EngineError> for ApiError {
                         ApiError::BadGateway(provider.to_string())
                     }
                 }
+            }
+            EngineError::Catalog(CatalogError::Unavailable(cause)) => {
+                tracing::warn!(error = %cause, "the catalog is unavailable");
+                ApiError::Busy("the catalog is unavailable for a moment; try again".into())
             }
             EngineError::Catalog(_)
             | EngineError::Blob(_)

@@ -16,6 +16,7 @@ mod catalog;
 mod prompt;
 mod providers;
 mod security;
+mod storage;
 
 pub use catalog::{CatalogConfig, ModelConfig, ModelFamily, SizeEntry, Sizes, StepsRange};
 pub use prompt::{
@@ -27,6 +28,7 @@ pub use providers::{
     ProvidersConfig, ReplicateConfig,
 };
 pub use security::{DerivativeMode, SecurityConfig};
+pub use storage::{BlobLocation, CatalogLocation, StorageConfig};
 
 /// The file read when no `--config` is given, if it exists in the working directory.
 pub const DEFAULT_CONFIG_FILE: &str = "Leptos.toml";
@@ -143,38 +145,6 @@ impl Default for ServerConfig {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct StorageConfig {
-    /// Holds the catalog (`pixzoo.db`) and the blobs (`blobs/`).
-    pub data_dir: PathBuf,
-    /// Bytes of stored images and derivatives kept in memory for the next request; 0 = none.
-    pub memory_cache_bytes: u64,
-    /// Bytes the stored derivatives may take on disk; beyond it the least recently served are removed
-    /// (they are made again when asked for). 0 = no limit.
-    pub derivatives_max_bytes: u64,
-}
-
-impl Default for StorageConfig {
-    fn default() -> Self {
-        Self {
-            data_dir: PathBuf::from("data"),
-            memory_cache_bytes: 256 * 1024 * 1024,
-            derivatives_max_bytes: 4 * 1024 * 1024 * 1024,
-        }
-    }
-}
-
-impl StorageConfig {
-    pub fn catalog_path(&self) -> PathBuf {
-        self.data_dir.join("pixzoo.db")
-    }
-
-    pub fn blob_dir(&self) -> PathBuf {
-        self.data_dir.join("blobs")
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
     pub max_width: u32,
     pub max_height: u32,
@@ -286,6 +256,12 @@ impl Config {
         }
         if self.storage.data_dir.as_os_str().is_empty() {
             return invalid("storage.data_dir", "must not be empty".into());
+        }
+        if let Err(reason) = self.storage.catalog() {
+            return invalid("storage.catalog_url", reason);
+        }
+        if let Err(reason) = self.storage.blobs() {
+            return invalid("storage.blobs_url", reason);
         }
         if let Err(err) = tracing_subscriber::EnvFilter::try_new(&self.server.log) {
             return invalid("server.log", format!("is not a valid log filter: {err}"));
@@ -461,6 +437,7 @@ fn seed_env() -> Result<Serialized<serde_json::Value>, ConfigError> {
         ("OPENAI_BASE_URL", "providers.openai.base_url"),
         ("A1111_BASE_URL", "providers.a1111.base_url"),
         ("API_KEY", "auth.api_key"),
+        ("DATABASE_URL", "storage.catalog_url"),
         ("PIXZOO_SIGNING_KEY", "security.signing_keys"),
         ("PIXZOO_METRICS_TOKEN", "security.metrics_token"),
         ("CF_TRANSLATE_MODEL", "prompt.cloudflare.translate_model"),

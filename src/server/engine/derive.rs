@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use super::{Admission, Engine, EngineError, Inner};
+use super::{Admission, CacheStatus, Engine, EngineError, Inner};
 use crate::domain::format::ImageFormat;
 use crate::server::storage::{DerivativeRecord, ImageRecord, Orphan};
 use crate::server::transform::geometry::layout;
@@ -157,6 +157,8 @@ pub struct Derived {
     pub format: ImageFormat,
     /// Quoted strong validator, computable before any work (see [`etag`]).
     pub etag: String,
+    /// Whether it was stored already (by any instance) or made for this request.
+    pub cache: CacheStatus,
 }
 
 /// What to make from a stored image.
@@ -276,6 +278,7 @@ impl Engine {
                 bytes,
                 format: record.format,
                 etag: etag(record, &request),
+                cache: CacheStatus::Hit,
             });
         }
         let key = derivative_key(&record.content_hash, &request);
@@ -308,6 +311,7 @@ impl Engine {
                         bytes,
                         format: stored.format,
                         etag: format!("\"{key}\""),
+                        cache: CacheStatus::Hit,
                     });
                 }
                 // A derivative can always be made again; a missing or torn blob is not fatal.
@@ -415,6 +419,7 @@ impl Inner {
             bytes,
             format: output.format,
             etag: format!("\"{key}\""),
+            cache: CacheStatus::Miss,
         })
     }
 }

@@ -84,7 +84,7 @@ pub async fn transformed(
         last_modified_ms: record.created_at,
         format: derived.format,
         bytes: derived.bytes,
-        cache: None,
+        cache: Some(derived.cache),
         vary_accept: negotiated.vary,
         image_id: Some(record.id.clone()),
         lifetime: Lifetime::Immutable,

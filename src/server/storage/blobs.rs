@@ -1,4 +1,4 @@
-//! Image bytes through `object_store`: the local filesystem by default.
+//! Image bytes through `object_store`: the local filesystem by default, or S3 and its kin.
 //!
 //! A put is durable before it returns: the catalog (`synchronous = FULL`) writes a row only after
 //! its blob, and after a power loss a durable row must not point at a blob still in the page cache.
@@ -31,6 +31,8 @@ pub enum BlobError {
     Sync { key: String, source: std::io::Error },
     #[error("blob {key} could not be read: {source}")]
     Read { key: String, source: std::io::Error },
+    #[error("`storage.blobs_url` {0}")]
+    Location(String),
     #[error("blob store: {0}")]
     Store(#[from] object_store::Error),
 }
@@ -53,6 +55,25 @@ impl BlobStore {
         let mut blobs = Self::new(Arc::new(LocalFileSystem::new_with_prefix(dir)?));
         blobs.local_root = Some(dir.to_owned());
         Ok(blobs)
+    }
+
+    /// `bucket` on S3 or an S3-compatible server, keys under `prefix`. Endpoint, keys and region come
+    /// from the standard `AWS_*` variables; with an endpoint, requests are path-style
+    /// (`{endpoint}/{bucket}/{key}`), which every S3-compatible server understands. A put replaces an
+    /// object whole (S3 puts are atomic), and keys are content-addressed, so a put of a key that
+    /// exists writes the same bytes again and is not an error.
+    pub fn s3(bucket: &str, prefix: &str) -> Result<Self, BlobError> {
+        use object_store::aws::AmazonS3Builder;
+        // The region defaults to us-east-1, which S3-compatible servers accept.
+        let builder = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .with_virtual_hosted_style_request(false);
+        let store: Arc<dyn ObjectStore> = Arc::new(builder.build()?);
+        Ok(Self::new(if prefix.is_empty() {
+            store
+        } else {
+            Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+        }))
     }
 
     /// A store whose puts are durable when they return (S3 and its kin).
@@ -230,22 +251,81 @@ pub fn derivative_key(key: &str, format: ImageFormat) -> String {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn put_get_and_missing() {
-        let dir = tempfile::tempdir().unwrap();
-        let blobs = BlobStore::local(&dir.path().join("blobs")).unwrap();
+    /// What every store must do: keep bytes under a key, say what is missing, replace a put of the same
+    /// key (content-addressed keys are written again after a torn blob), and delete idempotently.
+    async fn keeps_what_it_is_given(blobs: &BlobStore) {
+        use sha2::{Digest, Sha256};
         blobs.check().await.unwrap();
         let key = original_key("abcdef", ImageFormat::Png);
         assert_eq!(key, "originals/ab/abcdef.png");
         blobs.put(&key, Bytes::from_static(b"hello")).await.unwrap();
         assert_eq!(blobs.get(&key).await.unwrap(), Bytes::from_static(b"hello"));
-        assert!(dir.path().join("blobs/originals/ab/abcdef.png").is_file());
         assert!(matches!(
             blobs.get("originals/zz/nope.png").await,
             Err(BlobError::NotFound(_))
         ));
         assert!(blobs.exists(&key).await.unwrap());
         assert!(!blobs.exists("originals/zz/nope.png").await.unwrap());
+        blobs.put(&key, Bytes::from_static(b"hello")).await.unwrap();
+        let big = Bytes::from(vec![7u8; 600 * 1024]);
+        let hash = hex::encode(Sha256::digest(&big));
+        blobs.put(&key, big.clone()).await.unwrap();
+        assert_eq!(
+            blobs
+                .get_verified(&key, Some(&hash), big.len() as u64)
+                .await
+                .unwrap(),
+            big
+        );
+        assert!(matches!(
+            blobs.get_verified(&key, Some(&hash), 5).await,
+            Err(BlobError::Mismatch { .. })
+        ));
+        blobs.delete(&key).await.unwrap();
+        blobs.delete(&key).await.unwrap();
+        assert!(matches!(
+            blobs.get_verified(&key, Some(&hash), 5).await,
+            Err(BlobError::NotFound(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_local_store_keeps_what_it_is_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = BlobStore::local(&dir.path().join("blobs")).unwrap();
+        keeps_what_it_is_given(&blobs).await;
+        blobs
+            .put("originals/ab/x.png", Bytes::from_static(b"x"))
+            .await
+            .unwrap();
+        assert!(dir.path().join("blobs/originals/ab/x.png").is_file());
+    }
+
+    #[tokio::test]
+    async fn an_s3_store_keeps_what_it_is_given() {
+        keeps_what_it_is_given(&crate::server::storage::testing::s3_blobs()).await;
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_s3_store_is_an_error_not_a_hang() {
+        let blobs = BlobStore::new(Arc::new(
+            object_store::aws::AmazonS3Builder::new()
+                .with_bucket_name("b")
+                .with_endpoint("http://127.0.0.1:9")
+                .with_allow_http(true)
+                .with_access_key_id("k")
+                .with_secret_access_key("s")
+                .with_retry(object_store::RetryConfig {
+                    max_retries: 0,
+                    ..Default::default()
+                })
+                .build()
+                .unwrap(),
+        ));
+        assert!(matches!(
+            blobs.get("originals/ab/abcdef.png").await,
+            Err(BlobError::Store(_))
+        ));
     }
 
     #[test]

@@ -12,27 +12,57 @@
 pub mod blobs;
 #[cfg(test)]
 pub(crate) mod conformance;
+pub mod postgres;
 mod records;
+mod rows;
 pub mod sqlite;
+// Test support, shared by unit and integration tests (which cannot see `cfg(test)` items).
+#[doc(hidden)]
+pub mod testing;
 
 use std::sync::Arc;
 
 pub use blobs::{BlobError, BlobStore};
 pub use records::{cursor_after, parse_cursor, DerivativeRecord, ImageRecord, Orphan, PageQuery};
 
-use crate::server::config::StorageConfig;
+use crate::server::config::{BlobLocation, CatalogLocation, StorageConfig};
 
 /// A backend's own error, boxed so no backend's types appear in these signatures.
 pub type BackendError = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
+    /// The database cannot be reached right now (restarting, network, pool exhausted): worth a retry.
+    #[error("catalog database unavailable: {0}")]
+    Unavailable(#[source] BackendError),
     #[error("catalog database: {0}")]
     Database(#[source] BackendError),
     #[error("catalog migration: {0}")]
     Migrate(#[source] BackendError),
+    #[error("`storage.catalog_url` {0}")]
+    Location(String),
     #[error("catalog row {id} is corrupt: {reason}")]
     Corrupt { id: String, reason: String },
+}
+
+/// Both SQL backends speak through sqlx; its errors stay boxed behind [`CatalogError`].
+impl From<sqlx::Error> for CatalogError {
+    fn from(err: sqlx::Error) -> Self {
+        use sqlx::Error as E;
+        let unavailable = match &err {
+            E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed => true,
+            // 57P01..03: the server is shutting down or starting up; 53300: too many connections.
+            E::Database(db) => db
+                .code()
+                .is_some_and(|code| code.starts_with("57P") || code == "53300"),
+            _ => false,
+        };
+        if unavailable {
+            CatalogError::Unavailable(Box::new(err))
+        } else {
+            CatalogError::Database(Box::new(err))
+        }
+    }
 }
 
 /// The stored images.
@@ -151,14 +181,21 @@ pub enum StorageError {
 
 /// Opens the configured catalog (brought up to date with its migrations) and blob store.
 pub async fn open(config: &StorageConfig) -> Result<Storage, StorageError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| BlobError::CreateDir {
-        path: config.data_dir.display().to_string(),
-        source,
-    })?;
-    let catalog = sqlite::SqliteCatalog::open(&config.catalog_path()).await?;
-    let blobs = BlobStore::local(&config.blob_dir())?;
-    Ok(Storage {
-        catalog: Arc::new(catalog),
-        blobs,
-    })
+    let catalog: Arc<dyn Catalog> = match config.catalog().map_err(CatalogError::Location)? {
+        CatalogLocation::Sqlite(path) => {
+            if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|source| BlobError::CreateDir {
+                    path: dir.display().to_string(),
+                    source,
+                })?;
+            }
+            Arc::new(sqlite::SqliteCatalog::open(&path).await?)
+        }
+        CatalogLocation::Postgres(url) => Arc::new(postgres::PgCatalog::open(url.expose()).await?),
+    };
+    let blobs = match config.blobs().map_err(BlobError::Location)? {
+        BlobLocation::Local(dir) => BlobStore::local(&dir)?,
+        BlobLocation::S3 { bucket, prefix } => BlobStore::s3(&bucket, &prefix)?,
+    };
+    Ok(Storage { catalog, blobs })
 }

@@ -4,38 +4,19 @@ use std::str::FromStr;
 
 use super::SqliteCatalog;
 use crate::domain::format::ImageFormat;
+use crate::server::storage::rows::{db_bytes, DerivativeRow, DERIVATIVE_COLUMNS};
 use crate::server::storage::{CatalogError, DerivativeRecord, Derivatives, Orphan};
 
 #[async_trait::async_trait]
 impl Derivatives for SqliteCatalog {
     async fn derivative(&self, key: &str) -> Result<Option<DerivativeRecord>, CatalogError> {
-        type Row = (String, String, String, i64, i64, i64, Option<String>);
-        let row: Option<Row> = sqlx::query_as(
-            "SELECT key, image_id, format, width, height, bytes, content_hash FROM derivatives WHERE key = ?",
-        )
+        sqlx::query_as::<_, DerivativeRow>(&format!(
+            "SELECT {DERIVATIVE_COLUMNS} FROM derivatives WHERE key = ?"
+        ))
         .bind(key)
         .fetch_optional(&self.pool)
-        .await?;
-        row.map(
-            |(key, image_id, format, width, height, bytes, content_hash)| {
-                let corrupt = |reason: String| CatalogError::Corrupt {
-                    id: key.clone(),
-                    reason,
-                };
-                Ok(DerivativeRecord {
-                    format: ImageFormat::from_str(&format).map_err(corrupt)?,
-                    width: u32::try_from(width)
-                        .map_err(|_| corrupt("width out of range".into()))?,
-                    height: u32::try_from(height)
-                        .map_err(|_| corrupt("height out of range".into()))?,
-                    bytes: u64::try_from(bytes)
-                        .map_err(|_| corrupt("bytes out of range".into()))?,
-                    content_hash,
-                    key,
-                    image_id,
-                })
-            },
-        )
+        .await?
+        .map(DerivativeRecord::try_from)
         .transpose()
     }
 
@@ -54,7 +35,7 @@ impl Derivatives for SqliteCatalog {
         .bind(record.format.as_str())
         .bind(i64::from(record.width))
         .bind(i64::from(record.height))
-        .bind(i64::try_from(record.bytes).unwrap_or(i64::MAX))
+        .bind(db_bytes(record.bytes))
         .bind(record.content_hash.as_deref())
         .bind(crate::server::clock::now_millis())
         .execute(&self.pool)

@@ -4,67 +4,8 @@ use std::str::FromStr;
 
 use super::SqliteCatalog;
 use crate::domain::format::ImageFormat;
-use crate::domain::translation::Translation;
+use crate::server::storage::rows::{db_bytes, ImageRow as Row, IMAGE_COLUMNS as COLUMNS};
 use crate::server::storage::{CatalogError, ImageRecord, Images, Orphan, PageQuery, Usage};
-
-/// The row as SQLite stores it (integers are i64 there).
-#[derive(sqlx::FromRow)]
-struct Row {
-    id: String,
-    gen_key: String,
-    prompt: String,
-    final_prompt: String,
-    negative_prompt: Option<String>,
-    model: String,
-    provider: String,
-    seed: i64,
-    steps: Option<i64>,
-    width: i64,
-    height: i64,
-    format: String,
-    bytes: i64,
-    content_hash: String,
-    created_at: i64,
-    translation: String,
-    translation_note: Option<String>,
-}
-
-impl TryFrom<Row> for ImageRecord {
-    type Error = CatalogError;
-
-    fn try_from(row: Row) -> Result<Self, CatalogError> {
-        let corrupt = |reason: String| CatalogError::Corrupt {
-            id: row.id.clone(),
-            reason,
-        };
-        let int = |name: &str, value: i64| {
-            u32::try_from(value).map_err(|_| corrupt(format!("{name} {value} is out of range")))
-        };
-        Ok(ImageRecord {
-            seed: int("seed", row.seed)?,
-            steps: row.steps.map(|s| int("steps", s)).transpose()?,
-            width: int("width", row.width)?,
-            height: int("height", row.height)?,
-            format: ImageFormat::from_str(&row.format).map_err(corrupt)?,
-            translation: Translation::from_str(&row.translation).map_err(corrupt)?,
-            translation_note: row.translation_note,
-            bytes: u64::try_from(row.bytes).map_err(|_| corrupt("negative byte count".into()))?,
-            id: row.id,
-            gen_key: row.gen_key,
-            prompt: row.prompt,
-            final_prompt: row.final_prompt,
-            negative_prompt: row.negative_prompt,
-            model: row.model,
-            provider: row.provider,
-            content_hash: row.content_hash,
-            created_at: row.created_at,
-        })
-    }
-}
-
-const COLUMNS: &str =
-    "id, gen_key, prompt, final_prompt, negative_prompt, model, provider, seed, steps, \
-                       width, height, format, bytes, content_hash, created_at, translation, translation_note";
 
 impl SqliteCatalog {
     async fn fetch_optional(
@@ -109,7 +50,7 @@ impl SqliteCatalog {
         .bind(i64::from(record.width))
         .bind(i64::from(record.height))
         .bind(record.format.as_str())
-        .bind(i64::try_from(record.bytes).unwrap_or(i64::MAX))
+        .bind(db_bytes(record.bytes))
         .bind(&record.content_hash)
         .bind(record.created_at)
         .bind(record.translation.as_str())

@@ -1,6 +1,6 @@
 //! The embedded catalog: one SQLite file through sqlx, in WAL mode with `synchronous = FULL` (an
 //! acknowledged image survives power loss, not only a process crash). The schema lives in
-//! `migrations/`, applied on open. SQLite-only SQL (`BEGIN IMMEDIATE`, `PRAGMA`) stays in this module.
+//! `migrations/sqlite/`, applied on open. SQLite-only SQL (`BEGIN IMMEDIATE`, `PRAGMA`) stays in this module.
 
 mod derivatives;
 mod images;
@@ -21,12 +21,6 @@ pub struct SqliteCatalog {
     pool: SqlitePool,
 }
 
-impl From<sqlx::Error> for CatalogError {
-    fn from(err: sqlx::Error) -> Self {
-        CatalogError::Database(Box::new(err))
-    }
-}
-
 impl SqliteCatalog {
     /// Opens (creating if needed) the catalog at `path` and brings its schema up to date.
     pub async fn open(path: &Path) -> Result<Self, CatalogError> {
@@ -41,7 +35,7 @@ impl SqliteCatalog {
             .max_connections(8)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations")
+        sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
             .await
             .map_err(|err| CatalogError::Migrate(Box::new(err)))?;

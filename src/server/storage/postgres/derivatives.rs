@@ -1,0 +1,103 @@
+//! Derivatives in PostgreSQL; the foreign key to `images` refuses a derivative of a deleted image.
+
+use std::str::FromStr;
+
+use super::PgCatalog;
+use crate::domain::format::ImageFormat;
+use crate::server::storage::rows::{db_bytes, DerivativeRow, DERIVATIVE_COLUMNS};
+use crate::server::storage::{CatalogError, DerivativeRecord, Derivatives, Orphan};
+
+#[async_trait::async_trait]
+impl Derivatives for PgCatalog {
+    async fn derivative(&self, key: &str) -> Result<Option<DerivativeRecord>, CatalogError> {
+        sqlx::query_as::<_, DerivativeRow>(&format!(
+            "SELECT {DERIVATIVE_COLUMNS} FROM derivatives WHERE key = $1"
+        ))
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(DerivativeRecord::try_from)
+        .transpose()
+    }
+
+    async fn insert_derivative(
+        &self,
+        record: &DerivativeRecord,
+        options: &str,
+    ) -> Result<(), CatalogError> {
+        sqlx::query(
+            "INSERT INTO derivatives (key, image_id, options, format, width, height, bytes, content_hash, created_at, served_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT (key) DO UPDATE SET bytes = EXCLUDED.bytes, \
+             content_hash = EXCLUDED.content_hash, served_at = EXCLUDED.served_at",
+        )
+        .bind(&record.key)
+        .bind(&record.image_id)
+        .bind(options)
+        .bind(record.format.as_str())
+        .bind(i64::from(record.width))
+        .bind(i64::from(record.height))
+        .bind(db_bytes(record.bytes))
+        .bind(record.content_hash.as_deref())
+        .bind(crate::server::clock::now_millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn touch_derivatives(&self, keys: &[String], at: i64) -> Result<(), CatalogError> {
+        sqlx::query("UPDATE derivatives SET served_at = $1 WHERE key = ANY($2) AND served_at < $1")
+            .bind(at)
+            .bind(keys)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn derivative_bytes(&self) -> Result<u64, CatalogError> {
+        let total: i64 =
+            sqlx::query_scalar("SELECT COALESCE(SUM(bytes), 0)::BIGINT FROM derivatives")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(u64::try_from(total).unwrap_or(0))
+    }
+
+    async fn evict_derivatives(&self, keep: u64) -> Result<Vec<Orphan>, CatalogError> {
+        const BATCH: i64 = 256;
+        let mut evicted = Vec::new();
+        let mut total = self.derivative_bytes().await?;
+        while total > keep {
+            let mut tx = self.pool.begin().await?;
+            // SKIP LOCKED: instances evicting at once take different rows.
+            let oldest: Vec<(String, String, i64)> = sqlx::query_as(
+                "SELECT key, format, bytes FROM derivatives ORDER BY served_at, key LIMIT $1 \
+                 FOR UPDATE SKIP LOCKED",
+            )
+            .bind(BATCH)
+            .fetch_all(&mut *tx)
+            .await?;
+            if oldest.is_empty() {
+                break;
+            }
+            let mut keys = Vec::new();
+            for (key, format, bytes) in oldest {
+                if total <= keep {
+                    break;
+                }
+                total = total.saturating_sub(u64::try_from(bytes).unwrap_or(0));
+                if let Ok(format) = ImageFormat::from_str(&format) {
+                    evicted.push(Orphan::Derivative {
+                        key: key.clone(),
+                        format,
+                    });
+                }
+                keys.push(key);
+            }
+            sqlx::query("DELETE FROM derivatives WHERE key = ANY($1)")
+                .bind(&keys)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(evicted)
+    }
+}

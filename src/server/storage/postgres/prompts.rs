@@ -1,0 +1,44 @@
+//! The prompt cache in PostgreSQL.
+
+use super::PgCatalog;
+use crate::server::storage::{CatalogError, PromptCache};
+
+#[async_trait::async_trait]
+impl PromptCache for PgCatalog {
+    async fn cached_prompt(
+        &self,
+        pipeline: &str,
+        family: &str,
+        prompt: &str,
+    ) -> Result<Option<String>, CatalogError> {
+        Ok(sqlx::query_scalar(
+            "SELECT final_prompt FROM prompt_cache WHERE pipeline = $1 AND family = $2 AND prompt = $3",
+        )
+        .bind(pipeline)
+        .bind(family)
+        .bind(prompt)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn cache_prompt(
+        &self,
+        pipeline: &str,
+        family: &str,
+        prompt: &str,
+        final_prompt: &str,
+    ) -> Result<(), CatalogError> {
+        sqlx::query(
+            "INSERT INTO prompt_cache (pipeline, family, prompt, final_prompt, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(pipeline)
+        .bind(family)
+        .bind(prompt)
+        .bind(final_prompt)
+        .bind(crate::server::clock::now_millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

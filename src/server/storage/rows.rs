@@ -1,0 +1,104 @@
+//! Catalog rows as both SQL backends return them (their integers are i64), and their checked conversion
+//! into records: a value out of range is a corrupt row, never a panic.
+
+use std::str::FromStr;
+
+use super::{CatalogError, DerivativeRecord, ImageRecord};
+use crate::domain::format::ImageFormat;
+use crate::domain::translation::Translation;
+
+pub const IMAGE_COLUMNS: &str =
+    "id, gen_key, prompt, final_prompt, negative_prompt, model, provider, seed, steps, \
+     width, height, format, bytes, content_hash, created_at, translation, translation_note";
+
+pub const DERIVATIVE_COLUMNS: &str = "key, image_id, format, width, height, bytes, content_hash";
+
+#[derive(sqlx::FromRow)]
+pub struct ImageRow {
+    id: String,
+    gen_key: String,
+    prompt: String,
+    final_prompt: String,
+    negative_prompt: Option<String>,
+    model: String,
+    provider: String,
+    seed: i64,
+    steps: Option<i64>,
+    width: i64,
+    height: i64,
+    format: String,
+    bytes: i64,
+    content_hash: String,
+    created_at: i64,
+    translation: String,
+    translation_note: Option<String>,
+}
+
+impl TryFrom<ImageRow> for ImageRecord {
+    type Error = CatalogError;
+
+    fn try_from(row: ImageRow) -> Result<Self, CatalogError> {
+        let corrupt = |reason: String| CatalogError::Corrupt {
+            id: row.id.clone(),
+            reason,
+        };
+        let int = |name: &str, value: i64| {
+            u32::try_from(value).map_err(|_| corrupt(format!("{name} {value} is out of range")))
+        };
+        Ok(ImageRecord {
+            seed: int("seed", row.seed)?,
+            steps: row.steps.map(|s| int("steps", s)).transpose()?,
+            width: int("width", row.width)?,
+            height: int("height", row.height)?,
+            format: ImageFormat::from_str(&row.format).map_err(corrupt)?,
+            translation: Translation::from_str(&row.translation).map_err(corrupt)?,
+            translation_note: row.translation_note,
+            bytes: u64::try_from(row.bytes).map_err(|_| corrupt("negative byte count".into()))?,
+            id: row.id,
+            gen_key: row.gen_key,
+            prompt: row.prompt,
+            final_prompt: row.final_prompt,
+            negative_prompt: row.negative_prompt,
+            model: row.model,
+            provider: row.provider,
+            content_hash: row.content_hash,
+            created_at: row.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct DerivativeRow {
+    key: String,
+    image_id: String,
+    format: String,
+    width: i64,
+    height: i64,
+    bytes: i64,
+    content_hash: Option<String>,
+}
+
+impl TryFrom<DerivativeRow> for DerivativeRecord {
+    type Error = CatalogError;
+
+    fn try_from(row: DerivativeRow) -> Result<Self, CatalogError> {
+        let corrupt = |reason: &str| CatalogError::Corrupt {
+            id: row.key.clone(),
+            reason: reason.into(),
+        };
+        Ok(DerivativeRecord {
+            format: ImageFormat::from_str(&row.format).map_err(|reason| corrupt(&reason))?,
+            width: u32::try_from(row.width).map_err(|_| corrupt("width out of range"))?,
+            height: u32::try_from(row.height).map_err(|_| corrupt("height out of range"))?,
+            bytes: u64::try_from(row.bytes).map_err(|_| corrupt("bytes out of range"))?,
+            content_hash: row.content_hash,
+            key: row.key,
+            image_id: row.image_id,
+        })
+    }
+}
+
+/// A byte count as the databases store it.
+pub fn db_bytes(bytes: u64) -> i64 {
+    i64::try_from(bytes).unwrap_or(i64::MAX)
+}
