@@ -3,12 +3,30 @@
 #![cfg(feature = "ssr")]
 
 mod common;
+mod fakes;
 
 use common::{client, header, TestServer};
-use pixzoo::server::config::Config;
+use pixzoo::server::config::{Config, PipelineChoice};
 use pixzoo::server::secret::Secret;
 use pixzoo::server::storage::testing;
 use reqwest::StatusCode;
+
+/// Two instances on a fresh shared catalog and bucket, generating through the OpenAI fake.
+async fn pair(openai: &str) -> (TestServer, TestServer, [tempfile::TempDir; 2]) {
+    let (catalog, blobs) = (testing::postgres_database().await, testing::s3_url());
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let mut servers = Vec::new();
+    for dir in &dirs {
+        let mut config = shared(&catalog, &blobs, dir.path());
+        config.providers.openai.api_key = Secret::new(fakes::openai::KEY);
+        config.providers.openai.base_url = openai.to_owned();
+        config.prompt.pipeline = PipelineChoice::Off;
+        servers.push(TestServer::with_config(config).await);
+    }
+    let b = servers.pop().unwrap();
+    let a = servers.pop().unwrap();
+    (a, b, dirs)
+}
 
 /// A configuration on the shared services: the catalog and the blobs are the cluster's, the data
 /// directory this instance's own (and left empty).
@@ -69,4 +87,246 @@ async fn an_image_made_through_one_instance_is_a_hit_through_another() {
     }
     a.stop().await;
     b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn identical_requests_at_two_instances_make_one_image() {
+    let openai = fakes::openai::start().await;
+    let (a, b, _dirs) = pair(&openai.base).await;
+    let path = "/1024x1024/a-slow-shared-fox?model=dall-e-3";
+    let requests = (0..30).map(|i| {
+        let url = if i % 2 == 0 { a.url(path) } else { b.url(path) };
+        async move { client().get(url).send().await.unwrap() }
+    });
+    let mut ids = std::collections::BTreeSet::new();
+    for response in futures::future::join_all(requests).await {
+        assert_eq!(response.status(), StatusCode::OK);
+        ids.insert(header(&response, "x-image-id").to_owned());
+    }
+    assert_eq!(ids.len(), 1, "one image: {ids:?}");
+    assert_eq!(
+        openai.calls.count("prompt:a-slow-shared-fox"),
+        1,
+        "one provider call"
+    );
+
+    // The same for a new derivative of it.
+    let id = ids.into_iter().next().unwrap();
+    let derivative = format!("/img/{id}/width=300,blur=4,format=webp");
+    let requests = (0..20).map(|i| {
+        let url = if i % 2 == 0 {
+            a.url(&derivative)
+        } else {
+            b.url(&derivative)
+        };
+        async move { client().get(url).send().await.unwrap() }
+    });
+    let mut misses = 0;
+    let mut bodies = std::collections::BTreeSet::new();
+    for response in futures::future::join_all(requests).await {
+        assert_eq!(response.status(), StatusCode::OK);
+        misses += usize::from(header(&response, "x-cache") == "MISS");
+        bodies.insert(response.bytes().await.unwrap());
+    }
+    assert_eq!(bodies.len(), 1);
+    // Joined flights on the instance that made it say MISS too; the other instance's say HIT.
+    assert!(misses <= 10, "{misses} answers made it");
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failure_reaches_the_waiters_and_is_not_kept() {
+    let openai = fakes::openai::start().await;
+    let (a, b, _dirs) = pair(&openai.base).await;
+    // The fake refuses prompts with "policy" after a moment's thought ("slow").
+    let path = "/1024x1024/slow-policy-fox?model=dall-e-3";
+    let (first, second) = tokio::join!(client().get(a.url(path)).send(), async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        client().get(b.url(path)).send().await
+    });
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert_eq!(first.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        second.status(),
+        StatusCode::BAD_REQUEST,
+        "the waiter hears the failure"
+    );
+    let body: serde_json::Value = second.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("safety system"),
+        "{body}"
+    );
+    assert_eq!(openai.calls.count("prompt:slow-policy-fox"), 1);
+    // Not kept: asking again tries again.
+    assert_eq!(b.get(path).await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(openai.calls.count("prompt:slow-policy-fox"), 2);
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn a_delete_through_one_instance_is_gone_from_another_at_once() {
+    let (catalog, blobs) = (testing::postgres_database().await, testing::s3_url());
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = TestServer::with_config(shared(&catalog, &blobs, dir_a.path())).await;
+    let b = TestServer::with_config(shared(&catalog, &blobs, dir_b.path())).await;
+    let made = a.get("/320x200/short-lived-sloth").await;
+    let id = header(&made, "x-image-id").to_owned();
+    // B keeps the image and a derivative in memory.
+    for _ in 0..2 {
+        assert_eq!(b.get(&format!("/img/{id}")).await.status(), StatusCode::OK);
+        assert_eq!(
+            b.get(&format!("/img/{id}/width=64")).await.status(),
+            StatusCode::OK
+        );
+    }
+    let deleted = client()
+        .delete(a.url(&format!("/api/images/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    for path in [format!("/img/{id}"), format!("/img/{id}/width=64")] {
+        loop {
+            let status = b.get(&path).await.status();
+            if status == StatusCode::NOT_FOUND {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{path} still answers {status} through B"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+    a.stop().await;
+    b.stop().await;
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running binary, killed when the test ends however it ends.
+struct Instance(std::process::Child);
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The real binary as one instance of a cluster on `catalog` and `blobs`.
+fn spawn_instance(
+    catalog: &str,
+    blobs: &str,
+    openai: &str,
+    data: &std::path::Path,
+    port: u16,
+) -> Instance {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_pixzoo"))
+        .env("DATABASE_URL", catalog)
+        .env("PIXZOO_STORAGE__BLOBS_URL", blobs)
+        .env("PIXZOO_STORAGE__CLAIM_EXPIRY_SECS", "2")
+        .env("OPENAI_API_KEY", fakes::openai::KEY)
+        .env("OPENAI_BASE_URL", openai)
+        .env("PIXZOO_PROMPT__PIPELINE", "off")
+        .env("PIXZOO_ADDR", format!("127.0.0.1:{port}"))
+        .env("PIXZOO_DATA_DIR", data)
+        .env("PIXZOO_SECURITY__REQUESTS_PER_SECOND", "0")
+        .env("PIXZOO_SECURITY__GENERATIONS_PER_MINUTE", "0")
+        .env("PIXZOO_SECURITY__DERIVATIVES_PER_MINUTE", "0")
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    Instance(child)
+}
+
+async fn wait_healthy(base: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !matches!(client().get(format!("{base}/healthz")).send().await, Ok(r) if r.status().is_success())
+    {
+        assert!(std::time::Instant::now() < deadline, "{base} did not start");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn work_claimed_by_a_killed_instance_is_taken_over() {
+    let openai = fakes::openai::start().await;
+    let (catalog, blobs) = (testing::postgres_database().await, testing::s3_url());
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (port_a, port_b) = (free_port(), free_port());
+    let mut a = spawn_instance(&catalog, &blobs, &openai.base, dir_a.path(), port_a);
+    let _b = spawn_instance(&catalog, &blobs, &openai.base, dir_b.path(), port_b);
+    let (base_a, base_b) = (
+        format!("http://127.0.0.1:{port_a}"),
+        format!("http://127.0.0.1:{port_b}"),
+    );
+    wait_healthy(&base_a).await;
+    wait_healthy(&base_b).await;
+
+    let path = "/1024x1024/a-very-slow-doomed-fox?model=dall-e-3";
+    let doomed = tokio::spawn(client().get(format!("{base_a}{path}")).send());
+    // A has claimed the work and is waiting on the provider when it dies.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while openai.calls.count("prompt:a-very-slow-doomed-fox") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "A never called the provider"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    a.0.kill().unwrap();
+    a.0.wait().unwrap();
+    assert!(doomed.await.unwrap().is_err(), "A died before answering");
+
+    let started = std::time::Instant::now();
+    let answer = client()
+        .get(format!("{base_b}{path}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(1),
+        "B waited for A's claim to expire"
+    );
+    assert_eq!(openai.calls.count("prompt:a-very-slow-doomed-fox"), 2);
+    let id = header(&answer, "x-image-id").to_owned();
+    let bytes = answer.bytes().await.unwrap();
+
+    // One row, whose blob is whole.
+    let listed: serde_json::Value = client()
+        .get(format!("{base_b}/api/images"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["images"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed["images"][0]["id"], id.as_str());
+    let original = client()
+        .get(format!("{base_b}/img/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(original, bytes);
+    assert!(
+        common::dimensions(&original) == (1024, 1024),
+        "the stored original decodes whole"
+    );
 }

@@ -10,7 +10,7 @@ use axum::Json;
 
 use crate::server::engine::EngineError;
 use crate::server::providers::ProviderError;
-use crate::server::storage::CatalogError;
+use crate::server::storage::{CatalogError, FailureKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -103,6 +103,21 @@ impl From<&EngineError> for ApiError {
                     | ProviderError::InvalidOutput { .. } => {
                         ApiError::BadGateway(provider.to_string())
                     }
+                }
+            }
+            EngineError::Elsewhere(failure) => {
+                let message = failure.message.clone();
+                match failure.kind {
+                    FailureKind::BadRequest => ApiError::BadRequest(message),
+                    FailureKind::Refused => ApiError::Forbidden(message),
+                    FailureKind::Limited(seconds) => ApiError::RateLimited {
+                        message,
+                        retry_after: Some(Duration::from_secs(seconds)),
+                    },
+                    FailureKind::Timeout => ApiError::GatewayTimeout(message),
+                    FailureKind::Busy => ApiError::Busy(message),
+                    FailureKind::Upstream => ApiError::BadGateway(message),
+                    FailureKind::Internal => ApiError::Internal,
                 }
             }
             EngineError::Catalog(CatalogError::Unavailable(cause)) => {

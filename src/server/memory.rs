@@ -140,6 +140,15 @@ impl MemoryCache {
         self.derivative_rows.invalidate(key);
     }
 
+    /// Drops everything kept (news of deletes was missed).
+    pub fn clear(&self) {
+        self.records.invalidate_all();
+        self.derivative_rows.invalidate_all();
+        if let Some(responses) = &self.responses {
+            responses.invalidate_all();
+        }
+    }
+
     /// Drops every response and row of image `id`.
     pub fn forget_image(&self, id: &str) {
         self.deleted.insert(id.to_owned(), ());

@@ -90,6 +90,11 @@ async fn images(State(ctx): State<Ctx>, headers: HeaderMap, Json(body): Json<Val
     if prompt.contains("hang") {
         tokio::time::sleep(std::time::Duration::from_secs(30)).await;
     }
+    if prompt.contains("slow") {
+        // Long enough for identical requests to overlap, or for an instance to die meanwhile.
+        let seconds = if prompt.contains("very-slow") { 4 } else { 1 };
+        tokio::time::sleep(std::time::Duration::from_secs(seconds)).await;
+    }
     if prompt.contains("policy") {
         return error(
             StatusCode::BAD_REQUEST,

@@ -257,6 +257,9 @@ impl Config {
         if self.storage.data_dir.as_os_str().is_empty() {
             return invalid("storage.data_dir", "must not be empty".into());
         }
+        if self.storage.claim_expiry_secs == 0 {
+            return invalid("storage.claim_expiry_secs", "must be at least 1".into());
+        }
         if let Err(reason) = self.storage.catalog() {
             return invalid("storage.catalog_url", reason);
         }

@@ -19,6 +19,9 @@ pub struct StorageConfig {
     pub blobs_url: String,
     /// Bytes of stored images and derivatives kept in memory for the next request; 0 = none.
     pub memory_cache_bytes: u64,
+    /// With a shared catalog: seconds after which work claimed by an instance that stopped answering
+    /// (its heartbeat stopped) is taken over by another.
+    pub claim_expiry_secs: u64,
     /// Bytes the stored derivatives may take on disk; beyond it the least recently served are removed
     /// (they are made again when asked for). 0 = no limit.
     pub derivatives_max_bytes: u64,
@@ -31,6 +34,7 @@ impl Default for StorageConfig {
             catalog_url: Secret::default(),
             blobs_url: String::new(),
             memory_cache_bytes: 256 * 1024 * 1024,
+            claim_expiry_secs: 10,
             derivatives_max_bytes: 4 * 1024 * 1024 * 1024,
         }
     }

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Admission, CacheStatus, Engine, EngineError, Inner};
 use crate::domain::format::ImageFormat;
+use crate::server::storage::Claimed;
 use crate::server::storage::{DerivativeRecord, ImageRecord, Orphan};
 use crate::server::transform::geometry::layout;
 use crate::server::transform::inspect::InspectError;
@@ -282,44 +283,11 @@ impl Engine {
             });
         }
         let key = derivative_key(&record.content_hash, &request);
-        let stored = match inner.memory.derivative_row(&key) {
-            Some(kept) => Some((*kept).clone()),
-            None => {
-                let stored = inner
-                    .catalog
-                    .derivative(&key)
-                    .await
-                    .map_err(|e| Arc::new(e.into()))?;
-                if let Some(row) = &stored {
-                    inner.memory.keep_derivative_row(row);
-                }
-                stored
-            }
-        };
-        if let Some(stored) = stored {
-            let blob = stored.blob_key();
-            let read = inner
-                .blobs
-                .get_verified(&blob, stored.content_hash.as_deref(), stored.bytes)
-                .await;
-            match read {
-                Ok(bytes) => {
-                    metrics::counter!("pixzoo_cache_total", "kind" => "derivative", "result" => "hit")
-                        .increment(1);
-                    inner.served_derivative(&key);
-                    return Ok(Derived {
-                        bytes,
-                        format: stored.format,
-                        etag: format!("\"{key}\""),
-                        cache: CacheStatus::Hit,
-                    });
-                }
-                // A derivative can always be made again; a missing or torn blob is not fatal.
-                Err(err) => {
-                    inner.memory.forget_derivative(&key);
-                    tracing::warn!(key = %key, error = %err, "stored derivative unreadable; making it again")
-                }
-            }
+        if let Some(stored) = inner.read_derivative(&key).await.map_err(Arc::new)? {
+            metrics::counter!("pixzoo_cache_total", "kind" => "derivative", "result" => "hit")
+                .increment(1);
+            inner.served_derivative(&key);
+            return Ok(stored);
         }
         metrics::counter!("pixzoo_cache_total", "kind" => "derivative", "result" => "miss")
             .increment(1);
@@ -333,7 +301,7 @@ impl Engine {
             .derivatives
             .join_or_start(key, move |_progress| async move {
                 inner
-                    .make_derivative(job_key, record, original, request)
+                    .derive_once(job_key, record, original, request)
                     .await
                     .map_err(Arc::new)
             })
@@ -343,6 +311,83 @@ impl Engine {
 }
 
 impl Inner {
+    /// The stored derivative under `key`, if its row exists and its blob matches it. A missing or
+    /// torn blob is no error: a derivative can always be made again.
+    async fn read_derivative(&self, key: &str) -> Result<Option<Derived>, EngineError> {
+        let stored = match self.memory.derivative_row(key) {
+            Some(kept) => (*kept).clone(),
+            None => match self.catalog.derivative(key).await? {
+                Some(row) => {
+                    self.memory.keep_derivative_row(&row);
+                    row
+                }
+                None => return Ok(None),
+            },
+        };
+        let read = self
+            .blobs
+            .get_verified(
+                &stored.blob_key(),
+                stored.content_hash.as_deref(),
+                stored.bytes,
+            )
+            .await;
+        match read {
+            Ok(bytes) => Ok(Some(Derived {
+                bytes,
+                format: stored.format,
+                etag: format!("\"{key}\""),
+                cache: CacheStatus::Hit,
+            })),
+            Err(err) => {
+                self.memory.forget_derivative(key);
+                tracing::warn!(key = %key, error = %err, "stored derivative unreadable; making it again");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Makes the derivative once across instances: the one that claims its key makes it (unless it
+    /// was stored between the lookup and the claim); the others wait and read it.
+    async fn derive_once(
+        self: &Arc<Self>,
+        key: String,
+        record: ImageRecord,
+        original: Option<Bytes>,
+        request: DeriveRequest,
+    ) -> Result<Derived, EngineError> {
+        let claim_key = format!("derivative:{key}");
+        for _ in 0..3 {
+            let claim = match self.coordination.claim(&claim_key).await? {
+                Claimed::Won(claim) => claim,
+                Claimed::Failed(failure) => return Err(EngineError::Elsewhere(failure)),
+                Claimed::Done => match self.read_derivative(&key).await? {
+                    Some(stored) => return Ok(stored),
+                    None => continue,
+                },
+            };
+            let made = match self.read_derivative(&key).await {
+                Ok(Some(stored)) => Ok(stored),
+                Ok(None) => {
+                    self.make_derivative(
+                        key.clone(),
+                        record.clone(),
+                        original.clone(),
+                        request.clone(),
+                    )
+                    .await
+                }
+                Err(err) => Err(err),
+            };
+            let outcome = made.as_ref().map(|_| ()).map_err(EngineError::as_failure);
+            self.coordination.release(&claim_key, claim, outcome).await;
+            return made;
+        }
+        Err(EngineError::Internal(
+            "identical transforms on other instances kept ending without a derivative".into(),
+        ))
+    }
+
     async fn make_derivative(
         self: &Arc<Self>,
         key: String,

@@ -1,7 +1,7 @@
-//! A generation job as an ordered list of small steps, read top to bottom in [`Inner::run`]:
-//! admit the LLM call if one is needed → translate → key → look up → admit → generate with retries →
-//! check → store the blob → record the row. Each step is a method with one job; adding one is a line in
-//! `run`.
+//! A generation job as an ordered list of small steps, read top to bottom in [`Inner::run`] and
+//! [`Inner::make`]: admit the LLM call if one is needed → translate → key → look up → claim the key
+//! (other instances wait) → look up again → admit → generate with retries → check → store the blob →
+//! record the row → release the claim. Each step is a method with one job; adding one is a line.
 
 use std::time::Instant;
 
@@ -18,7 +18,7 @@ use crate::server::clock::now_millis;
 use crate::server::config::ModelConfig;
 use crate::server::prompt::PromptOutcome;
 use crate::server::providers::{ImageProvider, ProviderImage, ProviderRequest};
-use crate::server::storage::ImageRecord;
+use crate::server::storage::{Claimed, ImageRecord};
 use crate::server::transform::inspect::{decode, inspect, InspectError, Inspected};
 
 /// Reports where a job is; nobody listening is fine.
@@ -46,13 +46,67 @@ impl Inner {
         if let Some(hit) = self.lookup(plan, &gen_key).await? {
             return Ok(hit);
         }
+        // One instance makes it; identical requests at the others wait for its row.
+        let claim_key = format!("image:{gen_key}");
+        let mut tries = 0;
+        let claim = loop {
+            tries += 1;
+            match self.coordination.claim(&claim_key).await? {
+                Claimed::Won(claim) => break claim,
+                Claimed::Failed(failure) => return Err(EngineError::Elsewhere(failure)),
+                Claimed::Done => {
+                    if let Some(hit) = self.stored(&gen_key).await? {
+                        return Ok(hit);
+                    }
+                    // Released without a row (its request was refused, or the image deleted at
+                    // once): this request tries for itself.
+                    if tries >= 3 {
+                        return Err(EngineError::Internal(
+                            "identical work on other instances kept ending without an image".into(),
+                        ));
+                    }
+                }
+            }
+        };
+        let made = self
+            .make(
+                plan, admission, admitted, prompt, &target, gen_key, progress, ends,
+            )
+            .await;
+        let outcome = match &made {
+            Err(err) if !err.is_refusal() => Err(err.as_failure()),
+            _ => Ok(()),
+        };
+        self.coordination.release(&claim_key, claim, outcome).await;
+        made
+    }
+
+    /// The claimed part of a generation: another instance may have recorded it between the lookup
+    /// and the claim, else admit → generate with retries → check → store the blob → record the row.
+    #[allow(clippy::too_many_arguments)]
+    async fn make(
+        &self,
+        plan: &Plan,
+        admission: &dyn Admission,
+        admitted: bool,
+        prompt: PromptOutcome,
+        target: &GenerationSize,
+        gen_key: String,
+        progress: &Reporter<'_>,
+        ends: tokio::time::Instant,
+    ) -> Result<Generated, EngineError> {
+        if !plan.redo {
+            if let Some(hit) = self.stored(&gen_key).await? {
+                return Ok(hit);
+            }
+        }
         let provider = self.provider(plan)?;
         if !admitted {
             admit(admission, &plan.model).await?;
         }
         let started = Instant::now();
         let image = self
-            .generate_with_retries(plan, provider.as_ref(), &prompt, &target, progress, ends)
+            .generate_with_retries(plan, provider.as_ref(), &prompt, target, progress, ends)
             .await?;
         let checked = self.check(provider.as_ref(), image.bytes.clone()).await?;
         progress.send(Progress::Storing);
@@ -92,16 +146,9 @@ impl Inner {
         prompt
     }
 
-    /// The stored image for this key, unless the request asks to make it again.
-    async fn lookup(&self, plan: &Plan, gen_key: &str) -> Result<Option<Generated>, EngineError> {
-        let stored = if plan.redo {
-            None
-        } else {
-            self.catalog.by_gen_key(gen_key).await?
-        };
-        let result = if stored.is_some() { "hit" } else { "miss" };
-        metrics::counter!("pixzoo_cache_total", "kind" => "image", "result" => result).increment(1);
-        let Some(record) = stored else {
+    /// The image recorded under this key (by any instance), as a hit.
+    async fn stored(&self, gen_key: &str) -> Result<Option<Generated>, EngineError> {
+        let Some(record) = self.catalog.by_gen_key(gen_key).await? else {
             return Ok(None);
         };
         let bytes = self.original_bytes(&record).await?;
@@ -110,6 +157,18 @@ impl Inner {
             bytes,
             cache: CacheStatus::Hit,
         }))
+    }
+
+    /// The stored image for this key, unless the request asks to make it again.
+    async fn lookup(&self, plan: &Plan, gen_key: &str) -> Result<Option<Generated>, EngineError> {
+        let stored = if plan.redo {
+            None
+        } else {
+            self.stored(gen_key).await?
+        };
+        let result = if stored.is_some() { "hit" } else { "miss" };
+        metrics::counter!("pixzoo_cache_total", "kind" => "image", "result" => result).increment(1);
+        Ok(stored)
     }
 
     fn provider(&self, plan: &Plan) -> Result<std::sync::Arc<dyn ImageProvider>, EngineError> {

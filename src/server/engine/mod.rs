@@ -27,7 +27,8 @@ use crate::server::memory::MemoryCache;
 use crate::server::prompt::PromptPipeline;
 use crate::server::providers::{ProviderError, Providers};
 use crate::server::storage::{
-    BlobError, BlobStore, Catalog, CatalogError, ImageRecord, Orphan, PageQuery, Storage,
+    BlobError, BlobStore, Catalog, CatalogError, Coordination, Failure, FailureKind, ImageRecord,
+    Orphan, PageQuery, Storage,
 };
 use flight::Flights;
 pub use flight::Job;
@@ -72,6 +73,47 @@ pub enum EngineError {
         message: String,
         retry_after: Duration,
     },
+    /// Another instance did this work for this request, and it failed there.
+    #[error("{}", .0.message)]
+    Elsewhere(Failure),
+}
+
+impl EngineError {
+    /// This failure as the waiters on other instances are told it. Faults inside the server stay
+    /// here: they hear only that it failed.
+    pub fn as_failure(&self) -> Failure {
+        let kind = match self {
+            EngineError::UnknownModel(_)
+            | EngineError::EmptyPrompt
+            | EngineError::BadRequest(_) => FailureKind::BadRequest,
+            EngineError::Forbidden(_) | EngineError::Gone(_) => FailureKind::Refused,
+            EngineError::Limited { retry_after, .. } => {
+                FailureKind::Limited(retry_after.as_secs().max(1))
+            }
+            EngineError::Provider(
+                ProviderError::RateLimited { retry_after, .. }
+                | ProviderError::QuotaExhausted { retry_after, .. },
+            ) => FailureKind::Limited(retry_after.map_or(60, |d| d.as_secs().max(1))),
+            EngineError::Provider(ProviderError::BadRequest { .. }) => FailureKind::BadRequest,
+            EngineError::Provider(ProviderError::Timeout { .. }) | EngineError::Deadline(_) => {
+                FailureKind::Timeout
+            }
+            EngineError::Provider(_) => FailureKind::Upstream,
+            EngineError::Busy => FailureKind::Busy,
+            EngineError::Elsewhere(failure) => return failure.clone(),
+            EngineError::Catalog(_)
+            | EngineError::Blob(_)
+            | EngineError::Internal(_)
+            | EngineError::Setup(_) => FailureKind::Internal,
+        };
+        let message = if kind == FailureKind::Internal {
+            "the work failed on another instance".to_owned()
+        } else {
+            // A notification's payload is limited to 8000 bytes.
+            self.to_string().chars().take(1000).collect()
+        };
+        Failure { kind, message }
+    }
 }
 
 impl EngineError {
@@ -189,6 +231,8 @@ struct Inner {
     cpu: Arc<CpuPool>,
     memory: MemoryCache,
     derivative_budget: derive::Budget,
+    /// Claims on work shared with other instances, and their news of deletes.
+    coordination: Arc<dyn Coordination>,
 }
 
 impl Inner {
@@ -208,7 +252,7 @@ impl Inner {
 
 impl Engine {
     pub fn new(parts: Parts, config: &EngineConfig) -> Self {
-        Self {
+        let engine = Self {
             inner: Arc::new(Inner {
                 catalog: parts.storage.catalog,
                 blobs: parts.storage.blobs,
@@ -224,8 +268,34 @@ impl Engine {
                 cpu: parts.cpu,
                 memory: parts.memory,
                 derivative_budget: derive::Budget::new(parts.derivatives_max_bytes),
+                coordination: parts.storage.coordination,
             }),
-        }
+        };
+        engine.forget_what_others_delete();
+        engine
+    }
+
+    /// An image deleted through another instance leaves this one's memory at once.
+    fn forget_what_others_delete(&self) {
+        let mut deleted = self.inner.coordination.deleted();
+        let inner = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                match deleted.recv().await {
+                    Ok(id) => match inner.upgrade() {
+                        Some(inner) => inner.memory.forget_image(&id),
+                        None => return,
+                    },
+                    // Missed some: what is kept may be stale, so keep nothing.
+                    Err(RecvError::Lagged(_)) => match inner.upgrade() {
+                        Some(inner) => inner.memory.clear(),
+                        None => return,
+                    },
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        });
     }
 
     /// Responses of stored images kept in memory (`server::memory`).
@@ -384,6 +454,7 @@ impl Engine {
             return Ok(false);
         };
         self.inner.memory.forget_image(id);
+        self.inner.coordination.announce_deleted(id).await;
         for orphan in orphans {
             // The row is gone, so the image is gone; a blob left behind is only wasted space.
             if let Err(err) = self.inner.remove_orphan(&orphan).await {

@@ -12,6 +12,7 @@
 pub mod blobs;
 #[cfg(test)]
 pub(crate) mod conformance;
+pub mod coordination;
 pub mod postgres;
 mod records;
 mod rows;
@@ -23,6 +24,7 @@ pub mod testing;
 use std::sync::Arc;
 
 pub use blobs::{BlobError, BlobStore};
+pub use coordination::{Claim, Claimed, Coordination, Failure, FailureKind};
 pub use records::{cursor_after, parse_cursor, DerivativeRecord, ImageRecord, Orphan, PageQuery};
 
 use crate::server::config::{BlobLocation, CatalogLocation, StorageConfig};
@@ -169,6 +171,8 @@ pub trait Catalog: Images + Derivatives + PromptCache + Usage + Sessions {
 pub struct Storage {
     pub catalog: Arc<dyn Catalog>,
     pub blobs: BlobStore,
+    /// How this instance works with others on the same catalog.
+    pub coordination: Arc<dyn Coordination>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -181,21 +185,33 @@ pub enum StorageError {
 
 /// Opens the configured catalog (brought up to date with its migrations) and blob store.
 pub async fn open(config: &StorageConfig) -> Result<Storage, StorageError> {
-    let catalog: Arc<dyn Catalog> = match config.catalog().map_err(CatalogError::Location)? {
-        CatalogLocation::Sqlite(path) => {
-            if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|source| BlobError::CreateDir {
-                    path: dir.display().to_string(),
-                    source,
-                })?;
+    let (catalog, coordination): (Arc<dyn Catalog>, Arc<dyn Coordination>) =
+        match config.catalog().map_err(CatalogError::Location)? {
+            CatalogLocation::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|source| BlobError::CreateDir {
+                        path: dir.display().to_string(),
+                        source,
+                    })?;
+                }
+                let catalog = sqlite::SqliteCatalog::open(&path).await?;
+                (Arc::new(catalog), Arc::new(coordination::Solo::default()))
             }
-            Arc::new(sqlite::SqliteCatalog::open(&path).await?)
-        }
-        CatalogLocation::Postgres(url) => Arc::new(postgres::PgCatalog::open(url.expose()).await?),
-    };
+            CatalogLocation::Postgres(url) => {
+                let catalog = postgres::PgCatalog::open(url.expose()).await?;
+                let expiry = std::time::Duration::from_secs(config.claim_expiry_secs);
+                let coordination =
+                    postgres::PgCoordination::start(catalog.pool().clone(), expiry).await?;
+                (Arc::new(catalog), Arc::new(coordination))
+            }
+        };
     let blobs = match config.blobs().map_err(BlobError::Location)? {
         BlobLocation::Local(dir) => BlobStore::local(&dir)?,
         BlobLocation::S3 { bucket, prefix } => BlobStore::s3(&bucket, &prefix)?,
     };
-    Ok(Storage { catalog, blobs })
+    Ok(Storage {
+        catalog,
+        blobs,
+        coordination,
+    })
 }

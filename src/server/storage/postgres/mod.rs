@@ -2,6 +2,7 @@
 //! in `migrations/postgres/`, applied on open; sqlx's migrator holds an advisory lock meanwhile, so
 //! instances starting together migrate once. PostgreSQL-only SQL stays in this module.
 
+mod claims;
 mod derivatives;
 mod images;
 mod prompts;
@@ -12,6 +13,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::{Catalog, CatalogError};
+pub use claims::PgCoordination;
 
 #[derive(Clone, Debug)]
 pub struct PgCatalog {
@@ -64,6 +66,78 @@ mod tests {
     async fn postgres_passes_the_conformance_suite() {
         let url = testing::postgres_database().await;
         conformance::run(Arc::new(PgCatalog::open(&url).await.unwrap())).await;
+    }
+
+    /// Two instances' coordination on one database.
+    async fn two_instances(expiry: Duration) -> (PgCoordination, PgCoordination) {
+        let url = testing::postgres_database().await;
+        let (a, b) = (
+            PgCatalog::open(&url).await.unwrap(),
+            PgCatalog::open(&url).await.unwrap(),
+        );
+        (
+            PgCoordination::start(a.pool().clone(), expiry)
+                .await
+                .unwrap(),
+            PgCoordination::start(b.pool().clone(), expiry)
+                .await
+                .unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_waiter_hears_how_the_claimed_work_went() {
+        use crate::server::storage::{Claimed, Coordination, Failure, FailureKind};
+        let (a, b) = two_instances(Duration::from_secs(30)).await;
+        let Claimed::Won(claim) = a.claim("done").await.unwrap() else {
+            panic!("nobody held it")
+        };
+        let waiter = tokio::spawn(async move {
+            let told = b.claim("done").await.unwrap();
+            (told, b)
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            !waiter.is_finished(),
+            "the waiter waits while the claim is held"
+        );
+        a.release("done", claim, Ok(())).await;
+        let (told, b) = waiter.await.unwrap();
+        assert!(matches!(told, Claimed::Done));
+
+        let Claimed::Won(claim) = a.claim("fails").await.unwrap() else {
+            panic!("nobody held it")
+        };
+        let waiter = tokio::spawn(async move { b.claim("fails").await.unwrap() });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let failure = Failure {
+            kind: FailureKind::Upstream,
+            message: "the provider said no".into(),
+        };
+        a.release("fails", claim, Err(failure.clone())).await;
+        assert!(matches!(waiter.await.unwrap(), Claimed::Failed(f) if f == failure));
+        // Released: the next claim wins at once.
+        assert!(matches!(a.claim("fails").await.unwrap(), Claimed::Won(_)));
+    }
+
+    #[tokio::test]
+    async fn a_claim_whose_heartbeat_stops_is_taken_over() {
+        use crate::server::storage::{Claimed, Coordination};
+        let (a, b) = two_instances(Duration::from_secs(1)).await;
+        let Claimed::Won(claim) = a.claim("k").await.unwrap() else {
+            panic!("nobody held it")
+        };
+        // Beating, the claim outlives its expiry.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let started = std::time::Instant::now();
+        let waiter = tokio::spawn(async move { b.claim("k").await.unwrap() });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!waiter.is_finished(), "a live claim is not taken over");
+        // The instance dies: its heartbeat stops, the claim is never released.
+        drop(claim);
+        drop(a);
+        assert!(matches!(waiter.await.unwrap(), Claimed::Won(_)));
+        assert!(started.elapsed() >= Duration::from_secs(1));
     }
 
     #[tokio::test]

@@ -1,0 +1,112 @@
+//! How instances sharing one catalog work as one: a claim per piece of work (a generation or a
+//! derivative key), so identical requests arriving at different instances make it once, and news of
+//! deleted images, so every instance drops its copies at once.
+//!
+//! The embedded catalog serves one process, whose in-process single flight (`engine::flight`) is all the
+//! coordination it needs: [`Solo`] claims everything at once and has no news. The PostgreSQL catalog
+//! coordinates through the database (`postgres/claims.rs`).
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use super::CatalogError;
+
+/// The answer to "may I do the work for this key?".
+pub enum Claimed {
+    /// Yes: do it, then [`Coordination::release`] the key. Until then the claim's heartbeat runs.
+    Won(Claim),
+    /// Another instance did it meanwhile: its result is in the catalog.
+    Done,
+    /// Another instance tried and failed; the failure is not kept, so a later request tries again.
+    Failed(Failure),
+}
+
+/// A held claim: its heartbeat stops when it is dropped, so a claim whose instance died expires.
+pub struct Claim {
+    heartbeat: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Claim {
+    pub fn solo() -> Self {
+        Self { heartbeat: None }
+    }
+
+    pub fn with_heartbeat(heartbeat: tokio::task::JoinHandle<()>) -> Self {
+        Self {
+            heartbeat: Some(heartbeat),
+        }
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Some(heartbeat) = self.heartbeat.take() {
+            heartbeat.abort();
+        }
+    }
+}
+
+/// Work that failed on another instance, as its waiters are told.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+/// What kind of failure, so that waiters answer as the instance that did the work did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    BadRequest,
+    Refused,
+    /// Rate limited upstream or here, with the wait in seconds.
+    Limited(u64),
+    Timeout,
+    Busy,
+    Upstream,
+    Internal,
+}
+
+#[async_trait::async_trait]
+pub trait Coordination: Send + Sync {
+    /// Claims the work for `key`, or waits while another instance holds it: until it is done, has
+    /// failed, or its claim expires (then this instance takes it over).
+    async fn claim(&self, key: &str) -> Result<Claimed, CatalogError>;
+
+    /// Gives up a won claim, telling its waiters how the work went.
+    async fn release(&self, key: &str, claim: Claim, outcome: Result<(), Failure>);
+
+    /// Tells every instance that an image is gone.
+    async fn announce_deleted(&self, image_id: &str);
+
+    /// Ids of images deleted through any instance (this one's included), as they are announced.
+    fn deleted(&self) -> broadcast::Receiver<String>;
+}
+
+/// One process: nothing to coordinate.
+pub struct Solo {
+    deleted: broadcast::Sender<String>,
+}
+
+impl Default for Solo {
+    fn default() -> Self {
+        Self {
+            deleted: broadcast::channel(1).0,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Coordination for Solo {
+    async fn claim(&self, _key: &str) -> Result<Claimed, CatalogError> {
+        Ok(Claimed::Won(Claim::solo()))
+    }
+
+    async fn release(&self, _key: &str, _claim: Claim, _outcome: Result<(), Failure>) {}
+
+    async fn announce_deleted(&self, _image_id: &str) {}
+
+    fn deleted(&self) -> broadcast::Receiver<String> {
+        self.deleted.subscribe()
+    }
+}
