@@ -330,3 +330,81 @@ async fn work_claimed_by_a_killed_instance_is_taken_over() {
         "the stored original decodes whole"
     );
 }
+
+/// Two instances on fresh shared storage, generating through the OpenAI fake, configured by `tune`.
+async fn pair_with(
+    openai: &str,
+    tune: impl Fn(&mut Config),
+) -> (Vec<TestServer>, [tempfile::TempDir; 2]) {
+    let (catalog, blobs) = (testing::postgres_database().await, testing::s3_url());
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let mut servers = Vec::new();
+    for dir in &dirs {
+        let mut config = shared(&catalog, &blobs, dir.path());
+        config.providers.openai.api_key = Secret::new(fakes::openai::KEY);
+        config.providers.openai.base_url = openai.to_owned();
+        config.prompt.pipeline = PipelineChoice::Off;
+        tune(&mut config);
+        servers.push(TestServer::with_config(config).await);
+    }
+    (servers, dirs)
+}
+
+#[tokio::test]
+async fn a_daily_budget_holds_across_instances() {
+    let openai = fakes::openai::start().await;
+    let (servers, _dirs) = pair_with(&openai.base, |config| {
+        config.security.daily_budget = [("openai".to_owned(), 2)].into_iter().collect();
+    })
+    .await;
+    let (a, b) = (&servers[0], &servers[1]);
+    // Two images from OpenAI, one through each instance: the day's budget of two is spent for both.
+    assert_eq!(
+        a.get("/1024x1024/budget-one?model=dall-e-3").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        b.get("/1024x1024/budget-two?model=dall-e-3").await.status(),
+        StatusCode::OK
+    );
+    for server in [a, b] {
+        let refused = server.get("/1024x1024/budget-three?model=dall-e-3").await;
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        let body = refused.text().await.unwrap();
+        assert!(body.contains("budget"), "{body}");
+    }
+    assert_eq!(openai.calls.count("images"), 2);
+    // The builtin renderer has no budget.
+    assert_eq!(
+        a.get("/64x64/free?model=builtin").await.status(),
+        StatusCode::OK
+    );
+    for server in servers {
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_generation_limit_holds_across_instances() {
+    let openai = fakes::openai::start().await;
+    let (servers, _dirs) = pair_with(&openai.base, |config| {
+        config.security.generations_per_minute = 3;
+        config.security.generation_burst = 3;
+    })
+    .await;
+    let (a, b) = (&servers[0], &servers[1]);
+    // Three new images a minute for this client, wherever they are asked for.
+    assert_eq!(a.get("/64x64/limit-one").await.status(), StatusCode::OK);
+    assert_eq!(b.get("/64x64/limit-two").await.status(), StatusCode::OK);
+    assert_eq!(a.get("/64x64/limit-three").await.status(), StatusCode::OK);
+    for server in [a, b] {
+        let refused = server.get("/64x64/limit-four").await;
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(header(&refused, "retry-after").parse::<u64>().unwrap() >= 1);
+    }
+    // Stored images are not limited.
+    assert_eq!(b.get("/64x64/limit-one").await.status(), StatusCode::OK);
+    for server in servers {
+        server.stop().await;
+    }
+}

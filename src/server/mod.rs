@@ -93,6 +93,7 @@ pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
         storage.catalog.clone(),
     );
     let catalog = storage.catalog.clone();
+    let coordination = storage.coordination.clone();
     let engine = Engine::new(
         engine::Parts {
             storage,
@@ -119,7 +120,7 @@ pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
         public_url: config.server.public_url.clone(),
         sessions: catalog.clone(),
         studio: Default::default(),
-        guard: Arc::new(guard::Guard::new(&config.security, catalog)),
+        guard: Arc::new(guard::Guard::new(&config.security, catalog, coordination)),
         // `Config::load` checked them; a configuration built in code gets the same check here.
         presets: presets::Presets::new(&config.presets.0)
             .map_err(|err| EngineError::Setup(format!("presets: {err}")))?,

@@ -292,7 +292,7 @@ impl Engine {
         metrics::counter!("pixzoo_cache_total", "kind" => "derivative", "result" => "miss")
             .increment(1);
         if !inner.derivatives.is_running(&key) {
-            admission.admit_derivative().map_err(Arc::new)?;
+            admission.admit_derivative().await.map_err(Arc::new)?;
         }
         let inner = self.inner.clone();
         let record = record.clone();

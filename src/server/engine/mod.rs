@@ -144,7 +144,7 @@ pub trait Admission: Send + Sync + 'static {
 
     /// Asked before a request makes a NEW derivative (a transform nobody has asked for yet). Stored
     /// derivatives and transforms already being made for someone else never ask.
-    fn admit_derivative(&self) -> Result<(), EngineError> {
+    async fn admit_derivative(&self) -> Result<(), EngineError> {
         Ok(())
     }
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::server::storage::{CatalogError, Usage};
+use crate::server::storage::{CatalogError, SharedCounters, Usage};
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
@@ -38,11 +38,13 @@ impl Budget {
         }
     }
 
-    /// Reserves one new generation from `provider`'s budget for today, if it has one.
+    /// Reserves one new generation from `provider`'s budget for today, if it has one: counted in
+    /// `shared` when several instances share the catalog, else in this process.
     pub async fn take(
         &self,
         provider: &str,
         usage: &dyn Usage,
+        shared: Option<&dyn SharedCounters>,
         now_ms: i64,
     ) -> Result<(), BudgetError> {
         let Some(&limit) = self.limits.get(provider) else {
@@ -59,6 +61,25 @@ impl Budget {
         } else {
             Some(usage.count_since(provider, day * DAY_MS).await?)
         };
+        let spent_error = || BudgetError::Spent {
+            provider: provider.to_owned(),
+            limit,
+            resets_in: Duration::from_millis(
+                u64::try_from((day + 1) * DAY_MS - now_ms).unwrap_or(0),
+            ),
+        };
+        if let Some(shared) = shared {
+            // The cluster's count lives in the catalog; this process only notes the day was started.
+            self.spent
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(provider.to_owned(), (day, 0));
+            let key = format!("budget:{provider}");
+            return match shared.spend(&key, day, limit, stored.unwrap_or(0)).await? {
+                true => Ok(()),
+                false => Err(spent_error()),
+            };
+        }
         let mut spent = self.spent.lock().unwrap_or_else(|e| e.into_inner());
         let entry = spent.entry(provider.to_owned()).or_insert((day, 0));
         if entry.0 != day {
@@ -69,14 +90,7 @@ impl Budget {
             entry.1 = entry.1.max(stored);
         }
         if entry.1 >= limit {
-            let next_midnight = (day + 1) * DAY_MS;
-            return Err(BudgetError::Spent {
-                provider: provider.to_owned(),
-                limit,
-                resets_in: Duration::from_millis(
-                    u64::try_from(next_midnight - now_ms).unwrap_or(0),
-                ),
-            });
+            return Err(spent_error());
         }
         entry.1 += 1;
         Ok(())

@@ -15,7 +15,7 @@ use std::time::Duration;
 use crate::server::config::{DerivativeMode, ModelConfig, SecurityConfig};
 use crate::server::engine::{Admission, EngineError};
 use crate::server::secret::Secret;
-use crate::server::storage::Usage;
+use crate::server::storage::{Coordination, Usage};
 use budget::{Budget, BudgetError};
 pub use client::{Client, ClientRules};
 use rate::RateLimits;
@@ -26,6 +26,8 @@ pub struct Guard {
     rates: RateLimits,
     budget: Budget,
     usage: Arc<dyn Usage>,
+    /// Where limits and budgets are counted when several instances share a catalog.
+    coordination: Arc<dyn Coordination>,
     derivatives: DerivativeMode,
 }
 
@@ -40,7 +42,11 @@ pub enum Signature {
 }
 
 impl Guard {
-    pub fn new(config: &SecurityConfig, usage: Arc<dyn Usage>) -> Self {
+    pub fn new(
+        config: &SecurityConfig,
+        usage: Arc<dyn Usage>,
+        coordination: Arc<dyn Coordination>,
+    ) -> Self {
         Self {
             signing_keys: config.signing_keys(),
             clients: ClientRules {
@@ -52,6 +58,7 @@ impl Guard {
             rates: RateLimits::new(config),
             budget: Budget::new(config.daily_budget.clone()),
             usage,
+            coordination,
             derivatives: config.derivatives,
         }
     }
@@ -142,12 +149,14 @@ struct Ticket {
 
 #[async_trait::async_trait]
 impl Admission for Ticket {
-    fn admit_derivative(&self) -> Result<(), EngineError> {
+    async fn admit_derivative(&self) -> Result<(), EngineError> {
         self.new_derivatives
             .map_err(|why| EngineError::Forbidden(why.into()))?;
-        self.guard
+        let guard = &self.guard;
+        guard
             .rates
-            .derivative(self.client.key())
+            .derivative_everywhere(self.client.key(), guard.coordination.counters())
+            .await?
             .map_err(|wait| EngineError::Limited {
                 message: "too many new transforms from this client; wait a little".into(),
                 retry_after: wait.max(Duration::from_secs(1)),
@@ -173,7 +182,8 @@ impl Admission for Ticket {
         }
         guard
             .rates
-            .generation(self.client.key())
+            .generation_everywhere(self.client.key(), guard.coordination.counters())
+            .await?
             .map_err(|wait| EngineError::Limited {
                 message: "too many new images from this client; wait a little".into(),
                 retry_after: wait.max(Duration::from_secs(1)),
@@ -183,6 +193,7 @@ impl Admission for Ticket {
             .take(
                 &model.provider,
                 guard.usage.as_ref(),
+                guard.coordination.counters(),
                 crate::server::clock::now_millis(),
             )
             .await

@@ -8,11 +8,16 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::server::config::SecurityConfig;
+use crate::server::storage::{CatalogError, SharedCounters};
 
 pub struct RateLimits {
     requests: Option<DefaultKeyedRateLimiter<String>>,
     generations: Option<DefaultKeyedRateLimiter<String>>,
     derivatives: Option<DefaultKeyedRateLimiter<String>>,
+    /// (per minute, burst) of the generation and derivative limits, for counting them across
+    /// instances instead (`SharedCounters`).
+    generation_quota: Option<(u32, u32)>,
+    derivative_quota: Option<(u32, u32)>,
 }
 
 fn limiter(quota: Option<Quota>) -> Option<DefaultKeyedRateLimiter<String>> {
@@ -22,6 +27,11 @@ fn limiter(quota: Option<Quota>) -> Option<DefaultKeyedRateLimiter<String>> {
 fn quota(rate: u32, burst: u32, per: fn(NonZeroU32) -> Quota) -> Option<Quota> {
     let rate = NonZeroU32::new(rate)?;
     Some(per(rate).allow_burst(NonZeroU32::new(burst).unwrap_or(rate)))
+}
+
+/// A per-minute limit as the shared counters take it; `None` when off.
+fn shared_quota(rate: u32, burst: u32) -> Option<(u32, u32)> {
+    (rate > 0).then_some((rate, if burst == 0 { rate } else { burst }))
 }
 
 /// The wait before `client` may pass, if it may not now.
@@ -52,6 +62,40 @@ impl RateLimits {
                 config.derivative_burst,
                 Quota::per_minute,
             )),
+            generation_quota: shared_quota(config.generations_per_minute, config.generation_burst),
+            derivative_quota: shared_quota(config.derivatives_per_minute, config.derivative_burst),
+        }
+    }
+
+    /// Counts a new derivative against the client's limit, across instances when `shared` is given.
+    pub async fn derivative_everywhere(
+        &self,
+        client: &str,
+        shared: Option<&dyn SharedCounters>,
+    ) -> Result<Result<(), Duration>, CatalogError> {
+        match (shared, self.derivative_quota) {
+            (Some(shared), Some((rate, burst))) => {
+                shared
+                    .pass(&format!("derivative:{client}"), rate, burst)
+                    .await
+            }
+            _ => Ok(self.derivative(client)),
+        }
+    }
+
+    /// Counts a new generation against the client's limit, across instances when `shared` is given.
+    pub async fn generation_everywhere(
+        &self,
+        client: &str,
+        shared: Option<&dyn SharedCounters>,
+    ) -> Result<Result<(), Duration>, CatalogError> {
+        match (shared, self.generation_quota) {
+            (Some(shared), Some((rate, burst))) => {
+                shared
+                    .pass(&format!("generation:{client}"), rate, burst)
+                    .await
+            }
+            _ => Ok(self.generation(client)),
         }
     }
 

@@ -1,6 +1,7 @@
 //! How instances sharing one catalog work as one: a claim per piece of work (a generation or a
-//! derivative key), so identical requests arriving at different instances make it once, and news of
-//! deleted images, so every instance drops its copies at once.
+//! derivative key), so identical requests arriving at different instances make it once; news of
+//! deleted images, so every instance drops its copies at once; and counters every instance sees, so
+//! per-client limits and daily budgets hold for the cluster.
 //!
 //! The embedded catalog serves one process, whose in-process single flight (`engine::flight`) is all the
 //! coordination it needs: [`Solo`] claims everything at once and has no news. The PostgreSQL catalog
@@ -81,6 +82,34 @@ pub trait Coordination: Send + Sync {
 
     /// Ids of images deleted through any instance (this one's included), as they are announced.
     fn deleted(&self) -> broadcast::Receiver<String>;
+
+    /// Counters shared with the other instances; `None` for one process, which counts in memory.
+    fn counters(&self) -> Option<&dyn SharedCounters> {
+        None
+    }
+}
+
+/// Limits counted where every instance sees them.
+#[async_trait::async_trait]
+pub trait SharedCounters: Send + Sync {
+    /// One more event for `key` under a GCRA limit of `per_minute` with bursts of `burst`: `Ok` if it
+    /// may happen now, else how long until it may.
+    async fn pass(
+        &self,
+        key: &str,
+        per_minute: u32,
+        burst: u32,
+    ) -> Result<Result<(), std::time::Duration>, CatalogError>;
+
+    /// Takes one from the budget `key` of `limit` for day `day` (days since the epoch, UTC), counting
+    /// from at least `already` (what the catalog holds for that day). Whether there was one to take.
+    async fn spend(
+        &self,
+        key: &str,
+        day: i64,
+        limit: u32,
+        already: u32,
+    ) -> Result<bool, CatalogError>;
 }
 
 /// One process: nothing to coordinate.

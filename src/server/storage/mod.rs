@@ -24,7 +24,7 @@ pub mod testing;
 use std::sync::Arc;
 
 pub use blobs::{BlobError, BlobStore};
-pub use coordination::{Claim, Claimed, Coordination, Failure, FailureKind};
+pub use coordination::{Claim, Claimed, Coordination, Failure, FailureKind, SharedCounters};
 pub use records::{cursor_after, parse_cursor, DerivativeRecord, ImageRecord, Orphan, PageQuery};
 
 use crate::server::config::{BlobLocation, CatalogLocation, StorageConfig};

@@ -10,12 +10,14 @@ use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgListener, PgPool};
 use tokio::sync::broadcast;
 
-use crate::server::storage::coordination::{Claim, Claimed, Coordination, Failure};
+use crate::server::storage::coordination::{Claim, Claimed, Coordination, Failure, SharedCounters};
 use crate::server::storage::CatalogError;
 
 const CLAIMS: &str = "pixzoo_claims";
 const DELETED: &str = "pixzoo_deleted";
 const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+/// The statement's own time, the same wherever it appears in one statement.
+const STATEMENT_MS: &str = "(extract(epoch from statement_timestamp()) * 1000)::bigint";
 
 /// What a released claim's `NOTIFY` says.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -197,5 +199,82 @@ impl Coordination for PgCoordination {
 
     fn deleted(&self) -> broadcast::Receiver<String> {
         self.deleted.subscribe()
+    }
+
+    fn counters(&self) -> Option<&dyn SharedCounters> {
+        Some(self)
+    }
+}
+
+/// GCRA in one upsert: each key keeps its theoretical arrival time (`tat`); an event may happen when
+/// moving it one interval on stays within the burst's allowance ahead of now. Daily budgets are a count
+/// per key and day, taken under the row's lock.
+#[async_trait::async_trait]
+impl SharedCounters for PgCoordination {
+    async fn pass(
+        &self,
+        key: &str,
+        per_minute: u32,
+        burst: u32,
+    ) -> Result<Result<(), Duration>, CatalogError> {
+        let interval = 60_000.0 / f64::from(per_minute.max(1));
+        let allowance = interval * f64::from(burst.max(1));
+        let passed: Option<f64> = sqlx::query_scalar(&format!(
+            "INSERT INTO rate_limits (key, tat) VALUES ($1, {STATEMENT_MS} + $2) \
+             ON CONFLICT (key) DO UPDATE SET tat = GREATEST(rate_limits.tat, {STATEMENT_MS}) + $2 \
+             WHERE GREATEST(rate_limits.tat, {STATEMENT_MS}) + $2 - {STATEMENT_MS} <= $3 RETURNING tat"
+        ))
+        .bind(key)
+        .bind(interval)
+        .bind(allowance)
+        .fetch_optional(&self.pool)
+        .await?;
+        if passed.is_some() {
+            return Ok(Ok(()));
+        }
+        let wait: f64 = sqlx::query_scalar(&format!(
+            "SELECT GREATEST(tat, {STATEMENT_MS}) + $2 - {STATEMENT_MS} - $3 FROM rate_limits WHERE key = $1"
+        ))
+        .bind(key)
+        .bind(interval)
+        .bind(allowance)
+        .fetch_optional(&self.pool)
+        .await?
+        .unwrap_or(interval);
+        Ok(Err(Duration::from_millis(wait.max(1.0) as u64)))
+    }
+
+    async fn spend(
+        &self,
+        key: &str,
+        day: i64,
+        limit: u32,
+        already: u32,
+    ) -> Result<bool, CatalogError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO budgets (key, day, spent) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING",
+        )
+        .bind(key)
+        .bind(day)
+        .execute(&mut *tx)
+        .await?;
+        let (stored_day, spent): (i64, i64) =
+            sqlx::query_as("SELECT day, spent FROM budgets WHERE key = $1 FOR UPDATE")
+                .bind(key)
+                .fetch_one(&mut *tx)
+                .await?;
+        let spent = if stored_day == day { spent } else { 0 }.max(i64::from(already));
+        if spent >= i64::from(limit) {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE budgets SET day = $2, spent = $3 WHERE key = $1")
+            .bind(key)
+            .bind(day)
+            .bind(spent + 1)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }
