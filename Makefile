@@ -19,7 +19,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # use the same ones so they reuse its compiled dependencies instead of building everything twice.
 DEV_ENV := RUSTFLAGS="--cfg erase_components" LEPTOS_OUTPUT_NAME=pixzoo
 
-.PHONY: run test tools toolchain nasm chromium postgres build-dev build-release unit lint clients e2e bench bench-transforms bench-serve bundle-size fuzz soak fmt clean
+.PHONY: run test tools toolchain nasm chromium postgres build-dev build-release unit lint clients e2e bench bench-catalog bench-transforms bench-serve cluster bundle-size fuzz soak fmt clean
 
 ## run: build in release mode and serve on http://127.0.0.1:3000 (data in ./data, no keys needed)
 run: tools
@@ -27,13 +27,14 @@ run: tools
 	$(TARGET_DIR)/release/pixzoo
 
 ## test: formatting, the architecture map (its paths exist, no import cycles), unit + integration tests,
-## clippy for both builds, real API clients, browser tests in Chromium, and the release build `make run`
-## uses, with its WASM bundle held to 350 KB gzipped
+## clippy for both builds, real API clients, browser tests in Chromium, the release build `make run`
+## uses, with its WASM bundle held to 350 KB gzipped, and `make cluster` started once and smoke-tested
 test: tools
 	cargo fmt --all -- --check
 	python3 scripts/check-architecture.py
 	$(MAKE) --no-print-directory build-dev unit lint clients e2e build-release
 	scripts/bundle-size.sh
+	CLUSTER_SMOKE=1 CLUSTER_PORT=free scripts/cluster.sh
 
 tools: toolchain nasm node_modules/.installed end2end/node_modules/.installed .venv/.installed chromium postgres
 
@@ -135,6 +136,11 @@ bundle-size:
 	cargo leptos build --release --precompress
 	scripts/bundle-size.sh
 
+## bench-catalog: both catalogs filled with BENCH_CATALOG_ROWS images (default a million), the gallery's
+## queries timed on each (PostgreSQL started for it by scripts/with-services.sh)
+bench-catalog: postgres .venv/.installed
+	$(DEV_ENV) scripts/with-services.sh cargo bench --features ssr --bench catalog
+
 ## bench-transforms: the transform pipeline against npm sharp (libvips), side by side, with ratios
 bench-transforms:
 	scripts/bench-transforms.sh
@@ -143,6 +149,12 @@ bench-transforms:
 bench-serve:
 	cargo leptos build --release --precompress
 	scripts/bench-serve.sh $(BENCH_SECONDS)
+
+## cluster: PostgreSQL, SeaweedFS, INSTANCES (3) release instances and nginx in front (deploy/nginx.conf),
+## all on loopback; prints the URL (CLUSTER_PORT, default 8080). Ctrl-C stops everything it started.
+cluster: tools
+	cargo leptos build --release --precompress
+	scripts/cluster.sh
 
 fmt:
 	cargo fmt --all

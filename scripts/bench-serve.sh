@@ -14,13 +14,9 @@ bin="${CARGO_TARGET_DIR:-$root/target}/release/pixzoo"
 site="$root/target/site"
 [ -x "$bin" ] || { echo "build first: cargo leptos build --release" >&2; exit 1; }
 css=$(basename "$(find "$site/pkg" -maxdepth 1 -name 'pixzoo*.css' | head -1)")
-need() { command -v "$1" >/dev/null || { sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
-  # Debian's nginx service must not start on install: this script runs its own.
-  [ -e /usr/sbin/policy-rc.d ] || printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
-  $sudo chmod +x /usr/sbin/policy-rc.d
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "$2" >/dev/null; }; }
-need wrk wrk
-need nginx nginx
+source "$root/scripts/services.sh"
+services_need wrk wrk
+services_need nginx nginx
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 work=$(mktemp -d)

@@ -6,6 +6,17 @@
 #   TEST_S3_BUCKET      a bucket on the S3 server, with AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID,
 #                       AWS_SECRET_ACCESS_KEY, AWS_REGION and AWS_ALLOW_HTTP set for it
 
+# services_need CMD PACKAGE: installs Debian's PACKAGE unless CMD exists, without starting its service
+# (policy-rc.d), as this machine's scripts run their own servers.
+services_need() {
+	command -v "$1" >/dev/null && return 0
+	local sudo=""
+	[ "$(id -u)" = 0 ] || sudo=sudo
+	[ -e /usr/sbin/policy-rc.d ] || printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+	$sudo chmod +x /usr/sbin/policy-rc.d
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "$2" >/dev/null
+}
+
 services_free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

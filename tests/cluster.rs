@@ -408,3 +408,283 @@ async fn a_generation_limit_holds_across_instances() {
         server.stop().await;
     }
 }
+
+/// A PostgreSQL of this test's own (scripts/services.sh), to stop and start again.
+struct OwnPostgres {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl OwnPostgres {
+    fn run(&self, step: &str) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/services.sh");
+        let status = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!("source {script} && {step} \"$0\" \"$1\""))
+            .arg(self.dir.path())
+            .arg(self.port.to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "{step} failed");
+    }
+
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let own = Self {
+            dir,
+            port: free_port(),
+        };
+        own.run("postgres_start");
+        own
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://pixzoo@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        self.run("postgres_stop");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_restart_is_503_meanwhile_and_loses_nothing() {
+    let postgres = OwnPostgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    let server =
+        TestServer::with_config(shared(&postgres.url(), &testing::s3_url(), dir.path())).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Light load: a new image every few milliseconds, and the stored ones asked for again.
+    let load = {
+        let (base, stop) = (server.base.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut answers = Vec::new();
+            let mut acknowledged: Vec<(String, bytes::Bytes)> = Vec::new();
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                i += 1;
+                let path = if i % 2 == 0 || acknowledged.is_empty() {
+                    format!("/96x64/restart-{i}")
+                } else {
+                    format!("/img/{}", acknowledged[i % acknowledged.len()].0)
+                };
+                let response = client()
+                    .get(format!("{base}{path}"))
+                    .send()
+                    .await
+                    .expect("the server answers while its database is away");
+                let status = response.status();
+                let retry_after = header(&response, "retry-after").to_owned();
+                let id = header(&response, "x-image-id").to_owned();
+                let body = response.bytes().await.unwrap_or_default();
+                if status == StatusCode::OK && path.starts_with("/96x64") {
+                    acknowledged.push((id, body));
+                }
+                answers.push((path, status, retry_after));
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            (answers, acknowledged)
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    postgres.run("postgres_stop");
+    // Longer than a request waits for a connection (2 s), so some are answered 503.
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    postgres.run("postgres_resume");
+    // Recovered without a restart: new images are made again.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let response = server.get("/96x64/after-the-restart").await;
+        if response.status() == StatusCode::OK {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never recovered");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (answers, acknowledged) = load.await.unwrap();
+
+    let unavailable = answers
+        .iter()
+        .filter(|(_, status, _)| *status == StatusCode::SERVICE_UNAVAILABLE)
+        .count();
+    assert!(unavailable > 0, "the restart was felt");
+    for (path, status, retry_after) in &answers {
+        assert!(
+            *status == StatusCode::OK || *status == StatusCode::SERVICE_UNAVAILABLE,
+            "{path}: {status}"
+        );
+        if *status == StatusCode::SERVICE_UNAVAILABLE {
+            assert!(!retry_after.is_empty(), "{path}: 503 without Retry-After");
+        }
+    }
+    assert!(acknowledged.len() > 2);
+    for (id, bytes) in &acknowledged {
+        let again = server.get(&format!("/img/{id}")).await;
+        assert_eq!(again.status(), StatusCode::OK, "{id}");
+        assert_eq!(&again.bytes().await.unwrap(), bytes, "{id}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_moves_a_single_box_to_the_cluster_byte_for_byte() {
+    // A single box: SQLite and a local directory, with images and a derivative.
+    let single = tempfile::tempdir().unwrap();
+    let server = TestServer::start(single.path()).await;
+    let mut originals = Vec::new();
+    for path in [
+        "/320x200/moving-day",
+        "/200x200/another-box",
+        "/64x64/a-third",
+    ] {
+        let made = server.get(path).await;
+        assert_eq!(made.status(), StatusCode::OK);
+        let id = header(&made, "x-image-id").to_owned();
+        let original = server
+            .get(&format!("/img/{id}"))
+            .await
+            .bytes()
+            .await
+            .unwrap();
+        originals.push((id, original));
+    }
+    let derivative = format!("/img/{}/width=100,format=webp", originals[0].0);
+    let small = server.get(&derivative).await.bytes().await.unwrap();
+    server.stop().await;
+
+    let (catalog, blobs) = (testing::postgres_database().await, testing::s3_url());
+    let migrate = || {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_pixzoo"))
+            .args([
+                "migrate",
+                "--to-catalog",
+                &catalog,
+                "--to-blobs",
+                &blobs,
+                "--derivatives",
+            ])
+            .env("PIXZOO_DATA_DIR", single.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    };
+    let first = migrate();
+    assert!(
+        first.contains("3 images copied, 0 already there, 1 derivatives"),
+        "{first}"
+    );
+    let again = migrate();
+    assert!(
+        again.contains("0 images copied, 3 already there"),
+        "resumable: {again}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = TestServer::with_config(shared(&catalog, &blobs, dir.path())).await;
+    for (id, original) in &originals {
+        let served = cluster.get(&format!("/img/{id}")).await;
+        assert_eq!(served.status(), StatusCode::OK, "{id}");
+        assert_eq!(
+            &served.bytes().await.unwrap(),
+            original,
+            "{id} byte for byte"
+        );
+    }
+    let copied = cluster.get(&derivative).await;
+    assert_eq!(
+        header(&copied, "x-cache"),
+        "HIT",
+        "the derivative came along"
+    );
+    assert_eq!(copied.bytes().await.unwrap(), small);
+    // The same URL is the same stored image.
+    let again = cluster.get("/320x200/moving-day").await;
+    assert_eq!(header(&again, "x-cache"), "HIT");
+    assert_eq!(header(&again, "x-image-id"), originals[0].0);
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_studio_job_started_on_one_instance_is_followed_on_another() {
+    let openai = fakes::openai::start().await;
+    let (servers, _dirs) = pair_with(&openai.base, |_| {}).await;
+    let (a, b) = (&servers[0], &servers[1]);
+    let started: serde_json::Value = client()
+        .post(a.url("/sfn/start_generation"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("form[prompt]=a+slow+studio+heron&form[model]=dall-e-3&form[width]=1024&form[height]=1024&form[translate]=false")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let job = started["Job"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{started}"))
+        .to_owned();
+    let poll = |server: &TestServer| {
+        let url = server.url("/sfn/generation_status");
+        let job = job.clone();
+        async move {
+            client()
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("job={job}"))
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    // In progress, seen through the instance that does not run it.
+    let early = poll(b).await;
+    assert!(early.is_object(), "B knows the job: {early}");
+    assert!(early["result"].is_null(), "{early}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let done = loop {
+        let view = poll(b).await;
+        if !view["result"].is_null() {
+            break view;
+        }
+        assert!(view["error"].is_null(), "{view}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never finished: {view}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(done, poll(a).await, "both instances say the same");
+    assert_eq!(openai.calls.count("prompt:a-slow-studio-heron"), 1);
+    let unknown = client()
+        .post(b.url("/sfn/generation_status"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("job=no-such-job")
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert!(unknown.is_null());
+    for server in servers {
+        server.stop().await;
+    }
+}

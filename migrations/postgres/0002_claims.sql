@@ -1,4 +1,4 @@
--- Work in progress across instances (src/server/storage/postgres/claims.rs): one row per key being made,
+-- Work in progress across instances (src/server/storage/postgres/coordination.rs): one row per key being made,
 -- kept alive by its owner's heartbeat (database clock, Unix ms). UNLOGGED: after a database crash there is
 -- no work in progress to remember.
 CREATE UNLOGGED TABLE claims (

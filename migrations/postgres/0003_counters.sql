@@ -1,4 +1,4 @@
--- Limits every instance sees (src/server/storage/postgres/claims.rs). Rate-limit state is UNLOGGED: lost in
+-- Limits every instance sees (src/server/storage/postgres/coordination.rs). Rate-limit state is UNLOGGED: lost in
 -- a database crash, everyone starts again with a full allowance. Budgets are kept like any row.
 CREATE UNLOGGED TABLE rate_limits (
     key TEXT PRIMARY KEY,               -- the limit and the client, e.g. generation:ip:192.0.2.1

@@ -204,17 +204,22 @@ pub async fn start_generation(form: GenerateForm) -> Result<Started, ServerFnErr
         .await
         .map(|axum::Extension(client)| client)
         .unwrap_or_else(|_| crate::server::guard::Client::unknown());
-    Ok(match crate::server::studio::start(&state, form, client) {
-        Ok(job) => Started::Job(job),
-        Err(problem) => Started::Refused(problem.message),
-    })
+    Ok(
+        match crate::server::studio::start(&state, form, client).await {
+            Ok(job) => Started::Job(job),
+            Err(problem) => Started::Refused(problem.message),
+        },
+    )
 }
 
 /// Where a generation is now; `None` when the server does not know the job (restarted, or long done).
 #[server(prefix = "/sfn", endpoint = "generation_status")]
 pub async fn generation_status(job: String) -> Result<Option<JobView>, ServerFnError> {
     let state = expect_context::<crate::server::state::AppState>();
-    Ok(state.studio.status(&job))
+    state.studio.status(&job).await.map_err(|err| {
+        tracing::warn!(error = %err, "could not read a studio job's progress");
+        ServerFnError::new("the image catalog is unavailable right now")
+    })
 }
 
 /// Whether this browser may generate and delete. The key itself never reaches the page.

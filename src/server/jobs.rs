@@ -1,5 +1,6 @@
 //! The studio's generations by id, so the browser can poll their progress: the engine's progress
-//! events kept as the latest state, for a while after they finish.
+//! events kept as the latest state, for a while after they finish. With several instances each state is
+//! also published through the catalog (`Coordination::publish_job`), so a poll may reach any of them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -10,6 +11,7 @@ use crate::domain::stage::Stage;
 use crate::server::engine::progress::Progress;
 use crate::server::engine::{Generated, Job};
 use crate::server::error::user_message;
+use crate::server::storage::{CatalogError, Coordination};
 use crate::server::view::generated_image;
 use crate::urls::placeholder::Size;
 
@@ -17,9 +19,9 @@ use crate::urls::placeholder::Size;
 const KEEP_FOR: Duration = Duration::from_secs(15 * 60);
 
 /// Generations the studio is following, by id.
-#[derive(Default)]
 pub struct StudioJobs {
     jobs: Mutex<HashMap<String, Tracked>>,
+    coordination: Arc<dyn Coordination>,
 }
 
 struct Tracked {
@@ -28,8 +30,16 @@ struct Tracked {
 }
 
 impl StudioJobs {
-    /// Follows `job` (asked at `size`) and returns the id to poll it by.
-    pub fn track(&self, mut job: Job<Generated>, size: Size) -> String {
+    pub fn new(coordination: Arc<dyn Coordination>) -> Self {
+        Self {
+            jobs: Mutex::default(),
+            coordination,
+        }
+    }
+
+    /// Follows `job` (asked at `size`) and returns the id to poll it by, once every instance can
+    /// answer a poll for it.
+    pub async fn track(&self, mut job: Job<Generated>, size: Size) -> String {
         let id = uuid::Uuid::now_v7().simple().to_string();
         let view = Arc::new(Mutex::new(JobView {
             stage: Stage::Queued,
@@ -48,12 +58,28 @@ impl StudioJobs {
                 },
             );
         }
+        let queued = serde_json::to_string(&*view.lock().unwrap_or_else(|e| e.into_inner()));
+        if let Ok(queued) = queued {
+            self.coordination.publish_job(&id, &queued).await;
+        }
+        let (coordination, job_id) = (self.coordination.clone(), id.clone());
         tokio::spawn(async move {
+            // Each change is published in order, before the next is looked at.
             let set = |update: &dyn Fn(&mut JobView)| {
-                update(&mut view.lock().unwrap_or_else(|e| e.into_inner()))
+                let mut view = view.lock().unwrap_or_else(|e| e.into_inner());
+                update(&mut view);
+                serde_json::to_string(&*view).ok()
+            };
+            let publish = |published: Option<String>| {
+                let (coordination, job_id) = (coordination.clone(), job_id.clone());
+                async move {
+                    if let Some(published) = published {
+                        coordination.publish_job(&job_id, &published).await;
+                    }
+                }
             };
             loop {
-                match job.progress.recv().await {
+                let changed = match job.progress.recv().await {
                     Ok(Progress::Done { .. } | Progress::Error { .. }) => break,
                     Ok(Progress::Translated { final_prompt, .. }) => set(&|v| {
                         v.stage = Stage::Translated;
@@ -62,9 +88,10 @@ impl StudioJobs {
                     Ok(progress) => set(&|v| v.stage = progress.stage()),
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                }
+                };
+                publish(changed).await;
             }
-            match job.result.await {
+            let finished = match job.result.await {
                 Ok(generated) => set(&|v| {
                     v.stage = Stage::Done;
                     v.result = Some(generated_image(&generated, size));
@@ -76,12 +103,26 @@ impl StudioJobs {
                         v.error = Some(message.clone());
                     })
                 }
-            }
+            };
+            publish(finished).await;
         });
         id
     }
 
-    pub fn status(&self, id: &str) -> Option<JobView> {
+    /// Where job `id` is: from memory when this instance follows it, else as another instance
+    /// published it.
+    pub async fn status(&self, id: &str) -> Result<Option<JobView>, CatalogError> {
+        if let Some(view) = self.local(id) {
+            return Ok(Some(view));
+        }
+        Ok(self
+            .coordination
+            .job(id)
+            .await?
+            .and_then(|published| serde_json::from_str(&published).ok()))
+    }
+
+    fn local(&self, id: &str) -> Option<JobView> {
         let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
         let tracked = jobs.get(id)?;
         let view = tracked

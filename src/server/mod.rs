@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod listen;
 pub mod memory;
 pub mod metrics;
+pub mod migrate;
 pub mod presets;
 pub mod prompt;
 pub mod providers;
@@ -119,7 +120,7 @@ pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
         api_key: config.auth.api_key.clone(),
         public_url: config.server.public_url.clone(),
         sessions: catalog.clone(),
-        studio: Default::default(),
+        studio: Arc::new(jobs::StudioJobs::new(coordination.clone())),
         guard: Arc::new(guard::Guard::new(&config.security, catalog, coordination)),
         // `Config::load` checked them; a configuration built in code gets the same check here.
         presets: presets::Presets::new(&config.presets.0)

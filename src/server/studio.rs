@@ -61,11 +61,15 @@ pub fn model_options(state: &AppState) -> Vec<ModelOption> {
 
 /// Starts (or joins) the generation the form describes; the error is in plain words for the form.
 /// The caller has checked that the browser may generate (`auth.rs`).
-pub fn start(state: &AppState, form: GenerateForm, client: Client) -> Result<String, Problem> {
+pub async fn start(
+    state: &AppState,
+    form: GenerateForm,
+    client: Client,
+) -> Result<String, Problem> {
     let (plan, size) = plan(state, form)?;
     let admission = state.guard.ticket(client, Signature::NotRequired);
     let job = state.engine.submit(plan, admission);
-    Ok(state.studio.track(job, size))
+    Ok(state.studio.track(job, size).await)
 }
 
 /// The engine's plan for a studio form, and the size asked for. Without a fixed seed every press of

@@ -7,7 +7,8 @@ use crate::domain::format::ImageFormat;
 use crate::domain::translation::Translation;
 use crate::server::storage::blobs::derivative_key;
 use crate::server::storage::{
-    cursor_after, parse_cursor, Catalog, DerivativeRecord, ImageRecord, Orphan, PageQuery,
+    cursor_after, parse_cursor, CachedPrompt, Catalog, DerivativeRecord, ImageRecord, Orphan,
+    PageQuery,
 };
 
 /// A record with every field set, so a backend that drops or mangles one is caught.
@@ -38,10 +39,12 @@ pub async fn run(catalog: Arc<dyn Catalog>) {
     insert_read_back_and_first_wins(catalog.as_ref()).await;
     replace_retires_the_old_key(catalog.as_ref()).await;
     pages_are_newest_first_filtered_and_keyset(catalog.as_ref()).await;
+    search_finds_substrings_in_any_script(catalog.as_ref()).await;
     derivatives_follow_their_image(catalog.as_ref()).await;
     delete_returns_what_no_one_else_needs(catalog.as_ref()).await;
     eviction_takes_the_least_recently_served(catalog.as_ref()).await;
     prompt_cache_keeps_the_first_answer(catalog.as_ref()).await;
+    prompt_cache_lists_every_answer_in_pages(catalog.as_ref()).await;
     usage_counts_a_provider_since_a_time(catalog.as_ref()).await;
     sessions_expire_and_end(catalog.as_ref()).await;
     catalog.close().await;
@@ -152,6 +155,44 @@ async fn pages_are_newest_first_filtered_and_keyset(catalog: &dyn Catalog) {
     assert_eq!(parse_cursor("12.a-b"), None);
 }
 
+async fn search_finds_substrings_in_any_script(catalog: &dyn Catalog) {
+    for (id, created_at, prompt) in [
+        ("q1", 300, "海边的日落，油画风格"),
+        ("q2", 301, "A Sunset over the SEA"),
+        ("q3", 302, "say \"cheese\" to the ox"),
+        ("q4", 303, "猫在屋顶上睡觉"),
+    ] {
+        let mut r = record(id, &format!("key-{id}"), created_at);
+        r.prompt = prompt.into();
+        r.final_prompt = String::new();
+        catalog.insert(&r).await.unwrap();
+    }
+    let found = |search| async move {
+        ids(
+            catalog,
+            PageQuery {
+                limit: 10,
+                search: Some(search),
+                ..PageQuery::default()
+            },
+        )
+        .await
+    };
+    assert_eq!(found("的日落").await, ["q1"], "a Chinese substring");
+    assert_eq!(found("日落").await, ["q1"], "two characters");
+    assert_eq!(found("屋顶上").await, ["q4"]);
+    assert_eq!(found("sunset OVER").await, ["q2"], "any case");
+    assert_eq!(found("\"cheese\"").await, ["q3"], "quotes are literal");
+    assert_eq!(found("\"c").await, ["q3"], "two characters, by a scan");
+    assert!(found("sunrise").await.is_empty());
+    assert!(found("日出").await.is_empty());
+    catalog.delete("q1").await.unwrap();
+    assert!(
+        found("的日落").await.is_empty(),
+        "deleted images are not found"
+    );
+}
+
 async fn derivatives_follow_their_image(catalog: &dyn Catalog) {
     catalog.insert(&record("d1", "key-d1", 200)).await.unwrap();
     let derivative = DerivativeRecord {
@@ -186,7 +227,19 @@ async fn derivatives_follow_their_image(catalog: &dyn Catalog) {
         .insert_derivative(&remade, "width=40")
         .await
         .unwrap();
-    assert_eq!(catalog.derivative("dk1").await.unwrap(), Some(remade));
+    assert_eq!(
+        catalog.derivative("dk1").await.unwrap(),
+        Some(remade.clone())
+    );
+    assert_eq!(
+        catalog.derivatives_of("d1").await.unwrap(),
+        vec![(remade, "width=40".to_owned())]
+    );
+    assert!(catalog
+        .derivatives_of("no-such-image")
+        .await
+        .unwrap()
+        .is_empty());
     let orphan = DerivativeRecord {
         key: "dk-orphan".into(),
         image_id: "no-such-image".into(),
@@ -288,6 +341,34 @@ async fn eviction_takes_the_least_recently_served(catalog: &dyn Catalog) {
     assert!(
         catalog.by_id("e1").await.unwrap().is_some(),
         "originals stay"
+    );
+}
+
+async fn prompt_cache_lists_every_answer_in_pages(catalog: &dyn Catalog) {
+    for prompt in ["b", "a", "c"] {
+        catalog
+            .cache_prompt("listing", "flux", prompt, &format!("final {prompt}"))
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut after: Option<CachedPrompt> = None;
+    loop {
+        let page = catalog.cached_prompts(after.as_ref(), 2).await.unwrap();
+        let Some(last) = page.last().cloned() else {
+            break;
+        };
+        assert!(page.len() <= 2);
+        seen.extend(page.into_iter().filter(|p| p.pipeline == "listing"));
+        after = Some(last);
+    }
+    let prompts: Vec<_> = seen
+        .iter()
+        .map(|p| (p.prompt.as_str(), p.final_prompt.as_str()))
+        .collect();
+    assert_eq!(
+        prompts,
+        [("a", "final a"), ("b", "final b"), ("c", "final c")]
     );
 }
 

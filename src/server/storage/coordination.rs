@@ -1,11 +1,12 @@
 //! How instances sharing one catalog work as one: a claim per piece of work (a generation or a
 //! derivative key), so identical requests arriving at different instances make it once; news of
 //! deleted images, so every instance drops its copies at once; and counters every instance sees, so
-//! per-client limits and daily budgets hold for the cluster.
+//! per-client limits and daily budgets hold for the cluster; and studio jobs' progress, so a poll may
+//! reach any instance.
 //!
 //! The embedded catalog serves one process, whose in-process single flight (`engine::flight`) is all the
 //! coordination it needs: [`Solo`] claims everything at once and has no news. The PostgreSQL catalog
-//! coordinates through the database (`postgres/claims.rs`).
+//! coordinates through the database (`postgres/coordination.rs`).
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
@@ -82,6 +83,15 @@ pub trait Coordination: Send + Sync {
 
     /// Ids of images deleted through any instance (this one's included), as they are announced.
     fn deleted(&self) -> broadcast::Receiver<String>;
+
+    /// Publishes the latest state (JSON) of studio job `id`, so that any instance can answer a poll for
+    /// it. One process answers from memory and needs nothing published.
+    async fn publish_job(&self, _id: &str, _view: &str) {}
+
+    /// A studio job another instance published, while it is kept.
+    async fn job(&self, _id: &str) -> Result<Option<String>, CatalogError> {
+        Ok(None)
+    }
 
     /// Counters shared with the other instances; `None` for one process, which counts in memory.
     fn counters(&self) -> Option<&dyn SharedCounters> {

@@ -25,7 +25,9 @@ use std::sync::Arc;
 
 pub use blobs::{BlobError, BlobStore};
 pub use coordination::{Claim, Claimed, Coordination, Failure, FailureKind, SharedCounters};
-pub use records::{cursor_after, parse_cursor, DerivativeRecord, ImageRecord, Orphan, PageQuery};
+pub use records::{
+    cursor_after, parse_cursor, CachedPrompt, DerivativeRecord, ImageRecord, Orphan, PageQuery,
+};
 
 use crate::server::config::{BlobLocation, CatalogLocation, StorageConfig};
 
@@ -107,6 +109,12 @@ pub trait Derivatives: Send + Sync {
         options: &str,
     ) -> Result<(), CatalogError>;
 
+    /// Image `image_id`'s derivatives with their canonical options, for copying them elsewhere.
+    async fn derivatives_of(
+        &self,
+        image_id: &str,
+    ) -> Result<Vec<(DerivativeRecord, String)>, CatalogError>;
+
     /// Marks derivatives as served at `at` (Unix ms), for eviction by age of last use.
     async fn touch_derivatives(&self, keys: &[String], at: i64) -> Result<(), CatalogError>;
 
@@ -127,6 +135,13 @@ pub trait PromptCache: Send + Sync {
         family: &str,
         prompt: &str,
     ) -> Result<Option<String>, CatalogError>;
+
+    /// Up to `limit` cached answers after `after`, in key order, for copying them elsewhere.
+    async fn cached_prompts(
+        &self,
+        after: Option<&CachedPrompt>,
+        limit: u32,
+    ) -> Result<Vec<CachedPrompt>, CatalogError>;
 
     /// Keeps the first answer: later ones for the same prompt would change what a URL means.
     async fn cache_prompt(

@@ -101,3 +101,12 @@ impl Orphan {
         }
     }
 }
+
+/// One answer of the prompt cache.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CachedPrompt {
+    pub pipeline: String,
+    pub family: String,
+    pub prompt: String,
+    pub final_prompt: String,
+}

@@ -98,6 +98,14 @@ impl TryFrom<DerivativeRow> for DerivativeRecord {
     }
 }
 
+/// A derivative's row with the options it was made with.
+#[derive(sqlx::FromRow)]
+pub struct DerivativeWithOptions {
+    #[sqlx(flatten)]
+    pub row: DerivativeRow,
+    pub options: String,
+}
+
 /// A byte count as the databases store it.
 pub fn db_bytes(bytes: u64) -> i64 {
     i64::try_from(bytes).unwrap_or(i64::MAX)

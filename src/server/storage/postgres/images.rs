@@ -107,6 +107,7 @@ impl Images for PgCatalog {
                 " AND (created_at < {t} OR (created_at = {t} AND id < {id}))"
             ));
         }
+        // ILIKE on each prompt: answered from its trigram index for three characters or more.
         if query.search.is_some() {
             let p = next();
             sql.push_str(&format!(

@@ -2,7 +2,7 @@
 //! in `migrations/postgres/`, applied on open; sqlx's migrator holds an advisory lock meanwhile, so
 //! instances starting together migrate once. PostgreSQL-only SQL stays in this module.
 
-mod claims;
+mod coordination;
 mod derivatives;
 mod images;
 mod prompts;
@@ -13,7 +13,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::{Catalog, CatalogError};
-pub use claims::PgCoordination;
+pub use coordination::PgCoordination;
 
 #[derive(Clone, Debug)]
 pub struct PgCatalog {
@@ -27,7 +27,7 @@ impl PgCatalog {
             .max_connections(16)
             // A request waits this long for a connection before the catalog counts as unavailable
             // (503 and Retry-After) rather than queueing without end while the database restarts.
-            .acquire_timeout(Duration::from_secs(3))
+            .acquire_timeout(Duration::from_secs(2))
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations/postgres")

@@ -4,7 +4,9 @@ use std::str::FromStr;
 
 use super::SqliteCatalog;
 use crate::domain::format::ImageFormat;
-use crate::server::storage::rows::{db_bytes, DerivativeRow, DERIVATIVE_COLUMNS};
+use crate::server::storage::rows::{
+    db_bytes, DerivativeRow, DerivativeWithOptions, DERIVATIVE_COLUMNS,
+};
 use crate::server::storage::{CatalogError, DerivativeRecord, Derivatives, Orphan};
 
 #[async_trait::async_trait]
@@ -41,6 +43,21 @@ impl Derivatives for SqliteCatalog {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn derivatives_of(
+        &self,
+        image_id: &str,
+    ) -> Result<Vec<(DerivativeRecord, String)>, CatalogError> {
+        sqlx::query_as::<_, DerivativeWithOptions>(&format!(
+            "SELECT {DERIVATIVE_COLUMNS}, options FROM derivatives WHERE image_id = ? ORDER BY key"
+        ))
+        .bind(image_id)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|found| Ok((DerivativeRecord::try_from(found.row)?, found.options)))
+        .collect()
     }
 
     async fn touch_derivatives(&self, keys: &[String], at: i64) -> Result<(), CatalogError> {

@@ -95,7 +95,13 @@ impl Images for SqliteCatalog {
         if query.after.is_some() {
             sql.push_str(" AND (created_at < ? OR (created_at = ? AND id < ?))");
         }
-        if query.search.is_some() {
+        // Three characters or more are found through the trigram index; shorter ones by a scan.
+        let indexed = query.search.filter(|search| search.chars().count() >= 3);
+        if indexed.is_some() {
+            sql.push_str(
+                " AND rowid IN (SELECT rowid FROM images_search WHERE images_search MATCH ?)",
+            );
+        } else if query.search.is_some() {
             sql.push_str(" AND (prompt LIKE ? ESCAPE '\\' OR final_prompt LIKE ? ESCAPE '\\')");
         }
         if query.model.is_some() {
@@ -106,7 +112,11 @@ impl Images for SqliteCatalog {
         if let Some((created_at, id)) = query.after {
             q = q.bind(created_at).bind(created_at).bind(id);
         }
-        if let Some(search) = query.search {
+        if let Some(search) = indexed {
+            // One FTS5 string: the whole search as a phrase, which the trigram tokenizer matches as a
+            // substring; a double quote inside is doubled.
+            q = q.bind(format!("\"{}\"", search.replace('"', "\"\"")));
+        } else if let Some(search) = query.search {
             let escaped = search
                 .replace('\\', "\\\\")
                 .replace('%', "\\%")

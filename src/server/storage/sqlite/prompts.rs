@@ -1,7 +1,7 @@
 //! The prompt cache in SQLite.
 
 use super::SqliteCatalog;
-use crate::server::storage::{CatalogError, PromptCache};
+use crate::server::storage::{CachedPrompt, CatalogError, PromptCache};
 
 #[async_trait::async_trait]
 impl PromptCache for SqliteCatalog {
@@ -18,6 +18,26 @@ impl PromptCache for SqliteCatalog {
         .bind(family)
         .bind(prompt)
         .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn cached_prompts(
+        &self,
+        after: Option<&CachedPrompt>,
+        limit: u32,
+    ) -> Result<Vec<CachedPrompt>, CatalogError> {
+        let (pipeline, family, prompt) = after
+            .map(|a| (a.pipeline.as_str(), a.family.as_str(), a.prompt.as_str()))
+            .unwrap_or_default();
+        Ok(sqlx::query_as(
+            "SELECT pipeline, family, prompt, final_prompt FROM prompt_cache \
+             WHERE (pipeline, family, prompt) > (?, ?, ?) ORDER BY pipeline, family, prompt LIMIT ?",
+        )
+        .bind(pipeline)
+        .bind(family)
+        .bind(prompt)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
         .await?)
     }
 

@@ -16,6 +16,8 @@ use crate::server::storage::CatalogError;
 const CLAIMS: &str = "pixzoo_claims";
 const DELETED: &str = "pixzoo_deleted";
 const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+/// How long a studio job stays pollable after its last change (as `server::jobs` keeps them).
+const JOBS_KEPT_MS: i64 = 15 * 60 * 1000;
 /// The statement's own time, the same wherever it appears in one statement.
 const STATEMENT_MS: &str = "(extract(epoch from statement_timestamp()) * 1000)::bigint";
 
@@ -51,7 +53,12 @@ impl PgCoordination {
         listener.listen_all([CLAIMS, DELETED]).await?;
         let (news, _) = broadcast::channel(1024);
         let (deleted, _) = broadcast::channel(1024);
-        let task = tokio::spawn(listen(listener, news.clone(), deleted.clone()));
+        let task = tokio::spawn(listen(
+            listener,
+            news.clone(),
+            deleted.clone(),
+            pool.clone(),
+        ));
         Ok(Self {
             pool,
             owner: uuid::Uuid::new_v4().simple().to_string(),
@@ -115,15 +122,32 @@ impl PgCoordination {
     }
 }
 
-/// Passes notifications on to this instance's waiters. `PgListener` reconnects by itself on the next
-/// `recv` after a lost connection; news sent meanwhile is lost, which the waiters' polling covers.
+/// Passes notifications on to this instance's waiters (and prunes finished studio jobs now and then).
+/// `PgListener` reconnects by itself on the next `recv` after a lost connection; news sent meanwhile is
+/// lost, which the waiters' polling covers.
 async fn listen(
     mut listener: PgListener,
     news: broadcast::Sender<News>,
     deleted: broadcast::Sender<String>,
+    pool: PgPool,
 ) {
+    let mut prune = tokio::time::interval(Duration::from_secs(60));
     loop {
-        match listener.recv().await {
+        let received = tokio::select! {
+            received = listener.recv() => received,
+            _ = prune.tick() => {
+                // Studio jobs nobody can poll any more.
+                let pruned = sqlx::query(&format!("DELETE FROM studio_jobs WHERE updated_at < {NOW_MS} - $1"))
+                    .bind(JOBS_KEPT_MS)
+                    .execute(&pool)
+                    .await;
+                if let Err(err) = pruned {
+                    tracing::debug!(error = %err, "could not prune studio jobs");
+                }
+                continue;
+            }
+        };
+        match received {
             Ok(notification) => match notification.channel() {
                 CLAIMS => match serde_json::from_str::<News>(notification.payload()) {
                     Ok(item) => {
@@ -199,6 +223,30 @@ impl Coordination for PgCoordination {
 
     fn deleted(&self) -> broadcast::Receiver<String> {
         self.deleted.subscribe()
+    }
+
+    async fn publish_job(&self, id: &str, view: &str) {
+        let published = sqlx::query(&format!(
+            "INSERT INTO studio_jobs (id, view, updated_at) VALUES ($1, $2, {NOW_MS}) \
+             ON CONFLICT (id) DO UPDATE SET view = EXCLUDED.view, updated_at = EXCLUDED.updated_at"
+        ))
+        .bind(id)
+        .bind(view)
+        .execute(&self.pool)
+        .await;
+        if let Err(err) = published {
+            tracing::warn!(error = %err, "could not publish a studio job's progress");
+        }
+    }
+
+    async fn job(&self, id: &str) -> Result<Option<String>, CatalogError> {
+        Ok(sqlx::query_scalar(&format!(
+            "SELECT view FROM studio_jobs WHERE id = $1 AND updated_at > {NOW_MS} - $2"
+        ))
+        .bind(id)
+        .bind(JOBS_KEPT_MS)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     fn counters(&self) -> Option<&dyn SharedCounters> {
