@@ -252,25 +252,38 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
+    // BENCH_CATALOG_SQLITE (a file) and BENCH_CATALOG_POSTGRES (a database URL) keep the filled
+    // catalogs between runs: an existing one is used as it is.
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bench.db");
+    let path = std::env::var("BENCH_CATALOG_SQLITE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| dir.path().join("bench.db"));
+    let filled = path.exists();
     SqliteCatalog::open(&path).await.unwrap().close().await;
-    let started = Instant::now();
-    fill_sqlite(&path, rows).await;
-    eprintln!(
-        "SQLite: {rows} images loaded in {:.0} s",
-        started.elapsed().as_secs_f64()
-    );
+    if !filled {
+        let started = Instant::now();
+        fill_sqlite(&path, rows).await;
+        eprintln!(
+            "SQLite: {rows} images loaded in {:.0} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
     let sqlite: Arc<dyn Catalog> = Arc::new(SqliteCatalog::open(&path).await.unwrap());
 
-    let url = testing::postgres_database().await;
+    let (url, filled) = match std::env::var("BENCH_CATALOG_POSTGRES") {
+        Ok(url) => (url, true),
+        Err(_) => (testing::postgres_database().await, false),
+    };
     PgCatalog::open(&url).await.unwrap().close().await;
-    let started = Instant::now();
-    fill_postgres(&url, rows).await;
-    eprintln!(
-        "PostgreSQL: {rows} images loaded in {:.0} s",
-        started.elapsed().as_secs_f64()
-    );
+    if !filled {
+        let started = Instant::now();
+        fill_postgres(&url, rows).await;
+        eprintln!(
+            "PostgreSQL: {rows} images loaded in {:.0} s",
+            started.elapsed().as_secs_f64()
+        );
+        eprintln!("(kept at {url} while its server runs)");
+    }
     let postgres: Arc<dyn Catalog> = Arc::new(PgCatalog::open(&url).await.unwrap());
 
     println!("{rows} images; median / p95 in ms, rows found (page of 48); target ≤ 20 ms");

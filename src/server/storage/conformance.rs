@@ -40,6 +40,7 @@ pub async fn run(catalog: Arc<dyn Catalog>) {
     replace_retires_the_old_key(catalog.as_ref()).await;
     pages_are_newest_first_filtered_and_keyset(catalog.as_ref()).await;
     search_finds_substrings_in_any_script(catalog.as_ref()).await;
+    search_pages_are_whole_and_in_order(catalog.as_ref()).await;
     derivatives_follow_their_image(catalog.as_ref()).await;
     delete_returns_what_no_one_else_needs(catalog.as_ref()).await;
     eviction_takes_the_least_recently_served(catalog.as_ref()).await;
@@ -191,6 +192,48 @@ async fn search_finds_substrings_in_any_script(catalog: &dyn Catalog) {
         found("的日落").await.is_empty(),
         "deleted images are not found"
     );
+}
+
+/// Backends may find a page in steps (`storage::search`); whatever the steps, a page is the newest
+/// matches in order, and keyset pages cover every match once.
+async fn search_pages_are_whole_and_in_order(catalog: &dyn Catalog) {
+    let mut expected = Vec::new();
+    for i in 0..12 {
+        let id = format!("w{i:02}");
+        let mut r = record(&id, &format!("key-{id}"), 1000 + i);
+        r.prompt = if i % 3 == 0 {
+            expected.insert(0, id.clone());
+            format!("a walrus number {i}")
+        } else {
+            format!("a seal number {i}")
+        };
+        r.model = if i % 2 == 0 { "even" } else { "odd" }.into();
+        catalog.insert(&r).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut after: Option<(i64, String)> = None;
+    loop {
+        let page = catalog
+            .page(&PageQuery {
+                limit: 2,
+                after: after.as_ref().map(|(t, id)| (*t, id.as_str())),
+                search: Some("walrus"),
+                model: None,
+            })
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some((last.created_at, last.id.clone()));
+        seen.extend(page.into_iter().map(|r| r.id));
+    }
+    assert_eq!(seen, expected);
+    let even = PageQuery {
+        limit: 10,
+        search: Some("walrus"),
+        model: Some("even"),
+        ..PageQuery::default()
+    };
+    assert_eq!(ids(catalog, even).await, ["w06", "w00"]);
 }
 
 async fn derivatives_follow_their_image(catalog: &dyn Catalog) {

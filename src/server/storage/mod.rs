@@ -16,6 +16,7 @@ pub mod coordination;
 pub mod postgres;
 mod records;
 mod rows;
+mod search;
 pub mod sqlite;
 // Test support, shared by unit and integration tests (which cannot see `cfg(test)` items).
 #[doc(hidden)]

@@ -91,48 +91,7 @@ impl Images for SqliteCatalog {
     }
 
     async fn page(&self, query: &PageQuery<'_>) -> Result<Vec<ImageRecord>, CatalogError> {
-        let mut sql = format!("SELECT {COLUMNS} FROM images WHERE 1 = 1");
-        if query.after.is_some() {
-            sql.push_str(" AND (created_at < ? OR (created_at = ? AND id < ?))");
-        }
-        // Three characters or more are found through the trigram index; shorter ones by a scan.
-        let indexed = query.search.filter(|search| search.chars().count() >= 3);
-        if indexed.is_some() {
-            sql.push_str(
-                " AND rowid IN (SELECT rowid FROM images_search WHERE images_search MATCH ?)",
-            );
-        } else if query.search.is_some() {
-            sql.push_str(" AND (prompt LIKE ? ESCAPE '\\' OR final_prompt LIKE ? ESCAPE '\\')");
-        }
-        if query.model.is_some() {
-            sql.push_str(" AND model = ?");
-        }
-        sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT ?");
-        let mut q = sqlx::query_as::<_, Row>(&sql);
-        if let Some((created_at, id)) = query.after {
-            q = q.bind(created_at).bind(created_at).bind(id);
-        }
-        if let Some(search) = indexed {
-            // One FTS5 string: the whole search as a phrase, which the trigram tokenizer matches as a
-            // substring; a double quote inside is doubled.
-            q = q.bind(format!("\"{}\"", search.replace('"', "\"\"")));
-        } else if let Some(search) = query.search {
-            let escaped = search
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            let pattern = format!("%{escaped}%");
-            q = q.bind(pattern.clone()).bind(pattern);
-        }
-        if let Some(model) = query.model {
-            q = q.bind(model);
-        }
-        q.bind(i64::from(query.limit))
-            .fetch_all(&self.pool)
-            .await?
-            .into_iter()
-            .map(ImageRecord::try_from)
-            .collect()
+        self.search_page(query).await
     }
 
     async fn delete(&self, id: &str) -> Result<Option<Vec<Orphan>>, CatalogError> {

@@ -5,6 +5,7 @@
 mod derivatives;
 mod images;
 mod prompts;
+mod search;
 mod sessions;
 
 use std::path::Path;
@@ -18,10 +19,20 @@ use super::{Catalog, CatalogError};
 
 #[derive(Clone, Debug)]
 pub struct SqliteCatalog {
+    search: search::Tuning,
     pool: SqlitePool,
 }
 
 impl SqliteCatalog {
+    /// The same catalog testing only the newest `window` images one by one before a search asks the
+    /// index, so a test reaches both steps of `search.rs` with a few images.
+    pub fn with_search_window(mut self, window: u32) -> Self {
+        self.search = search::Tuning {
+            window: window.max(1),
+        };
+        self
+    }
+
     /// Opens (creating if needed) the catalog at `path` and brings its schema up to date.
     pub async fn open(path: &Path) -> Result<Self, CatalogError> {
         let options = SqliteConnectOptions::new()
@@ -39,7 +50,10 @@ impl SqliteCatalog {
             .run(&pool)
             .await
             .map_err(|err| CatalogError::Migrate(Box::new(err)))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            search: search::Tuning::default(),
+        })
     }
 }
 
@@ -78,6 +92,16 @@ mod tests {
         let catalog = SqliteCatalog::open(&dir.path().join("catalog.db"))
             .await
             .unwrap();
+        conformance::run(Arc::new(catalog)).await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_passes_the_conformance_suite_searching_in_small_steps() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = SqliteCatalog::open(&dir.path().join("catalog.db"))
+            .await
+            .unwrap()
+            .with_search_window(2);
         conformance::run(Arc::new(catalog)).await;
     }
 
