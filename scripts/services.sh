@@ -34,7 +34,7 @@ services_as_owner() {
 postgres_start() {
 	local dir=$1 port=$2 bin
 	bin=$(services_pg_bin)
-	[ -n "$bin" ] || { echo "PostgreSQL is not installed (make services installs it)" >&2; return 1; }
+	[ -n "$bin" ] || { echo "PostgreSQL is not installed (make postgres installs it)" >&2; return 1; }
 	mkdir -p "$dir/pg"
 	[ "$(id -u)" = 0 ] && chown postgres: "$dir/pg"
 	services_as_owner "$bin/initdb" -D "$dir/pg/data" -U pixzoo --auth=trust -E UTF8 --no-locale -N >"$dir/pg/initdb.log"
@@ -59,7 +59,8 @@ s3_start() {
 	local dir=$1 port=$2 bucket=$3 weed
 	weed=$(command -v weed || true)
 	[ -n "$weed" ] || weed=$(dirname "${BASH_SOURCE[0]}")/../.venv/bin/weed
-	[ -x "$weed" ] || { echo "SeaweedFS is not installed (make services installs it)" >&2; return 1; }
+	[ -x "$weed" ] || { echo "SeaweedFS is not installed (make test installs it into .venv)" >&2; return 1; }
+	services_need curl curl
 	mkdir -p "$dir/s3"
 	cat >"$dir/s3/s3.json" <<JSON
 {"identities":[{"name":"pixzoo","credentials":[{"accessKey":"pixzoo","secretKey":"pixzoo-secret"}],"actions":["Admin","Read","Write","List","Tagging"]}]}
