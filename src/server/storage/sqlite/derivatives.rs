@@ -61,7 +61,7 @@ impl Derivatives for SqliteCatalog {
     }
 
     async fn touch_derivatives(&self, keys: &[String], at: i64) -> Result<(), CatalogError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for key in keys {
             sqlx::query("UPDATE derivatives SET served_at = ? WHERE key = ? AND served_at < ?")
                 .bind(at)
@@ -95,7 +95,7 @@ impl Derivatives for SqliteCatalog {
             if oldest.is_empty() {
                 break;
             }
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
             for (key, format, bytes) in oldest {
                 if total <= keep {
                     break;

@@ -26,7 +26,10 @@ impl SqliteCatalog {
         record: &ImageRecord,
         retire: bool,
     ) -> Result<ImageRecord, CatalogError> {
-        let mut tx = self.pool.begin().await?;
+        // IMMEDIATE: the write lock first, waiting its turn. A deferred transaction whose insert fires
+        // the search index's triggers could fail at once with SQLITE_BUSY when another insert
+        // committed meanwhile (seen with two images of one request recorded together).
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if retire {
             sqlx::query("UPDATE images SET gen_key = gen_key || '~' || id WHERE gen_key = ?")
                 .bind(&record.gen_key)
