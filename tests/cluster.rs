@@ -5,7 +5,7 @@
 mod common;
 mod fakes;
 
-use common::{client, header, TestServer};
+use common::{client, free_port, header, TestServer};
 use pixzoo::server::config::{Config, PipelineChoice};
 use pixzoo::server::secret::Secret;
 use pixzoo::server::storage::testing;
@@ -203,14 +203,6 @@ async fn a_delete_through_one_instance_is_gone_from_another_at_once() {
     }
     a.stop().await;
     b.stop().await;
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A running binary, killed when the test ends however it ends.

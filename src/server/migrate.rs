@@ -15,18 +15,10 @@ use crate::server::storage::{self, CachedPrompt, PageQuery, Storage, StorageErro
 pub enum MigrateError {
     #[error(transparent)]
     Storage(#[from] StorageError),
-}
-
-impl From<storage::CatalogError> for MigrateError {
-    fn from(err: storage::CatalogError) -> Self {
-        MigrateError::Storage(err.into())
-    }
-}
-
-impl From<storage::BlobError> for MigrateError {
-    fn from(err: storage::BlobError) -> Self {
-        MigrateError::Storage(err.into())
-    }
+    #[error(transparent)]
+    Catalog(#[from] storage::CatalogError),
+    #[error(transparent)]
+    Blob(#[from] storage::BlobError),
 }
 
 /// How far a copy has got.
