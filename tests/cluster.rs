@@ -453,9 +453,10 @@ async fn a_database_restart_is_503_meanwhile_and_loses_nothing() {
     let server =
         TestServer::with_config(shared(&postgres.url(), &testing::s3_url(), dir.path())).await;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let felt = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     // Light load: a new image every few milliseconds, and the stored ones asked for again.
     let load = {
-        let (base, stop) = (server.base.clone(), stop.clone());
+        let (base, stop, felt) = (server.base.clone(), stop.clone(), felt.clone());
         tokio::spawn(async move {
             let mut answers = Vec::new();
             let mut acknowledged: Vec<(String, bytes::Bytes)> = Vec::new();
@@ -479,6 +480,9 @@ async fn a_database_restart_is_503_meanwhile_and_loses_nothing() {
                 if status == StatusCode::OK && path.starts_with("/96x64") {
                     acknowledged.push((id, body));
                 }
+                if status == StatusCode::SERVICE_UNAVAILABLE {
+                    felt.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
                 answers.push((path, status, retry_after));
                 tokio::time::sleep(std::time::Duration::from_millis(5)).await;
             }
@@ -487,8 +491,17 @@ async fn a_database_restart_is_503_meanwhile_and_loses_nothing() {
     };
     tokio::time::sleep(std::time::Duration::from_millis(700)).await;
     postgres.run("postgres_stop");
-    // Longer than a request waits for a connection (2 s), so some are answered 503.
-    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    // Down until the load has been answered 503 (a request waits up to 2 s for a connection first),
+    // however slowly this machine gets there.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while felt.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no request was answered 503 while the database was down"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     postgres.run("postgres_resume");
     // Recovered without a restart: new images are made again.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
