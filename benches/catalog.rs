@@ -120,6 +120,7 @@ fn queries() -> Vec<(&'static str, PageQuery<'static>)> {
         after: None,
         search,
         model,
+        kind: None,
     };
     vec![
         ("newest page", page(None, None)),

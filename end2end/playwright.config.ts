@@ -18,6 +18,7 @@ const server = (listen: string, dataDir: string, extra: Record<string, string> =
     PIXZOO_SECURITY__REQUESTS_PER_SECOND: "0",
     PIXZOO_SECURITY__GENERATIONS_PER_MINUTE: "0",
     PIXZOO_SECURITY__DERIVATIVES_PER_MINUTE: "0",
+    PIXZOO_SECURITY__UPLOADS_PER_MINUTE: "0",
     ...extra,
   },
 });

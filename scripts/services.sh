@@ -71,8 +71,10 @@ JSON
 		-bucket="$bucket" >"$dir/s3/log" 2>&1 &
 	echo $! >"$dir/s3/pid"
 	local tries=0
-	# Ready when the bucket answers (the S3 port opens before the filer behind it).
-	until curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/$bucket" | grep -q '^[234]'; do
+	# Ready when the bucket lists for its owner (the S3 port opens before the filer behind it, and the
+	# bucket is made a moment later still: anonymous requests are refused either way).
+	until curl -s -o /dev/null -w "%{http_code}" --aws-sigv4 "aws:amz:us-east-1:s3" --user pixzoo:pixzoo-secret \
+		"http://127.0.0.1:$port/$bucket?list-type=2&max-keys=1" | grep -q "^200"; do
 		tries=$((tries + 1))
 		if [ $tries -gt 300 ] || ! kill -0 "$(cat "$dir/s3/pid")" 2>/dev/null; then
 			echo "SeaweedFS did not start; its log:" >&2; tail -20 "$dir/s3/log" >&2; return 1

@@ -740,6 +740,7 @@ async fn jobs_report_progress_outlive_their_callers_and_share_failures() {
             },
             translate: true,
             redo: false,
+            edit: None,
         })
         .unwrap();
     let mut job = engine.submit(plan, std::sync::Arc::new(pixzoo::server::engine::Open));
@@ -919,4 +920,276 @@ async fn a_generation_past_the_deadline_is_a_504() {
         "the deadline, not the provider's 10 s timeout: {message}"
     );
     server.stop().await;
+}
+
+/// A gradient PNG of exactly the size an edit is made at, so what reaches a provider is its pixels.
+fn source_png(width: u32, height: u32) -> Vec<u8> {
+    fakes::png(width, height)
+}
+
+/// White (change) on the left half.
+fn mask_png(width: u32, height: u32) -> Vec<u8> {
+    let image = image::GrayImage::from_fn(width, height, |x, _| {
+        image::Luma([if x < width / 2 { 255 } else { 0 }])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+/// Uploads through the engine (the HTTP face of uploads is tests/edits.rs) and answers the id.
+async fn upload(server: &TestServer, bytes: Vec<u8>) -> String {
+    server
+        .state
+        .engine
+        .upload(bytes.into(), None, &pixzoo::server::engine::Open)
+        .await
+        .unwrap()
+        .record
+        .id
+}
+
+/// Makes `path` and checks the image stored is an edit of `source` (with `mask`).
+async fn edited(server: &TestServer, path: &str, source: &str, mask: Option<&str>) -> ImageRecord {
+    let (response, record) = get_image(server, path).await;
+    let status = response.status();
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{path}: {}",
+        response.text().await.unwrap()
+    );
+    let record = record.unwrap();
+    assert_eq!(record.kind, pixzoo::domain::kind::ImageKind::Edit);
+    assert_eq!(record.source_id.as_deref(), Some(source));
+    assert_eq!(record.mask_id.as_deref(), mask);
+    record
+}
+
+#[tokio::test]
+async fn cloudflare_edits_send_byte_arrays_and_inpainting_sends_the_mask() {
+    let fake = fakes::cloudflare::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server =
+        TestServer::with_config(with_cloudflare(dir.path(), &fake.base, &["acc-ok"])).await;
+    let (source_bytes, mask_bytes) = (source_png(256, 256), mask_png(256, 256));
+    let source = upload(&server, source_bytes.clone()).await;
+    let mask = upload(&server, mask_bytes.clone()).await;
+
+    // No model named: the first that can edit.
+    let record = edited(
+        &server,
+        &format!("/256x256/a-watercolour?image={source}&strength=0.4"),
+        &source,
+        None,
+    )
+    .await;
+    assert_eq!(record.model, "SD-1.5-Img2Img-CF");
+    assert_eq!(
+        fake.calls
+            .count("model:@cf/runwayml/stable-diffusion-v1-5-img2img"),
+        1
+    );
+    assert_eq!(
+        fake.calls
+            .count(&format!("image:{}", fakes::pixels_hash(&source_bytes))),
+        1,
+        "the source arrived intact"
+    );
+    assert_eq!(fake.calls.count("strength:0.4"), 1);
+
+    let record = edited(
+        &server,
+        &format!("/256x256/a-red-door?image={source}&mask={mask}"),
+        &source,
+        Some(&mask),
+    )
+    .await;
+    assert_eq!(record.model, "SD-1.5-Inpainting-CF");
+    assert_eq!(
+        fake.calls
+            .count(&format!("mask:{}", fakes::mask_hash(&mask_bytes))),
+        1,
+        "the mask arrived intact"
+    );
+
+    // A model that cannot edit is refused, naming those that can; Cloudflare's own errors come through.
+    let (status, message, _) = failure(
+        &server,
+        &format!("/256x256/a-cat?image={source}&model=DS-8-CF"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        message.contains("`DS-8-CF` cannot edit an image") && message.contains("SD-1.5-Img2Img-CF"),
+        "{message}"
+    );
+    let (status, message, _) =
+        failure(&server, &format!("/256x256/bad-request?image={source}")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message.contains("prompt must be shorter"), "{message}");
+    server.stop().await;
+    assert_logs_clean();
+}
+
+#[tokio::test]
+async fn a1111_edits_through_img2img_with_init_images_and_a_mask() {
+    let fake = fakes::a1111::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = base_config(dir.path());
+    config.providers.a1111.base_url = fake.base.clone();
+    let server = TestServer::with_config(config).await;
+    let (source_bytes, mask_bytes) = (source_png(128, 128), mask_png(128, 128));
+    let source = upload(&server, source_bytes.clone()).await;
+    let mask = upload(&server, mask_bytes.clone()).await;
+
+    edited(
+        &server,
+        &format!("/128x128/an-oil-painting?image={source}&model=a1111"),
+        &source,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (fake.calls.count("img2img"), fake.calls.count("txt2img")),
+        (1, 0)
+    );
+    assert_eq!(
+        fake.calls
+            .count(&format!("image:{}", fakes::pixels_hash(&source_bytes))),
+        1
+    );
+    assert_eq!(fake.calls.count("strength:0.75"), 1, "the default strength");
+    edited(
+        &server,
+        &format!("/128x128/a-moon?image={source}&mask={mask}&model=a1111"),
+        &source,
+        Some(&mask),
+    )
+    .await;
+    assert_eq!(
+        fake.calls
+            .count(&format!("mask:{}", fakes::mask_hash(&mask_bytes))),
+        1
+    );
+    assert_eq!(fake.calls.count("invert:0"), 1, "white is repainted");
+    let (status, message, _) = failure(
+        &server,
+        &format!("/128x128/garbage?image={source}&model=a1111"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{message}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn openai_edits_post_multipart_with_the_mask_as_transparency() {
+    let fake = fakes::openai::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = base_config(dir.path());
+    config.providers.openai.api_key = Secret::new(fakes::openai::KEY);
+    config.providers.openai.base_url = fake.base.clone();
+    let server = TestServer::with_config(config).await;
+    let (source_bytes, mask_bytes) = (source_png(1024, 1024), mask_png(1024, 1024));
+    let source = upload(&server, source_bytes.clone()).await;
+    let mask = upload(&server, mask_bytes.clone()).await;
+
+    edited(
+        &server,
+        &format!("/1024x1024/a-hat?image={source}&mask={mask}&model=gpt-image-1"),
+        &source,
+        Some(&mask),
+    )
+    .await;
+    assert_eq!(fake.calls.count("edits"), 1);
+    assert_eq!(fake.calls.count("field:image[]"), 1);
+    assert_eq!(
+        fake.calls
+            .count(&format!("image:{}", fakes::pixels_hash(&source_bytes))),
+        1
+    );
+    assert_eq!(
+        fake.calls
+            .count(&format!("mask:{}", fakes::mask_hash(&mask_bytes))),
+        1,
+        "transparent exactly where ours is white"
+    );
+    edited(
+        &server,
+        &format!("/1024x1024/a-scarf?image={source}&model=dall-e-2"),
+        &source,
+        None,
+    )
+    .await;
+    assert_eq!(fake.calls.count("field:image"), 1);
+    let (status, message, _) = failure(
+        &server,
+        &format!("/1024x1024/policy?image={source}&model=gpt-image-1"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message.contains("safety system"), "{message}");
+    let (status, message, _) = failure(
+        &server,
+        &format!("/1024x1024/a-hat?image={source}&model=dall-e-3"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message.contains("gpt-image-1, dall-e-2"), "{message}");
+    server.stop().await;
+    assert_logs_clean();
+}
+
+#[tokio::test]
+async fn replicate_edits_send_data_uris_to_kontext_and_to_inpainting() {
+    let fake = fakes::replicate::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::with_config(with_replicate(dir.path(), &fake.base)).await;
+    let (source_bytes, mask_bytes) = (source_png(1024, 1024), mask_png(1024, 1024));
+    let source = upload(&server, source_bytes.clone()).await;
+    let mask = upload(&server, mask_bytes.clone()).await;
+
+    let record = edited(
+        &server,
+        &format!("/1024x1024/make-it-night?image={source}"),
+        &source,
+        None,
+    )
+    .await;
+    assert_eq!(record.model, "flux-kontext-pro");
+    assert_eq!(
+        fake.calls.count("model:black-forest-labs/flux-kontext-pro"),
+        1
+    );
+    assert_eq!(
+        fake.calls
+            .count(&format!("image:{}", fakes::pixels_hash(&source_bytes))),
+        1
+    );
+    assert_eq!(fake.calls.count("aspect_ratio:match_input_image"), 1);
+
+    let record = edited(
+        &server,
+        &format!("/1024x1024/a-window?image={source}&mask={mask}"),
+        &source,
+        Some(&mask),
+    )
+    .await;
+    assert_eq!(record.model, "sd-inpainting");
+    assert_eq!(
+        fake.calls
+            .count("model:stability-ai/stable-diffusion-inpainting"),
+        1
+    );
+    assert_eq!(fake.calls.count("prompt_strength:0.75"), 1);
+    assert_eq!(
+        fake.calls
+            .count(&format!("mask:{}", fakes::mask_hash(&mask_bytes))),
+        1
+    );
+    let (status, message, _) = failure(&server, &format!("/1024x1024/nsfw?image={source}")).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert!(message.contains("NSFW"), "{message}");
+    server.stop().await;
+    assert_logs_clean();
 }

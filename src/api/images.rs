@@ -3,10 +3,13 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::kind::ImageKind;
+
 /// One stored image, as listed on the home page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageSummary {
     pub id: String,
+    pub kind: ImageKind,
     pub prompt: String,
     pub model: String,
     pub width: u32,
@@ -24,11 +27,13 @@ pub struct Gallery {
     pub next_cursor: Option<String>,
 }
 
-/// Gallery images, newest first: `search` in the prompts, one `model` (empty: all), after `cursor`.
+/// Gallery images, newest first: `search` in the prompts, one `model` and one `kind` (`generated`,
+/// `upload`, `edit`; empty: all), after `cursor`.
 #[server(prefix = "/sfn", endpoint = "gallery_page")]
 pub async fn gallery_page(
     search: String,
     model: String,
+    #[server(default)] kind: String,
     cursor: Option<String>,
 ) -> Result<Gallery, ServerFnError> {
     use crate::server::storage::{cursor_after, parse_cursor, PageQuery};
@@ -43,6 +48,7 @@ pub async fn gallery_page(
             after: after.as_ref().map(|(t, id)| (*t, id.as_str())),
             search: Some(search.trim()).filter(|s| !s.is_empty()),
             model: Some(model.as_str()).filter(|m| !m.is_empty()),
+            kind: kind.parse().ok(),
         })
         .await
         .map_err(|err| {
@@ -75,18 +81,41 @@ pub struct ImageDetails {
     pub bytes: u64,
     pub translation: String,
     pub translation_note: Option<String>,
+    pub kind: ImageKind,
+    /// What an edit was made from and with (image ids), and how far it went, in hundredths.
+    pub source_id: Option<String>,
+    pub mask_id: Option<String>,
+    pub strength: Option<u8>,
+    /// The newest images edited from this one.
+    pub edits: Vec<ImageSummary>,
 }
+
+/// How many of an image's edits its page lists.
+pub const EDITS_SHOWN: u32 = 12;
 
 /// One image's details, or `None` when there is no such image.
 #[server(prefix = "/sfn", endpoint = "image_detail")]
 pub async fn image_detail(id: String) -> Result<Option<ImageDetails>, ServerFnError> {
     use crate::server::view::ImageInfo;
     let state = expect_context::<crate::server::state::AppState>();
-    let record = state.engine.record(&id).await.map_err(|err| {
+    let unavailable = |err: crate::server::engine::EngineError| {
         tracing::error!(error = %err, "image detail failed");
         ServerFnError::new("the image catalog is unavailable right now")
-    })?;
-    Ok(record.map(|r| ImageDetails::from(&ImageInfo::from(&r))))
+    };
+    let Some(record) = state.engine.record(&id).await.map_err(unavailable)? else {
+        return Ok(None);
+    };
+    let edits = state
+        .engine
+        .edits_of(&id, EDITS_SHOWN)
+        .await
+        .map_err(unavailable)?;
+    let mut details = ImageDetails::from(&ImageInfo::from(&record));
+    details.edits = edits
+        .iter()
+        .map(|r| ImageSummary::from(&ImageInfo::from(r)))
+        .collect();
+    Ok(Some(details))
 }
 
 /// What became of a request to delete.

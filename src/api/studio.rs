@@ -21,10 +21,11 @@ pub enum FormProblem {
     Busy,
     Refused,
     Failed,
+    Image,
 }
 
 impl FormProblem {
-    const ALL: [FormProblem; 10] = [
+    const ALL: [FormProblem; 11] = [
         FormProblem::SignIn,
         FormProblem::Prompt,
         FormProblem::Size,
@@ -35,6 +36,7 @@ impl FormProblem {
         FormProblem::Busy,
         FormProblem::Refused,
         FormProblem::Failed,
+        FormProblem::Image,
     ];
 
     pub fn code(self) -> &'static str {
@@ -49,6 +51,7 @@ impl FormProblem {
             FormProblem::Busy => "busy",
             FormProblem::Refused => "refused",
             FormProblem::Failed => "failed",
+            FormProblem::Image => "image",
         }
     }
 
@@ -80,6 +83,7 @@ impl FormProblem {
             FormProblem::Busy => "The server is busy; try again shortly.",
             FormProblem::Refused => "This server does not allow that request.",
             FormProblem::Failed => "The image could not be made; try again, or pick another model.",
+            FormProblem::Image => "Choose a PNG, JPEG or WebP image to edit, within this server's size limits.",
         }
     }
 }
@@ -111,6 +115,19 @@ pub struct ModelOption {
     pub negative_prompt: bool,
     pub seed: bool,
     pub default: bool,
+    /// What it can be asked: `generate`, `edit`, `inpaint`, `variations`.
+    pub capabilities: Vec<String>,
+}
+
+impl ModelOption {
+    pub fn can(&self, capability: &str) -> bool {
+        self.capabilities.iter().any(|c| c == capability)
+    }
+
+    /// Offered in the studio's Edit mode: it edits a source, with a mask or without.
+    pub fn edits(&self) -> bool {
+        self.can("edit") || self.can("inpaint")
+    }
 }
 
 /// The prompt form's values.
@@ -118,12 +135,21 @@ pub struct ModelOption {
 pub struct GenerateForm {
     pub prompt: String,
     pub model: String,
+    /// 0 × 0 with a `source`: the source's size.
     pub width: u32,
     pub height: u32,
     pub steps: Option<u32>,
     pub seed: Option<u32>,
     pub negative_prompt: Option<String>,
     pub translate: bool,
+    /// Edit mode: the stored image to change (an upload or any other), the mask painted on it (also
+    /// uploaded first), and how far to go, in hundredths.
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub mask: Option<String>,
+    #[serde(default)]
+    pub strength: Option<u8>,
 }
 
 /// A finished image, with everything the result card shows.
@@ -146,6 +172,8 @@ pub struct GeneratedImage {
     /// The same image by URL, `/{W}x{H}/{slug}?model=…&seed=…`.
     pub placeholder_url: String,
     pub cached: bool,
+    /// An edit's source, for the before/after view.
+    pub source_url: Option<String>,
 }
 
 /// A generation as the studio polls it.

@@ -19,6 +19,8 @@ use crate::server::state::AppState;
 pub enum Action {
     /// Start new generations (provider calls cost money).
     Generate,
+    /// Store an image someone sent (uploads take disk, and are the sources of paid edits).
+    Upload,
     /// Delete an image.
     Delete,
     /// Sign a URL, which lets whoever holds it generate. Only with a key set.

@@ -33,6 +33,8 @@ pub enum ApiError {
     HeadersTooLarge(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("{message}")]
     RateLimited {
         message: String,
@@ -60,6 +62,7 @@ impl ApiError {
             ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::GatewayTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
@@ -75,6 +78,8 @@ impl From<&EngineError> for ApiError {
             EngineError::UnknownModel(err) => ApiError::NotFound(err.to_string()),
             EngineError::BadRequest(message) => ApiError::BadRequest(message.clone()),
             EngineError::EmptyPrompt => ApiError::BadRequest(err.to_string()),
+            EngineError::TooLarge(message) => ApiError::PayloadTooLarge(message.clone()),
+            EngineError::Unsupported(message) => ApiError::UnsupportedMediaType(message.clone()),
             EngineError::Deadline(_) => ApiError::GatewayTimeout(err.to_string()),
             EngineError::Busy => ApiError::Busy(err.to_string()),
             EngineError::Forbidden(message) => ApiError::Forbidden(message.clone()),

@@ -104,6 +104,10 @@ pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
                 max_pixels: config.limits.max_derivative_pixels,
                 max_upscale: config.limits.max_upscale,
             },
+            upload_limits: engine::upload::Limits {
+                max_bytes: config.limits.max_upload_bytes,
+                max_pixels: config.limits.max_upload_pixels,
+            },
             models,
             providers: configured.providers,
             prompts,
@@ -117,6 +121,7 @@ pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
         bundle,
         engine,
         limits: config.limits.url_limits(),
+        max_upload_bytes: config.limits.max_upload_bytes,
         api_key: config.auth.api_key.clone(),
         public_url: config.server.public_url.clone(),
         sessions: catalog.clone(),

@@ -37,6 +37,8 @@ pub struct Shared {
     pub leptos_options: LeptosOptions,
     pub engine: Engine,
     pub limits: UrlLimits,
+    /// `limits.max_upload_bytes`, for the bodies that carry uploads.
+    pub max_upload_bytes: usize,
     pub api_key: Secret,
     /// `server.public_url`, for absolute URLs in API answers.
     pub public_url: String,

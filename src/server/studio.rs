@@ -3,7 +3,7 @@
 
 use crate::api::studio::{FormProblem, GenerateForm, ModelOption, SizePreset, StepsRange};
 use crate::server::config::Sizes;
-use crate::server::engine::{intake, EngineError, GenerateRequest, Plan, Seed};
+use crate::server::engine::{intake, Admission, EngineError, GenerateRequest, Plan, Seed, Source};
 use crate::server::error::user_message;
 use crate::server::guard::{Client, Signature};
 use crate::server::state::AppState;
@@ -55,6 +55,11 @@ pub fn model_options(state: &AppState) -> Vec<ModelOption> {
             negative_prompt: m.negative_prompt,
             seed: m.seed,
             default: m.id == models.default_id(),
+            capabilities: m
+                .capabilities
+                .iter()
+                .map(|c| c.as_str().to_owned())
+                .collect(),
         })
         .collect()
 }
@@ -66,24 +71,51 @@ pub async fn start(
     form: GenerateForm,
     client: Client,
 ) -> Result<String, Problem> {
-    let (plan, size) = plan(state, form)?;
     let admission = state.guard.ticket(client, Signature::NotRequired);
+    let (plan, size) = plan(state, form, admission.as_ref()).await?;
     let job = state.engine.submit(plan, admission);
     Ok(state.studio.track(job, size).await)
 }
 
 /// The engine's plan for a studio form, and the size asked for. Without a fixed seed every press of
-/// Generate makes a new image, and the result card names the seed that made it.
-pub fn plan(state: &AppState, form: GenerateForm) -> Result<(Plan, Size), Problem> {
+/// Generate makes a new image, and the result card names the seed that made it. An edit's source and
+/// mask are stored images (the studio uploads them first); its prompt may be empty (a variation).
+pub async fn plan(
+    state: &AppState,
+    form: GenerateForm,
+    admission: &dyn Admission,
+) -> Result<(Plan, Size), Problem> {
     // Checked in the order the form shows them.
-    let prompt = intake::prompt(&form.prompt).map_err(|e| Problem::of(&e))?;
+    let edit = match form.source {
+        Some(source) => Some(
+            state
+                .engine
+                .edit(
+                    Source::Id(source),
+                    form.mask.map(Source::Id),
+                    form.strength.map(|s| s.min(100)),
+                    admission,
+                )
+                .await
+                .map_err(|e| Problem::of(&e))?,
+        ),
+        None => None,
+    };
+    let prompt = match &edit {
+        Some(_) => form.prompt.trim().to_owned(),
+        None => intake::prompt(&form.prompt).map_err(|e| Problem::of(&e))?,
+    };
     let size =
-        parse_size(&format!("{}x{}", form.width, form.height), &state.limits).map_err(|e| {
-            Problem {
-                code: FormProblem::Size,
-                message: format!("Size: {e}."),
-            }
-        })?;
+        match &edit {
+            // The Edit form asks for the source's size with 0 × 0.
+            Some(edit) if form.width == 0 || form.height == 0 => edit.source_size(),
+            _ => parse_size(&format!("{}x{}", form.width, form.height), &state.limits).map_err(
+                |e| Problem {
+                    code: FormProblem::Size,
+                    message: format!("Size: {e}."),
+                },
+            )?,
+        };
     let plan = state
         .engine
         .plan(GenerateRequest {
@@ -95,6 +127,7 @@ pub fn plan(state: &AppState, form: GenerateForm) -> Result<(Plan, Size), Proble
             size,
             translate: form.translate,
             redo: false,
+            edit,
         })
         .map_err(|e| Problem::of(&e))?;
     Ok((plan, size))
@@ -114,6 +147,7 @@ impl Problem {
             EngineError::EmptyPrompt => FormProblem::Prompt,
             EngineError::UnknownModel(_) => FormProblem::Model,
             EngineError::BadRequest(_) => FormProblem::Settings,
+            EngineError::TooLarge(_) | EngineError::Unsupported(_) => FormProblem::Image,
             EngineError::Limited { .. } => FormProblem::Limited,
             EngineError::Busy => FormProblem::Busy,
             EngineError::Forbidden(_) => FormProblem::Refused,

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use crate::api::images::{ImageDetails, ImageSummary};
 use crate::api::studio::GeneratedImage;
+use crate::domain::kind::ImageKind;
 use crate::server::clock::rfc3339;
 use crate::server::engine::{CacheStatus, Generated};
 use crate::server::storage::ImageRecord;
@@ -15,7 +16,7 @@ use crate::urls::image::image_path;
 use crate::urls::placeholder::{placeholder_path, Size};
 
 /// A catalog entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct ImageInfo {
     pub id: String,
     pub url: String,
@@ -34,6 +35,13 @@ pub struct ImageInfo {
     pub created_at: String,
     pub translation: String,
     pub translation_note: Option<String>,
+    /// generated, upload or edit.
+    pub kind: ImageKind,
+    /// The image an edit was made from, and the mask it was made with.
+    pub source_id: Option<String>,
+    pub mask_id: Option<String>,
+    /// How far an edit went from its source, 0 to 1.
+    pub strength: Option<f64>,
 }
 
 impl From<&ImageRecord> for ImageInfo {
@@ -55,6 +63,10 @@ impl From<&ImageRecord> for ImageInfo {
             created_at: rfc3339(r.created_at),
             translation: r.translation.as_str().into(),
             translation_note: r.translation_note.clone(),
+            kind: r.kind,
+            source_id: r.source_id.clone(),
+            mask_id: r.mask_id.clone(),
+            strength: r.strength.map(|s| f64::from(s) / 100.0),
         }
     }
 }
@@ -63,6 +75,7 @@ impl From<&ImageInfo> for ImageSummary {
     fn from(v: &ImageInfo) -> Self {
         Self {
             id: v.id.clone(),
+            kind: v.kind,
             prompt: v.prompt.clone(),
             model: v.model.clone(),
             width: v.width,
@@ -86,6 +99,11 @@ impl From<&ImageInfo> for ImageDetails {
             bytes: v.bytes,
             translation: v.translation.clone(),
             translation_note: v.translation_note.clone(),
+            kind: v.kind,
+            source_id: v.source_id.clone(),
+            mask_id: v.mask_id.clone(),
+            strength: v.strength.map(|s| (s * 100.0).round() as u8),
+            edits: Vec::new(),
         }
     }
 }
@@ -94,13 +112,24 @@ impl From<&ImageInfo> for ImageDetails {
 /// again (`/{W}x{H}/{slug}?model=…&seed=…`).
 pub fn generated_image(generated: &Generated, size: Size) -> GeneratedImage {
     let v = ImageInfo::from(&generated.record);
+    let edit = match (&v.source_id, v.strength) {
+        (Some(source), Some(strength)) => {
+            let mut query = format!("&image={source}&strength={strength}");
+            if let Some(mask) = &v.mask_id {
+                query.push_str(&format!("&mask={mask}"));
+            }
+            query
+        }
+        _ => String::new(),
+    };
     GeneratedImage {
         placeholder_url: format!(
-            "{}?model={}&seed={}",
+            "{}?model={}&seed={}{edit}",
             placeholder_path(size, &v.prompt),
             v.model,
             v.seed
         ),
+        source_url: v.source_id.as_deref().map(image_path),
         cached: generated.cache == CacheStatus::Hit,
         extension: generated.record.format.extension().into(),
         translation: v.translation,

@@ -1,10 +1,13 @@
-//! `/gallery/{id}`: one image with everything known about it, and the URL builder for it.
+//! `/gallery/{id}`: one image with everything known about it (what it was edited from, and its edits),
+//! and the URL builder for it.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::images::{delete_image, image_detail, Deleted, ImageDetails};
+use crate::domain::kind::ImageKind;
+use crate::ui::gallery::Thumb;
 use crate::ui::url_builder::UrlBuilder;
 
 #[component]
@@ -121,12 +124,56 @@ fn Details(image: ImageDetails) -> impl IntoView {
         ),
         ("Created", s.created_at.clone()),
     ];
+    let rows: Vec<_> = match s.kind {
+        // An upload has no prompt, model or seed of its own.
+        ImageKind::Upload => rows
+            .into_iter()
+            .filter(|(term, _)| matches!(*term, "Size" | "Created"))
+            .collect(),
+        _ => rows,
+    };
+    let title = match (s.kind, s.prompt.is_empty()) {
+        (ImageKind::Upload, true) => "Uploaded image".to_owned(),
+        (ImageKind::Edit, true) => "A variation".to_owned(),
+        _ => s.prompt.clone(),
+    };
+    let lineage = image.source_id.clone().map(|source| {
+        let strength = image
+            .strength
+            .map(|s| format!(" at strength {}.{:02}", s / 100, s % 100))
+            .unwrap_or_default();
+        let masked = if image.mask_id.is_some() { ", inside a painted mask" } else { "" };
+        view! {
+            <p data-testid="edited-from" class="mt-2 text-sm">
+                "Edited from "
+                <a href=format!("/gallery/{source}") class="text-violet-700 underline dark:text-violet-300">"this image"</a>
+                {format!("{strength}{masked}.")}
+            </p>
+        }
+    });
+    let edits = (!image.edits.is_empty()).then(|| {
+        let edits = image.edits.clone();
+        view! {
+            <section aria-labelledby="edits-title" class="mt-8">
+                <h2 id="edits-title" class="text-lg font-semibold">"Edits of this image"</h2>
+                <ul data-testid="edits" class="mt-3 grid grid-cols-2 gap-4 sm:grid-cols-3 lg:grid-cols-4">
+                    {edits.into_iter().map(|image| view! { <Thumb image /> }).collect_view()}
+                </ul>
+            </section>
+        }
+    });
+    let rerun = (s.kind != ImageKind::Upload).then(|| {
+        view! {
+            <a href=rerun_link(&image) class=BUTTON>"Re-run in the studio"</a>
+        }
+    });
     view! {
-        <Title text=format!("{} · Pixzoo", s.prompt) />
+        <Title text=format!("{title} · Pixzoo") />
         <div class="mt-4 grid gap-6 md:grid-cols-[minmax(0,3fr)_minmax(0,2fr)]">
-            <img src=s.url.clone() alt=s.prompt.clone() width=s.width height=s.height class="h-auto w-full rounded-xl bg-stone-200 dark:bg-stone-800" />
+            <img src=s.url.clone() alt=title.clone() width=s.width height=s.height class="h-auto w-full rounded-xl bg-stone-200 dark:bg-stone-800" />
             <div>
-                <h1 class="text-2xl font-bold">{s.prompt.clone()}</h1>
+                <h1 class="text-2xl font-bold">{title.clone()}</h1>
+                {lineage}
                 <dl data-testid="details" class="mt-4 grid grid-cols-[auto_1fr] gap-x-4 gap-y-2 text-sm">
                     {rows.into_iter().map(|(term, value)| view! {
                         <dt class="font-medium text-stone-500 dark:text-stone-400">{term}</dt>
@@ -135,11 +182,13 @@ fn Details(image: ImageDetails) -> impl IntoView {
                 </dl>
                 <div class="mt-4 flex flex-wrap gap-2">
                     <a href=s.url.clone() rel="external" target="_blank" class=BUTTON>"Open full size"</a>
-                    <a href=rerun_link(&image) class=BUTTON>"Re-run in the studio"</a>
+                    {rerun}
+                    <a href=format!("/?source={}", s.id) class=BUTTON>"Edit this image"</a>
                     <DeleteButton id=s.id.clone() />
                 </div>
             </div>
         </div>
+        {edits}
         <div class="mt-8"><UrlBuilder id=s.id.clone() /></div>
     }
 }

@@ -1,10 +1,12 @@
-//! `/gallery`: everything generated, newest first, with search, a model filter and paging; thumbnails
+//! `/gallery`: every image (generated, uploaded, edited), newest first, with search, model and kind
+//! filters and paging; thumbnails
 //! come through transform URLs at the size shown.
 
 use leptos::prelude::*;
 
 use crate::api::images::{gallery_page, Gallery, ImageSummary};
 use crate::api::studio::studio_setup;
+use crate::domain::kind::ImageKind;
 use crate::urls::image::derivative_path;
 
 /// Thumbnail URLs for `srcset`: the browser picks the width it needs for the card. WebP rather than
@@ -29,16 +31,27 @@ pub const GRID_SIZES: &str =
 pub fn GalleryPage() -> impl IntoView {
     let search = RwSignal::new(String::new());
     let model = RwSignal::new(String::new());
-    let applied = RwSignal::new((String::new(), String::new()));
+    let kind = RwSignal::new(String::new());
+    let applied = RwSignal::new(Filter::default());
+    let apply = move || {
+        applied.set(Filter {
+            search: search.get_untracked(),
+            model: model.get_untracked(),
+            kind: kind.get_untracked(),
+        })
+    };
     let setup = Resource::new(|| (), |_| studio_setup());
-    let first = Resource::new(move || applied.get(), |(q, m)| gallery_page(q, m, None));
+    let first = Resource::new(
+        move || applied.get(),
+        |f| gallery_page(f.search, f.model, f.kind, None),
+    );
 
     view! {
         <main class="mx-auto max-w-6xl px-4 py-8 sm:px-6">
             <h1 class="text-3xl font-bold">"Gallery"</h1>
             <form role="search" class="mt-4 flex flex-wrap items-end gap-3" on:submit=move |ev| {
                 ev.prevent_default();
-                applied.set((search.get_untracked(), model.get_untracked()));
+                apply();
             }>
                 <label class="text-sm font-medium">"Search prompts"
                     <input type="search" name="q" class="mt-1 block rounded-lg border border-stone-300 bg-white px-3 py-2 dark:border-stone-700 dark:bg-stone-900"
@@ -55,7 +68,7 @@ pub fn GalleryPage() -> impl IntoView {
                                 <select name="model" class="mt-1 block rounded-lg border border-stone-300 bg-white px-3 py-2 dark:border-stone-700 dark:bg-stone-900"
                                     on:change=move |ev| {
                                         model.set(event_target_value(&ev));
-                                        applied.set((search.get_untracked(), model.get_untracked()));
+                                        apply();
                                     }>
                                     <option value="">"All models"</option>
                                     {options}
@@ -64,6 +77,16 @@ pub fn GalleryPage() -> impl IntoView {
                         }
                     })}
                 </Transition>
+                <label class="text-sm font-medium">"Kind"
+                    <select name="kind" class="mt-1 block rounded-lg border border-stone-300 bg-white px-3 py-2 dark:border-stone-700 dark:bg-stone-900"
+                        on:change=move |ev| {
+                            kind.set(event_target_value(&ev));
+                            apply();
+                        }>
+                        <option value="">"All kinds"</option>
+                        {ImageKind::ALL.into_iter().map(|k| view! { <option value=k.as_str()>{k.label()}</option> }).collect_view()}
+                    </select>
+                </label>
                 <button type="submit" class="rounded-lg bg-violet-600 px-4 py-2 font-semibold text-white hover:bg-violet-700">"Search"</button>
             </form>
             <Transition fallback=|| view! { <p class="mt-6 text-stone-500">"Loading images…"</p> }>
@@ -78,9 +101,17 @@ pub fn GalleryPage() -> impl IntoView {
     }
 }
 
+/// What the gallery shows: words in the prompts, a model, a kind (empty: any).
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Filter {
+    search: String,
+    model: String,
+    kind: String,
+}
+
 /// The first page as rendered, plus the pages "Load more" appends; a new search makes a new grid.
 #[component]
-fn Grid(first: Gallery, filter: (String, String)) -> impl IntoView {
+fn Grid(first: Gallery, filter: Filter) -> impl IntoView {
     let more = RwSignal::new(Vec::<ImageSummary>::new());
     let cursor = RwSignal::new(first.next_cursor.clone());
     let loading = RwSignal::new(false);
@@ -88,10 +119,10 @@ fn Grid(first: Gallery, filter: (String, String)) -> impl IntoView {
         let Some(next) = cursor.get_untracked() else {
             return;
         };
-        let (q, m) = filter.clone();
+        let f = filter.clone();
         loading.set(true);
         leptos::task::spawn_local(async move {
-            if let Ok(page) = gallery_page(q, m, Some(next)).await {
+            if let Ok(page) = gallery_page(f.search, f.model, f.kind, Some(next)).await {
                 more.update(|images| images.extend(page.images));
                 cursor.set(page.next_cursor);
             }

@@ -15,7 +15,7 @@ pub fn HomePage() -> impl IntoView {
     // The gallery's first page: the newest images.
     let images = Resource::new(
         move || generated.get(),
-        |_| gallery_page(String::new(), String::new(), None),
+        |_| gallery_page(String::new(), String::new(), String::new(), None),
     );
     let setup = Resource::new(|| (), |_| studio_setup());
 

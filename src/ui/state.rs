@@ -7,8 +7,24 @@ use leptos_router::params::ParamsMap;
 
 use crate::api::studio::{FormProblem, GenerateForm, JobView};
 
+/// Which of the studio's two forms is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// An image from a prompt.
+    Generate,
+    /// A stored or uploaded image changed as a prompt says.
+    Edit,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct StudioState {
+    pub mode: RwSignal<Mode>,
+    /// Edit mode: the stored image to change (uploaded first when it came from this computer).
+    pub source: RwSignal<Option<String>>,
+    /// Edit mode: how far from the source, in hundredths.
+    pub strength: RwSignal<u8>,
+    /// Edit mode: what is painted, as a PNG data URL (`None`: nothing, so the whole image changes).
+    pub mask: RwSignal<Option<String>>,
     pub prompt: RwSignal<String>,
     /// Empty until the user picks one: the catalog's default model.
     pub model_id: RwSignal<String>,
@@ -21,6 +37,8 @@ pub struct StudioState {
     pub negative: RwSignal<String>,
     pub translate: RwSignal<bool>,
 
+    /// A file or a mask is on its way to the server.
+    pub uploading: RwSignal<bool>,
     pub job: RwSignal<Option<JobView>>,
     pub problem: RwSignal<Option<String>>,
     pub running: RwSignal<bool>,
@@ -35,6 +53,10 @@ pub struct StudioState {
 impl StudioState {
     fn new() -> Self {
         Self {
+            mode: RwSignal::new(Mode::Generate),
+            source: RwSignal::new(None),
+            strength: RwSignal::new(75),
+            mask: RwSignal::new(None),
             prompt: RwSignal::new(String::new()),
             model_id: RwSignal::new(String::new()),
             width: RwSignal::new(1024),
@@ -44,6 +66,7 @@ impl StudioState {
             seed: RwSignal::new(42),
             negative: RwSignal::new(String::new()),
             translate: RwSignal::new(true),
+            uploading: RwSignal::new(false),
             job: RwSignal::new(None),
             problem: RwSignal::new(None),
             running: RwSignal::new(false),
@@ -55,8 +78,32 @@ impl StudioState {
     }
 
     /// Fills the form from `/?prompt=…&model=…&width=…` (an image page's "Re-run", or the form coming
-    /// back from a post without JavaScript with `error=…`). Does nothing without a prompt.
+    /// back from a post without JavaScript with `error=…`), and picks the mode: `mode=edit`, or
+    /// `source={id}` (an image page's "Edit this image"). Leaves the form alone without either.
     pub fn apply_query(&self, query: &ParamsMap) {
+        let source = query.get("source").filter(|id| is_image_id(id));
+        if source.is_some() || query.get("mode").as_deref() == Some("edit") {
+            self.mode.set(Mode::Edit);
+            if source.is_some() && source != self.source.get_untracked() {
+                self.source.set(source);
+                self.mask.set(None);
+            }
+        } else if query.get("prompt").is_some() {
+            self.mode.set(Mode::Generate);
+        }
+        if self.mode.get_untracked() == Mode::Edit {
+            self.problem.set(
+                query
+                    .get("error")
+                    .and_then(|code| FormProblem::from_code(&code))
+                    .map(FormProblem::message)
+                    .map(str::to_owned),
+            );
+            if let Some(prompt) = query.get("prompt") {
+                self.prompt.set(prompt);
+            }
+            return;
+        }
         let Some(prompt) = query.get("prompt") else {
             return;
         };
@@ -85,6 +132,22 @@ impl StudioState {
         );
     }
 
+    /// The Edit form as it stands, with the mask's id once it is uploaded. The size is the source's
+    /// (0 × 0 asks for it).
+    pub fn edit_form(&self, mask: Option<String>) -> GenerateForm {
+        GenerateForm {
+            width: 0,
+            height: 0,
+            steps: None,
+            seed: None,
+            negative_prompt: None,
+            source: self.source.get_untracked(),
+            mask,
+            strength: Some(self.strength.get_untracked()),
+            ..self.form()
+        }
+    }
+
     /// The form as it stands.
     pub fn form(&self) -> GenerateForm {
         GenerateForm {
@@ -99,8 +162,16 @@ impl StudioState {
                 .then(|| self.seed.get_untracked()),
             negative_prompt: Some(self.negative.get_untracked()).filter(|n| !n.trim().is_empty()),
             translate: self.translate.get_untracked(),
+            source: None,
+            mask: None,
+            strength: None,
         }
     }
+}
+
+/// Image ids are 32 lowercase hex digits; anything else in a link is not one.
+fn is_image_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// The URL maker's inputs.

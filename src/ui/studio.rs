@@ -1,5 +1,6 @@
-//! The studio's prompt form: model picker, size presets, steps, seed, negative prompt, translation, a
-//! Generate button with live progress, and the result card.
+//! The studio: its Generate form (model picker, size presets, steps, seed, negative prompt,
+//! translation) and its Edit form (`edit.rs`), a button with live progress, and the result card (with
+//! the source beside the result for an edit).
 
 use std::time::Duration;
 
@@ -10,8 +11,9 @@ use crate::api::studio::{
     generation_status, start_generation, Access, GenerateForm, GeneratedImage, ModelOption, Started,
 };
 use crate::domain::stage::Stage;
+use crate::ui::edit::EditForm;
 use crate::ui::sign_in::SignInForm;
-use crate::ui::state::{studio_state, StudioState};
+use crate::ui::state::{studio_state, Mode, StudioState};
 
 const FIELD: &str =
     "mt-1 w-full rounded-lg border border-stone-300 bg-white px-3 py-2 text-base shadow-sm \
@@ -92,20 +94,63 @@ pub fn Studio(models: Vec<ModelOption>, access: Access) -> impl IntoView {
         }
     };
 
+    let tab = move |mode: Mode, label: &'static str, href: &'static str| {
+        view! {
+            <a href=href aria-current=move || (state.mode.get() == mode).then_some("page")
+                on:click=move |_| state.mode.set(mode)
+                class="rounded-md px-3 py-1 text-sm font-medium text-stone-600 hover:bg-stone-100 focus-visible:outline-2 focus-visible:outline-violet-500 aria-[current=page]:bg-violet-600 aria-[current=page]:text-white dark:text-stone-300 dark:hover:bg-stone-800">
+                {label}
+            </a>
+        }
+    };
+    let models = StoredValue::new(models);
     view! {
         <section aria-labelledby="studio-title" class="rounded-2xl border border-stone-200 bg-white p-5 shadow-sm dark:border-stone-800 dark:bg-stone-900">
-            <h2 id="studio-title" class="text-lg font-semibold">"Generate"</h2>
+            <div class="flex flex-wrap items-center justify-between gap-2">
+                <h2 id="studio-title" class="text-lg font-semibold">"Generate"</h2>
+                <nav aria-label="Studio mode" class="flex gap-1 rounded-lg border border-stone-200 p-1 dark:border-stone-800">
+                    {tab(Mode::Generate, "From a prompt", "/")}
+                    {tab(Mode::Edit, "Edit an image", "/?mode=edit")}
+                </nav>
+            </div>
             {(!access.allowed()).then(|| view! { <SignInForm next=here /> })}
             {(access.key_required && access.signed_in).then(|| view! { <SignOut /> })}
-            <StudioForm models />
+            {move || match state.mode.get() {
+                Mode::Generate => view! { <StudioForm models=models.get_value() /> }.into_any(),
+                Mode::Edit => view! { <EditForm models=models.get_value() /> }.into_any(),
+            }}
             {move || state.job.get().and_then(|j| j.result).map(|image| view! { <ResultCard image /> })}
         </section>
     }
 }
 
+/// Where the running job is, in words, with the time it has taken.
+#[component]
+pub fn Progress() -> impl IntoView {
+    let StudioState {
+        job,
+        running,
+        elapsed,
+        ..
+    } = studio_state();
+    view! {
+        <p data-testid="progress" aria-live="polite" class="text-sm text-stone-600 dark:text-stone-400">
+            {move || {
+                let stage = job.get().map(|j| j.stage);
+                match (running.get(), stage) {
+                    (true, Some(stage)) => format!("{}… {}", stage.describe(), seconds(elapsed.get())),
+                    (true, None) => format!("Starting… {}", seconds(elapsed.get())),
+                    (false, Some(Stage::Done)) => format!("Done in {}", seconds(elapsed.get())),
+                    _ => String::new(),
+                }
+            }}
+        </p>
+    }
+}
+
 /// Starts a generation from `form` and follows it until it finishes. The state outlives the page, so
 /// the loop may go on while the user is elsewhere.
-fn generate(form: GenerateForm) {
+pub fn generate(form: GenerateForm) {
     let state = studio_state();
     if state.running.get_untracked() {
         return;
@@ -172,12 +217,12 @@ fn StudioForm(models: Vec<ModelOption>) -> impl IntoView {
         seed,
         negative,
         translate,
-        job,
         problem,
         running,
-        elapsed,
         ..
     } = studio_state();
+    // Edit-only models are offered in Edit mode.
+    let models: Vec<ModelOption> = models.into_iter().filter(|m| m.can("generate")).collect();
     let models = StoredValue::new(models);
     let selected = Memo::new(move |_| {
         let id = model_id.get();
@@ -300,17 +345,7 @@ fn StudioForm(models: Vec<ModelOption>) -> impl IntoView {
                     class="rounded-lg bg-violet-600 px-5 py-2 font-semibold text-white shadow hover:bg-violet-700 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-violet-500 disabled:cursor-wait disabled:opacity-60">
                     "Generate"
                 </button>
-                <p data-testid="progress" aria-live="polite" class="text-sm text-stone-600 dark:text-stone-400">
-                    {move || {
-                        let stage = job.get().map(|j| j.stage);
-                        match (running.get(), stage) {
-                            (true, Some(stage)) => format!("{}… {}", stage.describe(), seconds(elapsed.get())),
-                            (true, None) => format!("Starting… {}", seconds(elapsed.get())),
-                            (false, Some(Stage::Done)) => format!("Done in {}", seconds(elapsed.get())),
-                            _ => String::new(),
-                        }
-                    }}
-                </p>
+                <Progress />
             </div>
             {move || problem.get().map(|problem| view! {
                 <p role="alert" class="rounded-lg bg-red-50 px-3 py-2 text-sm text-red-800 dark:bg-red-950 dark:text-red-200">{problem}</p>
@@ -369,10 +404,21 @@ fn ResultCard(image: GeneratedImage) -> impl IntoView {
         }
     };
     let button = "rounded-lg border border-stone-300 px-3 py-1.5 text-sm hover:bg-stone-100 focus-visible:outline-2 focus-visible:outline-violet-500 dark:border-stone-700 dark:hover:bg-stone-800";
-    view! {
-        <article data-testid="result" class="mt-6 grid gap-4 md:grid-cols-[minmax(0,3fr)_minmax(0,2fr)]">
+    let picture = match image.source_url.clone() {
+        Some(before) => view! {
+            <BeforeAfter before after=image.url.clone() width=image.width height=image.height alt=image.prompt.clone() />
+        }
+        .into_any(),
+        None => view! {
             <img src=image.url.clone() alt=image.prompt.clone() width=image.width height=image.height
                 class="h-auto w-full rounded-xl bg-stone-200 dark:bg-stone-800" />
+        }
+        .into_any(),
+    };
+    let edit_this = format!("/?source={}", image.id);
+    view! {
+        <article data-testid="result" class="mt-6 grid gap-4 md:grid-cols-[minmax(0,3fr)_minmax(0,2fr)]">
+            {picture}
             <div class="space-y-3 text-sm">
                 <div>
                     <h3 class="font-semibold">"Your prompt"</h3>
@@ -396,8 +442,39 @@ fn ResultCard(image: GeneratedImage) -> impl IntoView {
                     <button type="button" class=button on:click=copy(image.placeholder_url.clone())>"Copy URL by prompt"</button>
                     <button type="button" class=button on:click=rerun>"Re-run"</button>
                     <a href=format!("/gallery/{}#builder", image.id) class=button>"Open in URL builder"</a>
+                    <a href=edit_this class=button>"Edit this image"</a>
                 </div>
             </div>
         </article>
+    }
+}
+
+/// An edit's source and result, one over the other: the slider (a range input, so the keyboard moves
+/// it too) shows how much of the source to uncover.
+#[component]
+pub fn BeforeAfter(
+    before: String,
+    after: String,
+    width: u32,
+    height: u32,
+    alt: String,
+) -> impl IntoView {
+    let split = RwSignal::new(50u32);
+    view! {
+        <figure data-testid="before-after" class="relative overflow-hidden rounded-xl bg-stone-200 dark:bg-stone-800">
+            <img src=after alt=alt width=width height=height class="block h-auto w-full" />
+            <img data-testid="before" src=before alt="Before the edit" width=width height=height
+                class="absolute inset-0 h-full w-full object-cover"
+                style=move || format!("clip-path: inset(0 {}% 0 0)", 100 - split.get()) />
+            <div aria-hidden="true" class="pointer-events-none absolute inset-y-0 w-0.5 bg-white shadow"
+                style=move || format!("left: {}%", split.get())></div>
+            <figcaption class="absolute inset-x-3 bottom-3 flex items-center gap-2 rounded-lg bg-black/50 px-3 py-1 text-xs text-white">
+                "Before"
+                <input type="range" min="0" max="100" aria-label="Before and after" class="w-full accent-violet-400"
+                    prop:value=move || split.get().to_string()
+                    on:input=move |ev| if let Ok(v) = event_target_value(&ev).parse() { split.set(v) } />
+                "After"
+            </figcaption>
+        </figure>
     }
 }

@@ -44,7 +44,45 @@ def main(base: str) -> None:
         assert error.body["param"] == "n", error.body
     else:
         raise AssertionError("n=9 must be refused")
+
+    edits_and_variations(client)
     print("openai client: ok")
+
+
+def png(size, colour, mode="RGB") -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, size, colour).save(out, format="PNG")
+    return out.getvalue()
+
+
+def edits_and_variations(client) -> None:
+    source = png((96, 64), (30, 120, 200))
+    # OpenAI's mask: transparent where the image is to change.
+    mask = Image.new("RGBA", (96, 64), (0, 0, 0, 255))
+    mask.paste((0, 0, 0, 0), (0, 0, 48, 64))
+    mask_bytes = io.BytesIO()
+    mask.save(mask_bytes, format="PNG")
+
+    result = client.images.edit(
+        model="builtin",
+        image=("source.png", source, "image/png"),
+        mask=("mask.png", mask_bytes.getvalue(), "image/png"),
+        prompt="a lighthouse at dusk",
+        n=2,
+    )
+    assert len(result.data) == 2, result
+    edited = [decode(base64.b64decode(item.b64_json)) for item in result.data]
+    assert all(image.size == (96, 64) for image in edited), [image.size for image in edited]
+
+    result = client.images.create_variation(image=("source.png", source, "image/png"), size="64x64")
+    assert decode(base64.b64decode(result.data[0].b64_json)).size == (64, 64)
+
+    try:
+        client.images.edit(image=("notes.txt", b"not an image", "text/plain"), prompt="anything")
+    except openai.APIStatusError as error:
+        assert error.status_code == 415 and error.body["param"] == "image", error.body
+    else:
+        raise AssertionError("a file that is not an image must be refused")
 
 
 if __name__ == "__main__":

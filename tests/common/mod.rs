@@ -166,3 +166,36 @@ pub fn events(body: &str) -> (Vec<String>, serde_json::Value) {
     }
     (names, last)
 }
+
+/// A 24x16 JPEG stored sideways: its EXIF orientation (6) says "turn 90° clockwise to view". Its left
+/// third is red, the rest blue, so which way it was turned shows.
+pub fn sideways_jpeg() -> Vec<u8> {
+    let pixels = image::RgbImage::from_fn(24, 16, |x, _| {
+        if x < 8 {
+            image::Rgb([250, 0, 0])
+        } else {
+            image::Rgb([0, 0, 250])
+        }
+    });
+    let mut jpeg = std::io::Cursor::new(Vec::new());
+    pixels
+        .write_to(&mut jpeg, image::ImageFormat::Jpeg)
+        .unwrap();
+    let jpeg = jpeg.into_inner();
+    // An APP1 segment right after SOI holding a big-endian TIFF with one entry: Orientation = 6.
+    let mut tiff = b"MM\0\x2a\0\0\0\x08".to_vec();
+    tiff.extend_from_slice(&1u16.to_be_bytes());
+    tiff.extend_from_slice(&0x0112u16.to_be_bytes());
+    tiff.extend_from_slice(&3u16.to_be_bytes());
+    tiff.extend_from_slice(&1u32.to_be_bytes());
+    tiff.extend_from_slice(&6u16.to_be_bytes());
+    tiff.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend_from_slice(&tiff);
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&((app1.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(&app1);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}

@@ -8,7 +8,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::{b64, png, serve, Calls, Fake, GARBAGE};
+use super::{b64, mask_hash, pixels_hash, png, serve, unb64, Calls, Fake, GARBAGE};
 
 /// The seed the fake reports for requests that ask for a random one (-1).
 pub const RANDOM_SEED: u64 = 3_141_592;
@@ -17,6 +17,7 @@ pub async fn start() -> Fake {
     let calls = Calls::default();
     let router = Router::new()
         .route("/sdapi/v1/txt2img", post(txt2img))
+        .route("/sdapi/v1/img2img", post(img2img))
         .with_state(calls.clone());
     Fake {
         base: serve(router).await,
@@ -24,8 +25,34 @@ pub async fn start() -> Fake {
     }
 }
 
+/// `/sdapi/v1/img2img`: txt2img's fields plus `init_images` (base64), `denoising_strength` and, to
+/// inpaint, `mask` (base64, white = repaint).
+async fn img2img(State(calls): State<Calls>, Json(body): Json<Value>) -> Response {
+    calls.hit("img2img");
+    let Some(init) = body["init_images"][0].as_str() else {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(
+                json!({ "detail": [{ "loc": ["body", "init_images"], "msg": "field required" }] }),
+            ),
+        )
+            .into_response();
+    };
+    calls.hit(&format!("image:{}", pixels_hash(&unb64(init))));
+    calls.hit(&format!("strength:{}", body["denoising_strength"]));
+    if let Some(mask) = body["mask"].as_str() {
+        calls.hit(&format!("mask:{}", mask_hash(&unb64(mask))));
+        calls.hit(&format!("invert:{}", body["inpainting_mask_invert"]));
+    }
+    generate(calls, body).await
+}
+
 async fn txt2img(State(calls): State<Calls>, Json(body): Json<Value>) -> Response {
     calls.hit("txt2img");
+    generate(calls, body).await
+}
+
+async fn generate(_calls: Calls, body: Value) -> Response {
     let prompt = body["prompt"]
         .as_str()
         .unwrap_or_default()

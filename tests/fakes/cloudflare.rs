@@ -9,7 +9,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::{b64, jpeg, png, serve, Calls, Fake, GARBAGE};
+use super::{b64, jpeg, mask_hash, pixels_hash, png, serve, Calls, Fake, GARBAGE};
 
 /// Accounts the fake knows: id, token, and how it behaves.
 pub const ACCOUNTS: &[(&str, &str)] = &[
@@ -157,6 +157,65 @@ async fn run(
         input["width"].as_u64().unwrap_or(1024) as u32,
         input["height"].as_u64().unwrap_or(1024) as u32,
     );
+    // The runwayml img2img and inpainting models: images as arrays of byte values.
+    let bytes_of = |value: &Value| -> Option<Vec<u8>> {
+        value
+            .as_array()?
+            .iter()
+            .map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
+            .collect()
+    };
+    let wants_image = model.contains("img2img") || model.contains("inpainting");
+    match (wants_image, input.get("image")) {
+        (true, None) => {
+            return envelope_error(
+                StatusCode::BAD_REQUEST,
+                5006,
+                "Error: required properties at '/' are 'prompt', 'image'",
+            )
+        }
+        (false, Some(_)) => {
+            return envelope_error(StatusCode::BAD_REQUEST, 5006, "unexpected property 'image'")
+        }
+        (true, Some(image)) => {
+            let Some(image) = bytes_of(image) else {
+                return envelope_error(
+                    StatusCode::BAD_REQUEST,
+                    5006,
+                    "image must be an array of uint8",
+                );
+            };
+            calls.hit(&format!("image:{}", pixels_hash(&image)));
+            if !input["strength"]
+                .as_f64()
+                .is_some_and(|s| (0.0..=1.0).contains(&s))
+            {
+                return envelope_error(
+                    StatusCode::BAD_REQUEST,
+                    5006,
+                    "strength must be between 0 and 1",
+                );
+            }
+            calls.hit(&format!("strength:{}", input["strength"]));
+            match (
+                model.contains("inpainting"),
+                input.get("mask").and_then(bytes_of),
+            ) {
+                (true, Some(mask)) => {
+                    calls.hit(&format!("mask:{}", mask_hash(&mask)));
+                }
+                (true, None) => {
+                    return envelope_error(
+                        StatusCode::BAD_REQUEST,
+                        5006,
+                        "mask is required for inpainting",
+                    )
+                }
+                (false, _) => {}
+            }
+        }
+        (false, None) => {}
+    }
     if input["num_steps"].as_u64().is_some_and(|s| s > 20) {
         return envelope_error(StatusCode::BAD_REQUEST, 5006, "num_steps must be <= 20");
     }

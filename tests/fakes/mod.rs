@@ -75,6 +75,41 @@ pub fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+/// What an edit's source is, as a fake records it: the hash of its RGB pixels, so a test can check
+/// that what it sent arrived intact (the engine sends PNG; this does not depend on its compression).
+pub fn pixels_hash(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let rgb = image::load_from_memory(bytes)
+        .expect("an edit's source decodes")
+        .to_rgb8();
+    hex::encode(sha2::Sha256::digest(rgb.as_raw()))
+}
+
+/// What an edit's mask is, as a fake records it: the hash of its gray levels (white = change).
+pub fn mask_hash(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let gray = image::load_from_memory(bytes)
+        .expect("an edit's mask decodes")
+        .to_luma8();
+    hex::encode(sha2::Sha256::digest(gray.as_raw()))
+}
+
+/// The hash of a mask given the OpenAI way (transparent = change), as [`mask_hash`] of ours.
+pub fn alpha_mask_hash(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let rgba = image::load_from_memory(bytes)
+        .expect("an edit's mask decodes")
+        .to_rgba8();
+    let gray: Vec<u8> = rgba.pixels().map(|p| 255 - p.0[3]).collect();
+    hex::encode(sha2::Sha256::digest(&gray))
+}
+
+pub fn unb64(text: &str) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .expect("valid base64")
+}
+
 /// Bytes that are not an image of any kind.
 pub const GARBAGE: &[u8] = b"<html><body>502 Bad Gateway</body></html>";
 

@@ -24,6 +24,7 @@ pub async fn start() -> Fake {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let router = Router::new()
         .route("/v1/images/generations", post(images))
+        .route("/v1/images/edits", post(edits))
         .route("/v1/chat/completions", post(chat))
         .route(
             "/files/out.png",
@@ -116,6 +117,93 @@ async fn images(State(ctx): State<Ctx>, headers: HeaderMap, Json(body): Json<Val
         json!({ "b64_json": b64(&png(w, h)), "revised_prompt": prompt })
     };
     Json(json!({ "created": 1_700_000_000, "data": [item] })).into_response()
+}
+
+/// `POST /v1/images/edits`: multipart with `image` (or `image[]`), an optional `mask` PNG whose
+/// transparent pixels are the ones to change, `prompt`, `model`, `n`, `size`; `response_format` is
+/// refused for GPT Image models, as OpenAI does.
+async fn edits(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    mut form: axum::extract::Multipart,
+) -> Response {
+    ctx.calls.hit("edits");
+    if !authorised(&headers) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "Incorrect API key provided.",
+            "invalid_request_error",
+            "invalid_api_key",
+        );
+    }
+    let mut texts = std::collections::HashMap::new();
+    let (mut image, mut mask) = (None, None);
+    while let Ok(Some(field)) = form.next_field().await {
+        let name = field.name().unwrap_or_default().to_owned();
+        let bytes = field.bytes().await.unwrap_or_default();
+        match name.as_str() {
+            "image" | "image[]" => {
+                ctx.calls.hit(&format!("field:{name}"));
+                image = Some(bytes);
+            }
+            "mask" => mask = Some(bytes),
+            _ => {
+                texts.insert(name, String::from_utf8_lossy(&bytes).into_owned());
+            }
+        }
+    }
+    let model = texts.get("model").cloned().unwrap_or_default();
+    let Some(image) = image else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Missing required parameter: 'image'.",
+            "invalid_request_error",
+            "missing_required_parameter",
+        );
+    };
+    if model.starts_with("gpt-image") && texts.contains_key("response_format") {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Unknown parameter: 'response_format'.",
+            "invalid_request_error",
+            "unknown_parameter",
+        );
+    }
+    let prompt = texts
+        .get("prompt")
+        .cloned()
+        .unwrap_or_default()
+        .replace(' ', "-");
+    if prompt.contains("policy") {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Your request was rejected as a result of our safety system.",
+            "invalid_request_error",
+            "content_policy_violation",
+        );
+    }
+    ctx.calls
+        .hit(&format!("image:{}", super::pixels_hash(&image)));
+    if let Some(mask) = mask {
+        let decoded = image::load_from_memory(&mask).unwrap();
+        if !decoded.color().has_alpha() {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "Invalid mask: the mask must have an alpha channel.",
+                "invalid_request_error",
+                "invalid_image",
+            );
+        }
+        ctx.calls
+            .hit(&format!("mask:{}", super::alpha_mask_hash(&mask)));
+    }
+    let (w, h) = texts
+        .get("size")
+        .and_then(|s| s.split_once('x'))
+        .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
+        .unwrap_or((1024, 1024));
+    Json(json!({ "created": 1_700_000_000, "data": [{ "b64_json": b64(&png(w, h)) }] }))
+        .into_response()
 }
 
 async fn chat(State(ctx): State<Ctx>, headers: HeaderMap, Json(body): Json<Value>) -> Response {

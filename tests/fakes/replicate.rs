@@ -31,6 +31,7 @@ pub async fn start() -> Fake {
     };
     let router = Router::new()
         .route("/v1/models/{owner}/{name}/predictions", post(create))
+        .route("/v1/predictions", post(create_version))
         .route("/v1/predictions/{id}", get(poll))
         .route("/files/{name}", get(file))
         .with_state(ctx);
@@ -77,11 +78,44 @@ fn prediction(ctx: &Ctx, id: &str, status: &str, output: Value) -> Value {
     })
 }
 
+/// `POST /v1/predictions` with a `version`: a community model's pinned version.
+async fn create_version(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let Some(version) = body["version"].as_str().map(str::to_owned) else {
+        return problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid version",
+            "version is required",
+        );
+    };
+    ctx.calls.hit(&format!("version:{version}"));
+    predict(ctx, "version".into(), version, headers, body).await
+}
+
 async fn create(
     State(ctx): State<Ctx>,
     Path((owner, name)): Path<(String, String)>,
     headers: HeaderMap,
     Json(body): Json<Value>,
+) -> Response {
+    predict(ctx, owner, name, headers, body).await
+}
+
+/// A data URI's bytes.
+fn data_uri(value: &Value) -> Option<Vec<u8>> {
+    let (meta, data) = value.as_str()?.strip_prefix("data:")?.split_once(',')?;
+    meta.ends_with(";base64").then(|| super::unb64(data))
+}
+
+async fn predict(
+    ctx: Ctx,
+    owner: String,
+    name: String,
+    headers: HeaderMap,
+    body: Value,
 ) -> Response {
     if !authorised(&headers) {
         return problem(
@@ -118,7 +152,49 @@ async fn create(
         )
             .into_response();
     }
-    let (width, height) = size_for(input["aspect_ratio"].as_str().unwrap_or("1:1"));
+    let (mut width, mut height) = size_for(input["aspect_ratio"].as_str().unwrap_or("1:1"));
+    // Edits: FLUX Kontext's `input_image` (its output keeps the input's shape), or Stable Diffusion
+    // inpainting's `image` and `mask` at `width`×`height`. Data URIs, as Pixzoo sends them.
+    if let Some(source) = input.get("input_image") {
+        let Some(source) = data_uri(source) else {
+            return problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Input validation failed",
+                "- input_image: must be a URI",
+            );
+        };
+        ctx.calls
+            .hit(&format!("image:{}", super::pixels_hash(&source)));
+        if input["aspect_ratio"] != "match_input_image" {
+            return problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Input validation failed",
+                "- aspect_ratio: expected match_input_image for an edit",
+            );
+        }
+        (width, height) = image::load_from_memory(&source)
+            .map(|i| (i.width(), i.height()))
+            .unwrap_or((1024, 1024));
+    }
+    if let Some(source) = input.get("image") {
+        let (Some(source), Some(mask)) = (data_uri(source), input.get("mask").and_then(data_uri))
+        else {
+            return problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Input validation failed",
+                "- image, mask: both are required data or http URIs",
+            );
+        };
+        ctx.calls
+            .hit(&format!("image:{}", super::pixels_hash(&source)));
+        ctx.calls.hit(&format!("mask:{}", super::mask_hash(&mask)));
+        ctx.calls
+            .hit(&format!("prompt_strength:{}", input["prompt_strength"]));
+        (width, height) = (
+            input["width"].as_u64().unwrap_or(512) as u32,
+            input["height"].as_u64().unwrap_or(512) as u32,
+        );
+    }
     let file = format!("{}/files/{width}x{height}.png", ctx.base);
     if words.contains("throttle-header") && attempt == 1 {
         let mut response = problem(

@@ -69,6 +69,45 @@ pub struct StepsRange {
     pub default: u32,
 }
 
+/// What a model can be asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Capability {
+    /// An image from a prompt.
+    Generate,
+    /// Image-to-image: a source image changed as a prompt says, as far as a strength says.
+    Edit,
+    /// A source image changed only where a mask is white.
+    Inpaint,
+    /// A source image made again with no prompt.
+    Variations,
+}
+
+impl Capability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::Generate => "generate",
+            Capability::Edit => "edit",
+            Capability::Inpaint => "inpaint",
+            Capability::Variations => "variations",
+        }
+    }
+
+    /// What a request needing this asks, for error messages: "cannot {what}".
+    pub fn what(self) -> &'static str {
+        match self {
+            Capability::Generate => "make an image from a prompt alone",
+            Capability::Edit => "edit an image",
+            Capability::Inpaint => "edit an image inside a mask",
+            Capability::Variations => "make variations of an image without a prompt",
+        }
+    }
+}
+
+fn generate_only() -> Vec<Capability> {
+    vec![Capability::Generate]
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
@@ -88,6 +127,15 @@ pub struct ModelConfig {
     pub negative_prompt: bool,
     #[serde(default)]
     pub seed: bool,
+    /// What it can be asked to do; absent: only images from prompts.
+    #[serde(default = "generate_only")]
+    pub capabilities: Vec<Capability>,
+}
+
+impl ModelConfig {
+    pub fn can(&self, capability: Capability) -> bool {
+        self.capabilities.contains(&capability)
+    }
 }
 
 fn entry(ratio: &str, width: u32, height: u32) -> SizeEntry {
@@ -138,8 +186,10 @@ impl Default for CatalogConfig {
                 steps: None,
                 negative_prompt: false,
                 seed: false,
+                capabilities: generate_only(),
             }
         };
+        use Capability::{Edit, Generate, Inpaint, Variations};
         let models = vec![
             ModelConfig {
                 steps: steps(1, 4, 4),
@@ -151,6 +201,36 @@ impl Default for CatalogConfig {
                     "black-forest-labs/flux-schnell",
                     ModelFamily::Flux,
                     &flux_table,
+                )
+            },
+            ModelConfig {
+                seed: true,
+                capabilities: vec![Edit],
+                ..model(
+                    "flux-kontext-pro",
+                    "FLUX.1 Kontext [pro] on Replicate (edits)",
+                    ProviderKind::Replicate,
+                    "black-forest-labs/flux-kontext-pro",
+                    ModelFamily::Flux,
+                    &flux_table,
+                )
+            },
+            ModelConfig {
+                steps: steps(1, 500, 25),
+                negative_prompt: true,
+                seed: true,
+                capabilities: vec![Inpaint],
+                ..model(
+                    "sd-inpainting",
+                    "Stable Diffusion inpainting on Replicate",
+                    ProviderKind::Replicate,
+                    "stability-ai/stable-diffusion-inpainting",
+                    ModelFamily::Sd,
+                    &Sizes::Range {
+                        min: 64,
+                        max: 1024,
+                        multiple: 64,
+                    },
                 )
             },
             ModelConfig {
@@ -203,6 +283,34 @@ impl Default for CatalogConfig {
                     &cf_sd,
                 )
             },
+            ModelConfig {
+                steps: steps(1, 20, 20),
+                negative_prompt: true,
+                seed: true,
+                capabilities: vec![Edit, Variations],
+                ..model(
+                    "SD-1.5-Img2Img-CF",
+                    "Stable Diffusion 1.5 image-to-image on Cloudflare",
+                    ProviderKind::Cloudflare,
+                    "@cf/runwayml/stable-diffusion-v1-5-img2img",
+                    ModelFamily::Sd,
+                    &cf_sd,
+                )
+            },
+            ModelConfig {
+                steps: steps(1, 20, 20),
+                negative_prompt: true,
+                seed: true,
+                capabilities: vec![Inpaint],
+                ..model(
+                    "SD-1.5-Inpainting-CF",
+                    "Stable Diffusion 1.5 inpainting on Cloudflare",
+                    ProviderKind::Cloudflare,
+                    "@cf/runwayml/stable-diffusion-v1-5-inpainting",
+                    ModelFamily::Sd,
+                    &cf_sd,
+                )
+            },
             model(
                 "dall-e-3",
                 "DALL·E 3 (OpenAI-compatible)",
@@ -216,7 +324,34 @@ impl Default for CatalogConfig {
                 ]),
             ),
             ModelConfig {
+                capabilities: vec![Generate, Edit, Inpaint],
+                ..model(
+                    "gpt-image-1",
+                    "GPT Image 1 (OpenAI-compatible)",
+                    ProviderKind::OpenAi,
+                    "gpt-image-1",
+                    ModelFamily::Dalle,
+                    &Sizes::Table(vec![
+                        entry("1:1", 1024, 1024),
+                        entry("3:2", 1536, 1024),
+                        entry("2:3", 1024, 1536),
+                    ]),
+                )
+            },
+            ModelConfig {
+                capabilities: vec![Generate, Edit, Inpaint],
+                ..model(
+                    "dall-e-2",
+                    "DALL·E 2 (OpenAI-compatible)",
+                    ProviderKind::OpenAi,
+                    "dall-e-2",
+                    ModelFamily::Dalle,
+                    &Sizes::Table(vec![entry("1:1", 1024, 1024)]),
+                )
+            },
+            ModelConfig {
                 steps: steps(1, 150, 20),
+                capabilities: vec![Generate, Edit, Inpaint, Variations],
                 negative_prompt: true,
                 seed: true,
                 ..model(
@@ -234,6 +369,7 @@ impl Default for CatalogConfig {
             },
             ModelConfig {
                 seed: true,
+                capabilities: vec![Generate, Edit, Inpaint, Variations],
                 ..model(
                     "builtin",
                     "Builtin placeholder renderer (offline)",

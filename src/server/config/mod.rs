@@ -18,7 +18,9 @@ mod providers;
 mod security;
 mod storage;
 
-pub use catalog::{CatalogConfig, ModelConfig, ModelFamily, SizeEntry, Sizes, StepsRange};
+pub use catalog::{
+    Capability, CatalogConfig, ModelConfig, ModelFamily, SizeEntry, Sizes, StepsRange,
+};
 pub use prompt::{
     CloudflarePromptConfig, EngineConfig, LlmConfig, PipelineChoice, PromptConfig,
     ReplicatePromptConfig,
@@ -154,6 +156,10 @@ pub struct LimitsConfig {
     pub max_upscale: f64,
     /// Largest new derivative, in pixels (the largest generation, 4096², fits).
     pub max_derivative_pixels: u64,
+    /// Largest upload (`POST /api/uploads`, an edit's source or mask), in bytes as sent.
+    pub max_upload_bytes: usize,
+    /// Largest upload in pixels, checked from its header before it is decoded.
+    pub max_upload_pixels: u64,
 }
 
 impl Default for LimitsConfig {
@@ -165,6 +171,9 @@ impl Default for LimitsConfig {
             max_slug_chars: url.max_slug_chars,
             max_upscale: 2.0,
             max_derivative_pixels: 4096 * 4096,
+            max_upload_bytes: 20 * 1024 * 1024,
+            // A 48-megapixel phone photo fits; decoded, it takes about 200 MB.
+            max_upload_pixels: 50_000_000,
         }
     }
 }
@@ -232,6 +241,12 @@ impl Config {
                     limits.max_upscale
                 ),
             );
+        }
+        if limits.max_upload_bytes == 0 {
+            return invalid("limits.max_upload_bytes", "must be at least 1".into());
+        }
+        if limits.max_upload_pixels == 0 {
+            return invalid("limits.max_upload_pixels", "must be at least 1".into());
         }
         if limits.max_derivative_pixels == 0 {
             return invalid("limits.max_derivative_pixels", "must be at least 1".into());

@@ -21,6 +21,10 @@ pub struct SecurityConfig {
     /// New derivatives (transforms not stored yet) per client per minute, and the burst; 0 = no limit.
     pub derivatives_per_minute: u32,
     pub derivative_burst: u32,
+    /// New uploads (images not stored yet, also `data:` sources of edits) per client per minute, and
+    /// the burst; 0 = no limit.
+    pub uploads_per_minute: u32,
+    pub upload_burst: u32,
     /// Who may make a derivative nobody asked for before.
     pub derivatives: DerivativeMode,
     /// Every other request per client per second, and the burst allowed; 0 = no limit.
@@ -61,6 +65,8 @@ impl Default for SecurityConfig {
             generation_burst: 20,
             derivatives_per_minute: 60,
             derivative_burst: 120,
+            uploads_per_minute: 20,
+            upload_burst: 40,
             derivatives: DerivativeMode::Open,
             requests_per_second: 20,
             request_burst: 100,

@@ -152,6 +152,7 @@ async fn gated_engine(dir: &std::path::Path) -> (Engine, Arc<Gate>, Arc<Gate>) {
         memory: crate::server::memory::MemoryCache::new(0),
         derivatives_max_bytes: 0,
         derivative_limits: Default::default(),
+        upload_limits: Default::default(),
         models,
         providers: configured.providers,
         prompts,
@@ -174,6 +175,7 @@ fn plan(engine: &Engine) -> Plan {
             },
             translate: false,
             redo: false,
+            edit: None,
         })
         .unwrap()
 }

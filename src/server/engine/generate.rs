@@ -14,6 +14,7 @@ use super::models::UnknownModel;
 use super::progress::Progress;
 use super::sizes::{generation_size, GenerationSize};
 use super::{keys, Admission, CacheStatus, EngineError, Generated, Inner};
+use crate::domain::kind::ImageKind;
 use crate::server::clock::now_millis;
 use crate::server::config::ModelConfig;
 use crate::server::prompt::PromptOutcome;
@@ -105,8 +106,17 @@ impl Inner {
             admit(admission, &plan.model).await?;
         }
         let started = Instant::now();
+        let edit = self.edit_input(plan.edit.as_ref(), target.size).await?;
         let image = self
-            .generate_with_retries(plan, provider.as_ref(), &prompt, target, progress, ends)
+            .generate_with_retries(
+                plan,
+                provider.as_ref(),
+                &prompt,
+                target,
+                edit,
+                progress,
+                ends,
+            )
             .await?;
         let checked = self.check(provider.as_ref(), image.bytes.clone()).await?;
         progress.send(Progress::Storing);
@@ -147,7 +157,7 @@ impl Inner {
     }
 
     /// The image recorded under this key (by any instance), as a hit.
-    async fn stored(&self, gen_key: &str) -> Result<Option<Generated>, EngineError> {
+    pub(super) async fn stored(&self, gen_key: &str) -> Result<Option<Generated>, EngineError> {
         let Some(record) = self.catalog.by_gen_key(gen_key).await? else {
             return Ok(None);
         };
@@ -178,12 +188,14 @@ impl Inner {
             .ok_or_else(|| UnknownModel::new(&plan.model.id, &self.models).into())
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn generate_with_retries(
         &self,
         plan: &Plan,
         provider: &dyn ImageProvider,
         prompt: &PromptOutcome,
         target: &GenerationSize,
+        edit: Option<crate::server::providers::EditInput>,
         progress: &Reporter<'_>,
         ends: tokio::time::Instant,
     ) -> Result<ProviderImage, EngineError> {
@@ -196,6 +208,7 @@ impl Inner {
             width: target.size.width,
             height: target.size.height,
             aspect_ratio: target.ratio.clone(),
+            edit,
         };
         let started = Instant::now();
         let mut attempt = 1;
@@ -312,6 +325,7 @@ fn generation_key(plan: &Plan, prompt: &PromptOutcome, target: &GenerationSize) 
         seed: plan.seed,
         steps: plan.steps,
         size: target.size,
+        edit: plan.edit_key(),
     })
 }
 
@@ -340,6 +354,17 @@ fn new_record(
         created_at: now_millis(),
         translation: prompt.translation,
         translation_note: prompt.note,
+        kind: if plan.edit.is_some() {
+            ImageKind::Edit
+        } else {
+            ImageKind::Generated
+        },
+        source_id: plan.edit.as_ref().map(|e| e.source.id.clone()),
+        mask_id: plan
+            .edit
+            .as_ref()
+            .and_then(|e| e.mask.as_ref().map(|m| m.id.clone())),
+        strength: plan.edit.as_ref().map(|e| e.strength),
     }
 }
 
@@ -392,6 +417,7 @@ mod tests {
             memory: crate::server::memory::MemoryCache::new(0),
             derivatives_max_bytes: 0,
             derivative_limits: Default::default(),
+            upload_limits: Default::default(),
             models,
             providers: configured.providers,
             prompts,
@@ -414,6 +440,7 @@ mod tests {
                 },
                 translate: false,
                 redo,
+                edit: None,
             })
             .unwrap()
     }
@@ -590,6 +617,7 @@ mod tests {
             },
             translate: true,
             redo: false,
+            edit: None,
         };
         let a = Plan::new(&models, request("un zorro")).unwrap();
         let b = Plan::new(&models, request("a fox")).unwrap();

@@ -4,10 +4,14 @@
 //! request key that identical requests share.
 
 use super::keys;
-use super::models::ModelCatalog;
+use super::models::{ModelCatalog, NotAble};
 use super::EngineError;
-use crate::server::config::ModelConfig;
+use crate::server::config::{Capability, ModelConfig};
+use crate::server::storage::ImageRecord;
 use crate::urls::placeholder::Size;
+
+/// How far an edit goes from its source when the request does not say, in hundredths.
+pub const DEFAULT_STRENGTH: u8 = 75;
 
 /// How the seed is chosen for a model that takes one (a model that takes none always gets 0, so a
 /// seed cannot split its cache).
@@ -48,6 +52,47 @@ pub fn prompt(text: &str) -> Result<String, EngineError> {
     Ok(prompt.to_owned())
 }
 
+/// `strength` as every face accepts it: 0 to 1 (how far from the source), kept in hundredths so that
+/// 0.5 and 0.500 are one image.
+pub fn strength(value: f64) -> Result<u8, EngineError> {
+    if value.is_finite() && (0.0..=1.0).contains(&value) {
+        Ok((value * 100.0).round() as u8)
+    } else {
+        Err(EngineError::BadRequest(format!(
+            "strength {value} must be a number from 0 (keep the source) to 1 (ignore it)"
+        )))
+    }
+}
+
+/// The image to change (and where), as stored: each face finds or uploads it first
+/// (`Engine::source`), so every face's edit is planned from the same records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edit {
+    pub source: ImageRecord,
+    /// White changes, black keeps; any size (it is scaled to the source's).
+    pub mask: Option<ImageRecord>,
+    /// Hundredths; `None` is [`DEFAULT_STRENGTH`].
+    pub strength: Option<u8>,
+}
+
+impl Edit {
+    /// The size an edit is made at when the request names none: the source's.
+    pub fn source_size(&self) -> Size {
+        Size {
+            width: self.source.width,
+            height: self.source.height,
+        }
+    }
+}
+
+/// An edit with its strength chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EditPlan {
+    pub source: ImageRecord,
+    pub mask: Option<ImageRecord>,
+    pub strength: u8,
+}
+
 /// What a client asked for, in the engine's terms, before the model's rules are applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GenerateRequest {
@@ -65,6 +110,9 @@ pub struct GenerateRequest {
     /// Make the image again even if one is stored for this request; the new one takes its place for
     /// this request (the old one stays reachable by id).
     pub redo: bool,
+    /// Change this image instead of making one from nothing; the prompt may then be empty (a
+    /// variation) for models that can.
+    pub edit: Option<Edit>,
 }
 
 /// A request with the model's rules applied: what will be asked of the provider, minus the final prompt.
@@ -78,12 +126,35 @@ pub struct Plan {
     pub size: Size,
     pub translate: bool,
     pub redo: bool,
+    pub edit: Option<EditPlan>,
 }
 
 impl Plan {
     pub fn new(models: &ModelCatalog, request: GenerateRequest) -> Result<Self, EngineError> {
-        let prompt = prompt(&request.prompt)?;
-        let model = models.resolve(request.model.as_deref())?;
+        let prompt = match &request.edit {
+            // A variation: the source alone.
+            Some(_) => request.prompt.trim().to_owned(),
+            None => prompt(&request.prompt)?,
+        };
+        let needs = match &request.edit {
+            None => Capability::Generate,
+            Some(edit) if edit.mask.is_some() => {
+                if prompt.is_empty() {
+                    return Err(EngineError::BadRequest(
+                        "an edit inside a mask needs a prompt saying what to paint there".into(),
+                    ));
+                }
+                Capability::Inpaint
+            }
+            Some(_) if prompt.is_empty() => Capability::Variations,
+            Some(_) => Capability::Edit,
+        };
+        let model = models
+            .resolve_for(request.model.as_deref(), needs)
+            .map_err(|err| match err {
+                NotAble::Unknown(unknown) => EngineError::UnknownModel(unknown),
+                NotAble::Missing(message) => EngineError::BadRequest(message),
+            })?;
         let steps = match (model.steps, request.steps) {
             (Some(range), Some(steps)) if !(range.min..=range.max).contains(&steps) => {
                 return Err(EngineError::BadRequest(format!(
@@ -105,13 +176,28 @@ impl Plan {
             .filter(|n| model.negative_prompt && !n.trim().is_empty());
         Ok(Self {
             model: model.clone(),
-            prompt,
             negative_prompt,
             seed,
             steps,
             size: request.size,
-            translate: request.translate,
+            // Nothing to translate in a variation.
+            translate: request.translate && !prompt.is_empty(),
             redo: request.redo,
+            edit: request.edit.map(|edit| EditPlan {
+                source: edit.source,
+                mask: edit.mask,
+                strength: edit.strength.unwrap_or(DEFAULT_STRENGTH),
+            }),
+            prompt,
+        })
+    }
+
+    /// The source, mask and strength as the generation key takes them.
+    pub fn edit_key(&self) -> Option<keys::EditKey<'_>> {
+        self.edit.as_ref().map(|edit| keys::EditKey {
+            source_hash: &edit.source.content_hash,
+            mask_hash: edit.mask.as_ref().map(|m| m.content_hash.as_str()),
+            strength: edit.strength,
         })
     }
 
@@ -124,6 +210,7 @@ impl Plan {
             seed: self.seed,
             steps: self.steps,
             size: self.size,
+            edit: self.edit_key(),
         });
         key.push(if self.translate { 't' } else { 'r' });
         if self.redo {
@@ -151,6 +238,7 @@ mod tests {
             },
             translate: true,
             redo: false,
+            edit: None,
         }
     }
 

@@ -15,6 +15,17 @@ pub struct KeyParts<'a> {
     pub seed: u32,
     pub steps: Option<u32>,
     pub size: Size,
+    /// What an edit starts from; `None` for an image from a prompt alone.
+    pub edit: Option<EditKey<'a>>,
+}
+
+/// An edit's part of its key: its source's content (not its id, so the same picture uploaded twice is
+/// one source), its mask's, and its strength.
+#[derive(Debug, Clone, Copy)]
+pub struct EditKey<'a> {
+    pub source_hash: &'a str,
+    pub mask_hash: Option<&'a str>,
+    pub strength: u8,
 }
 
 pub fn generation_key(parts: &KeyParts) -> String {
@@ -37,6 +48,14 @@ pub fn generation_key(parts: &KeyParts) -> String {
     field(&parts.steps.map_or(-1, i64::from).to_le_bytes());
     field(&parts.size.width.to_le_bytes());
     field(&parts.size.height.to_le_bytes());
+    // Only edits hash more, so every key made before edits existed still names its image.
+    if let Some(edit) = parts.edit {
+        field(b"edit");
+        field(edit.source_hash.as_bytes());
+        field(edit.mask_hash.unwrap_or_default().as_bytes());
+        field(if edit.mask_hash.is_some() { b"m" } else { b"-" });
+        field(&[edit.strength]);
+    }
     hex::encode(hasher.finalize())
 }
 
@@ -64,8 +83,15 @@ mod tests {
                 width: 800,
                 height: 600,
             },
+            edit: None,
         }
     }
+
+    const EDIT: EditKey<'static> = EditKey {
+        source_hash: "aa",
+        mask_hash: None,
+        strength: 50,
+    };
 
     #[test]
     fn every_part_changes_the_key() {
@@ -96,10 +122,55 @@ mod tests {
                 },
                 ..parts("sloth")
             },
+            KeyParts {
+                edit: Some(EDIT),
+                ..parts("sloth")
+            },
+            KeyParts {
+                edit: Some(EditKey {
+                    source_hash: "ab",
+                    ..EDIT
+                }),
+                ..parts("sloth")
+            },
+            KeyParts {
+                edit: Some(EditKey {
+                    mask_hash: Some("cc"),
+                    ..EDIT
+                }),
+                ..parts("sloth")
+            },
+            KeyParts {
+                edit: Some(EditKey {
+                    mask_hash: Some(""),
+                    ..EDIT
+                }),
+                ..parts("sloth")
+            },
+            KeyParts {
+                edit: Some(EditKey {
+                    strength: 51,
+                    ..EDIT
+                }),
+                ..parts("sloth")
+            },
         ];
+        let mut seen = std::collections::HashSet::new();
+        for variant in &variants {
+            assert!(seen.insert(generation_key(variant)), "two variants collide");
+        }
         for variant in variants {
             assert_ne!(base, generation_key(&variant));
         }
+    }
+
+    #[test]
+    fn keys_of_images_from_prompts_never_change() {
+        // Stored images are found by these keys: changing how they are made would orphan them all.
+        assert_eq!(
+            generation_key(&parts("sloth")),
+            "ddf1ef26eace86dfb181476350406f7680a12d11e620c7c09d36dc9a336dfab0"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 #[cfg(test)]
 mod delete_race;
 pub mod derive;
+pub mod edit;
 mod flight;
 mod generate;
 pub mod intake;
@@ -15,6 +16,7 @@ pub mod models;
 pub mod progress;
 mod retry;
 pub mod sizes;
+pub mod upload;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,10 +32,11 @@ use crate::server::storage::{
     BlobError, BlobStore, Catalog, CatalogError, Coordination, Failure, FailureKind, ImageRecord,
     Orphan, PageQuery, Storage,
 };
+pub use edit::Source;
 use flight::Flights;
 pub use flight::Job;
 use generate::Reporter;
-pub use intake::{GenerateRequest, Plan, Seed};
+pub use intake::{Edit, GenerateRequest, Plan, Seed};
 use models::{ModelCatalog, UnknownModel};
 use progress::Progress;
 use retry::RetryPolicy;
@@ -47,6 +50,12 @@ pub enum EngineError {
     EmptyPrompt,
     #[error("{0}")]
     BadRequest(String),
+    /// An upload over the size or pixel limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// An upload that is not an image Pixzoo reads.
+    #[error("{0}")]
+    Unsupported(String),
     #[error(transparent)]
     Provider(#[from] ProviderError),
     #[error("the generation did not finish within {}s", .0.as_secs())]
@@ -85,7 +94,9 @@ impl EngineError {
         let kind = match self {
             EngineError::UnknownModel(_)
             | EngineError::EmptyPrompt
-            | EngineError::BadRequest(_) => FailureKind::BadRequest,
+            | EngineError::BadRequest(_)
+            | EngineError::TooLarge(_)
+            | EngineError::Unsupported(_) => FailureKind::BadRequest,
             EngineError::Forbidden(_) | EngineError::Gone(_) => FailureKind::Refused,
             EngineError::Limited { retry_after, .. } => {
                 FailureKind::Limited(retry_after.as_secs().max(1))
@@ -147,6 +158,11 @@ pub trait Admission: Send + Sync + 'static {
     async fn admit_derivative(&self) -> Result<(), EngineError> {
         Ok(())
     }
+
+    /// Asked before an upload that is not stored yet is decoded and stored.
+    async fn admit_upload(&self) -> Result<(), EngineError> {
+        Ok(())
+    }
 }
 
 /// Admits everything: for tools and tests that run the engine directly.
@@ -204,6 +220,8 @@ pub struct Parts {
     pub derivatives_max_bytes: u64,
     /// `[limits]` on new derivatives.
     pub derivative_limits: derive::Limits,
+    /// `[limits]` on uploads.
+    pub upload_limits: upload::Limits,
     pub models: ModelCatalog,
     pub providers: Providers,
     pub prompts: PromptPipeline,
@@ -226,6 +244,7 @@ struct Inner {
     deadline: Duration,
     max_output_pixels: u64,
     derivative_limits: derive::Limits,
+    upload_limits: upload::Limits,
     flights: Flights<Generated>,
     derivatives: Flights<derive::Derived>,
     cpu: Arc<CpuPool>,
@@ -263,6 +282,7 @@ impl Engine {
                 deadline: Duration::from_secs(config.deadline_secs),
                 max_output_pixels: config.max_output_pixels,
                 derivative_limits: parts.derivative_limits,
+                upload_limits: parts.upload_limits,
                 flights: Flights::new("image"),
                 derivatives: Flights::new("derivative"),
                 cpu: parts.cpu,
@@ -445,6 +465,11 @@ impl Engine {
     /// A filtered page of the catalog, newest first.
     pub async fn page(&self, query: &PageQuery<'_>) -> Result<Vec<ImageRecord>, EngineError> {
         Ok(self.inner.catalog.page(query).await?)
+    }
+
+    /// The newest `limit` images edited from image `id`.
+    pub async fn edits_of(&self, id: &str, limit: u32) -> Result<Vec<ImageRecord>, EngineError> {
+        Ok(self.inner.catalog.edits_of(id, limit).await?)
     }
 
     /// Deletes an image: its row and derivatives' rows first, then the blobs nothing else needs.

@@ -1,6 +1,6 @@
 //! The model catalog as configured, limited to models whose provider is configured.
 
-use crate::server::config::{CatalogConfig, ModelConfig, ProviderKind};
+use crate::server::config::{Capability, CatalogConfig, ModelConfig, ProviderKind};
 
 #[derive(Debug, Clone)]
 pub struct ModelCatalog {
@@ -40,9 +40,7 @@ impl ModelCatalog {
             );
         }
         let default = if config.default_model.is_empty() {
-            ProviderKind::DEFAULT_ORDER
-                .iter()
-                .find_map(|kind| models.iter().find(|m| m.provider == kind.name()))
+            first_that_can(&models, Capability::Generate)
                 .unwrap_or(&models[0])
                 .id
                 .clone()
@@ -77,6 +75,69 @@ impl ModelCatalog {
             .find(|m| m.id == id)
             .ok_or_else(|| UnknownModel::new(id, self))
     }
+
+    /// The models that can do `capability`, in catalog order.
+    pub fn able(&self, capability: Capability) -> impl Iterator<Item = &ModelConfig> {
+        self.models.iter().filter(move |m| m.can(capability))
+    }
+
+    /// The named model if it can do what the request needs, or for `None` the default model if it
+    /// can, else the first that can in the default provider order.
+    pub fn resolve_for(
+        &self,
+        id: Option<&str>,
+        capability: Capability,
+    ) -> Result<&ModelConfig, NotAble> {
+        let model = match id {
+            Some(id) => self.resolve(Some(id))?,
+            None => match self.resolve(None).ok().filter(|m| m.can(capability)) {
+                Some(model) => model,
+                None => first_that_can(&self.models, capability).ok_or_else(|| {
+                    NotAble::Missing(format!(
+                        "no configured model can {}; configure a provider whose models can",
+                        capability.what()
+                    ))
+                })?,
+            },
+        };
+        if model.can(capability) {
+            return Ok(model);
+        }
+        let able: Vec<&str> = self.able(capability).map(|m| m.id.as_str()).collect();
+        Err(NotAble::Missing(if able.is_empty() {
+            format!(
+                "model `{}` cannot {}, and no configured model can",
+                model.id,
+                capability.what()
+            )
+        } else {
+            format!(
+                "model `{}` cannot {}; models that can: {}",
+                model.id,
+                capability.what(),
+                able.join(", ")
+            )
+        }))
+    }
+}
+
+/// Why a request found no model for what it needs.
+#[derive(Debug, thiserror::Error)]
+pub enum NotAble {
+    #[error(transparent)]
+    Unknown(#[from] UnknownModel),
+    /// The model cannot (or none can); the message names those that can.
+    #[error("{0}")]
+    Missing(String),
+}
+
+/// The first model of the first configured provider in the default order that can.
+fn first_that_can(models: &[ModelConfig], capability: Capability) -> Option<&ModelConfig> {
+    ProviderKind::DEFAULT_ORDER.iter().find_map(|kind| {
+        models
+            .iter()
+            .find(|m| m.provider == kind.name() && m.can(capability))
+    })
 }
 
 #[cfg(test)]
@@ -116,5 +177,50 @@ mod tests {
         );
         assert!(ModelCatalog::new(&pinned, |p| p == "builtin").is_err());
         assert!(ModelCatalog::new(&config, |_| false).is_err());
+    }
+
+    #[test]
+    fn edits_go_to_models_that_can() {
+        let config = CatalogConfig::default();
+        let cloudflare =
+            ModelCatalog::new(&config, |p| p == "builtin" || p == "cloudflare").unwrap();
+        let pick = |id, capability| {
+            cloudflare
+                .resolve_for(id, capability)
+                .map(|m| m.id.clone())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            pick(None, Capability::Generate).unwrap(),
+            "FLUX.1-Schnell-CF"
+        );
+        assert_eq!(pick(None, Capability::Edit).unwrap(), "SD-1.5-Img2Img-CF");
+        assert_eq!(
+            pick(None, Capability::Inpaint).unwrap(),
+            "SD-1.5-Inpainting-CF"
+        );
+        assert_eq!(
+            pick(Some("builtin"), Capability::Inpaint).unwrap(),
+            "builtin"
+        );
+        let err = pick(Some("DS-8-CF"), Capability::Edit).unwrap_err();
+        assert!(
+            err.contains("`DS-8-CF` cannot edit an image")
+                && err.contains("SD-1.5-Img2Img-CF, builtin"),
+            "{err}"
+        );
+        let err = pick(Some("SD-1.5-Img2Img-CF"), Capability::Generate).unwrap_err();
+        assert!(err.contains("from a prompt alone"), "{err}");
+        assert!(pick(Some("nope"), Capability::Edit)
+            .unwrap_err()
+            .contains("unknown model"));
+        assert_eq!(
+            ModelCatalog::new(&config, |p| p == "builtin")
+                .unwrap()
+                .resolve_for(None, Capability::Variations)
+                .unwrap()
+                .id,
+            "builtin"
+        );
     }
 }

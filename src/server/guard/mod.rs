@@ -155,10 +155,24 @@ impl Admission for Ticket {
         let guard = &self.guard;
         guard
             .rates
-            .derivative_everywhere(self.client.key(), guard.coordination.counters())
+            .derivatives
+            .pass(self.client.key(), guard.coordination.counters())
             .await?
             .map_err(|wait| EngineError::Limited {
                 message: "too many new transforms from this client; wait a little".into(),
+                retry_after: wait.max(Duration::from_secs(1)),
+            })
+    }
+
+    async fn admit_upload(&self) -> Result<(), EngineError> {
+        let guard = &self.guard;
+        guard
+            .rates
+            .uploads
+            .pass(self.client.key(), guard.coordination.counters())
+            .await?
+            .map_err(|wait| EngineError::Limited {
+                message: "too many new uploads from this client; wait a little".into(),
                 retry_after: wait.max(Duration::from_secs(1)),
             })
     }
@@ -182,7 +196,8 @@ impl Admission for Ticket {
         }
         guard
             .rates
-            .generation_everywhere(self.client.key(), guard.coordination.counters())
+            .generations
+            .pass(self.client.key(), guard.coordination.counters())
             .await?
             .map_err(|wait| EngineError::Limited {
                 message: "too many new images from this client; wait a little".into(),

@@ -1,5 +1,5 @@
 //! Per-client rate limits (GCRA, from the `governor` crate): one for every request, stricter ones for
-//! new generations and new derivatives.
+//! new generations, new derivatives and new uploads.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -12,12 +12,50 @@ use crate::server::storage::{CatalogError, SharedCounters};
 
 pub struct RateLimits {
     requests: Option<DefaultKeyedRateLimiter<String>>,
-    generations: Option<DefaultKeyedRateLimiter<String>>,
-    derivatives: Option<DefaultKeyedRateLimiter<String>>,
-    /// (per minute, burst) of the generation and derivative limits, for counting them across
-    /// instances instead (`SharedCounters`).
-    generation_quota: Option<(u32, u32)>,
-    derivative_quota: Option<(u32, u32)>,
+    pub generations: PerMinute,
+    pub derivatives: PerMinute,
+    pub uploads: PerMinute,
+}
+
+/// A per-client limit per minute on one kind of new work, counted here or, when several instances
+/// share a catalog, in its counters.
+pub struct PerMinute {
+    /// The counters' key prefix: `generation`, `derivative`, `upload`.
+    name: &'static str,
+    local: Option<DefaultKeyedRateLimiter<String>>,
+    /// (per minute, burst) as the shared counters take it; `None` when off.
+    quota: Option<(u32, u32)>,
+}
+
+impl PerMinute {
+    fn new(name: &'static str, rate: u32, burst: u32) -> Self {
+        Self {
+            name,
+            local: limiter(quota(rate, burst, Quota::per_minute)),
+            quota: (rate > 0).then_some((rate, if burst == 0 { rate } else { burst })),
+        }
+    }
+
+    /// Counts one against `client`, across instances when `shared` is given; the wait if it may not.
+    pub async fn pass(
+        &self,
+        client: &str,
+        shared: Option<&dyn SharedCounters>,
+    ) -> Result<Result<(), Duration>, CatalogError> {
+        match (shared, self.quota) {
+            (Some(shared), Some((rate, burst))) => {
+                shared
+                    .pass(&format!("{}:{client}", self.name), rate, burst)
+                    .await
+            }
+            _ => Ok(self.here(client)),
+        }
+    }
+
+    /// Counts one against `client` in this instance only.
+    pub fn here(&self, client: &str) -> Result<(), Duration> {
+        check(&self.local, client)
+    }
 }
 
 fn limiter(quota: Option<Quota>) -> Option<DefaultKeyedRateLimiter<String>> {
@@ -27,11 +65,6 @@ fn limiter(quota: Option<Quota>) -> Option<DefaultKeyedRateLimiter<String>> {
 fn quota(rate: u32, burst: u32, per: fn(NonZeroU32) -> Quota) -> Option<Quota> {
     let rate = NonZeroU32::new(rate)?;
     Some(per(rate).allow_burst(NonZeroU32::new(burst).unwrap_or(rate)))
-}
-
-/// A per-minute limit as the shared counters take it; `None` when off.
-fn shared_quota(rate: u32, burst: u32) -> Option<(u32, u32)> {
-    (rate > 0).then_some((rate, if burst == 0 { rate } else { burst }))
 }
 
 /// The wait before `client` may pass, if it may not now.
@@ -52,56 +85,18 @@ impl RateLimits {
                 config.request_burst,
                 Quota::per_second,
             )),
-            generations: limiter(quota(
+            generations: PerMinute::new(
+                "generation",
                 config.generations_per_minute,
                 config.generation_burst,
-                Quota::per_minute,
-            )),
-            derivatives: limiter(quota(
+            ),
+            derivatives: PerMinute::new(
+                "derivative",
                 config.derivatives_per_minute,
                 config.derivative_burst,
-                Quota::per_minute,
-            )),
-            generation_quota: shared_quota(config.generations_per_minute, config.generation_burst),
-            derivative_quota: shared_quota(config.derivatives_per_minute, config.derivative_burst),
+            ),
+            uploads: PerMinute::new("upload", config.uploads_per_minute, config.upload_burst),
         }
-    }
-
-    /// Counts a new derivative against the client's limit, across instances when `shared` is given.
-    pub async fn derivative_everywhere(
-        &self,
-        client: &str,
-        shared: Option<&dyn SharedCounters>,
-    ) -> Result<Result<(), Duration>, CatalogError> {
-        match (shared, self.derivative_quota) {
-            (Some(shared), Some((rate, burst))) => {
-                shared
-                    .pass(&format!("derivative:{client}"), rate, burst)
-                    .await
-            }
-            _ => Ok(self.derivative(client)),
-        }
-    }
-
-    /// Counts a new generation against the client's limit, across instances when `shared` is given.
-    pub async fn generation_everywhere(
-        &self,
-        client: &str,
-        shared: Option<&dyn SharedCounters>,
-    ) -> Result<Result<(), Duration>, CatalogError> {
-        match (shared, self.generation_quota) {
-            (Some(shared), Some((rate, burst))) => {
-                shared
-                    .pass(&format!("generation:{client}"), rate, burst)
-                    .await
-            }
-            _ => Ok(self.generation(client)),
-        }
-    }
-
-    /// Counts a new derivative against the client's derivative limit.
-    pub fn derivative(&self, client: &str) -> Result<(), Duration> {
-        check(&self.derivatives, client)
     }
 
     /// Counts a request against the client's general limit.
@@ -109,16 +104,16 @@ impl RateLimits {
         check(&self.requests, client)
     }
 
-    /// Counts a new generation against the client's generation limit.
-    pub fn generation(&self, client: &str) -> Result<(), Duration> {
-        check(&self.generations, client)
-    }
-
     /// Forgets clients whose buckets are full again, so memory follows recent clients only.
     pub fn forget_idle(&self) {
-        for limiter in [&self.requests, &self.generations, &self.derivatives]
-            .into_iter()
-            .flatten()
+        for limiter in [
+            &self.requests,
+            &self.generations.local,
+            &self.derivatives.local,
+            &self.uploads.local,
+        ]
+        .into_iter()
+        .flatten()
         {
             limiter.retain_recent();
             limiter.shrink_to_fit();
@@ -138,14 +133,14 @@ mod tests {
             ..SecurityConfig::default()
         });
         for _ in 0..3 {
-            assert!(limits.generation("ip:10.0.0.1").is_ok());
+            assert!(limits.generations.here("ip:10.0.0.1").is_ok());
         }
-        let wait = limits.generation("ip:10.0.0.1").unwrap_err();
+        let wait = limits.generations.here("ip:10.0.0.1").unwrap_err();
         assert!(
             wait > Duration::from_secs(1) && wait <= Duration::from_secs(6),
             "{wait:?}"
         );
-        assert!(limits.generation("ip:10.0.0.2").is_ok());
+        assert!(limits.generations.here("ip:10.0.0.2").is_ok());
     }
 
     #[test]

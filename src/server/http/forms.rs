@@ -1,7 +1,9 @@
-//! The studio's plain HTML form posts: signing in and out, and generating without JavaScript. Each
+//! The studio's plain HTML form posts: signing in and out, and generating and editing without
+//! JavaScript. Each
 //! answers with a redirect (303) to a page, so the back button and a reload do the right thing. With
 //! JavaScript the studio polls its generation instead, but sign-in and sign-out go through here too.
 
+use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::{Form, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -10,6 +12,7 @@ use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::Deserialize;
 
 use super::limits::Admit;
+use super::sources;
 use crate::api::studio::{FormProblem, GenerateForm};
 use crate::server::auth::{key_matches, Action, Caller, Via};
 use crate::server::error::ApiError;
@@ -111,6 +114,9 @@ impl Generate {
             },
             negative_prompt: Some(self.negative_prompt.clone()).filter(|n| !n.trim().is_empty()),
             translate: self.translate.is_some(),
+            source: None,
+            mask: None,
+            strength: None,
         })
     }
 
@@ -151,18 +157,106 @@ pub async fn generate(
     if !caller.may(&state, Via::Studio, Action::Generate).await {
         return posted.back_with(FormProblem::SignIn);
     }
-    let plan = posted
-        .to_form()
-        .and_then(|form| studio::plan(&state, form).map_err(|problem| problem.code));
-    let (plan, _) = match plan {
-        Ok(plan) => plan,
+    let form = match posted.to_form() {
+        Ok(form) => form,
         Err(problem) => return posted.back_with(problem),
+    };
+    let (plan, _) = match studio::plan(&state, form, admission.as_ref()).await {
+        Ok(plan) => plan,
+        Err(problem) => return posted.back_with(problem.code),
     };
     match state.engine.generate(plan, admission).await {
         Ok(generated) => Redirect::to(&format!("/gallery/{}", generated.record.id)),
         Err(err) => {
             tracing::info!(error = %err, "the studio's form post did not make an image");
             posted.back_with(studio::Problem::of(&err).code)
+        }
+    }
+}
+
+/// The studio's Edit form posted without JavaScript (multipart): the file to edit as `image` (or a
+/// stored image's id as `source`), with `prompt`, `model` and `strength` (0-100). The result's page
+/// answers; a problem goes back to the Edit form.
+pub async fn edit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Admit(admission): Admit,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Redirect {
+    let back = |source: Option<&str>, prompt: &str, problem: FormProblem| {
+        let mut query = vec![format!("mode=edit&error={}", problem.code())];
+        if let Some(source) = source {
+            query.push(format!("source={}", encode(source)));
+        }
+        if !prompt.is_empty() {
+            query.push(format!("prompt={}", encode(prompt)));
+        }
+        Redirect::to(&format!("/?{}", query.join("&")))
+    };
+    if !caller.may(&state, Via::Studio, Action::Generate).await {
+        return back(None, "", FormProblem::SignIn);
+    }
+    let Ok(multipart) = multipart else {
+        return back(None, "", FormProblem::Image);
+    };
+    let mut posted = match sources::Form::read(multipart, state.max_upload_bytes).await {
+        Ok(posted) => posted,
+        Err(_) => return back(None, "", FormProblem::Image),
+    };
+    let prompt = posted.text("prompt").unwrap_or_default().to_owned();
+    // A browser sends an empty part for a file input left empty.
+    let file = posted
+        .take_files(&["image"])
+        .into_iter()
+        .find(|f| !f.bytes.is_empty());
+    let source = match (file, posted.text("source").filter(|s| !s.is_empty())) {
+        (Some(file), _) => match state
+            .engine
+            .upload(file.bytes, file.name, admission.as_ref())
+            .await
+        {
+            Ok(uploaded) => uploaded.record,
+            Err(err) => return back(None, &prompt, studio::Problem::of(&err).code),
+        },
+        (None, Some(id)) => match state.engine.record(id).await {
+            Ok(Some(record)) => record,
+            _ => return back(None, &prompt, FormProblem::Image),
+        },
+        (None, None) => return back(None, &prompt, FormProblem::Image),
+    };
+    let strength = match posted
+        .text("strength")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None => None,
+        Some(value) => match value.parse::<u8>() {
+            Ok(percent) if percent <= 100 => Some(percent),
+            _ => return back(Some(&source.id), &prompt, FormProblem::Number),
+        },
+    };
+    let form = GenerateForm {
+        prompt: prompt.clone(),
+        model: posted.text("model").unwrap_or_default().to_owned(),
+        width: source.width,
+        height: source.height,
+        steps: None,
+        seed: None,
+        negative_prompt: None,
+        translate: true,
+        source: Some(source.id.clone()),
+        mask: None,
+        strength,
+    };
+    let (plan, _) = match studio::plan(&state, form, admission.as_ref()).await {
+        Ok(plan) => plan,
+        Err(problem) => return back(Some(&source.id), &prompt, problem.code),
+    };
+    match state.engine.generate(plan, admission).await {
+        Ok(generated) => Redirect::to(&format!("/gallery/{}", generated.record.id)),
+        Err(err) => {
+            tracing::info!(error = %err, "the studio's edit form post did not make an image");
+            back(Some(&source.id), &prompt, studio::Problem::of(&err).code)
         }
     }
 }

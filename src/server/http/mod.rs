@@ -14,6 +14,7 @@ mod pkg;
 mod placeholder;
 mod request_id;
 mod same_origin;
+pub mod sources;
 mod transformed;
 
 use std::path::PathBuf;
@@ -49,12 +50,18 @@ pub fn router(state: AppState) -> Router {
         Router::new().route("/metrics", get(metrics::on_main_listener))
     };
     Router::new()
-        .merge(api::router())
+        .merge(api::router(&state))
         .merge(metrics)
         .route("/healthz", get(health::health))
         .route("/auth/sign-in", post(forms::sign_in))
         .route("/auth/sign-out", post(forms::sign_out))
         .route("/studio/generate", post(forms::generate))
+        .route(
+            "/studio/edit",
+            post(forms::edit).layer(axum::extract::DefaultBodyLimit::max(
+                state.max_upload_bytes + 64 * 1024,
+            )),
+        )
         .route("/img/{id}", get(original::original))
         .route("/img/{id}/{options}", get(transformed::transformed))
         // Static segments win over `/{size}/{slug}`, so the bundle never reaches the placeholder route.

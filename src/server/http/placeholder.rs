@@ -1,7 +1,8 @@
 //! `GET /{W}x{H}/{slug}`: the URL is the prompt. Paths whose first segment is not a size go to the
 //! site's static files and 404 page, as if this route did not exist.
 //!
-//! The query may add `model`, `seed`, `translate` and any transform option; an extension on the slug
+//! The query may add `model`, `seed`, `translate`, an edit (`image={id}`, `mask={id}`, `strength`) and
+//! any transform option; an extension on the slug
 //! (`.webp`, `.jpg`, `.png`, `.avif`) picks the format. The image is made at the model's nearest size and
 //! cropped (`fit=cover` unless given) to exactly W×H.
 
@@ -14,7 +15,7 @@ use super::image_response::{image_response, ImageReply, Lifetime};
 use super::negotiate::negotiate;
 use crate::server::auth::{Action, Caller, Via};
 use crate::server::engine::derive::DeriveRequest;
-use crate::server::engine::{GenerateRequest, Seed};
+use crate::server::engine::{intake, GenerateRequest, Seed, Source};
 use crate::server::error::ApiError;
 use crate::server::guard::{Client, Signature};
 use crate::server::state::AppState;
@@ -79,6 +80,21 @@ async fn serve(
         Signature::NotRequired
     };
 
+    let ticket = state.guard.ticket(client, signature);
+    let edit = match params.image {
+        Some(image) => Some(
+            state
+                .engine
+                .edit(
+                    Source::Id(image),
+                    params.mask.map(Source::Id),
+                    params.strength,
+                    ticket.as_ref(),
+                )
+                .await?,
+        ),
+        None => None,
+    };
     let plan = state.engine.plan(GenerateRequest {
         model: params.model,
         prompt,
@@ -88,8 +104,8 @@ async fn serve(
         size,
         translate: params.translate,
         redo: params.redo,
+        edit,
     })?;
-    let ticket = state.guard.ticket(client, signature);
     let generated = state.engine.generate(plan, ticket.clone()).await?;
     let negotiated = negotiate(params.options.format, generated.record.format, headers);
     let derived = state
@@ -142,6 +158,10 @@ struct Params {
     /// `sig`: the URL's signature, when it has one.
     sig: Option<String>,
     redo: bool,
+    /// `image`, `mask`, `strength`: edit a stored image by URL.
+    image: Option<String>,
+    mask: Option<String>,
+    strength: Option<u8>,
     options: TransformOptions,
 }
 
@@ -158,6 +178,9 @@ impl Params {
             translate: true,
             sig: None,
             redo: false,
+            image: None,
+            mask: None,
+            strength: None,
             options: TransformOptions::default(),
         };
         for (name, value) in pairs {
@@ -174,6 +197,14 @@ impl Params {
                 "translate" => params.translate = parse_flag("translate", &value)?,
                 "redo" => params.redo = parse_flag("redo", &value)?,
                 "sig" => params.sig = Some(value),
+                "image" => params.image = Some(value),
+                "mask" => params.mask = Some(value),
+                "strength" => {
+                    let parsed = value.parse::<f64>().map_err(|_| {
+                        bad(format!("strength `{value}` must be a number from 0 to 1"))
+                    })?;
+                    params.strength = Some(intake::strength(parsed)?)
+                }
                 "width" | "w" | "height" | "h" => {
                     return Err(bad(format!(
                         "`{name}` cannot be set here: the size comes from the path ({size})"
@@ -184,6 +215,11 @@ impl Params {
                     .set(&name, &value)
                     .map_err(|e| bad(e.to_string()))?,
             }
+        }
+        if params.image.is_none() && (params.mask.is_some() || params.strength.is_some()) {
+            return Err(bad(
+                "`mask` and `strength` change an image: give it as `image={id}`".into(),
+            ));
         }
         if let Some(ext) = extension {
             match params.options.format {

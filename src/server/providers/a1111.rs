@@ -1,8 +1,10 @@
-//! AUTOMATIC1111 / Forge / sd.cpp: `POST /sdapi/v1/txt2img`, answering `{"images": [base64 PNG],
+//! AUTOMATIC1111 / Forge / sd.cpp: `POST /sdapi/v1/txt2img` (and `/sdapi/v1/img2img` for edits: the
+//! source in `init_images`, the mask in `mask`, both base64, white = repaint), answering `{"images": [base64 PNG],
 //! "parameters": {...}, "info": "<JSON string>"}`; the seed actually used is read from `info`.
 
 use std::time::Duration;
 
+use base64::Engine as _;
 use reqwest::Url;
 use serde_json::{json, Value};
 
@@ -50,7 +52,12 @@ impl ImageProvider for A1111 {
     }
 
     async fn generate(&self, request: ProviderRequest) -> Result<ProviderImage, ProviderError> {
-        let url = http::endpoint(&self.base, "sdapi/v1/txt2img");
+        let endpoint = if request.edit.is_some() {
+            "sdapi/v1/img2img"
+        } else {
+            "sdapi/v1/txt2img"
+        };
+        let url = http::endpoint(&self.base, endpoint);
         let mut body = json!({
             "prompt": request.prompt,
             "negative_prompt": request.negative_prompt.clone().unwrap_or_default(),
@@ -61,6 +68,18 @@ impl ImageProvider for A1111 {
             "height": request.height,
             "sampler_name": self.sampler,
         });
+        if let Some(edit) = &request.edit {
+            let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+            body["init_images"] = json!([b64(&edit.image)]);
+            body["denoising_strength"] = json!(edit.strength());
+            if let Some(mask) = &edit.mask {
+                body["mask"] = json!(b64(mask));
+                // Repaint where the mask is white, starting from the source's own pixels there.
+                body["inpainting_mask_invert"] = json!(0);
+                body["inpainting_fill"] = json!(1);
+                body["inpaint_full_res"] = json!(false);
+            }
+        }
         if !request.upstream_model.is_empty() {
             body["override_settings"] = json!({ "sd_model_checkpoint": request.upstream_model });
         }

@@ -296,6 +296,12 @@ impl ImageProvider for Cloudflare {
     async fn generate(&self, request: ProviderRequest) -> Result<ProviderImage, ProviderError> {
         let model = &request.upstream_model;
         let input = if is_flux(model) {
+            if request.edit.is_some() {
+                return Err(ProviderError::BadRequest {
+                    provider: NAME,
+                    message: format!("{model} makes images from prompts only; it cannot edit"),
+                });
+            }
             let mut input = json!({ "prompt": request.prompt });
             if let Some(steps) = request.steps {
                 input["steps"] = json!(steps.min(8));
@@ -316,6 +322,14 @@ impl ImageProvider for Cloudflare {
             }
             if let Some(negative) = &request.negative_prompt {
                 input["negative_prompt"] = json!(negative);
+            }
+            // The runwayml img2img and inpainting models take images as arrays of byte values.
+            if let Some(edit) = &request.edit {
+                input["image"] = json!(edit.image.to_vec());
+                input["strength"] = json!(edit.strength());
+                if let Some(mask) = &edit.mask {
+                    input["mask"] = json!(mask.to_vec());
+                }
             }
             input
         };

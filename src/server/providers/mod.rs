@@ -32,6 +32,27 @@ pub struct ProviderRequest {
     pub height: u32,
     /// The size table's ratio label, for providers that take an aspect ratio instead of a size.
     pub aspect_ratio: Option<String>,
+    /// Change this image instead of making one from nothing (only for models whose catalog entry
+    /// says they can).
+    pub edit: Option<EditInput>,
+}
+
+/// An edit's inputs, prepared by the engine (`engine::edit`), the same for every provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EditInput {
+    /// The source as a PNG of exactly `width` × `height`.
+    pub image: Bytes,
+    /// Where to change it: a grayscale PNG of the same size, white = change, black = keep.
+    pub mask: Option<Bytes>,
+    /// How far from the source, in hundredths.
+    pub strength: u8,
+}
+
+impl EditInput {
+    /// The strength from 0 (keep the source) to 1 (ignore it), as providers take it.
+    pub fn strength(&self) -> f64 {
+        f64::from(self.strength) / 100.0
+    }
 }
 
 /// An encoded image as a provider returned it.

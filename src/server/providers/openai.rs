@@ -1,10 +1,13 @@
 //! Any OpenAI-compatible images endpoint: `POST /v1/images/generations` (OpenAI, Together, LocalAI,
-//! stable-diffusion.cpp). Answers `{"created", "data": [{"b64_json" | "url", "revised_prompt"?}]}`; errors
+//! stable-diffusion.cpp), and `POST /v1/images/edits` (multipart: the source and a mask whose
+//! transparent pixels are the ones to change) for edits. Both answer `{"created", "data": [{"b64_json" | "url", "revised_prompt"?}]}`; errors
 //! are `{"error": {"message", "type", "param", "code"}}`.
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use reqwest::header::AUTHORIZATION;
+use reqwest::multipart::{Form, Part};
 use reqwest::Url;
 use serde_json::{json, Value};
 
@@ -12,6 +15,7 @@ use super::http::{self, base64_bytes, download, send_json};
 use super::{ImageProvider, ProviderError, ProviderImage, ProviderRequest};
 use crate::server::config::OpenAiConfig;
 use crate::server::secret::Secret;
+use crate::server::transform::encode::encode;
 
 const NAME: &str = crate::server::config::ProviderKind::OpenAi.name();
 
@@ -36,6 +40,33 @@ impl OpenAi {
     }
 }
 
+/// OpenAI's mask: the source's size, transparent where the image is to change. Ours is white there.
+async fn transparent_where_white(mask: &Bytes) -> Result<Bytes, ProviderError> {
+    let mask = mask.clone();
+    let failed = |message: String| ProviderError::BadRequest {
+        provider: NAME,
+        message,
+    };
+    tokio::task::spawn_blocking(move || {
+        let gray = image::load_from_memory_with_format(&mask, image::ImageFormat::Png)
+            .map_err(|e| e.to_string())?
+            .to_luma8();
+        let rgba = image::RgbaImage::from_fn(gray.width(), gray.height(), |x, y| {
+            image::Rgba([0, 0, 0, 255 - gray.get_pixel(x, y).0[0]])
+        });
+        encode(
+            &image::DynamicImage::ImageRgba8(rgba),
+            crate::domain::format::ImageFormat::Png,
+            100,
+        )
+        .map(|(png, _)| Bytes::from(png))
+        .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| failed(format!("converting the mask stopped: {e}")))?
+    .map_err(|e| failed(format!("the mask cannot be converted: {e}")))
+}
+
 /// `error.message` of an OpenAI error body.
 pub(crate) fn error_message(body: &[u8]) -> Option<String> {
     serde_json::from_slice::<Value>(body)
@@ -50,14 +81,50 @@ impl ImageProvider for OpenAi {
     }
 
     async fn generate(&self, request: ProviderRequest) -> Result<ProviderImage, ProviderError> {
-        let url = http::endpoint(&self.base, "v1/images/generations");
-        let mut call = self.client.post(url).json(&json!({
-            "model": request.upstream_model,
-            "prompt": request.prompt,
-            "n": 1,
-            "size": format!("{}x{}", request.width, request.height),
-            "response_format": "b64_json",
-        }));
+        let size = format!("{}x{}", request.width, request.height);
+        let mut call = match &request.edit {
+            None => self
+                .client
+                .post(http::endpoint(&self.base, "v1/images/generations"))
+                .json(&json!({
+                    "model": request.upstream_model,
+                    "prompt": request.prompt,
+                    "n": 1,
+                    "size": size,
+                    "response_format": "b64_json",
+                })),
+            Some(edit) => {
+                let gpt_image = request.upstream_model.starts_with("gpt-image");
+                let png = |bytes: Bytes, name: &'static str| {
+                    Part::stream(bytes)
+                        .file_name(name)
+                        .mime_str("image/png")
+                        .expect("a valid MIME type")
+                };
+                let mut form = Form::new()
+                    .text("model", request.upstream_model.clone())
+                    .text("prompt", request.prompt.clone())
+                    .text("n", "1")
+                    .text("size", size)
+                    .part(
+                        if gpt_image { "image[]" } else { "image" },
+                        png(edit.image.clone(), "image.png"),
+                    );
+                // GPT Image models always answer base64 and refuse the parameter.
+                if !gpt_image {
+                    form = form.text("response_format", "b64_json");
+                }
+                if let Some(mask) = &edit.mask {
+                    form = form.part(
+                        "mask",
+                        png(transparent_where_white(mask).await?, "mask.png"),
+                    );
+                }
+                self.client
+                    .post(http::endpoint(&self.base, "v1/images/edits"))
+                    .multipart(form)
+            }
+        };
         if !self.key.is_empty() {
             call = call.header(AUTHORIZATION, format!("Bearer {}", self.key.expose()));
         }

@@ -1,16 +1,18 @@
-//! Replicate's predictions API: `POST /v1/models/{owner}/{name}/predictions` with `Prefer: wait`, then
+//! Replicate's predictions API: `POST /v1/models/{owner}/{name}/predictions` (or `/v1/predictions` with a
+//! version) with `Prefer: wait`, then
 //! polling `urls.get` while the prediction is `starting` or `processing`. Output is an array of URLs, one
-//! URL, or a `data:` URI. Errors are problem-details JSON.
+//! URL, or a `data:` URI. Errors are problem-details JSON. Edits send their images as data URIs.
 
 use std::time::Duration;
 
+use base64::Engine as _;
 use reqwest::header::AUTHORIZATION;
 use reqwest::Url;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::http::{self, data_uri, download, send_json};
-use super::{ImageProvider, ProviderError, ProviderImage, ProviderRequest};
+use super::{EditInput, ImageProvider, ProviderError, ProviderImage, ProviderRequest};
 use crate::server::config::ReplicateConfig;
 use crate::server::secret::Secret;
 
@@ -56,6 +58,9 @@ impl Replicate {
     }
 
     fn input(request: &ProviderRequest) -> Value {
+        if let Some(edit) = &request.edit {
+            return Self::edit_input(request, edit);
+        }
         let mut input =
             json!({ "prompt": request.prompt, "num_outputs": 1, "output_format": "png" });
         match &request.aspect_ratio {
@@ -73,6 +78,48 @@ impl Replicate {
         }
         if let Some(negative) = &request.negative_prompt {
             input["negative_prompt"] = json!(negative);
+        }
+        input
+    }
+
+    /// FLUX Kontext takes the source as `input_image` and keeps its shape; Stable Diffusion inpainting
+    /// takes `image` and `mask` (white = repaint) at a size. Both as data URIs.
+    fn edit_input(request: &ProviderRequest, edit: &EditInput) -> Value {
+        let png = |bytes: &[u8]| {
+            format!(
+                "data:image/png;base64,{}",
+                base64::engine::general_purpose::STANDARD.encode(bytes)
+            )
+        };
+        let mut input = if request.upstream_model.contains("kontext") {
+            json!({
+                "prompt": request.prompt,
+                "input_image": png(&edit.image),
+                "aspect_ratio": "match_input_image",
+                "output_format": "png",
+            })
+        } else {
+            let mut input = json!({
+                "prompt": request.prompt,
+                "image": png(&edit.image),
+                "width": request.width,
+                "height": request.height,
+                "num_outputs": 1,
+                "prompt_strength": edit.strength(),
+            });
+            if let Some(mask) = &edit.mask {
+                input["mask"] = json!(png(mask));
+            }
+            if let Some(steps) = request.steps {
+                input["num_inference_steps"] = json!(steps);
+            }
+            if let Some(negative) = &request.negative_prompt {
+                input["negative_prompt"] = json!(negative);
+            }
+            input
+        };
+        if let Some(seed) = request.seed {
+            input["seed"] = json!(seed);
         }
         input
     }
@@ -137,21 +184,30 @@ fn problem_message(body: &[u8]) -> Option<String> {
 impl Replicate {
     /// Runs `model` (`owner/name`) on `input` to a finished prediction: created with `Prefer: wait`,
     /// then polled at `urls.get` (on the API's own host only) while it is `starting` or `processing`.
+    /// `owner/name` runs the model's latest version; `owner/name:version` (community models) that
+    /// version.
     async fn predict(&self, model: &str, input: Value) -> Result<Prediction, ProviderError> {
-        let (owner, name) = model
-            .split_once('/')
-            .ok_or_else(|| ProviderError::UnknownModel {
-                provider: NAME,
-                model: model.to_owned(),
-            })?;
-        let url = http::endpoint(&self.base, &format!("v1/models/{owner}/{name}/predictions"));
+        let unknown = || ProviderError::UnknownModel {
+            provider: NAME,
+            model: model.to_owned(),
+        };
+        let (path, body) = match model.split_once(':') {
+            Some((_, version)) if !version.is_empty() => (
+                "v1/predictions".to_owned(),
+                json!({ "version": version, "input": input }),
+            ),
+            Some(_) => return Err(unknown()),
+            None => {
+                let (owner, name) = model.split_once('/').ok_or_else(unknown)?;
+                (
+                    format!("v1/models/{owner}/{name}/predictions"),
+                    json!({ "input": input }),
+                )
+            }
+        };
+        let url = http::endpoint(&self.base, &path);
         let mut prediction = self
-            .call(
-                self.client
-                    .post(url)
-                    .header("Prefer", "wait")
-                    .json(&json!({ "input": input })),
-            )
+            .call(self.client.post(url).header("Prefer", "wait").json(&body))
             .await?;
         let deadline = tokio::time::Instant::now() + self.timeout;
         loop {

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::domain::format::ImageFormat;
+use crate::domain::kind::ImageKind;
 use crate::domain::translation::Translation;
 use crate::server::storage::blobs::derivative_key;
 use crate::server::storage::{
@@ -31,6 +32,10 @@ pub fn record(id: &str, gen_key: &str, created_at: i64) -> ImageRecord {
         created_at,
         translation: Translation::Fallback,
         translation_note: Some("the LLM was down".into()),
+        kind: ImageKind::Edit,
+        source_id: Some("source".into()),
+        mask_id: Some("mask".into()),
+        strength: Some(100),
     }
 }
 
@@ -41,6 +46,7 @@ pub async fn run(catalog: Arc<dyn Catalog>) {
     pages_are_newest_first_filtered_and_keyset(catalog.as_ref()).await;
     search_finds_substrings_in_any_script(catalog.as_ref()).await;
     search_pages_are_whole_and_in_order(catalog.as_ref()).await;
+    kinds_filter_and_edits_know_their_source(catalog.as_ref()).await;
     derivatives_follow_their_image(catalog.as_ref()).await;
     delete_returns_what_no_one_else_needs(catalog.as_ref()).await;
     eviction_takes_the_least_recently_served(catalog.as_ref()).await;
@@ -125,6 +131,7 @@ async fn pages_are_newest_first_filtered_and_keyset(catalog: &dyn Catalog) {
         after,
         search: Some("fox"),
         model: None,
+        kind: None,
     };
     // Equal times order by id, descending.
     assert_eq!(ids(catalog, fox(None, 10)).await, ["p3", "p2", "p1"]);
@@ -154,6 +161,56 @@ async fn pages_are_newest_first_filtered_and_keyset(catalog: &dyn Catalog) {
     assert_eq!(ids(catalog, model).await, ["p3"]);
     assert_eq!(parse_cursor("nonsense"), None);
     assert_eq!(parse_cursor("12.a-b"), None);
+}
+
+async fn kinds_filter_and_edits_know_their_source(catalog: &dyn Catalog) {
+    let with = |id: &str, kind, source: Option<&str>, at| {
+        let mut r = record(id, &format!("kind-{id}"), at);
+        r.prompt = format!("kindly {id}");
+        r.kind = kind;
+        r.source_id = source.map(Into::into);
+        r.mask_id = None;
+        r.strength = source.map(|_| 35);
+        r
+    };
+    for r in [
+        with("k1", ImageKind::Upload, None, 500),
+        with("k2", ImageKind::Generated, None, 501),
+        with("k3", ImageKind::Edit, Some("k1"), 502),
+        with("k4", ImageKind::Edit, Some("k1"), 503),
+        with("k5", ImageKind::Edit, Some("k2"), 504),
+    ] {
+        catalog.insert(&r).await.unwrap();
+    }
+    let k3 = catalog.by_id("k3").await.unwrap().unwrap();
+    assert_eq!(
+        (k3.kind, k3.source_id.as_deref(), k3.mask_id, k3.strength),
+        (ImageKind::Edit, Some("k1"), None, Some(35))
+    );
+    let of_kind = |kind| PageQuery {
+        limit: 10,
+        search: Some("kindly"),
+        kind: Some(kind),
+        ..PageQuery::default()
+    };
+    assert_eq!(ids(catalog, of_kind(ImageKind::Upload)).await, ["k1"]);
+    assert_eq!(ids(catalog, of_kind(ImageKind::Generated)).await, ["k2"]);
+    assert_eq!(
+        ids(catalog, of_kind(ImageKind::Edit)).await,
+        ["k5", "k4", "k3"]
+    );
+    let edits = |source: &'static str, limit| async move {
+        catalog
+            .edits_of(source, limit)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(edits("k1", 10).await, ["k4", "k3"]);
+    assert_eq!(edits("k1", 1).await, ["k4"]);
+    assert!(edits("k5", 10).await.is_empty());
 }
 
 async fn search_finds_substrings_in_any_script(catalog: &dyn Catalog) {
@@ -219,6 +276,7 @@ async fn search_pages_are_whole_and_in_order(catalog: &dyn Catalog) {
                 after: after.as_ref().map(|(t, id)| (*t, id.as_str())),
                 search: Some("walrus"),
                 model: None,
+                kind: None,
             })
             .await
             .unwrap();

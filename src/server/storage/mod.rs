@@ -92,6 +92,10 @@ pub trait Images: Send + Sync {
     /// else the blobs no other image still needs (content-addressed blobs may be shared).
     async fn delete(&self, id: &str) -> Result<Option<Vec<Orphan>>, CatalogError>;
 
+    /// The newest `limit` images edited from `source_id`, newest first.
+    async fn edits_of(&self, source_id: &str, limit: u32)
+        -> Result<Vec<ImageRecord>, CatalogError>;
+
     /// Whether any image's original has this content.
     async fn content_in_use(&self, content_hash: &str) -> Result<bool, CatalogError>;
 }

@@ -1,6 +1,7 @@
 //! What the catalog stores, independent of the database that stores it.
 
 use crate::domain::format::ImageFormat;
+use crate::domain::kind::ImageKind;
 use crate::domain::translation::Translation;
 use crate::server::storage::blobs::{derivative_key, original_key};
 
@@ -25,6 +26,13 @@ pub struct ImageRecord {
     pub created_at: i64,
     pub translation: Translation,
     pub translation_note: Option<String>,
+    pub kind: ImageKind,
+    /// What an edit was made from: the source image's id (kept when the source is deleted).
+    pub source_id: Option<String>,
+    /// The mask an edit was painted with, an image id.
+    pub mask_id: Option<String>,
+    /// How far an edit went from its source, in hundredths (0 keeps it, 100 ignores it).
+    pub strength: Option<u8>,
 }
 
 impl ImageRecord {
@@ -56,6 +64,7 @@ pub struct PageQuery<'a> {
     /// Words to find in the prompt or the final prompt, matched literally (no wildcards).
     pub search: Option<&'a str>,
     pub model: Option<&'a str>,
+    pub kind: Option<ImageKind>,
 }
 
 /// One stored derivative of an image.

@@ -5,11 +5,13 @@ use std::str::FromStr;
 
 use super::{CatalogError, DerivativeRecord, ImageRecord};
 use crate::domain::format::ImageFormat;
+use crate::domain::kind::ImageKind;
 use crate::domain::translation::Translation;
 
 pub const IMAGE_COLUMNS: &str =
     "id, gen_key, prompt, final_prompt, negative_prompt, model, provider, seed, steps, \
-     width, height, format, bytes, content_hash, created_at, translation, translation_note";
+     width, height, format, bytes, content_hash, created_at, translation, translation_note, \
+     kind, source_id, mask_id, strength";
 
 pub const DERIVATIVE_COLUMNS: &str = "key, image_id, format, width, height, bytes, content_hash";
 
@@ -32,6 +34,10 @@ pub struct ImageRow {
     created_at: i64,
     translation: String,
     translation_note: Option<String>,
+    kind: String,
+    source_id: Option<String>,
+    mask_id: Option<String>,
+    strength: Option<i64>,
 }
 
 impl TryFrom<ImageRow> for ImageRecord {
@@ -53,6 +59,14 @@ impl TryFrom<ImageRow> for ImageRecord {
             format: ImageFormat::from_str(&row.format).map_err(corrupt)?,
             translation: Translation::from_str(&row.translation).map_err(corrupt)?,
             translation_note: row.translation_note,
+            kind: ImageKind::from_str(&row.kind).map_err(corrupt)?,
+            strength: row
+                .strength
+                .map(|s| u8::try_from(s).ok().filter(|s| *s <= 100))
+                .map(|s| s.ok_or_else(|| corrupt("strength out of range".into())))
+                .transpose()?,
+            source_id: row.source_id,
+            mask_id: row.mask_id,
             bytes: u64::try_from(row.bytes).map_err(|_| corrupt("negative byte count".into()))?,
             id: row.id,
             gen_key: row.gen_key,

@@ -35,6 +35,11 @@ pub fn png_rgb8(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, image::I
     png(rgb, width, height, ExtendedColorType::Rgb8)
 }
 
+/// Grayscale pixels as PNG (masks).
+pub fn png_gray8(gray: &[u8], width: u32, height: u32) -> Result<Vec<u8>, image::ImageError> {
+    png(gray, width, height, ExtendedColorType::L8)
+}
+
 fn png(
     pixels: &[u8],
     width: u32,

@@ -72,6 +72,29 @@ pub fn decode(bytes: &[u8], inspected: Inspected) -> Result<DynamicImage, Inspec
     })
 }
 
+/// Decodes fully, as [`decode`], and turns the pixels the way the image's EXIF orientation says (a
+/// phone's portrait photo is stored sideways with a tag saying so), so what is kept needs no tag.
+pub fn decode_oriented(bytes: &[u8], inspected: Inspected) -> Result<DynamicImage, InspectError> {
+    use image::ImageDecoder;
+    let undecodable = |err: image::ImageError| InspectError::Undecodable {
+        format: inspected.format.as_str(),
+        message: err.to_string(),
+    };
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), image_format(inspected.format)?);
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(inspected.width);
+    limits.max_image_height = Some(inspected.height);
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(undecodable)?;
+    // An unreadable EXIF block is only metadata: the pixels stay as stored.
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut image = DynamicImage::from_decoder(decoder).map_err(undecodable)?;
+    image.apply_orientation(orientation);
+    Ok(image)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

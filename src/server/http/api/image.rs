@@ -3,8 +3,7 @@
 
 use std::convert::Infallible;
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -17,8 +16,9 @@ use super::{json_rejection, ApiError};
 use crate::domain::stage::Stage;
 use crate::server::auth::{Action, Caller, Via};
 use crate::server::engine::progress::Progress;
-use crate::server::engine::{intake, GenerateRequest, Generated, Plan, Seed};
+use crate::server::engine::{intake, Admission, GenerateRequest, Generated, Plan, Seed};
 use crate::server::http::limits::Admit;
+use crate::server::http::sources;
 use crate::server::state::AppState;
 use crate::server::view::ImageInfo;
 use crate::urls::placeholder::{parse_size, Size, UrlLimits};
@@ -52,13 +52,13 @@ pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Admit(admission): Admit,
-    body: Result<Json<ImageRequest>, JsonRejection>,
+    request: Request,
 ) -> Result<Response, ApiError> {
     if !caller.may(&state, Via::Api, Action::Generate).await {
         return Err(ApiError::Unauthorized);
     }
-    let Json(body) = body.map_err(json_rejection)?;
-    let plan = plan(&state, &body)?;
+    let body = read_body(&state, request).await?;
+    let plan = plan(&state, &body, admission.as_ref()).await?;
     if !body.stream {
         let generated = state.engine.generate(plan, admission).await?;
         return Ok(Json(response(&generated)).into_response());
@@ -101,6 +101,35 @@ pub async fn create(
         .into_response())
 }
 
+/// The request's JSON. A body may be larger than `security.max_body_bytes` only to carry images
+/// (`data:` URIs in `image` and `mask`), up to what two uploads take as base64.
+async fn read_body(state: &AppState, request: Request) -> Result<ImageRequest, ApiError> {
+    let (parts, body) = request.into_parts();
+    let room = state.max_upload_bytes * 3 + state.security.max_body_bytes;
+    let too_large = || {
+        ApiError::PayloadTooLarge(format!(
+            "the body is over the server's limit (security.max_body_bytes, {} bytes; larger only for images sent as data: URIs, up to limits.max_upload_bytes each)",
+            state.security.max_body_bytes
+        ))
+    };
+    let bytes = axum::body::to_bytes(body, room)
+        .await
+        .map_err(|_| too_large())?;
+    let length = bytes.len();
+    let request = Request::from_parts(parts, axum::body::Body::from(bytes));
+    let Json(body) = Json::<ImageRequest>::from_request(request, state)
+        .await
+        .map_err(json_rejection)?;
+    let carries_images = [&body.image, &body.mask]
+        .into_iter()
+        .flatten()
+        .any(|source| source.trim_start().starts_with("data:"));
+    if length > state.security.max_body_bytes && !carries_images {
+        return Err(too_large());
+    }
+    Ok(body)
+}
+
 pub fn response(generated: &Generated) -> ImageResponse {
     let v = ImageInfo::from(&generated.record);
     ImageResponse {
@@ -119,8 +148,13 @@ pub fn response(generated: &Generated) -> ImageResponse {
     }
 }
 
-/// The prompt is the LAST user message; the size comes from `size`, `width`/`height` or `aspect_ratio`.
-fn plan(state: &AppState, body: &ImageRequest) -> Result<Plan, ApiError> {
+/// The prompt is the LAST user message; the size comes from `size`, `width`/`height` or `aspect_ratio`,
+/// else an edit's source, else 1024x1024.
+async fn plan(
+    state: &AppState,
+    body: &ImageRequest,
+    admission: &dyn Admission,
+) -> Result<Plan, ApiError> {
     let prompt = body
         .messages
         .iter()
@@ -128,17 +162,52 @@ fn plan(state: &AppState, body: &ImageRequest) -> Result<Plan, ApiError> {
         .find(|m| m.role == "user")
         .map(|m| text_of(&m.content))
         .transpose()?
-        .and_then(|text| intake::prompt(&text).ok())
-        .ok_or_else(|| ApiError::BadRequest(NO_PROMPT.into()))?;
+        .and_then(|text| intake::prompt(&text).ok());
+    let size = requested_size(body, &state.limits)?;
+    let strength = body.strength.map(intake::strength).transpose()?;
+    let edit = match (&body.image, &body.mask) {
+        (Some(image), mask) => {
+            let image = sources::from_json("image", image)?;
+            let mask = mask
+                .as_deref()
+                .map(|m| sources::from_json("mask", m))
+                .transpose()?;
+            Some(state.engine.edit(image, mask, strength, admission).await?)
+        }
+        (None, Some(_)) => {
+            return Err(ApiError::BadRequest(
+                "a `mask` says where to change an `image`: send the image too".into(),
+            ))
+        }
+        (None, None) if body.strength.is_some() => {
+            return Err(ApiError::BadRequest(
+                "`strength` says how far to change an `image`: send the image too".into(),
+            ))
+        }
+        (None, None) => None,
+    };
+    let prompt = match (prompt, &edit) {
+        (Some(prompt), _) => prompt,
+        // A variation of the source.
+        (None, Some(_)) => String::new(),
+        (None, None) => return Err(ApiError::BadRequest(NO_PROMPT.into())),
+    };
+    let size = size
+        .or_else(|| edit.as_ref().map(|e| e.source_size()))
+        .unwrap_or(Size {
+            width: 1024,
+            height: 1024,
+        });
     let request = GenerateRequest {
         model: body.model.clone().filter(|m| !m.is_empty()),
         prompt,
         negative_prompt: body.negative_prompt.clone(),
         seed: Seed::given_or(body.seed, Seed::FromPrompt),
         steps: body.steps,
-        size: requested_size(body, &state.limits)?,
+        size,
         translate: body.translate.unwrap_or(true),
         redo: false,
+        edit,
     };
     Ok(state.engine.plan(request)?)
 }
@@ -157,14 +226,19 @@ fn text_of(content: &serde_json::Value) -> Result<String, ApiError> {
     }
 }
 
-fn requested_size(body: &ImageRequest, limits: &UrlLimits) -> Result<Size, ApiError> {
+/// The size the request names, if it names one.
+fn requested_size(body: &ImageRequest, limits: &UrlLimits) -> Result<Option<Size>, ApiError> {
     let bad = |e: String| ApiError::BadRequest(e);
     if let Some(size) = &body.size {
-        return parse_size(size, limits).map_err(|e| bad(format!("size: {e}")));
+        return parse_size(size, limits)
+            .map(Some)
+            .map_err(|e| bad(format!("size: {e}")));
     }
     match (body.width, body.height) {
         (Some(w), Some(h)) => {
-            return parse_size(&format!("{w}x{h}"), limits).map_err(|e| bad(e.to_string()))
+            return parse_size(&format!("{w}x{h}"), limits)
+                .map(Some)
+                .map_err(|e| bad(e.to_string()))
         }
         (Some(_), None) | (None, Some(_)) => {
             return Err(bad("give both width and height, or size \"WxH\"".into()))
@@ -192,13 +266,10 @@ fn requested_size(body: &ImageRequest, limits: &UrlLimits) -> Result<Size, ApiEr
         } else {
             (long * parsed.0 / parsed.1, long)
         };
-        return Ok(Size {
+        return Ok(Some(Size {
             width: (w.round() as u32).max(1),
             height: (h.round() as u32).max(1),
-        });
+        }));
     }
-    Ok(Size {
-        width: 1024,
-        height: 1024,
-    })
+    Ok(None)
 }

@@ -10,6 +10,7 @@ use utoipa::IntoParams;
 
 use super::types::{ErrorBody, ImagePage};
 use super::ApiError;
+use crate::domain::kind::ImageKind;
 use crate::server::auth::{Action, Caller, Via};
 use crate::server::state::AppState;
 use crate::server::storage::{cursor_after, parse_cursor, PageQuery};
@@ -26,6 +27,8 @@ pub struct ListQuery {
     q: Option<String>,
     /// Only this model's images.
     model: Option<String>,
+    /// Only images of this kind: generated, upload or edit.
+    kind: Option<ImageKind>,
 }
 
 /// A page of the catalog, newest first.
@@ -64,6 +67,7 @@ pub async fn list(
             after: after.as_ref().map(|(t, id)| (*t, id.as_str())),
             search: query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()),
             model: query.model.as_deref().filter(|m| !m.is_empty()),
+            kind: query.kind,
         })
         .await?;
     let more = page.len() > limit as usize;

@@ -7,8 +7,10 @@ mod models;
 mod openai;
 mod openapi;
 mod types;
+mod uploads;
 
 use axum::extract::rejection::JsonRejection;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, Method};
 use axum::routing::{get, post};
 use axum::Router;
@@ -17,14 +19,23 @@ use tower_http::cors::{Any, CorsLayer};
 pub use crate::server::error::ApiError;
 use crate::server::state::AppState;
 
-pub fn router() -> Router<AppState> {
+pub fn router(state: &AppState) -> Router<AppState> {
+    // Bodies that carry images get room for them: an image and a mask, as files or as base64.
+    let files = DefaultBodyLimit::max(state.max_upload_bytes * 2 + 64 * 1024);
+    let base64 = DefaultBodyLimit::max(state.max_upload_bytes * 3 + 64 * 1024);
     Router::new()
-        .route("/api/image", post(image::create))
+        .route("/api/image", post(image::create).layer(base64))
+        .route("/api/uploads", post(uploads::create).layer(files))
         .route("/api/models", get(models::list))
         .route("/api/images", get(images::list))
         .route("/api/images/{id}", get(images::get).delete(images::delete))
         .route("/api/openapi.json", get(openapi::document))
         .route("/v1/images/generations", post(openai::generations))
+        .route("/v1/images/edits", post(openai::edits).layer(files))
+        .route(
+            "/v1/images/variations",
+            post(openai::variations).layer(files),
+        )
 }
 
 /// Open to any origin, as CF Flux Remix is: no credentials travel with `*`, so the key goes in

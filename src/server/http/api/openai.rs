@@ -1,8 +1,12 @@
-//! `POST /v1/images/generations`: the OpenAI Images API, so existing OpenAI clients work. Errors come in
-//! OpenAI's `{"error": {"message", "type", "param", "code"}}` shape.
+//! `POST /v1/images/generations`, `/v1/images/edits` and `/v1/images/variations`: the OpenAI Images
+//! API, so existing OpenAI clients work. Errors come in OpenAI's
+//! `{"error": {"message", "type", "param", "code"}}` shape.
 
+use std::sync::Arc;
+
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::State;
+use axum::extract::{Multipart, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -12,11 +16,12 @@ use utoipa::ToSchema;
 
 use super::{json_rejection, ApiError};
 use crate::server::auth::{Action, Caller, Via};
-use crate::server::engine::{intake, EngineError, GenerateRequest, Seed};
+use crate::server::engine::{intake, Admission, Edit, EngineError, GenerateRequest, Seed};
 use crate::server::http::limits::Admit;
+use crate::server::http::sources::Form;
 use crate::server::state::AppState;
 use crate::server::view::ImageInfo;
-use crate::urls::placeholder::parse_size;
+use crate::urls::placeholder::{parse_size, Size};
 
 /// Other OpenAI fields (`quality`, `style`, `user`…) are accepted and ignored.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -77,9 +82,9 @@ impl IntoResponse for OpenAiError {
     fn into_response(self) -> Response {
         let message = self.error.to_string();
         let (kind, code) = match &self.error {
-            ApiError::BadRequest(_) | ApiError::PayloadTooLarge(_) => {
-                ("invalid_request_error", None)
-            }
+            ApiError::BadRequest(_)
+            | ApiError::PayloadTooLarge(_)
+            | ApiError::UnsupportedMediaType(_) => ("invalid_request_error", None),
             ApiError::NotFound(_) => ("invalid_request_error", Some("model_not_found")),
             ApiError::Unauthorized => ("invalid_request_error", Some("invalid_api_key")),
             ApiError::RateLimited { .. } => ("requests", Some("rate_limit_exceeded")),
@@ -126,41 +131,265 @@ pub async fn generations(
         return Err(ApiError::Unauthorized.into());
     }
     let Json(body) = body.map_err(json_rejection)?;
-    let param = |param, message: String| OpenAiError {
-        error: ApiError::BadRequest(message),
-        param: Some(param),
-    };
-    let n = body.n.unwrap_or(1);
-    if !(1..=4).contains(&n) {
-        return Err(param("n", format!("n must be between 1 and 4, not {n}")));
-    }
+    let n = count(body.n)?;
     let prompt = intake::prompt(&body.prompt)
         .map_err(|_| param("prompt", "prompt must not be empty".into()))?;
-    let size = parse_size(body.size.as_deref().unwrap_or("1024x1024"), &state.limits)
-        .map_err(|e| param("size", format!("size: {e}")))?;
-    let as_url = match body.response_format.as_deref().unwrap_or("b64_json") {
-        "b64_json" => false,
-        "url" => true,
-        other => {
+    let size = size(&state, body.size.as_deref())?.unwrap_or(DEFAULT_SIZE);
+    let as_url = as_url(body.response_format.as_deref())?;
+    let job = Job {
+        model: body.model.filter(|m| !m.is_empty()),
+        prompt,
+        n,
+        size,
+        edit: None,
+    };
+    answer(&state, &headers, admission, job, as_url).await
+}
+
+/// `POST /v1/images/edits` and `/v1/images/variations`: a multipart form, as OpenAI's clients send.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // The schema of the form; the handler reads it part by part.
+pub struct EditForm {
+    /// The image to edit (`image[]` is accepted too; one image).
+    #[schema(value_type = String, format = Binary)]
+    pub image: Vec<u8>,
+    /// Where to change it: transparent (or white) areas change.
+    #[schema(value_type = Option<String>, format = Binary)]
+    pub mask: Option<Vec<u8>>,
+    /// What to make of it (edits only).
+    pub prompt: Option<String>,
+    pub model: Option<String>,
+    /// 1 to 4.
+    pub n: Option<u32>,
+    /// "WxH", or "auto" (default): the source's size.
+    pub size: Option<String>,
+    /// `b64_json` (default) or `url`.
+    pub response_format: Option<String>,
+}
+
+/// Edit an image (OpenAI Images API).
+#[utoipa::path(
+    post,
+    path = "/v1/images/edits",
+    operation_id = "editImagesOpenAI",
+    request_body(content = EditForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, body = GenerationResponse),
+        (status = 400, body = OpenAiErrorBody),
+        (status = 401, body = OpenAiErrorBody),
+        (status = 404, body = OpenAiErrorBody),
+        (status = 413, body = OpenAiErrorBody),
+        (status = 415, body = OpenAiErrorBody),
+        (status = 429, description = "Rate limited; see Retry-After", body = OpenAiErrorBody),
+        (status = 502, body = OpenAiErrorBody),
+        (status = 504, body = OpenAiErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn edits(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Admit(admission): Admit,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Json<GenerationResponse>, OpenAiError> {
+    edit_or_vary(state, caller, headers, admission, multipart, true).await
+}
+
+/// Make variations of an image (OpenAI Images API): image-to-image with no prompt.
+#[utoipa::path(
+    post,
+    path = "/v1/images/variations",
+    operation_id = "createImageVariationsOpenAI",
+    request_body(content = EditForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, body = GenerationResponse),
+        (status = 400, body = OpenAiErrorBody),
+        (status = 401, body = OpenAiErrorBody),
+        (status = 413, body = OpenAiErrorBody),
+        (status = 415, body = OpenAiErrorBody),
+        (status = 429, description = "Rate limited; see Retry-After", body = OpenAiErrorBody),
+        (status = 502, body = OpenAiErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn variations(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Admit(admission): Admit,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Json<GenerationResponse>, OpenAiError> {
+    edit_or_vary(state, caller, headers, admission, multipart, false).await
+}
+
+async fn edit_or_vary(
+    state: AppState,
+    caller: Caller,
+    headers: HeaderMap,
+    admission: Arc<dyn Admission>,
+    multipart: Result<Multipart, MultipartRejection>,
+    with_prompt: bool,
+) -> Result<Json<GenerationResponse>, OpenAiError> {
+    if !caller.may(&state, Via::Api, Action::Generate).await {
+        return Err(ApiError::Unauthorized.into());
+    }
+    let multipart = multipart.map_err(|e| {
+        param(
+            "image",
+            format!("send a multipart/form-data form: {}", e.body_text()),
+        )
+    })?;
+    let mut form = Form::read(multipart, state.max_upload_bytes).await?;
+    let n = count(form.text("n").map(parse_n).transpose()?)?;
+    let size = size(&state, form.text("size"))?;
+    let as_url = as_url(form.text("response_format"))?;
+    let prompt = match (with_prompt, form.text("prompt")) {
+        (true, Some(prompt)) => intake::prompt(prompt)
+            .map_err(|_| param("prompt", "prompt must not be empty".into()))?,
+        (true, None) => return Err(param("prompt", "an edit needs a prompt".into())),
+        (false, _) => String::new(),
+    };
+    let model = form
+        .text("model")
+        .filter(|m| !m.is_empty())
+        .map(str::to_owned);
+    let mut images = form.take_files(&["image", "image[]"]);
+    let image = match images.len() {
+        1 => images.remove(0),
+        0 => return Err(param("image", "no image: send the file as `image`".into())),
+        n => {
             return Err(param(
-                "response_format",
-                format!("response_format `{other}` must be b64_json or url"),
+                "image",
+                format!("{n} images sent; this server edits one image at a time"),
             ))
         }
     };
-    let model = body.model.filter(|m| !m.is_empty());
-    // Each of the n images has its own seed, so they differ; all are planned before any starts.
-    let plans = (0..n)
+    let mask = match with_prompt {
+        true => form.take_files(&["mask"]).into_iter().next(),
+        false => None,
+    };
+    let mask = match mask {
+        Some(mut mask) => {
+            mask.bytes = state
+                .engine
+                .mask_from_transparency(mask.bytes)
+                .await
+                .map_err(|err| OpenAiError {
+                    error: ApiError::from(err),
+                    param: Some("mask"),
+                })?;
+            Some(mask)
+        }
+        None => None,
+    };
+    let edit = state
+        .engine
+        .edit(
+            image.into_source(),
+            mask.map(|m| m.into_source()),
+            None,
+            admission.as_ref(),
+        )
+        .await
+        .map_err(|err| {
+            let field = if err.to_string().contains("`mask`") {
+                "mask"
+            } else {
+                "image"
+            };
+            OpenAiError {
+                error: ApiError::from(err),
+                param: Some(field),
+            }
+        })?;
+    let job = Job {
+        model,
+        prompt,
+        n,
+        size: size.unwrap_or_else(|| edit.source_size()),
+        edit: Some(edit),
+    };
+    answer(&state, &headers, admission, job, as_url).await
+}
+
+/// What every endpoint here asks of the engine: n images of one request.
+struct Job {
+    model: Option<String>,
+    prompt: String,
+    n: u32,
+    size: Size,
+    edit: Option<Edit>,
+}
+
+const DEFAULT_SIZE: Size = Size {
+    width: 1024,
+    height: 1024,
+};
+
+fn param(param: &'static str, message: String) -> OpenAiError {
+    OpenAiError {
+        error: ApiError::BadRequest(message),
+        param: Some(param),
+    }
+}
+
+fn parse_n(n: &str) -> Result<u32, OpenAiError> {
+    n.trim()
+        .parse()
+        .map_err(|_| param("n", format!("n must be between 1 and 4, not `{n}`")))
+}
+
+fn count(n: Option<u32>) -> Result<u32, OpenAiError> {
+    let n = n.unwrap_or(1);
+    if !(1..=4).contains(&n) {
+        return Err(param("n", format!("n must be between 1 and 4, not {n}")));
+    }
+    Ok(n)
+}
+
+/// `WxH`, or `None` for "auto" or nothing.
+fn size(state: &AppState, size: Option<&str>) -> Result<Option<Size>, OpenAiError> {
+    match size.map(str::trim) {
+        None | Some("") | Some("auto") => Ok(None),
+        Some(size) => parse_size(size, &state.limits)
+            .map(Some)
+            .map_err(|e| param("size", format!("size: {e}"))),
+    }
+}
+
+fn as_url(format: Option<&str>) -> Result<bool, OpenAiError> {
+    match format.unwrap_or("b64_json") {
+        "b64_json" => Ok(false),
+        "url" => Ok(true),
+        other => Err(param(
+            "response_format",
+            format!("response_format `{other}` must be b64_json or url"),
+        )),
+    }
+}
+
+/// Plans the n images (each with its own seed, so they differ; all planned before any starts), makes
+/// them, and answers them in OpenAI's shape.
+async fn answer(
+    state: &AppState,
+    headers: &HeaderMap,
+    admission: Arc<dyn Admission>,
+    job: Job,
+    as_url: bool,
+) -> Result<Json<GenerationResponse>, OpenAiError> {
+    let plans = (0..job.n)
         .map(|i| {
             state.engine.plan(GenerateRequest {
-                model: model.clone(),
-                prompt: prompt.clone(),
+                model: job.model.clone(),
+                prompt: job.prompt.clone(),
                 negative_prompt: None,
                 seed: Seed::Nth(i),
                 steps: None,
-                size,
+                size: job.size,
                 translate: true,
                 redo: false,
+                edit: job.edit.clone(),
             })
         })
         .collect::<Result<Vec<_>, _>>()
@@ -169,9 +398,13 @@ pub async fn generations(
                 error: ApiError::NotFound(e.to_string()),
                 param: Some("model"),
             },
+            EngineError::BadRequest(message) if message.contains("model") => OpenAiError {
+                error: ApiError::BadRequest(message),
+                param: Some("model"),
+            },
             other => ApiError::from(other).into(),
         })?;
-    let base = public_base(&state, &headers);
+    let base = public_base(state, headers);
     let jobs = plans
         .into_iter()
         .map(|plan| state.engine.generate(plan, admission.clone()));

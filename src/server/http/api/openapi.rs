@@ -4,12 +4,12 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{image, images, models, openai, types};
+use super::{image, images, models, openai, types, uploads};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Pixzoo", description = "Self-hosted AI image studio and image origin."),
-    paths(image::create, models::list, images::list, images::get, images::delete, openai::generations, document),
+    paths(image::create, uploads::create, models::list, images::list, images::get, images::delete, openai::generations, openai::edits, openai::variations, document),
     components(schemas(
         types::Message,
         types::ImageRequest,
@@ -21,10 +21,12 @@ use super::{image, images, models, openai, types};
         types::StepsInfo,
         types::ImagePage,
         crate::server::view::ImageInfo,
+        crate::domain::kind::ImageKind,
         types::ErrorBody,
         openai::GenerationRequest,
         openai::GenerationResponse,
         openai::GenerationData,
+        openai::EditForm,
         openai::OpenAiErrorBody,
         openai::OpenAiErrorDetail,
     )),

@@ -34,6 +34,14 @@ pub struct ImageRequest {
     pub negative_prompt: Option<String>,
     /// Run the prompt pipeline (default true).
     pub translate: Option<bool>,
+    /// Edit this image instead of making one from nothing: an image id, or a `data:image/…;base64,…`
+    /// URI (uploaded on the way). The size defaults to the source's; with no user message, a
+    /// variation (for models that can).
+    pub image: Option<String>,
+    /// Where to change it: white changes, black keeps. An image id or a data: URI, any size.
+    pub mask: Option<String>,
+    /// How far from the source, 0 (keep it) to 1 (ignore it); default 0.75.
+    pub strength: Option<f64>,
 }
 
 /// The answer to `POST /api/image` (and the `done` event of its stream).
@@ -96,6 +104,9 @@ pub struct ModelInfo {
     pub negative_prompt: bool,
     pub seed: bool,
     pub default: bool,
+    /// What it can be asked: `generate` (from a prompt), `edit` (a source and a prompt), `inpaint`
+    /// (a source, a mask and a prompt), `variations` (a source alone).
+    pub capabilities: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -137,6 +148,11 @@ impl ModelInfo {
             negative_prompt: model.negative_prompt,
             seed: model.seed,
             default,
+            capabilities: model
+                .capabilities
+                .iter()
+                .map(|c| c.as_str().to_owned())
+                .collect(),
         }
     }
 }

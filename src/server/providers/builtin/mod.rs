@@ -1,6 +1,7 @@
 //! The offline provider: a deterministic procedural placeholder, so a fresh install works with no keys.
 //! It is not a diffusion model and says so on every image it makes.
 
+mod edit;
 mod palette;
 pub mod render;
 mod text;
@@ -52,7 +53,10 @@ impl ImageProvider for Builtin {
         };
         let seed = request.seed.unwrap_or_default();
         self.cpu
-            .run(move || render_png(&request.prompt, seed, request.width, request.height))
+            .run(move || match &request.edit {
+                Some(input) => edit_png(&request.prompt, seed, input),
+                None => render_png(&request.prompt, seed, request.width, request.height),
+            })
             .await
             .map_err(|err| failed(format!("the render task stopped: {err}")))?
             .map_err(failed)
@@ -75,6 +79,21 @@ pub fn render_png(
     })
     .map_err(|err| err.to_string())?;
     let bytes = encode_png(pixmap.data(), width, height).map_err(|err| err.to_string())?;
+    Ok(ProviderImage {
+        bytes: Bytes::from(bytes),
+        seed: Some(seed),
+    })
+}
+
+/// Edits and encodes one image (see `edit.rs`).
+pub fn edit_png(
+    prompt: &str,
+    seed: u32,
+    input: &super::EditInput,
+) -> Result<ProviderImage, String> {
+    let pixmap = edit::edit(prompt, seed, input)?;
+    let bytes = encode_png(pixmap.data(), pixmap.width(), pixmap.height())
+        .map_err(|err| err.to_string())?;
     Ok(ProviderImage {
         bytes: Bytes::from(bytes),
         seed: Some(seed),
@@ -104,6 +123,7 @@ mod tests {
             width,
             height,
             aspect_ratio: None,
+            edit: None,
         }
     }
 

@@ -78,9 +78,18 @@ pub fn render(scene: &Scene) -> Result<Pixmap, CanvasError> {
         Style::Shards => shards(&mut pixmap, canvas, &colours, &mut rng),
         Style::Rings => rings(&mut pixmap, canvas, &colours, &mut rng),
     }
-    caption(&mut pixmap, canvas, scene);
-    mark(&mut pixmap, canvas);
+    decorate(&mut pixmap, scene);
     Ok(pixmap)
+}
+
+/// The prompt panel and the placeholder mark, drawn over a picture (a render or an edit).
+pub fn decorate(pixmap: &mut Pixmap, scene: &Scene) {
+    let canvas = Canvas {
+        w: scene.width as f32,
+        h: scene.height as f32,
+    };
+    caption(pixmap, canvas, scene);
+    mark(pixmap, canvas);
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -26,6 +26,9 @@ impl PgCatalog {
         if query.model.is_some() {
             sql.push_str(&format!(" AND model = {}", next()));
         }
+        if query.kind.is_some() {
+            sql.push_str(&format!(" AND kind = {}", next()));
+        }
         if pattern.is_some() {
             let p = next();
             sql.push_str(&format!(
@@ -42,6 +45,9 @@ impl PgCatalog {
         }
         if let Some(model) = query.model {
             q = q.bind(model);
+        }
+        if let Some(kind) = query.kind {
+            q = q.bind(kind.as_str());
         }
         if let Some(pattern) = &pattern {
             q = q.bind(pattern);
@@ -81,8 +87,9 @@ impl PgCatalog {
         }
         sqlx::query(
             "INSERT INTO images (id, gen_key, prompt, final_prompt, negative_prompt, model, provider, seed, \
-             steps, width, height, format, bytes, content_hash, created_at, translation, translation_note) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+             steps, width, height, format, bytes, content_hash, created_at, translation, translation_note, \
+             kind, source_id, mask_id, strength) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
              ON CONFLICT (gen_key) DO NOTHING",
         )
         .bind(&record.id)
@@ -102,6 +109,10 @@ impl PgCatalog {
         .bind(record.created_at)
         .bind(record.translation.as_str())
         .bind(&record.translation_note)
+        .bind(record.kind.as_str())
+        .bind(&record.source_id)
+        .bind(&record.mask_id)
+        .bind(record.strength.map(i64::from))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -189,6 +200,23 @@ impl Images for PgCatalog {
             }
         }
         Ok(Some(orphans))
+    }
+
+    async fn edits_of(
+        &self,
+        source_id: &str,
+        limit: u32,
+    ) -> Result<Vec<ImageRecord>, CatalogError> {
+        sqlx::query_as::<_, ImageRow>(&format!(
+            "SELECT {IMAGE_COLUMNS} FROM images WHERE source_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+        ))
+        .bind(source_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(ImageRecord::try_from)
+        .collect()
     }
 
     async fn content_in_use(&self, content_hash: &str) -> Result<bool, CatalogError> {

@@ -38,8 +38,9 @@ impl SqliteCatalog {
         }
         sqlx::query(
             "INSERT INTO images (id, gen_key, prompt, final_prompt, negative_prompt, model, provider, seed, \
-             steps, width, height, format, bytes, content_hash, created_at, translation, translation_note) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (gen_key) DO NOTHING",
+             steps, width, height, format, bytes, content_hash, created_at, translation, translation_note, \
+             kind, source_id, mask_id, strength) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (gen_key) DO NOTHING",
         )
         .bind(&record.id)
         .bind(&record.gen_key)
@@ -58,6 +59,10 @@ impl SqliteCatalog {
         .bind(record.created_at)
         .bind(record.translation.as_str())
         .bind(&record.translation_note)
+        .bind(record.kind.as_str())
+        .bind(&record.source_id)
+        .bind(&record.mask_id)
+        .bind(record.strength.map(i64::from))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -139,6 +144,23 @@ impl Images for SqliteCatalog {
             }
         }
         Ok(Some(orphans))
+    }
+
+    async fn edits_of(
+        &self,
+        source_id: &str,
+        limit: u32,
+    ) -> Result<Vec<ImageRecord>, CatalogError> {
+        sqlx::query_as::<_, Row>(&format!(
+            "SELECT {COLUMNS} FROM images WHERE source_id = ? ORDER BY created_at DESC, id DESC LIMIT ?"
+        ))
+        .bind(source_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(ImageRecord::try_from)
+        .collect()
     }
 
     async fn content_in_use(&self, content_hash: &str) -> Result<bool, CatalogError> {

@@ -81,6 +81,9 @@ impl SqliteCatalog {
         if query.model.is_some() {
             sql.push_str(" AND model = ?");
         }
+        if query.kind.is_some() {
+            sql.push_str(" AND kind = ?");
+        }
         match scan {
             Scan::All => {}
             Scan::Since(_) => sql.push_str(" AND created_at >= ?"),
@@ -103,6 +106,9 @@ impl SqliteCatalog {
         }
         if let Some(model) = query.model {
             q = q.bind(model);
+        }
+        if let Some(kind) = query.kind {
+            q = q.bind(kind.as_str());
         }
         match scan {
             Scan::All => {}
@@ -138,6 +144,9 @@ impl SqliteCatalog {
         if query.model.is_some() {
             sql.push_str(" AND model = ?");
         }
+        if query.kind.is_some() {
+            sql.push_str(" AND kind = ?");
+        }
         sql.push_str(&format!(
             " ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET {}",
             window.max(1) - 1
@@ -148,6 +157,9 @@ impl SqliteCatalog {
         }
         if let Some(model) = query.model {
             q = q.bind(model);
+        }
+        if let Some(kind) = query.kind {
+            q = q.bind(kind.as_str());
         }
         Ok(q.fetch_optional(&self.pool).await?)
     }
