@@ -257,6 +257,31 @@ async fn uploading_needs_the_key_when_one_is_set() {
         .await
         .unwrap();
     assert_eq!(keyed.status(), StatusCode::CREATED);
+
+    // The studio's file drop brings its session instead.
+    let signed_in = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(server.url("/auth/sign-in"))
+        .form(&[("key", "upload-key")])
+        .send()
+        .await
+        .unwrap();
+    let cookie = header(&signed_in, "set-cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let from_studio = client()
+        .post(server.url("/api/uploads"))
+        .header("cookie", cookie)
+        .header("content-type", "image/png")
+        .body(png(9, 9, [0, 0, 0]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(from_studio.status(), StatusCode::CREATED);
     server.stop().await;
 }
 

@@ -1193,3 +1193,59 @@ async fn replicate_edits_send_data_uris_to_kontext_and_to_inpainting() {
     server.stop().await;
     assert_logs_clean();
 }
+
+/// The OpenAI face's mask (transparent = change) reaches the OpenAI provider's upstream as the same
+/// transparency, through Pixzoo's own white-is-change mask in between.
+#[tokio::test]
+async fn an_openai_client_s_mask_reaches_openai_as_it_was_drawn() {
+    let fake = fakes::openai::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = base_config(dir.path());
+    config.providers.openai.api_key = Secret::new(fakes::openai::KEY);
+    config.providers.openai.base_url = fake.base.clone();
+    let server = TestServer::with_config(config).await;
+    let source = source_png(1024, 1024);
+    // Transparent on the left half, as OpenAI's clients draw masks.
+    let openai_mask = {
+        let image = image::RgbaImage::from_fn(1024, 1024, |x, _| {
+            image::Rgba([0, 0, 0, if x < 512 { 0 } else { 255 }])
+        });
+        let mut out = std::io::Cursor::new(Vec::new());
+        image.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    };
+    let part = |bytes: Vec<u8>, name: &str| {
+        reqwest::multipart::Part::bytes(bytes)
+            .file_name(name.to_owned())
+            .mime_str("image/png")
+            .unwrap()
+    };
+    let form = reqwest::multipart::Form::new()
+        .part("image", part(source.clone(), "source.png"))
+        .part("mask", part(openai_mask, "mask.png"))
+        .text("prompt", "a red scarf")
+        .text("model", "gpt-image-1");
+    let response = client()
+        .post(server.url("/v1/images/edits"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_no_secrets("the edit's answer", &body);
+    assert_eq!(
+        fake.calls
+            .count(&format!("image:{}", fakes::pixels_hash(&source))),
+        1
+    );
+    assert_eq!(
+        fake.calls
+            .count(&format!("mask:{}", fakes::mask_hash(&mask_png(1024, 1024)))),
+        1,
+        "transparent on the left half again"
+    );
+    server.stop().await;
+    assert_logs_clean();
+}

@@ -135,3 +135,27 @@ test("without JavaScript the Edit form still posts the file", async ({ browser }
   await expect(page.getByTestId("edited-from")).toContainText("Edited from");
   await context.close();
 });
+
+test("a pasted image becomes the source, and another can be picked from the gallery", async ({ page }) => {
+  const errors = collectErrors(page);
+  const file = await picture(page, "e2e-pasted-kite");
+  const made = await page.request.get("/200x200/e2e-gallery-pick?model=builtin");
+  const picked = made.headers()["x-image-id"];
+  await openHydrated(page, "/?mode=edit");
+  const studio = page.getByRole("region", { name: "Generate" });
+  const zone = studio.getByTestId("drop-zone");
+  // Playwright cannot make a ClipboardEvent with data; the page can.
+  await zone.evaluate((element, bytes) => {
+    const clipboardData = new DataTransfer();
+    clipboardData.items.add(new File([new Uint8Array(bytes)], "kite.png", { type: "image/png" }));
+    element.dispatchEvent(new ClipboardEvent("paste", { clipboardData, bubbles: true }));
+  }, [...file]);
+  await expect(studio.getByTestId("edit-source")).toBeVisible();
+  const pasted = await studio.getByTestId("edit-source").getAttribute("src");
+
+  await studio.getByRole("button", { name: "Choose another image" }).click();
+  await studio.getByRole("button", { name: "Edit e2e gallery pick" }).click();
+  await expect(studio.getByTestId("edit-source")).toHaveAttribute("src", `/img/${picked}`);
+  expect(pasted).not.toBe(`/img/${picked}`);
+  expect(errors).toEqual([]);
+});

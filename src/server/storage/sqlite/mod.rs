@@ -17,6 +17,10 @@ use sqlx::sqlite::{
 
 use super::{Catalog, CatalogError};
 
+/// How much of the catalog file SQLite maps into memory (address space, not memory: pages are the OS's
+/// cache, shared by every connection). A million images take about 1.1 GB.
+const MMAP_BYTES: u64 = 1 << 30;
+
 #[derive(Clone, Debug)]
 pub struct SqliteCatalog {
     search: search::Tuning,
@@ -41,7 +45,10 @@ impl SqliteCatalog {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Reads through the page cache without a read() per page: the search index's candidates
+            // are fetched at random (measured at a million images: a fifth less time per search).
+            .pragma("mmap_size", MMAP_BYTES.to_string());
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
