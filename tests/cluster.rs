@@ -173,6 +173,17 @@ async fn a_delete_through_one_instance_is_gone_from_another_at_once() {
     let b = TestServer::with_config(shared(&catalog, &blobs, dir_b.path())).await;
     let made = a.get("/320x200/short-lived-sloth").await;
     let id = header(&made, "x-image-id").to_owned();
+    let original = a
+        .state
+        .engine
+        .record(&id)
+        .await
+        .unwrap()
+        .unwrap()
+        .blob_key();
+    let (bucket, prefix) = blobs.trim_start_matches("s3://").split_once('/').unwrap();
+    let bucket = pixzoo::server::storage::BlobStore::s3(bucket, prefix).unwrap();
+    assert!(bucket.exists(&original).await.unwrap());
     // B keeps the image and a derivative in memory.
     for _ in 0..2 {
         assert_eq!(b.get(&format!("/img/{id}")).await.status(), StatusCode::OK);
@@ -201,6 +212,56 @@ async fn a_delete_through_one_instance_is_gone_from_another_at_once() {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
+    assert!(
+        !bucket.exists(&original).await.unwrap(),
+        "the original's blob left the bucket too"
+    );
+    a.stop().await;
+    b.stop().await;
+}
+
+/// `POST /api/image` with `stream: true` at B while A makes the same image: B's stream ends in A's
+/// image, made once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_event_stream_at_one_instance_follows_work_made_at_another() {
+    let openai = fakes::openai::start().await;
+    let (a, b, _dirs) = pair(&openai.base).await;
+    let at_a = tokio::spawn(
+        client()
+            .get(a.url("/1024x1024/slow-streamed-heron?model=dall-e-3"))
+            .send(),
+    );
+    // A has claimed the work by the time B asks.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while openai.calls.count("prompt:slow-streamed-heron") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "A never called the provider"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let streamed = client()
+        .post(b.url("/api/image"))
+        .json(&serde_json::json!({
+            "messages": [{"role": "user", "content": "slow streamed heron"}],
+            "model": "dall-e-3",
+            "size": "1024x1024",
+            "stream": true,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(streamed.status(), StatusCode::OK);
+    let (names, last) = common::events(&streamed.text().await.unwrap());
+    assert_eq!(names.last().map(String::as_str), Some("done"), "{names:?}");
+    let made = at_a.await.unwrap().unwrap();
+    assert_eq!(made.status(), StatusCode::OK);
+    assert_eq!(last["id"], header(&made, "x-image-id"), "A's image");
+    assert_eq!(
+        openai.calls.count("prompt:slow-streamed-heron"),
+        1,
+        "made once"
+    );
     a.stop().await;
     b.stop().await;
 }
