@@ -76,7 +76,9 @@ impl From<&EngineError> for ApiError {
     fn from(err: &EngineError) -> Self {
         match err {
             EngineError::UnknownModel(err) => ApiError::NotFound(err.to_string()),
-            EngineError::BadRequest(message) => ApiError::BadRequest(message.clone()),
+            EngineError::BadRequest(message) | EngineError::Incapable(message) => {
+                ApiError::BadRequest(message.clone())
+            }
             EngineError::EmptyPrompt => ApiError::BadRequest(err.to_string()),
             EngineError::TooLarge(message) => ApiError::PayloadTooLarge(message.clone()),
             EngineError::Unsupported(message) => ApiError::UnsupportedMediaType(message.clone()),

@@ -145,7 +145,7 @@ impl Problem {
     pub fn of(err: &EngineError) -> Self {
         let code = match err {
             EngineError::EmptyPrompt => FormProblem::Prompt,
-            EngineError::UnknownModel(_) => FormProblem::Model,
+            EngineError::UnknownModel(_) | EngineError::Incapable(_) => FormProblem::Model,
             EngineError::BadRequest(_) => FormProblem::Settings,
             EngineError::TooLarge(_) | EngineError::Unsupported(_) => FormProblem::Image,
             EngineError::Limited { .. } => FormProblem::Limited,

@@ -153,7 +153,7 @@ impl Plan {
             .resolve_for(request.model.as_deref(), needs)
             .map_err(|err| match err {
                 NotAble::Unknown(unknown) => EngineError::UnknownModel(unknown),
-                NotAble::Missing(message) => EngineError::BadRequest(message),
+                NotAble::Missing(message) => EngineError::Incapable(message),
             })?;
         let steps = match (model.steps, request.steps) {
             (Some(range), Some(steps)) if !(range.min..=range.max).contains(&steps) => {

@@ -50,6 +50,10 @@ pub enum EngineError {
     EmptyPrompt,
     #[error("{0}")]
     BadRequest(String),
+    /// A model that cannot do what was asked (an edit, an inpainting, a variation); the message names
+    /// the models that can.
+    #[error("{0}")]
+    Incapable(String),
     /// An upload over the size or pixel limit.
     #[error("{0}")]
     TooLarge(String),
@@ -95,6 +99,7 @@ impl EngineError {
             EngineError::UnknownModel(_)
             | EngineError::EmptyPrompt
             | EngineError::BadRequest(_)
+            | EngineError::Incapable(_)
             | EngineError::TooLarge(_)
             | EngineError::Unsupported(_) => FailureKind::BadRequest,
             EngineError::Forbidden(_) | EngineError::Gone(_) => FailureKind::Refused,

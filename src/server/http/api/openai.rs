@@ -18,8 +18,9 @@ use super::{json_rejection, ApiError};
 use crate::server::auth::{Action, Caller, Via};
 use crate::server::engine::{intake, Admission, Edit, EngineError, GenerateRequest, Seed};
 use crate::server::http::limits::Admit;
-use crate::server::http::sources::Form;
+use crate::server::http::sources::{File, Form};
 use crate::server::state::AppState;
+use crate::server::storage::ImageRecord;
 use crate::server::view::ImageInfo;
 use crate::urls::placeholder::{parse_size, Size};
 
@@ -283,26 +284,17 @@ async fn edit_or_vary(
         }
         None => None,
     };
-    let edit = state
-        .engine
-        .edit(
-            image.into_source(),
-            mask.map(|m| m.into_source()),
-            None,
-            admission.as_ref(),
-        )
-        .await
-        .map_err(|err| {
-            let field = if err.to_string().contains("`mask`") {
-                "mask"
-            } else {
-                "image"
-            };
-            OpenAiError {
-                error: ApiError::from(err),
-                param: Some(field),
-            }
-        })?;
+    // Each source is read on its own, so a problem with one is reported as that field's.
+    let source = read_source(&state, "image", image, admission.as_ref()).await?;
+    let mask = match mask {
+        Some(mask) => Some(read_source(&state, "mask", mask, admission.as_ref()).await?),
+        None => None,
+    };
+    let edit = Edit {
+        source,
+        mask,
+        strength: None,
+    };
     let job = Job {
         model,
         prompt,
@@ -311,6 +303,23 @@ async fn edit_or_vary(
         edit: Some(edit),
     };
     answer(&state, &headers, admission, job, as_url).await
+}
+
+/// The stored image an edit's `field` holds (uploaded first), its problems reported as that field's.
+async fn read_source(
+    state: &AppState,
+    field: &'static str,
+    file: File,
+    admission: &dyn Admission,
+) -> Result<ImageRecord, OpenAiError> {
+    state
+        .engine
+        .source(field, file.into_source(), admission)
+        .await
+        .map_err(|err| OpenAiError {
+            error: ApiError::from(err),
+            param: Some(field),
+        })
 }
 
 /// What every endpoint here asks of the engine: n images of one request.
@@ -398,7 +407,7 @@ async fn answer(
                 error: ApiError::NotFound(e.to_string()),
                 param: Some("model"),
             },
-            EngineError::BadRequest(message) if message.contains("model") => OpenAiError {
+            EngineError::Incapable(message) => OpenAiError {
                 error: ApiError::BadRequest(message),
                 param: Some("model"),
             },
