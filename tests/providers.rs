@@ -734,10 +734,10 @@ async fn jobs_report_progress_outlive_their_callers_and_share_failures() {
             negative_prompt: None,
             seed: Seed::FromPrompt,
             steps: None,
-            size: Size {
+            size: Some(Size {
                 width: 640,
                 height: 480,
-            },
+            }),
             translate: true,
             redo: false,
             edit: None,

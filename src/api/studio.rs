@@ -196,9 +196,9 @@ pub struct Setup {
 /// One call for both, so a page load makes one request, not two.
 #[server(prefix = "/sfn", endpoint = "studio_setup")]
 pub async fn studio_setup() -> Result<Setup, ServerFnError> {
-    use crate::server::auth::{server_fn_may, Action};
+    use crate::server::auth::{key_required, server_fn_may, Action};
     let state = expect_context::<crate::server::state::AppState>();
-    let key_required = !state.api_key.is_empty();
+    let key_required = key_required(&state);
     Ok(Setup {
         models: crate::server::studio::model_options(&state),
         access: Access {
@@ -277,13 +277,13 @@ pub enum Signing {
 /// Signs a `/{W}x{H}/{slug}?…` path for the URL maker: whoever may generate in the studio may mint URLs.
 #[server(prefix = "/sfn", endpoint = "sign_placeholder_url")]
 pub async fn sign_placeholder_url(path: String) -> Result<Signing, ServerFnError> {
-    use crate::server::auth::{server_fn_may, Action};
+    use crate::server::auth::{key_required, server_fn_may, Action};
     let state = expect_context::<crate::server::state::AppState>();
     if !server_fn_may(&state, Action::Sign).await {
-        return Ok(Signing::Refused(if state.api_key.is_empty() {
-            "This server has no API key, so it signs URLs only on its command line (`pixzoo sign URL`).".into()
-        } else {
+        return Ok(Signing::Refused(if key_required(&state) {
             "Sign in with the server's API key to sign URLs.".into()
+        } else {
+            "This server has no API key, so it signs URLs only on its command line (`pixzoo sign URL`).".into()
         }));
     }
     if !path.starts_with('/') || path.starts_with("//") {

@@ -2,7 +2,8 @@
 //! request proves it holds the key the way its face expects: programs (the JSON API, the OpenAI
 //! endpoint) send the key itself (`Authorization: Bearer <key>`), browsers (the studio's server
 //! functions and form posts) the session they got by presenting it once (`session.rs`). Every face asks
-//! [`Caller::may`] with where it is and the [`Action`] it is about to take.
+//! [`Caller::may`] with where it is and the [`Action`] it is about to take. The limits layer reads the
+//! credentials once per request and leaves the [`Caller`] in the request's extensions.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -10,6 +11,7 @@ use axum::http::{header, HeaderMap};
 use axum_extra::extract::cookie::CookieJar;
 use subtle::ConstantTimeEq;
 
+use crate::server::guard::Signature;
 use crate::server::secret::Secret;
 use crate::server::session;
 use crate::server::state::AppState;
@@ -37,6 +39,13 @@ pub enum Via {
     Api,
     /// Browsers: the studio session cookie.
     Studio,
+    /// Either, for an endpoint both use (uploads: scripts and the studio's file drop).
+    Any,
+}
+
+/// Whether the server has an API key, so generating, uploading and deleting need proof of it.
+pub fn key_required(state: &AppState) -> bool {
+    !state.api_key.is_empty()
 }
 
 /// The credentials a request presented.
@@ -63,14 +72,28 @@ impl Caller {
     /// asks protects nothing, so without a key URLs are signed only on the command line
     /// (`pixzoo sign`). A catalog failure while checking a session counts as "no".
     pub async fn may(&self, state: &AppState, via: Via, action: Action) -> bool {
-        let key_set = !state.api_key.is_empty();
+        let key_set = key_required(state);
         match (action, via) {
             (Action::Redo, _) => key_set && self.key,
             (Action::Sign, _) if !key_set => false,
             _ if !key_set => true,
             (_, Via::Api) => self.key,
             (_, Via::Studio) => self.signed_in(state).await,
+            (_, Via::Any) => self.key || self.signed_in(state).await,
         }
+    }
+
+    /// Whether the request brought the key itself (false when none is configured): the owner's
+    /// scripts, counted under one client of their own rather than by address.
+    pub fn holds_key(&self) -> bool {
+        self.key
+    }
+
+    /// Whether this request may make what a stranger may not (a derivative outside
+    /// `security.derivatives`, an enlargement past `limits.max_upscale`): its URL's signature is
+    /// valid, or it brought the key.
+    pub fn vouched(&self, signature: Signature) -> bool {
+        signature == Signature::Valid || self.key
     }
 
     /// Whether the request carries a live studio session.
@@ -89,7 +112,10 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Self::from_headers(state, &parts.headers))
+        Ok(match parts.extensions.get::<Caller>() {
+            Some(read) => read.clone(),
+            None => Self::from_headers(state, &parts.headers),
+        })
     }
 }
 
@@ -130,7 +156,7 @@ fn bearer(headers: &HeaderMap) -> &str {
 }
 
 /// Whether the request's `Authorization: Bearer` token is the configured key.
-pub fn bearer_matches(state: &AppState, headers: &HeaderMap) -> bool {
+fn bearer_matches(state: &AppState, headers: &HeaderMap) -> bool {
     key_matches(state, bearer(headers))
 }
 

@@ -52,6 +52,11 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The 404 of every face that looks an image up by id.
+    pub fn no_image(id: &str) -> Self {
+        ApiError::NotFound(format!("no image with id `{id}`"))
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,

@@ -3,6 +3,7 @@
 //! also published through the catalog (`Coordination::publish_job`), so a poll may reach any of them.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -78,19 +79,23 @@ impl StudioJobs {
                     }
                 }
             };
-            loop {
-                let changed = match job.progress.recv().await {
-                    Ok(Progress::Done { .. } | Progress::Error { .. }) => break,
-                    Ok(Progress::Translated { final_prompt, .. }) => set(&|v| {
-                        v.stage = Stage::Translated;
-                        v.final_prompt = Some(final_prompt.clone());
-                    }),
-                    Ok(progress) => set(&|v| v.stage = progress.stage()),
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                };
-                publish(changed).await;
-            }
+            // Never breaks: the job's view follows it to the end.
+            let _ = job
+                .follow(|progress| {
+                    let changed = match progress {
+                        Progress::Translated { final_prompt, .. } => set(&|v| {
+                            v.stage = Stage::Translated;
+                            v.final_prompt = Some(final_prompt.clone());
+                        }),
+                        progress => set(&|v| v.stage = progress.stage()),
+                    };
+                    let published = publish(changed);
+                    async move {
+                        published.await;
+                        ControlFlow::Continue(())
+                    }
+                })
+                .await;
             let finished = match job.result.await {
                 Ok(generated) => set(&|v| {
                     v.stage = Stage::Done;

@@ -207,7 +207,7 @@ fn warn_if_open(state: &AppState) {
         return;
     }
     let mut open = Vec::new();
-    if state.api_key.is_empty() {
+    if !auth::key_required(state) {
         open.push("no API_KEY: POST /api/image, POST /v1/images/generations, the studio (generate, delete) and DELETE /api/images/{id} are open to anyone, and the studio cannot sign URLs");
     }
     if !state.guard.signs_urls() {

@@ -93,7 +93,7 @@ pub async fn plan(
                 .edit(
                     Source::Id(source),
                     form.mask.map(Source::Id),
-                    form.strength.map(|s| s.min(100)),
+                    form.strength,
                     admission,
                 )
                 .await
@@ -101,26 +101,28 @@ pub async fn plan(
         ),
         None => None,
     };
-    let prompt = match &edit {
-        Some(_) => form.prompt.trim().to_owned(),
-        None => intake::prompt(&form.prompt).map_err(|e| Problem::of(&e))?,
-    };
-    let size =
-        match &edit {
-            // The Edit form asks for the source's size with 0 × 0.
-            Some(edit) if form.width == 0 || form.height == 0 => edit.source_size(),
-            _ => parse_size(&format!("{}x{}", form.width, form.height), &state.limits).map_err(
-                |e| Problem {
+    // The prompt before the size, as the form shows them; the intake trims it, and an edit may have
+    // none (a variation).
+    if edit.is_none() {
+        intake::prompt(&form.prompt).map_err(|e| Problem::of(&e))?;
+    }
+    // The Edit form asks for the source's size with 0 × 0.
+    let size = match &edit {
+        Some(_) if form.width == 0 || form.height == 0 => None,
+        _ => Some(
+            parse_size(&format!("{}x{}", form.width, form.height), &state.limits).map_err(|e| {
+                Problem {
                     code: FormProblem::Size,
                     message: format!("Size: {e}."),
-                },
-            )?,
-        };
+                }
+            })?,
+        ),
+    };
     let plan = state
         .engine
         .plan(GenerateRequest {
             model: Some(form.model).filter(|m| !m.is_empty()),
-            prompt,
+            prompt: form.prompt,
             negative_prompt: form.negative_prompt,
             seed: Seed::given_or(form.seed, Seed::Random),
             steps: form.steps,
@@ -130,6 +132,7 @@ pub async fn plan(
             edit,
         })
         .map_err(|e| Problem::of(&e))?;
+    let size = plan.size;
     Ok((plan, size))
 }
 

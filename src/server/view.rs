@@ -13,7 +13,7 @@ use crate::server::clock::rfc3339;
 use crate::server::engine::{CacheStatus, Generated};
 use crate::server::storage::ImageRecord;
 use crate::urls::image::image_path;
-use crate::urls::placeholder::{placeholder_path, Size};
+use crate::urls::placeholder::{placeholder_url, Size};
 
 /// A catalog entry.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -112,22 +112,27 @@ impl From<&ImageInfo> for ImageDetails {
 /// again (`/{W}x{H}/{slug}?model=…&seed=…`).
 pub fn generated_image(generated: &Generated, size: Size) -> GeneratedImage {
     let v = ImageInfo::from(&generated.record);
-    let edit = match (&v.source_id, v.strength) {
-        (Some(source), Some(strength)) => {
-            let mut query = format!("&image={source}&strength={strength}");
-            if let Some(mask) = &v.mask_id {
-                query.push_str(&format!("&mask={mask}"));
-            }
-            query
-        }
-        _ => String::new(),
+    let seed = v.seed.to_string();
+    // An edit's URL names its source, strength and mask too; empty values are left out.
+    let (image, strength, mask) = match (&v.source_id, v.strength) {
+        (Some(source), Some(strength)) => (
+            source.clone(),
+            strength.to_string(),
+            v.mask_id.clone().unwrap_or_default(),
+        ),
+        _ => Default::default(),
     };
     GeneratedImage {
-        placeholder_url: format!(
-            "{}?model={}&seed={}{edit}",
-            placeholder_path(size, &v.prompt),
-            v.model,
-            v.seed
+        placeholder_url: placeholder_url(
+            size,
+            &v.prompt,
+            &[
+                ("model", &v.model),
+                ("seed", &seed),
+                ("image", &image),
+                ("strength", &strength),
+                ("mask", &mask),
+            ],
         ),
         source_url: v.source_id.as_deref().map(image_path),
         cached: generated.cache == CacheStatus::Hit,

@@ -9,6 +9,7 @@ use crate::api::images::{delete_image, image_detail, Deleted, ImageDetails};
 use crate::domain::kind::ImageKind;
 use crate::ui::gallery::Thumb;
 use crate::ui::url_builder::UrlBuilder;
+use crate::urls::pages::{gallery_path, sign_in_path, studio_path};
 
 #[component]
 pub fn DetailPage() -> impl IntoView {
@@ -44,16 +45,13 @@ const BUTTON: &str = "inline-block rounded-lg border border-stone-300 px-3 py-1.
 
 /// The studio, filled in with this image's settings.
 fn rerun_link(image: &ImageDetails) -> String {
-    use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
-    let encode = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
-    format!(
-        "/?prompt={}&model={}&seed={}&width={}&height={}",
-        encode(&image.summary.prompt),
-        encode(&image.summary.model),
-        image.seed,
-        image.summary.width,
-        image.summary.height
-    )
+    studio_path(&[
+        ("prompt", &image.summary.prompt),
+        ("model", &image.summary.model),
+        ("seed", &image.seed.to_string()),
+        ("width", &image.summary.width.to_string()),
+        ("height", &image.summary.height.to_string()),
+    ])
 }
 
 /// Delete, after a second click to confirm.
@@ -63,7 +61,7 @@ fn DeleteButton(id: String) -> impl IntoView {
     let problem = RwSignal::new(None::<String>);
     let needs_sign_in = RwSignal::new(false);
     let navigate = leptos_router::hooks::use_navigate();
-    let back_here = format!("/sign-in?next=%2Fgallery%2F{id}");
+    let back_here = sign_in_path(&gallery_path(&id), false);
     let delete = move |_| {
         let id = id.clone();
         let navigate = navigate.clone();
@@ -146,7 +144,7 @@ fn Details(image: ImageDetails) -> impl IntoView {
         view! {
             <p data-testid="edited-from" class="mt-2 text-sm">
                 "Edited from "
-                <a href=format!("/gallery/{source}") class="text-violet-700 underline dark:text-violet-300">"this image"</a>
+                <a href=gallery_path(&source) class="text-violet-700 underline dark:text-violet-300">"this image"</a>
                 {format!("{strength}{masked}.")}
             </p>
         }
@@ -183,7 +181,7 @@ fn Details(image: ImageDetails) -> impl IntoView {
                 <div class="mt-4 flex flex-wrap gap-2">
                     <a href=s.url.clone() rel="external" target="_blank" class=BUTTON>"Open full size"</a>
                     {rerun}
-                    <a href=format!("/?source={}", s.id) class=BUTTON>"Edit this image"</a>
+                    <a href=studio_path(&[("source", &s.id)]) class=BUTTON>"Edit this image"</a>
                     <DeleteButton id=s.id.clone() />
                 </div>
             </div>

@@ -8,6 +8,7 @@ use crate::api::images::{gallery_page, Gallery, ImageSummary};
 use crate::api::studio::studio_setup;
 use crate::domain::kind::ImageKind;
 use crate::urls::image::derivative_path;
+use crate::urls::pages::gallery_path;
 
 /// Thumbnail URLs for `srcset`: the browser picks the width it needs for the card. WebP rather than
 /// `format=auto`: a first visit to the gallery would otherwise wait on dozens of AVIF encodes.
@@ -153,7 +154,7 @@ fn Grid(first: Gallery, filter: Filter) -> impl IntoView {
 /// One image in a grid: a thumbnail at the size shown, linking to the image's page.
 #[component]
 pub fn Thumb(image: ImageSummary) -> impl IntoView {
-    let href = format!("/gallery/{}", image.id);
+    let href = gallery_path(&image.id);
     view! {
         <li class="overflow-hidden rounded-xl border border-stone-200 bg-white shadow-sm dark:border-stone-800 dark:bg-stone-900">
             <a href=href class="block focus-visible:outline-2 focus-visible:outline-violet-500">

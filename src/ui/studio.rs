@@ -14,6 +14,7 @@ use crate::domain::stage::Stage;
 use crate::ui::edit::EditForm;
 use crate::ui::sign_in::SignInForm;
 use crate::ui::state::{studio_state, Mode, StudioState};
+use crate::urls::pages::{gallery_path, studio_path};
 
 const FIELD: &str =
     "mt-1 w-full rounded-lg border border-stone-300 bg-white px-3 py-2 text-base shadow-sm \
@@ -94,7 +95,7 @@ pub fn Studio(models: Vec<ModelOption>, access: Access) -> impl IntoView {
         }
     };
 
-    let tab = move |mode: Mode, label: &'static str, href: &'static str| {
+    let tab = move |mode: Mode, label: &'static str, href: String| {
         view! {
             <a href=href aria-current=move || (state.mode.get() == mode).then_some("page")
                 on:click=move |_| state.mode.set(mode)
@@ -109,8 +110,8 @@ pub fn Studio(models: Vec<ModelOption>, access: Access) -> impl IntoView {
             <div class="flex flex-wrap items-center justify-between gap-2">
                 <h2 id="studio-title" class="text-lg font-semibold">"Generate"</h2>
                 <nav aria-label="Studio mode" class="flex gap-1 rounded-lg border border-stone-200 p-1 dark:border-stone-800">
-                    {tab(Mode::Generate, "From a prompt", "/")}
-                    {tab(Mode::Edit, "Edit an image", "/?mode=edit")}
+                    {tab(Mode::Generate, "From a prompt", studio_path(&[]))}
+                    {tab(Mode::Edit, "Edit an image", studio_path(&[("mode", "edit")]))}
                 </nav>
             </div>
             {(!access.allowed()).then(|| view! { <SignInForm next=here /> })}
@@ -415,7 +416,7 @@ fn ResultCard(image: GeneratedImage) -> impl IntoView {
         }
         .into_any(),
     };
-    let edit_this = format!("/?source={}", image.id);
+    let edit_this = studio_path(&[("source", &image.id)]);
     view! {
         <article data-testid="result" class="mt-6 grid gap-4 md:grid-cols-[minmax(0,3fr)_minmax(0,2fr)]">
             {picture}
@@ -441,7 +442,7 @@ fn ResultCard(image: GeneratedImage) -> impl IntoView {
                     <button type="button" class=button on:click=copy(image.url.clone())>"Copy image URL"</button>
                     <button type="button" class=button on:click=copy(image.placeholder_url.clone())>"Copy URL by prompt"</button>
                     <button type="button" class=button on:click=rerun>"Re-run"</button>
-                    <a href=format!("/gallery/{}#builder", image.id) class=button>"Open in URL builder"</a>
+                    <a href=format!("{}#builder", gallery_path(&image.id)) class=button>"Open in URL builder"</a>
                     <a href=edit_this class=button>"Edit this image"</a>
                 </div>
             </div>

@@ -3,11 +3,10 @@
 //! provider, so it never fires on every keystroke). The URL comes from the grammar the server parses.
 
 use leptos::prelude::*;
-use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
 use crate::api::studio::{sign_placeholder_url, ModelOption, Signing};
 use crate::ui::state::{maker_state, MakerState};
-use crate::urls::placeholder::{parse_size, placeholder_path, slugify, UrlLimits};
+use crate::urls::placeholder::{parse_size, placeholder_url, slugify, UrlLimits};
 
 const FIELD: &str =
     "mt-1 w-full rounded-lg border border-stone-300 bg-white px-3 py-2 text-base shadow-sm \
@@ -25,28 +24,19 @@ fn maker_url(state: &MakerState) -> Result<String, String> {
     if slugify(&words).is_empty() {
         return Err("type a few words to describe the image".to_owned());
     }
-    let mut query = Vec::new();
-    let model = state.model.get();
-    if !model.is_empty() {
-        query.push(format!(
-            "model={}",
-            utf8_percent_encode(&model, NON_ALPHANUMERIC)
-        ));
-    }
     let seed = state.seed.get();
-    if !seed.trim().is_empty() {
-        let seed: u32 = seed
-            .trim()
-            .parse()
-            .map_err(|_| "the seed is a whole number from 0 to 4294967295".to_owned())?;
-        query.push(format!("seed={seed}"));
-    }
-    let path = placeholder_path(size, &words);
-    Ok(if query.is_empty() {
-        path
-    } else {
-        format!("{path}?{}", query.join("&"))
-    })
+    let seed = match seed.trim() {
+        "" => String::new(),
+        seed => seed
+            .parse::<u32>()
+            .map_err(|_| "the seed is a whole number from 0 to 4294967295".to_owned())?
+            .to_string(),
+    };
+    Ok(placeholder_url(
+        size,
+        &words,
+        &[("model", &state.model.get()), ("seed", &seed)],
+    ))
 }
 
 #[component]

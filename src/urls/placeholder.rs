@@ -149,6 +149,12 @@ pub fn placeholder_path(size: Size, prompt: &str) -> String {
     format!("/{size}/{}", slugify(prompt))
 }
 
+/// The Placeholder Zoo URL with its query (`model`, `seed`, an edit's `image`…): the one place such
+/// a URL is put together, so the studio's "Copy URL by prompt" and the URL maker print the same.
+pub fn placeholder_url(size: Size, prompt: &str, query: &[(&str, &str)]) -> String {
+    super::with_query(&placeholder_path(size, prompt), query)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

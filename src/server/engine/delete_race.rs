@@ -169,10 +169,10 @@ fn plan(engine: &Engine) -> Plan {
             negative_prompt: None,
             seed: Seed::FromPrompt,
             steps: None,
-            size: Size {
+            size: Some(Size {
                 width: 64,
                 height: 64,
-            },
+            }),
             translate: false,
             redo: false,
             edit: None,

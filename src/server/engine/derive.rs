@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Admission, CacheStatus, Engine, EngineError, Inner};
 use crate::domain::format::ImageFormat;
-use crate::server::storage::Claimed;
+use crate::server::storage::blobs::content_hash;
 use crate::server::storage::{DerivativeRecord, ImageRecord, Orphan};
 use crate::server::transform::geometry::layout;
 use crate::server::transform::inspect::InspectError;
@@ -357,35 +357,21 @@ impl Inner {
         request: DeriveRequest,
     ) -> Result<Derived, EngineError> {
         let claim_key = format!("derivative:{key}");
-        for _ in 0..3 {
-            let claim = match self.coordination.claim(&claim_key).await? {
-                Claimed::Won(claim) => claim,
-                Claimed::Failed(failure) => return Err(EngineError::Elsewhere(failure)),
-                Claimed::Done => match self.read_derivative(&key).await? {
-                    Some(stored) => return Ok(stored),
-                    None => continue,
-                },
-            };
-            let made = match self.read_derivative(&key).await {
-                Ok(Some(stored)) => Ok(stored),
-                Ok(None) => {
-                    self.make_derivative(
-                        key.clone(),
-                        record.clone(),
-                        original.clone(),
-                        request.clone(),
-                    )
-                    .await
+        let gave_up = "identical transforms on other instances kept ending without a derivative";
+        let wanted = key.clone();
+        self.once(
+            &claim_key,
+            gave_up,
+            || self.read_derivative(&wanted),
+            || async move {
+                // Stored between the lookup and the claim: nothing to make.
+                match self.read_derivative(&key).await? {
+                    Some(stored) => Ok(stored),
+                    None => self.make_derivative(key, record, original, request).await,
                 }
-                Err(err) => Err(err),
-            };
-            let outcome = made.as_ref().map(|_| ()).map_err(EngineError::as_failure);
-            self.coordination.release(&claim_key, claim, outcome).await;
-            return made;
-        }
-        Err(EngineError::Internal(
-            "identical transforms on other instances kept ending without a derivative".into(),
-        ))
+            },
+        )
+        .await
     }
 
     async fn make_derivative(
@@ -411,7 +397,12 @@ impl Inner {
         let options = request.options.clone();
         let output = self
             .cpu
-            .try_run(move || transform(&source, &options, settings))
+            .try_run(move || {
+                transform(&source, &options, settings).map(|output| {
+                    let hash = content_hash(&output.bytes);
+                    (output, hash)
+                })
+            })
             .await?
             .map_err(|err| match err {
                 TransformError::TrimTooLarge { .. }
@@ -424,6 +415,7 @@ impl Inner {
                     EngineError::Internal(format!("transforming image {}: {other}", record.id))
                 }
             })?;
+        let (output, hash) = output;
         let bytes = Bytes::from(output.bytes);
         let derivative = DerivativeRecord {
             key: key.clone(),
@@ -432,7 +424,7 @@ impl Inner {
             width: output.width,
             height: output.height,
             bytes: bytes.len() as u64,
-            content_hash: Some(hex::encode(Sha256::digest(&bytes))),
+            content_hash: Some(hash),
         };
         let blob = derivative.blob_key();
         self.blobs.put(&blob, bytes.clone()).await?;

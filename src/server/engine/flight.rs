@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
 
 use futures::future::{BoxFuture, FutureExt, Shared};
@@ -20,6 +21,28 @@ pub struct Job<T: Clone> {
     pub progress: broadcast::Receiver<Progress>,
     /// The job was already running: this caller joined it, and it runs on another caller's terms.
     pub joined: bool,
+}
+
+impl<T: Clone> Job<T> {
+    /// Hands each report of the job's progress to `each`, in order, until the last (`Done` or
+    /// `Error`), which is returned instead (`None` when the job ended without one); or until `each`
+    /// breaks, which stops following (the job goes on). A follower that fell behind skips what it
+    /// missed rather than stopping.
+    pub async fn follow<F: Future<Output = ControlFlow<()>>>(
+        &mut self,
+        mut each: impl FnMut(Progress) -> F,
+    ) -> ControlFlow<(), Option<Progress>> {
+        loop {
+            match self.progress.recv().await {
+                Ok(last @ (Progress::Done { .. } | Progress::Error { .. })) => {
+                    return ControlFlow::Continue(Some(last))
+                }
+                Ok(progress) => each(progress).await?,
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return ControlFlow::Continue(None),
+            }
+        }
+    }
 }
 
 struct Running<T: Clone> {

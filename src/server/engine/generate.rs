@@ -1,12 +1,12 @@
 //! A generation job as an ordered list of small steps, read top to bottom in [`Inner::run`] and
 //! [`Inner::make`]: admit the LLM call if one is needed → translate → key → look up → claim the key
-//! (other instances wait) → look up again → admit → generate with retries → check → store the blob →
-//! record the row → release the claim. Each step is a method with one job; adding one is a line.
+//! (other instances wait, `once.rs`) → look up again → admit → generate with retries → check → hash
+//! → store the blob → record the row → release the claim. Each step is a method with one job that
+//! takes the job's [`Run`] and what the steps before it made; adding one is a line.
 
 use std::time::Instant;
 
 use bytes::Bytes;
-use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
 
 use super::intake::Plan;
@@ -19,7 +19,8 @@ use crate::server::clock::now_millis;
 use crate::server::config::ModelConfig;
 use crate::server::prompt::PromptOutcome;
 use crate::server::providers::{ImageProvider, ProviderImage, ProviderRequest};
-use crate::server::storage::{Claimed, ImageRecord};
+use crate::server::storage::blobs::content_hash;
+use crate::server::storage::ImageRecord;
 use crate::server::transform::inspect::{decode, inspect, InspectError, Inspected};
 
 /// Reports where a job is; nobody listening is fine.
@@ -31,107 +32,83 @@ impl Reporter<'_> {
     }
 }
 
+/// What every step of one generation reads: the plan, the ticket that admits its costs, where it
+/// reports, and when it must have ended. Each step takes this and what the steps before it made.
+pub(super) struct Run<'a> {
+    pub plan: &'a Plan,
+    pub admission: &'a dyn Admission,
+    pub progress: Reporter<'a>,
+    pub ends: tokio::time::Instant,
+}
+
+/// What the first steps settle: the prompt the model is sent, the size it makes, and so the key.
+struct Target {
+    prompt: PromptOutcome,
+    size: GenerationSize,
+    gen_key: String,
+}
+
 impl Inner {
-    pub(super) async fn run(
-        &self,
-        plan: &Plan,
-        admission: &dyn Admission,
-        progress: &Reporter<'_>,
-        ends: tokio::time::Instant,
-    ) -> Result<Generated, EngineError> {
-        progress.send(Progress::Queued);
-        let admitted = self.admit_llm_call(plan, admission).await?;
-        let prompt = self.translate(plan, progress).await;
-        let target = generation_size(&plan.model.sizes, plan.size);
-        let gen_key = generation_key(plan, &prompt, &target);
-        if let Some(hit) = self.lookup(plan, &gen_key).await? {
+    pub(super) async fn run(&self, job: &Run<'_>) -> Result<Generated, EngineError> {
+        job.progress.send(Progress::Queued);
+        let admitted = self.admit_llm_call(job).await?;
+        let prompt = self.translate(job).await;
+        let size = generation_size(&job.plan.model.sizes, job.plan.size);
+        let gen_key = generation_key(job.plan, &prompt, &size);
+        if let Some(hit) = self.lookup(job.plan, &gen_key).await? {
             return Ok(hit);
         }
-        // One instance makes it; identical requests at the others wait for its row.
-        let claim_key = format!("image:{gen_key}");
-        let mut tries = 0;
-        let claim = loop {
-            tries += 1;
-            match self.coordination.claim(&claim_key).await? {
-                Claimed::Won(claim) => break claim,
-                Claimed::Failed(failure) => return Err(EngineError::Elsewhere(failure)),
-                Claimed::Done => {
-                    if let Some(hit) = self.stored(&gen_key).await? {
-                        return Ok(hit);
-                    }
-                    // Released without a row (its request was refused, or the image deleted at
-                    // once): this request tries for itself.
-                    if tries >= 3 {
-                        return Err(EngineError::Internal(
-                            "identical work on other instances kept ending without an image".into(),
-                        ));
-                    }
-                }
-            }
+        let target = Target {
+            prompt,
+            size,
+            gen_key: gen_key.clone(),
         };
-        let made = self
-            .make(
-                plan, admission, admitted, prompt, &target, gen_key, progress, ends,
-            )
-            .await;
-        let outcome = match &made {
-            Err(err) if !err.is_refusal() => Err(err.as_failure()),
-            _ => Ok(()),
-        };
-        self.coordination.release(&claim_key, claim, outcome).await;
-        made
+        self.once(
+            &format!("image:{gen_key}"),
+            "identical work on other instances kept ending without an image",
+            || self.stored(&gen_key),
+            || self.make(job, admitted, target),
+        )
+        .await
     }
 
     /// The claimed part of a generation: another instance may have recorded it between the lookup
-    /// and the claim, else admit → generate with retries → check → store the blob → record the row.
-    #[allow(clippy::too_many_arguments)]
+    /// and the claim, else admit → generate with retries → check → hash → store the blob → record.
     async fn make(
         &self,
-        plan: &Plan,
-        admission: &dyn Admission,
+        job: &Run<'_>,
         admitted: bool,
-        prompt: PromptOutcome,
-        target: &GenerationSize,
-        gen_key: String,
-        progress: &Reporter<'_>,
-        ends: tokio::time::Instant,
+        target: Target,
     ) -> Result<Generated, EngineError> {
+        let plan = job.plan;
         if !plan.redo {
-            if let Some(hit) = self.stored(&gen_key).await? {
+            if let Some(hit) = self.stored(&target.gen_key).await? {
                 return Ok(hit);
             }
         }
         let provider = self.provider(plan)?;
         if !admitted {
-            admit(admission, &plan.model).await?;
+            admit(job.admission, &plan.model).await?;
         }
         let started = Instant::now();
-        let edit = self.edit_input(plan.edit.as_ref(), target.size).await?;
+        let edit = self
+            .edit_input(plan.edit.as_ref(), target.size.size)
+            .await?;
         let image = self
-            .generate_with_retries(
-                plan,
-                provider.as_ref(),
-                &prompt,
-                target,
-                edit,
-                progress,
-                ends,
-            )
+            .generate_with_retries(job, provider.as_ref(), &target, edit)
             .await?;
         let checked = self.check(provider.as_ref(), image.bytes.clone()).await?;
-        progress.send(Progress::Storing);
-        let record = new_record(plan, gen_key, prompt, &image, checked);
+        let hash = self.content_hash(image.bytes.clone()).await?;
+        job.progress.send(Progress::Storing);
+        let record = new_record(plan, target.gen_key, target.prompt, &image, checked, hash);
         self.store(&record, image.bytes.clone()).await?;
         self.record(plan, record, image.bytes, started).await
     }
 
     /// An LLM call costs money too, so a prompt not translated before is admitted before it is sent.
     /// Such a request cannot be for a stored image: every stored image's translation is cached.
-    async fn admit_llm_call(
-        &self,
-        plan: &Plan,
-        admission: &dyn Admission,
-    ) -> Result<bool, EngineError> {
+    async fn admit_llm_call(&self, job: &Run<'_>) -> Result<bool, EngineError> {
+        let (plan, admission) = (job.plan, job.admission);
         let needs = self
             .prompts
             .needs_llm(&plan.prompt, plan.model.family, plan.translate)
@@ -142,7 +119,8 @@ impl Inner {
         Ok(needs)
     }
 
-    async fn translate(&self, plan: &Plan, progress: &Reporter<'_>) -> PromptOutcome {
+    async fn translate(&self, job: &Run<'_>) -> PromptOutcome {
+        let (plan, progress) = (job.plan, &job.progress);
         progress.send(Progress::Translating);
         let prompt = self
             .prompts
@@ -188,26 +166,24 @@ impl Inner {
             .ok_or_else(|| UnknownModel::new(&plan.model.id, &self.models).into())
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn generate_with_retries(
         &self,
-        plan: &Plan,
+        job: &Run<'_>,
         provider: &dyn ImageProvider,
-        prompt: &PromptOutcome,
-        target: &GenerationSize,
+        target: &Target,
         edit: Option<crate::server::providers::EditInput>,
-        progress: &Reporter<'_>,
-        ends: tokio::time::Instant,
     ) -> Result<ProviderImage, EngineError> {
+        let (plan, prompt, progress, ends) = (job.plan, &target.prompt, &job.progress, job.ends);
+        let size = &target.size;
         let request = ProviderRequest {
             upstream_model: plan.model.upstream.clone(),
             prompt: prompt.final_prompt.clone(),
             negative_prompt: plan.negative_prompt.clone(),
             seed: plan.model.seed.then_some(plan.seed),
             steps: plan.steps,
-            width: target.size.width,
-            height: target.size.height,
-            aspect_ratio: target.ratio.clone(),
+            width: size.size.width,
+            height: size.size.height,
+            aspect_ratio: size.ratio.clone(),
             edit,
         };
         let started = Instant::now();
@@ -270,6 +246,11 @@ impl Inner {
             }
             .into()
         })
+    }
+
+    /// The blob's content address, hashed on the pool: a provider's image may be megabytes.
+    async fn content_hash(&self, bytes: Bytes) -> Result<String, EngineError> {
+        Ok(self.cpu.run(move || content_hash(&bytes)).await?)
     }
 
     /// Blob first, row second: a crash in between leaves an unreferenced blob, never a dangling row.
@@ -335,6 +316,7 @@ fn new_record(
     prompt: PromptOutcome,
     image: &ProviderImage,
     checked: Inspected,
+    content_hash: String,
 ) -> ImageRecord {
     ImageRecord {
         id: uuid::Uuid::now_v7().simple().to_string(),
@@ -350,7 +332,7 @@ fn new_record(
         height: checked.height,
         format: checked.format,
         bytes: image.bytes.len() as u64,
-        content_hash: hex::encode(Sha256::digest(&image.bytes)),
+        content_hash,
         created_at: now_millis(),
         translation: prompt.translation,
         translation_note: prompt.note,
@@ -434,10 +416,10 @@ mod tests {
                 negative_prompt: None,
                 seed: Seed::FromPrompt,
                 steps: None,
-                size: Size {
+                size: Some(Size {
                     width: 8,
                     height: 8,
-                },
+                }),
                 translate: false,
                 redo,
                 edit: None,
@@ -529,7 +511,14 @@ mod tests {
         assert!(inner.lookup(&plan, "key").await.unwrap().is_none());
 
         let image = image(1);
-        let record = new_record(&plan, "key".into(), outcome(), &image, checked());
+        let record = new_record(
+            &plan,
+            "key".into(),
+            outcome(),
+            &image,
+            checked(),
+            content_hash(&image.bytes),
+        );
         inner.store(&record, image.bytes.clone()).await.unwrap();
         inner
             .record(&plan, record.clone(), image.bytes.clone(), Instant::now())
@@ -553,7 +542,14 @@ mod tests {
         let (first, second) = (image(1), image(2));
         assert_ne!(first.bytes, second.bytes);
         for image in [&first, &second] {
-            let record = new_record(&plan, "same-key".into(), outcome(), image, checked());
+            let record = new_record(
+                &plan,
+                "same-key".into(),
+                outcome(),
+                image,
+                checked(),
+                content_hash(&image.bytes),
+            );
             inner.store(&record, image.bytes.clone()).await.unwrap();
             let recorded = inner
                 .record(&plan, record, image.bytes.clone(), Instant::now())
@@ -611,10 +607,10 @@ mod tests {
             negative_prompt: None,
             seed: Seed::Given(1),
             steps: None,
-            size: Size {
+            size: Some(Size {
                 width: 8,
                 height: 8,
-            },
+            }),
             translate: true,
             redo: false,
             edit: None,

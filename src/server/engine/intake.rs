@@ -13,6 +13,12 @@ use crate::urls::placeholder::Size;
 /// How far an edit goes from its source when the request does not say, in hundredths.
 pub const DEFAULT_STRENGTH: u8 = 75;
 
+/// The size made when a request names none and has no source to take it from.
+pub const DEFAULT_SIZE: Size = Size {
+    width: 1024,
+    height: 1024,
+};
+
 /// How the seed is chosen for a model that takes one (a model that takes none always gets 0, so a
 /// seed cannot split its cache).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,16 +58,20 @@ pub fn prompt(text: &str) -> Result<String, EngineError> {
     Ok(prompt.to_owned())
 }
 
-/// `strength` as every face accepts it: 0 to 1 (how far from the source), kept in hundredths so that
-/// 0.5 and 0.500 are one image.
+/// `strength` as the JSON faces send it, 0 to 1 (how far from the source), in the hundredths
+/// [`Edit::strength`] is kept in, so that 0.5 and 0.500 are one image. [`Plan::new`] checks the range.
 pub fn strength(value: f64) -> Result<u8, EngineError> {
     if value.is_finite() && (0.0..=1.0).contains(&value) {
         Ok((value * 100.0).round() as u8)
     } else {
-        Err(EngineError::BadRequest(format!(
-            "strength {value} must be a number from 0 (keep the source) to 1 (ignore it)"
-        )))
+        Err(strength_out_of_range(value))
     }
+}
+
+fn strength_out_of_range(value: impl std::fmt::Display) -> EngineError {
+    EngineError::BadRequest(format!(
+        "strength {value} must be a number from 0 (keep the source) to 1 (ignore it)"
+    ))
 }
 
 /// The image to change (and where), as stored: each face finds or uploads it first
@@ -71,13 +81,13 @@ pub struct Edit {
     pub source: ImageRecord,
     /// White changes, black keeps; any size (it is scaled to the source's).
     pub mask: Option<ImageRecord>,
-    /// Hundredths; `None` is [`DEFAULT_STRENGTH`].
+    /// Hundredths, at most 100; `None` is [`DEFAULT_STRENGTH`].
     pub strength: Option<u8>,
 }
 
 impl Edit {
     /// The size an edit is made at when the request names none: the source's.
-    pub fn source_size(&self) -> Size {
+    fn source_size(&self) -> Size {
         Size {
             width: self.source.width,
             height: self.source.height,
@@ -103,8 +113,9 @@ pub struct GenerateRequest {
     pub negative_prompt: Option<String>,
     pub seed: Seed,
     pub steps: Option<u32>,
-    /// The size the client wants; the model generates the nearest size it supports.
-    pub size: Size,
+    /// The size the client wants (the model generates the nearest size it supports); `None` is an
+    /// edit's source size, else [`DEFAULT_SIZE`].
+    pub size: Option<Size>,
     /// Run the prompt pipeline (translate and optimise).
     pub translate: bool,
     /// Make the image again even if one is stored for this request; the new one takes its place for
@@ -149,6 +160,11 @@ impl Plan {
             Some(_) if prompt.is_empty() => Capability::Variations,
             Some(_) => Capability::Edit,
         };
+        if let Some(strength) = request.edit.as_ref().and_then(|e| e.strength) {
+            if strength > 100 {
+                return Err(strength_out_of_range(f64::from(strength) / 100.0));
+            }
+        }
         let model = models
             .resolve_for(request.model.as_deref(), needs)
             .map_err(|err| match err {
@@ -179,7 +195,10 @@ impl Plan {
             negative_prompt,
             seed,
             steps,
-            size: request.size,
+            size: request
+                .size
+                .or_else(|| request.edit.as_ref().map(Edit::source_size))
+                .unwrap_or(DEFAULT_SIZE),
             // Nothing to translate in a variation.
             translate: request.translate && !prompt.is_empty(),
             redo: request.redo,
@@ -232,10 +251,10 @@ mod tests {
             negative_prompt: Some("blurry".into()),
             seed,
             steps: None,
-            size: Size {
+            size: Some(Size {
                 width: 640,
                 height: 480,
-            },
+            }),
             translate: true,
             redo: false,
             edit: None,

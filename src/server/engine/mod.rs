@@ -13,6 +13,7 @@ mod generate;
 pub mod intake;
 pub mod keys;
 pub mod models;
+mod once;
 pub mod progress;
 mod retry;
 pub mod sizes;
@@ -35,7 +36,7 @@ use crate::server::storage::{
 pub use edit::Source;
 use flight::Flights;
 pub use flight::Job;
-use generate::Reporter;
+use generate::{Reporter, Run};
 pub use intake::{Edit, GenerateRequest, Plan, Seed};
 use models::{ModelCatalog, UnknownModel};
 use progress::Progress;
@@ -375,7 +376,7 @@ impl Engine {
         admission: Arc<dyn Admission>,
     ) -> Job<Generated> {
         use futures::FutureExt;
-        use tokio::sync::broadcast::error::RecvError;
+        use std::ops::ControlFlow;
         const MAX_REJOINS: u32 = 3;
         let (relay, progress) = tokio::sync::broadcast::channel(64);
         let engine = self.clone();
@@ -383,20 +384,16 @@ impl Engine {
             let mut job = first;
             let mut rejoins = 0;
             loop {
-                let mut end = None;
-                loop {
-                    match job.progress.recv().await {
-                        Ok(last @ (Progress::Done { .. } | Progress::Error { .. })) => {
-                            end = Some(last);
-                            break;
-                        }
-                        Ok(step) => {
-                            let _ = relay.send(step);
-                        }
-                        Err(RecvError::Lagged(_)) => continue,
-                        Err(RecvError::Closed) => break,
-                    }
-                }
+                let followed = job
+                    .follow(|step| {
+                        let _ = relay.send(step);
+                        std::future::ready(ControlFlow::Continue(()))
+                    })
+                    .await;
+                let end = match followed {
+                    ControlFlow::Continue(end) => end,
+                    ControlFlow::Break(()) => None,
+                };
                 let result = job.result.clone().await;
                 match &result {
                     Err(err) if err.is_refusal() && job.joined && rejoins < MAX_REJOINS => {
@@ -435,8 +432,13 @@ impl Engine {
             .join_or_start(plan.request_key(), move |progress| async move {
                 let deadline = inner.deadline;
                 let ends = tokio::time::Instant::now() + deadline;
-                let reporter = Reporter(&progress);
-                let run = inner.run(&plan, admission.as_ref(), &reporter, ends);
+                let job = Run {
+                    plan: &plan,
+                    admission: admission.as_ref(),
+                    progress: Reporter(&progress),
+                    ends,
+                };
+                let run = inner.run(&job);
                 let result = match tokio::time::timeout(deadline, run).await {
                     Ok(result) => result,
                     Err(_) => Err(EngineError::Deadline(deadline)),

@@ -6,13 +6,13 @@
 //! twice are one upload: its key is the hash of what was sent.
 
 use bytes::Bytes;
-use sha2::{Digest, Sha256};
 
 use super::{Admission, CacheStatus, Engine, EngineError, Generated};
 use crate::domain::format::ImageFormat;
 use crate::domain::kind::ImageKind;
 use crate::domain::translation::Translation;
 use crate::server::clock::now_millis;
+use crate::server::storage::blobs::content_hash;
 use crate::server::storage::ImageRecord;
 use crate::server::transform::encode::encode;
 use crate::server::transform::inspect::{decode_oriented, inspect, InspectError};
@@ -71,16 +71,23 @@ impl Engine {
                 limits.max_bytes
             )));
         }
-        let gen_key = format!("upload:{}", hex::encode(Sha256::digest(&bytes)));
+        let sent = bytes.clone();
+        let sent_hash = inner.cpu.run(move || content_hash(&sent)).await?;
+        let gen_key = format!("upload:{sent_hash}");
         if let Some(stored) = inner.stored(&gen_key).await? {
             return Ok(stored);
         }
         // Refused before any pixel is decoded: the header says what it is and how large.
         let inspected = inspect(&bytes, limits.max_pixels).map_err(refused)?;
         admission.admit_upload().await?;
-        let normalised = inner
+        let (normalised, stored_hash) = inner
             .cpu
-            .run(move || normalise(&bytes, inspected))
+            .run(move || {
+                normalise(&bytes, inspected).map(|normalised| {
+                    let hash = content_hash(&normalised.bytes);
+                    (normalised, hash)
+                })
+            })
             .await?
             .map_err(refused)?;
         let stored_bytes = Bytes::from(normalised.bytes);
@@ -99,7 +106,7 @@ impl Engine {
             height: normalised.height,
             format: normalised.format,
             bytes: stored_bytes.len() as u64,
-            content_hash: hex::encode(Sha256::digest(&stored_bytes)),
+            content_hash: stored_hash,
             created_at: now_millis(),
             translation: Translation::Off,
             translation_note: None,

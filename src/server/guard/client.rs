@@ -71,10 +71,6 @@ impl Client {
         Self("api-key".into())
     }
 
-    pub fn is_api_key(&self) -> bool {
-        self.0 == "api-key"
-    }
-
     /// A request the limits layer did not see (it reached no address): all such share one bucket.
     pub fn unknown() -> Self {
         Self("unknown".into())

@@ -100,23 +100,18 @@ impl Guard {
         })
     }
 
-    /// A signed URL, or the API key: what a stranger may not make (a derivative outside
-    /// `security.derivatives`, an enlargement past `limits.max_upscale`) this request may.
-    pub fn vouched_for(client: &Client, signature: Signature) -> bool {
-        signature == Signature::Valid || client.is_api_key()
-    }
-
     /// The admission of `/img/{id}/{options}`: whether it may make a new derivative follows
-    /// `security.derivatives`, the URL's signature, whether its options are all named presets, and
-    /// whether the API key asks.
+    /// `security.derivatives`, whether the request is vouched for (`Caller::vouched`: a valid
+    /// signature or the API key), whether its options are all named presets, and the signature.
     pub fn derivative_ticket(
         self: &Arc<Self>,
         client: Client,
         signature: Signature,
+        vouched: bool,
         presets_only: bool,
     ) -> Arc<dyn Admission> {
         let new_derivatives = match self.derivatives {
-            _ if Self::vouched_for(&client, signature) => Ok(()),
+            _ if vouched => Ok(()),
             DerivativeMode::Open => Ok(()),
             DerivativeMode::Presets if presets_only => Ok(()),
             DerivativeMode::Presets => Err(

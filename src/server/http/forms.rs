@@ -8,16 +8,17 @@ use axum::extract::{Form, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
-use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::Deserialize;
 
 use super::limits::Admit;
 use super::sources;
 use crate::api::studio::{FormProblem, GenerateForm};
 use crate::server::auth::{key_matches, Action, Caller, Via};
+use crate::server::engine::edit::Source;
 use crate::server::error::ApiError;
 use crate::server::state::AppState;
 use crate::server::{session, studio};
+use crate::urls::pages::{gallery_path, sign_in_path, studio_path};
 
 #[derive(Debug, Deserialize)]
 pub struct SignIn {
@@ -26,10 +27,6 @@ pub struct SignIn {
     /// Where to go once signed in: a path on this site.
     #[serde(default)]
     next: String,
-}
-
-fn encode(s: &str) -> String {
-    utf8_percent_encode(s, NON_ALPHANUMERIC).to_string()
 }
 
 /// A local path to return to; anything else becomes `/`. Browsers drop tabs and newlines from a
@@ -52,7 +49,7 @@ pub async fn sign_in(
 ) -> Result<Response, ApiError> {
     let next = local_path(&form.next);
     if !key_matches(&state, form.key.trim()) {
-        let again = format!("/sign-in?failed=1&next={}", encode(next));
+        let again = sign_in_path(next, true);
         return Ok(Redirect::to(&again).into_response());
     }
     let cookie = session::sign_in(&state, session::over_tls(&state, &headers))
@@ -138,12 +135,7 @@ impl Generate {
         if self.fixed_seed.is_some() {
             query.push(("seed", self.seed.as_str()));
         }
-        let query: Vec<String> = query
-            .into_iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| format!("{k}={}", encode(v)))
-            .collect();
-        Redirect::to(&format!("/?{}", query.join("&")))
+        Redirect::to(&studio_path(&query))
     }
 }
 
@@ -166,7 +158,7 @@ pub async fn generate(
         Err(problem) => return posted.back_with(problem.code),
     };
     match state.engine.generate(plan, admission).await {
-        Ok(generated) => Redirect::to(&format!("/gallery/{}", generated.record.id)),
+        Ok(generated) => Redirect::to(&gallery_path(&generated.record.id)),
         Err(err) => {
             tracing::info!(error = %err, "the studio's form post did not make an image");
             posted.back_with(studio::Problem::of(&err).code)
@@ -184,14 +176,12 @@ pub async fn edit(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Redirect {
     let back = |source: Option<&str>, prompt: &str, problem: FormProblem| {
-        let mut query = vec![format!("mode=edit&error={}", problem.code())];
-        if let Some(source) = source {
-            query.push(format!("source={}", encode(source)));
-        }
-        if !prompt.is_empty() {
-            query.push(format!("prompt={}", encode(prompt)));
-        }
-        Redirect::to(&format!("/?{}", query.join("&")))
+        Redirect::to(&studio_path(&[
+            ("mode", "edit"),
+            ("error", problem.code()),
+            ("source", source.unwrap_or_default()),
+            ("prompt", prompt),
+        ]))
     };
     if !caller.may(&state, Via::Studio, Action::Generate).await {
         return back(None, "", FormProblem::SignIn);
@@ -210,19 +200,23 @@ pub async fn edit(
         .into_iter()
         .find(|f| !f.bytes.is_empty());
     let source = match (file, posted.text("source").filter(|s| !s.is_empty())) {
-        (Some(file), _) => match state
-            .engine
-            .upload(file.bytes, file.name, admission.as_ref())
-            .await
-        {
-            Ok(uploaded) => uploaded.record,
-            Err(err) => return back(None, &prompt, studio::Problem::of(&err).code),
+        (Some(file), _) => Source::Bytes {
+            bytes: file.bytes,
+            name: file.name,
         },
-        (None, Some(id)) => match state.engine.record(id).await {
-            Ok(Some(record)) => record,
-            _ => return back(None, &prompt, FormProblem::Image),
-        },
+        (None, Some(id)) => Source::Id(id.to_owned()),
         (None, None) => return back(None, &prompt, FormProblem::Image),
+    };
+    let by_id = matches!(source, Source::Id(_));
+    let source = match state
+        .engine
+        .source("image", source, admission.as_ref())
+        .await
+    {
+        Ok(record) => record,
+        // An id that names nothing is the form's image field, whatever the engine calls it.
+        Err(_) if by_id => return back(None, &prompt, FormProblem::Image),
+        Err(err) => return back(None, &prompt, studio::Problem::of(&err).code),
     };
     let strength = match posted
         .text("strength")
@@ -230,9 +224,10 @@ pub async fn edit(
         .filter(|s| !s.is_empty())
     {
         None => None,
+        // A whole number; the intake says whether it is in range.
         Some(value) => match value.parse::<u8>() {
-            Ok(percent) if percent <= 100 => Some(percent),
-            _ => return back(Some(&source.id), &prompt, FormProblem::Number),
+            Ok(percent) => Some(percent),
+            Err(_) => return back(Some(&source.id), &prompt, FormProblem::Number),
         },
     };
     let form = GenerateForm {
@@ -253,7 +248,7 @@ pub async fn edit(
         Err(problem) => return back(Some(&source.id), &prompt, problem.code),
     };
     match state.engine.generate(plan, admission).await {
-        Ok(generated) => Redirect::to(&format!("/gallery/{}", generated.record.id)),
+        Ok(generated) => Redirect::to(&gallery_path(&generated.record.id)),
         Err(err) => {
             tracing::info!(error = %err, "the studio's edit form post did not make an image");
             back(Some(&source.id), &prompt, studio::Problem::of(&err).code)

@@ -9,7 +9,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::server::auth::bearer_matches;
+use crate::server::auth::Caller;
 use crate::server::error::ApiError;
 use crate::server::guard::Client;
 use crate::server::state::AppState;
@@ -37,7 +37,8 @@ pub async fn limits(State(state): State<AppState>, mut request: Request, next: N
         .into_response();
     }
 
-    let client = if bearer_matches(&state, request.headers()) {
+    let caller = Caller::from_headers(&state, request.headers());
+    let client = if caller.holds_key() {
         Client::api_key()
     } else {
         let peer = request
@@ -56,6 +57,7 @@ pub async fn limits(State(state): State<AppState>, mut request: Request, next: N
         .into_response();
     }
     request.extensions_mut().insert(client);
+    request.extensions_mut().insert(caller);
 
     let deadline = Duration::from_secs(security.request_timeout_secs);
     let started = std::time::Instant::now();

@@ -22,7 +22,7 @@ pub async fn original(
         .engine
         .original(&id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no image with id `{id}`")))?;
+        .ok_or_else(|| ApiError::no_image(&id))?;
     let reply = ImageReply {
         etag: format!("\"{}\"", record.content_hash),
         last_modified_ms: record.created_at,

@@ -101,7 +101,7 @@ async fn serve(
         negative_prompt: None,
         seed: Seed::given_or(params.seed, Seed::FromPrompt),
         steps: None,
-        size,
+        size: Some(size),
         translate: params.translate,
         redo: params.redo,
         edit,

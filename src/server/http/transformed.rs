@@ -10,9 +10,10 @@ use super::image_response::{
 use super::limits::client_of;
 use super::negotiate::negotiate;
 use crate::domain::format::ImageFormat;
+use crate::server::auth::Caller;
 use crate::server::engine::derive::{etag, without_ignored, DeriveRequest};
 use crate::server::error::ApiError;
-use crate::server::guard::{Guard, Signature};
+use crate::server::guard::Signature;
 use crate::server::memory;
 use crate::server::state::AppState;
 use crate::urls::options::{Fit, OutputFormat};
@@ -47,7 +48,7 @@ pub async fn transformed(
         .engine
         .record(&id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no image with id `{id}`")))?;
+        .ok_or_else(|| ApiError::no_image(&id))?;
     let negotiated = negotiate(options.format, record.format, headers);
     let signature = match request.uri().query().and_then(signature_of) {
         Some(sig) => state
@@ -56,10 +57,15 @@ pub async fn transformed(
         None => Signature::Missing,
     };
     let client = client_of(request.extensions());
-    let may_enlarge = Guard::vouched_for(&client, signature);
-    let admission = state
-        .guard
-        .derivative_ticket(client, signature, expanded.presets_only);
+    // The limits layer left the caller's credentials; without it, nobody is vouched for.
+    let may_enlarge = request
+        .extensions()
+        .get::<Caller>()
+        .is_some_and(|caller| caller.vouched(signature));
+    let admission =
+        state
+            .guard
+            .derivative_ticket(client, signature, may_enlarge, expanded.presets_only);
     let derive = DeriveRequest {
         options,
         format: negotiated.format,

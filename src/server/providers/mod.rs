@@ -159,7 +159,7 @@ pub struct Configured {
 }
 
 /// The providers whose configuration makes them usable (a key, an account, or a base URL). The builtin
-/// renderer runs on `cpu`.
+/// renderer and the OpenAI mask conversion run on `cpu`.
 pub fn from_config(config: &Config, cpu: &Arc<CpuPool>) -> Configured {
     let p = &config.providers;
     let mut providers: Vec<Arc<dyn ImageProvider>> = Vec::new();
@@ -182,7 +182,7 @@ pub fn from_config(config: &Config, cpu: &Arc<CpuPool>) -> Configured {
         _ => {}
     }
     if p.openai.is_configured() {
-        providers.push(Arc::new(openai::OpenAi::new(&p.openai)));
+        providers.push(Arc::new(openai::OpenAi::new(&p.openai, cpu.clone())));
     }
     if !p.a1111.base_url.is_empty() {
         providers.push(Arc::new(a1111::A1111::new(&p.a1111)));

@@ -3,6 +3,7 @@
 //! transparent pixels are the ones to change) for edits. Both answer `{"created", "data": [{"b64_json" | "url", "revised_prompt"?}]}`; errors
 //! are `{"error": {"message", "type", "param", "code"}}`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,6 +15,7 @@ use serde_json::{json, Value};
 use super::http::{self, base64_bytes, download, send_json};
 use super::{ImageProvider, ProviderError, ProviderImage, ProviderRequest};
 use crate::server::config::OpenAiConfig;
+use crate::server::cpu::CpuPool;
 use crate::server::secret::Secret;
 use crate::server::transform::encode::encode;
 
@@ -25,10 +27,12 @@ pub struct OpenAi {
     base: Url,
     timeout: Duration,
     file_hosts: Vec<String>,
+    /// Where the mask is converted: decoding and encoding a PNG is CPU work.
+    cpu: Arc<CpuPool>,
 }
 
 impl OpenAi {
-    pub fn new(config: &OpenAiConfig) -> Self {
+    pub fn new(config: &OpenAiConfig, cpu: Arc<CpuPool>) -> Self {
         let timeout = Duration::from_secs(config.timeout_secs);
         Self {
             client: http::client(timeout),
@@ -36,18 +40,19 @@ impl OpenAi {
             base: Url::parse(&config.base_url).expect("validated base_url"),
             timeout,
             file_hosts: config.file_hosts.clone(),
+            cpu,
         }
     }
 }
 
 /// OpenAI's mask: the source's size, transparent where the image is to change. Ours is white there.
-async fn transparent_where_white(mask: &Bytes) -> Result<Bytes, ProviderError> {
+async fn transparent_where_white(cpu: &CpuPool, mask: &Bytes) -> Result<Bytes, ProviderError> {
     let mask = mask.clone();
     let failed = |message: String| ProviderError::BadRequest {
         provider: NAME,
         message,
     };
-    tokio::task::spawn_blocking(move || {
+    cpu.run(move || {
         let gray = image::load_from_memory_with_format(&mask, image::ImageFormat::Png)
             .map_err(|e| e.to_string())?
             .to_luma8();
@@ -117,7 +122,7 @@ impl ImageProvider for OpenAi {
                 if let Some(mask) = &edit.mask {
                     form = form.part(
                         "mask",
-                        png(transparent_where_white(mask).await?, "mask.png"),
+                        png(transparent_where_white(&self.cpu, mask).await?, "mask.png"),
                     );
                 }
                 self.client

@@ -226,13 +226,19 @@ pub fn verified(
         )));
     }
     if let Some(expected) = content_hash {
-        use sha2::{Digest, Sha256};
-        let actual = hex::encode(Sha256::digest(&bytes));
+        let actual = self::content_hash(&bytes);
         if actual != expected {
             return Err(mismatch(format!("its SHA-256 is {actual}")));
         }
     }
     Ok(bytes)
+}
+
+/// A blob's content address: the hex SHA-256 of its bytes. CPU work on large blobs, so callers run it
+/// on the CPU pool beside the work that made the bytes.
+pub fn content_hash(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// Where an original lives: by content, fanned out over 256 directories.

@@ -112,7 +112,7 @@ impl Orphan {
 }
 
 /// One answer of the prompt cache.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedPrompt {
     pub pipeline: String,
     pub family: String,

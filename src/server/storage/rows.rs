@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use super::{CatalogError, DerivativeRecord, ImageRecord};
+use super::{CachedPrompt, CatalogError, DerivativeRecord, ImageRecord};
 use crate::domain::format::ImageFormat;
 use crate::domain::kind::ImageKind;
 use crate::domain::translation::Translation;
@@ -14,6 +14,20 @@ pub const IMAGE_COLUMNS: &str =
      kind, source_id, mask_id, strength";
 
 pub const DERIVATIVE_COLUMNS: &str = "key, image_id, format, width, height, bytes, content_hash";
+
+/// A prompt cache row: `pipeline, family, prompt, final_prompt`.
+pub type PromptRow = (String, String, String, String);
+
+impl From<PromptRow> for CachedPrompt {
+    fn from((pipeline, family, prompt, final_prompt): PromptRow) -> Self {
+        Self {
+            pipeline,
+            family,
+            prompt,
+            final_prompt,
+        }
+    }
+}
 
 #[derive(sqlx::FromRow)]
 pub struct ImageRow {

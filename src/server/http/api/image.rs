@@ -2,6 +2,7 @@
 //! streaming progress as server-sent events.
 
 use std::convert::Infallible;
+use std::ops::ControlFlow;
 
 use axum::extract::{FromRequest, Request, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -15,8 +16,9 @@ use super::types::{ErrorBody, ImageRequest, ImageResponse};
 use super::{json_rejection, ApiError};
 use crate::domain::stage::Stage;
 use crate::server::auth::{Action, Caller, Via};
-use crate::server::engine::progress::Progress;
-use crate::server::engine::{intake, Admission, GenerateRequest, Generated, Plan, Seed};
+use crate::server::engine::{
+    intake, Admission, EngineError, GenerateRequest, Generated, Plan, Seed,
+};
 use crate::server::http::limits::Admit;
 use crate::server::http::sources;
 use crate::server::state::AppState;
@@ -66,21 +68,27 @@ pub async fn create(
     let mut job = state.engine.submit(plan, admission);
     let (sender, receiver) = mpsc::channel::<Result<Event, Infallible>>(32);
     tokio::spawn(async move {
-        loop {
-            match job.progress.recv().await {
-                Ok(Progress::Done { .. } | Progress::Error { .. }) | Err(_) => break,
-                Ok(progress) => {
+        let followed = job
+            .follow(|progress| {
+                let sender = &sender;
+                async move {
                     let event = Event::default()
                         .event(progress.stage().name())
                         .json_data(&progress);
-                    if let Ok(event) = event {
-                        if sender.send(Ok(event)).await.is_err() {
-                            // The client left; the job goes on and is stored.
-                            return;
-                        }
+                    let Ok(event) = event else {
+                        return ControlFlow::Continue(());
+                    };
+                    // The client left; the job goes on and is stored.
+                    if sender.send(Ok(event)).await.is_err() {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
                     }
                 }
-            }
+            })
+            .await;
+        if followed.is_break() {
+            return;
         }
         let last = match job.result.await {
             Ok(generated) => Event::default()
@@ -162,7 +170,7 @@ async fn plan(
         .find(|m| m.role == "user")
         .map(|m| text_of(&m.content))
         .transpose()?
-        .and_then(|text| intake::prompt(&text).ok());
+        .unwrap_or_default();
     let size = requested_size(body, &state.limits)?;
     let strength = body.strength.map(intake::strength).transpose()?;
     let edit = match (&body.image, &body.mask) {
@@ -186,18 +194,6 @@ async fn plan(
         }
         (None, None) => None,
     };
-    let prompt = match (prompt, &edit) {
-        (Some(prompt), _) => prompt,
-        // A variation of the source.
-        (None, Some(_)) => String::new(),
-        (None, None) => return Err(ApiError::BadRequest(NO_PROMPT.into())),
-    };
-    let size = size
-        .or_else(|| edit.as_ref().map(|e| e.source_size()))
-        .unwrap_or(Size {
-            width: 1024,
-            height: 1024,
-        });
     let request = GenerateRequest {
         model: body.model.clone().filter(|m| !m.is_empty()),
         prompt,
@@ -209,7 +205,11 @@ async fn plan(
         redo: false,
         edit,
     };
-    Ok(state.engine.plan(request)?)
+    // Without an image to vary, a request needs a prompt; this face names where it goes.
+    state.engine.plan(request).map_err(|err| match err {
+        EngineError::EmptyPrompt => ApiError::BadRequest(NO_PROMPT.into()),
+        other => other.into(),
+    })
 }
 
 fn text_of(content: &serde_json::Value) -> Result<String, ApiError> {

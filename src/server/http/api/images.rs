@@ -102,7 +102,7 @@ pub async fn get(
         .engine
         .record(&id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no image with id `{id}`")))?;
+        .ok_or_else(|| ApiError::no_image(&id))?;
     Ok(Json(ImageInfo::from(&record)))
 }
 
@@ -130,6 +130,6 @@ pub async fn delete(
     if state.engine.delete(&id).await? {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
-        Err(ApiError::NotFound(format!("no image with id `{id}`")))
+        Err(ApiError::no_image(&id))
     }
 }

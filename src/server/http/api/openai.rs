@@ -135,7 +135,7 @@ pub async fn generations(
     let n = count(body.n)?;
     let prompt = intake::prompt(&body.prompt)
         .map_err(|_| param("prompt", "prompt must not be empty".into()))?;
-    let size = size(&state, body.size.as_deref())?.unwrap_or(DEFAULT_SIZE);
+    let size = size(&state, body.size.as_deref())?;
     let as_url = as_url(body.response_format.as_deref())?;
     let job = Job {
         model: body.model.filter(|m| !m.is_empty()),
@@ -299,7 +299,7 @@ async fn edit_or_vary(
         model,
         prompt,
         n,
-        size: size.unwrap_or_else(|| edit.source_size()),
+        size,
         edit: Some(edit),
     };
     answer(&state, &headers, admission, job, as_url).await
@@ -327,14 +327,10 @@ struct Job {
     model: Option<String>,
     prompt: String,
     n: u32,
-    size: Size,
+    /// `None`: an edit's source size, else the intake's default.
+    size: Option<Size>,
     edit: Option<Edit>,
 }
-
-const DEFAULT_SIZE: Size = Size {
-    width: 1024,
-    height: 1024,
-};
 
 fn param(param: &'static str, message: String) -> OpenAiError {
     OpenAiError {

@@ -1,6 +1,7 @@
 //! The prompt cache in SQLite.
 
 use super::SqliteCatalog;
+use crate::server::storage::rows::PromptRow;
 use crate::server::storage::{CachedPrompt, CatalogError, PromptCache};
 
 #[async_trait::async_trait]
@@ -29,7 +30,7 @@ impl PromptCache for SqliteCatalog {
         let (pipeline, family, prompt) = after
             .map(|a| (a.pipeline.as_str(), a.family.as_str(), a.prompt.as_str()))
             .unwrap_or_default();
-        Ok(sqlx::query_as(
+        let rows: Vec<PromptRow> = sqlx::query_as(
             "SELECT pipeline, family, prompt, final_prompt FROM prompt_cache \
              WHERE (pipeline, family, prompt) > (?, ?, ?) ORDER BY pipeline, family, prompt LIMIT ?",
         )
@@ -38,7 +39,8 @@ impl PromptCache for SqliteCatalog {
         .bind(prompt)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        Ok(rows.into_iter().map(CachedPrompt::from).collect())
     }
 
     async fn cache_prompt(
