@@ -1,11 +1,11 @@
 //! What both SQL catalogs share about search: a search is matched literally, anywhere in the prompt or
 //! the final prompt, as `LIKE` (SQLite) and `ILIKE` (PostgreSQL) match it. Each backend finds the
-//! candidates through its trigram index: PostgreSQL's `pg_trgm` answers `ILIKE` itself; SQLite walks
-//! the newest images first, then asks its FTS5 index for the search's rarest trigrams
-//! ([`rarest_trigrams`]) and tests the exact match on what it finds (`sqlite/search.rs`). Asking
-//! pg_trgm for rare trigrams the same way was measured and dropped: its planner then chose bitmap
-//! scans of trigrams that are rare in English but common in prompts ("igh" of "highly": "lighthouse"
-//! took 535 ms instead of 2).
+//! candidates through its trigram index, asking it for the search's rarest trigrams rather than all
+//! of them (an index reads every trigram it is asked for, and " at" is in most prompts), then tests
+//! the exact match on what it finds: SQLite guesses rarity from English letter frequencies
+//! ([`rarest_trigrams`], `sqlite/search.rs`); PostgreSQL counts it in a [`Sample`] of recent prompts
+//! (`postgres/search.rs`), since English misjudges prompts ("igh" is rare in English and in every
+//! "highly detailed") and pg_trgm's index then reads the long lists of what is common in them.
 
 /// `search` as a LIKE pattern matching it anywhere, literally: `%`, `_` and `\` escaped (with
 /// `ESCAPE '\'`).
@@ -42,6 +42,63 @@ pub fn rarest_trigrams(search: &str, n: usize) -> Option<Vec<String>> {
     Some(trigrams.into_iter().take(n).map(|(_, t)| t).collect())
 }
 
+/// Recent prompts (each with its final prompt), ASCII-lowercased: how often a search, or each of its
+/// trigrams, appears in what people really ask for. A guide for the query's plan only; matches are
+/// always tested exactly.
+#[derive(Debug, Default)]
+pub struct Sample {
+    texts: Vec<String>,
+}
+
+impl Sample {
+    pub fn new(texts: impl IntoIterator<Item = String>) -> Self {
+        Self {
+            texts: texts.into_iter().map(|t| t.to_ascii_lowercase()).collect(),
+        }
+    }
+
+    /// The share of the sampled texts that contain `search`, ASCII case folded (0 when the sample is
+    /// empty).
+    pub fn share(&self, search: &str) -> f64 {
+        if self.texts.is_empty() {
+            return 0.0;
+        }
+        let search = search.to_ascii_lowercase();
+        let hits = self.texts.iter().filter(|t| t.contains(&search)).count();
+        hits as f64 / self.texts.len() as f64
+    }
+
+    /// The `n` trigrams inside the words of an ASCII `search` (three letters or digits in a row, the
+    /// trigrams an index answers `%abc%` from exactly), lowercased, in the fewest sampled texts first
+    /// (ties: the rarer in English). Empty when the search has no such run or is not ASCII.
+    pub fn rarest_word_trigrams(&self, search: &str, n: usize) -> Vec<String> {
+        if !search.is_ascii() {
+            return Vec::new();
+        }
+        let chars: Vec<char> = search.to_ascii_lowercase().chars().collect();
+        let mut trigrams: Vec<String> = chars
+            .windows(3)
+            .filter(|w| w.iter().all(char::is_ascii_alphanumeric))
+            .map(|w| w.iter().collect())
+            .collect();
+        trigrams.sort();
+        trigrams.dedup();
+        let mut ranked: Vec<(usize, f64, String)> = trigrams
+            .into_iter()
+            .map(|t| {
+                let seen = self.texts.iter().filter(|text| text.contains(&t)).count();
+                (seen, t.chars().map(frequency).product(), t)
+            })
+            .collect();
+        ranked.sort_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then(a.1.total_cmp(&b.1))
+                .then_with(|| a.2.cmp(&b.2))
+        });
+        ranked.into_iter().take(n).map(|(_, _, t)| t).collect()
+    }
+}
+
 /// How often a character appears in English text: a space between words, letters by their usual
 /// frequency, punctuation and digits rarely.
 fn frequency(c: char) -> f64 {
@@ -73,5 +130,37 @@ mod tests {
         );
         assert_eq!(rarest_trigrams("ab", 2), Some(vec![]));
         assert_eq!(rarest_trigrams("城市霓虹", 2), None);
+    }
+
+    #[test]
+    fn a_sample_ranks_trigrams_by_how_prompts_are_written() {
+        let sample = Sample::new(
+            [
+                "a lighthouse at night, highly detailed",
+                "a red fox at dusk, studio lighting, highly Detailed",
+                "an owl in fog at night",
+                "a castle at dusk",
+            ]
+            .map(String::from),
+        );
+        // "lig" and "ght", the rarest in English, are in most of these; of those in one, the rarer
+        // in English come first.
+        assert_eq!(
+            sample.rarest_word_trigrams("Lighthouse", 2),
+            vec!["hou".to_owned(), "ous".to_owned()]
+        );
+        // Only runs of letters and digits count, and each once.
+        assert_eq!(sample.rarest_word_trigrams("fox at dusk", 9).len(), 3);
+        assert_eq!(
+            sample.rarest_word_trigrams("a b c", 2),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            sample.rarest_word_trigrams("城市霓虹", 2),
+            Vec::<String>::new()
+        );
+        assert_eq!(sample.share("AT DUSK"), 0.5);
+        assert_eq!(sample.share("highly detailed"), 0.5);
+        assert_eq!(Sample::default().share("fox"), 0.0);
     }
 }

@@ -5,61 +5,9 @@ use std::str::FromStr;
 use super::PgCatalog;
 use crate::domain::format::ImageFormat;
 use crate::server::storage::rows::{db_bytes, ImageRow, IMAGE_COLUMNS};
-use crate::server::storage::search::like_pattern;
 use crate::server::storage::{CatalogError, ImageRecord, Images, Orphan, PageQuery, Usage};
 
 impl PgCatalog {
-    async fn select(&self, query: &PageQuery<'_>) -> Result<Vec<ImageRecord>, CatalogError> {
-        let pattern = query.search.map(like_pattern);
-        let mut n = 0;
-        let mut next = || {
-            n += 1;
-            format!("${n}")
-        };
-        let mut sql = format!("SELECT {IMAGE_COLUMNS} FROM images WHERE TRUE");
-        if query.after.is_some() {
-            let (t, id) = (next(), next());
-            sql.push_str(&format!(
-                " AND (created_at < {t} OR (created_at = {t} AND id < {id}))"
-            ));
-        }
-        if query.model.is_some() {
-            sql.push_str(&format!(" AND model = {}", next()));
-        }
-        if query.kind.is_some() {
-            sql.push_str(&format!(" AND kind = {}", next()));
-        }
-        if pattern.is_some() {
-            let p = next();
-            sql.push_str(&format!(
-                " AND (prompt ILIKE {p} ESCAPE '\\' OR final_prompt ILIKE {p} ESCAPE '\\')"
-            ));
-        }
-        sql.push_str(&format!(
-            " ORDER BY created_at DESC, id DESC LIMIT {}",
-            next()
-        ));
-        let mut q = sqlx::query_as::<_, ImageRow>(&sql);
-        if let Some((created_at, id)) = query.after {
-            q = q.bind(created_at).bind(id);
-        }
-        if let Some(model) = query.model {
-            q = q.bind(model);
-        }
-        if let Some(kind) = query.kind {
-            q = q.bind(kind.as_str());
-        }
-        if let Some(pattern) = &pattern {
-            q = q.bind(pattern);
-        }
-        q.bind(i64::from(query.limit))
-            .fetch_all(&self.pool)
-            .await?
-            .into_iter()
-            .map(ImageRecord::try_from)
-            .collect()
-    }
-
     async fn fetch_optional(
         &self,
         sql: &str,
@@ -154,7 +102,7 @@ impl Images for PgCatalog {
     /// One query: PostgreSQL answers ILIKE on either prompt from its trigram indexes (three
     /// characters or more), then sorts what they found.
     async fn page(&self, query: &PageQuery<'_>) -> Result<Vec<ImageRecord>, CatalogError> {
-        self.select(query).await
+        self.search_page(query).await
     }
 
     async fn delete(&self, id: &str) -> Result<Option<Vec<Orphan>>, CatalogError> {

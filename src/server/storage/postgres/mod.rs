@@ -6,6 +6,7 @@ mod coordination;
 mod derivatives;
 mod images;
 mod prompts;
+mod search;
 mod sessions;
 
 use std::time::Duration;
@@ -18,6 +19,8 @@ pub use coordination::PgCoordination;
 #[derive(Clone, Debug)]
 pub struct PgCatalog {
     pool: PgPool,
+    search: search::Tuning,
+    sample: search::Held,
 }
 
 impl PgCatalog {
@@ -34,7 +37,22 @@ impl PgCatalog {
             .run(&pool)
             .await
             .map_err(|err| CatalogError::Migrate(Box::new(err)))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            search: search::Tuning::default(),
+            sample: search::Held::default(),
+        })
+    }
+
+    /// The same catalog walking only the newest `window` images and sampling `sample` prompts, so a
+    /// test reaches every step of `search.rs` with a few images.
+    pub fn with_search_steps(mut self, window: u32, sample: u32) -> Self {
+        self.search = search::Tuning {
+            window,
+            sample,
+            sample_age: std::time::Duration::ZERO,
+        };
+        self
     }
 
     /// The pool, for the parts of the server that coordinate instances through the database.
@@ -66,6 +84,58 @@ mod tests {
     async fn postgres_passes_the_conformance_suite() {
         let url = testing::postgres_database().await;
         conformance::run(Arc::new(PgCatalog::open(&url).await.unwrap())).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_passes_the_conformance_suite_searching_in_small_steps() {
+        let url = testing::postgres_database().await;
+        let catalog = PgCatalog::open(&url).await.unwrap().with_search_steps(2, 4);
+        conformance::run(Arc::new(catalog)).await;
+    }
+
+    #[tokio::test]
+    async fn a_search_pages_alike_whichever_steps_find_it() {
+        use crate::server::storage::{Images, PageQuery};
+        let url = testing::postgres_database().await;
+        // A window of the newest four, and a sample of them.
+        let catalog = PgCatalog::open(&url).await.unwrap().with_search_steps(4, 4);
+        for i in 0..12 {
+            let id = format!("s{i:02}");
+            let mut r = conformance::record(&id, &format!("key-{id}"), 1000 + i);
+            r.prompt = if i >= 8 || i % 4 == 0 {
+                format!("a Walrus number {i}")
+            } else {
+                format!("a seal number {i}")
+            };
+            catalog.insert(&r).await.unwrap();
+        }
+        let page = |search, limit| {
+            let catalog = catalog.clone();
+            async move {
+                let query = PageQuery {
+                    limit,
+                    search: Some(search),
+                    ..PageQuery::default()
+                };
+                let found = catalog.page(&query).await.unwrap();
+                found.into_iter().map(|r| r.id).collect::<Vec<_>>()
+            }
+        };
+        // Common in the sample: the walk fills the page.
+        assert_eq!(page("walrus", 3).await, ["s11", "s10", "s09"]);
+        // The walk, then the index for what is older than the window.
+        assert_eq!(
+            page("walrus", 10).await,
+            ["s11", "s10", "s09", "s08", "s04", "s00"]
+        );
+        // Not in the sample: the index alone.
+        assert_eq!(page("SEAL", 4).await, ["s07", "s06", "s05", "s03"]);
+        assert_eq!(page("seal number 1", 4).await, ["s01"]);
+        // No run of three letters: the planner's own way.
+        assert_eq!(page("r 1", 9).await, ["s11", "s10", "s01"]);
+        // A newline does not reach from one prompt into the other.
+        assert_eq!(page("11\na sloth", 9).await, Vec::<String>::new());
+        assert_eq!(page("NUMBER 11", 9).await, ["s11"]);
     }
 
     /// Two instances' coordination on one database.
