@@ -7,6 +7,10 @@
 //! (`postgres/search.rs`), since English misjudges prompts ("igh" is rare in English and in every
 //! "highly detailed") and pg_trgm's index then reads the long lists of what is common in them.
 
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 /// `search` as a LIKE pattern matching it anywhere, literally: `%`, `_` and `\` escaped (with
 /// `ESCAPE '\'`).
 pub fn like_pattern(search: &str) -> String {
@@ -96,6 +100,32 @@ impl Sample {
                 .then_with(|| a.2.cmp(&b.2))
         });
         ranked.into_iter().take(n).map(|(_, _, t)| t).collect()
+    }
+}
+
+/// A [`Sample`] an instance keeps, taken again once it is older than it may be.
+#[derive(Debug, Default)]
+pub struct HeldSample {
+    held: Mutex<Option<(Instant, Arc<Sample>)>>,
+}
+
+impl HeldSample {
+    /// The sample, from `take` (recent prompts, each with its final prompt) when there is none yet
+    /// or it is `max_age` old. Searches at once may each take one; the last kept wins.
+    pub async fn get<E, F>(&self, max_age: Duration, take: F) -> Result<Arc<Sample>, E>
+    where
+        F: Future<Output = Result<Vec<String>, E>>,
+    {
+        let held = self.held.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some((taken, sample)) = held {
+            if taken.elapsed() < max_age {
+                return Ok(sample);
+            }
+        }
+        let sample = Arc::new(Sample::new(take.await?));
+        *self.held.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((Instant::now(), sample.clone()));
+        Ok(sample)
     }
 }
 

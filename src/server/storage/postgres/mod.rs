@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
+use super::search::HeldSample;
 use super::{Catalog, CatalogError};
 pub use coordination::PgCoordination;
 
@@ -20,7 +21,7 @@ pub use coordination::PgCoordination;
 pub struct PgCatalog {
     pool: PgPool,
     search: search::Tuning,
-    sample: search::Held,
+    sample: std::sync::Arc<HeldSample>,
 }
 
 impl PgCatalog {
@@ -40,7 +41,7 @@ impl PgCatalog {
         Ok(Self {
             pool,
             search: search::Tuning::default(),
-            sample: search::Held::default(),
+            sample: Default::default(),
         })
     }
 

@@ -14,8 +14,8 @@
 //! Chinese substring's trigrams are rare). Every step tests the same match, so a page does not
 //! depend on which step found it.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::{Postgres, QueryBuilder};
 
@@ -46,9 +46,6 @@ impl Default for Tuning {
         }
     }
 }
-
-/// The sample an instance holds, and when it was taken.
-pub(super) type Held = Arc<Mutex<Option<(Instant, Arc<Sample>)>>>;
 
 /// Which images a query considers, and how it finds its search's matches among them.
 enum Scan {
@@ -94,26 +91,14 @@ impl PgCatalog {
 
     /// This instance's sample of recent prompts, taken again once it is `sample_age` old.
     async fn sample(&self) -> Result<Arc<Sample>, CatalogError> {
-        let held = self
-            .sample
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        if let Some((taken, sample)) = held {
-            if taken.elapsed() < self.search.sample_age {
-                return Ok(sample);
-            }
-        }
-        let texts: Vec<String> = sqlx::query_scalar(
+        let take = sqlx::query_scalar(
             "SELECT search_text FROM images ORDER BY created_at DESC, id DESC LIMIT $1",
         )
         .bind(i64::from(self.search.sample))
-        .fetch_all(&self.pool)
-        .await?;
-        let sample = Arc::new(Sample::new(texts));
-        *self.sample.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some((Instant::now(), sample.clone()));
-        Ok(sample)
+        .fetch_all(&self.pool);
+        self.sample
+            .get(self.search.sample_age, async { Ok(take.await?) })
+            .await
     }
 
     /// A page of images newest first, after the query's cursor, of its model and kind, matching its

@@ -15,6 +15,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use super::search::HeldSample;
 use super::{Catalog, CatalogError};
 
 /// How much of the catalog file SQLite maps into memory (address space, not memory: pages are the OS's
@@ -24,15 +25,19 @@ const MMAP_BYTES: u64 = 1 << 30;
 #[derive(Clone, Debug)]
 pub struct SqliteCatalog {
     search: search::Tuning,
+    sample: std::sync::Arc<HeldSample>,
     pool: SqlitePool,
 }
 
 impl SqliteCatalog {
     /// The same catalog testing only the newest `window` images one by one before a search asks the
-    /// index, so a test reaches both steps of `search.rs` with a few images.
+    /// index, and sampling as many prompts afresh for each search, so a test reaches every step of
+    /// `search.rs` with a few images.
     pub fn with_search_window(mut self, window: u32) -> Self {
         self.search = search::Tuning {
             window: window.max(1),
+            sample: window.max(1),
+            sample_age: Duration::ZERO,
         };
         self
     }
@@ -60,6 +65,7 @@ impl SqliteCatalog {
         Ok(Self {
             pool,
             search: search::Tuning::default(),
+            sample: Default::default(),
         })
     }
 }

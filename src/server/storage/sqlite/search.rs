@@ -10,7 +10,10 @@
 
 use super::SqliteCatalog;
 use crate::server::storage::rows::{ImageRow as Row, IMAGE_COLUMNS as COLUMNS};
-use crate::server::storage::search::{like_pattern, rarest_trigrams};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::server::storage::search::{like_pattern, rarest_trigrams, Sample};
 use crate::server::storage::{CatalogError, ImageRecord, PageQuery};
 
 /// How searches are made; tests shrink it to reach both steps with a few images.
@@ -18,12 +21,21 @@ use crate::server::storage::{CatalogError, ImageRecord, PageQuery};
 pub struct Tuning {
     /// Newest candidates tested one by one before the index is asked.
     pub window: u32,
+    /// Recent prompts counted to tell a common search from a rare one (`storage::search::Sample`).
+    pub sample: u32,
+    /// How long a sample is used before it is taken again.
+    pub sample_age: Duration,
 }
 
 impl Default for Tuning {
     fn default() -> Self {
-        // About 8 ms of `LIKE` at a million images; a search in one image in two hundred fills a page.
-        Self { window: 10_000 }
+        Self {
+            // About 8 ms of `LIKE` at a million images; a search in one image in two hundred fills a
+            // page.
+            window: 10_000,
+            sample: 2_000,
+            sample_age: Duration::from_secs(600),
+        }
     }
 }
 
@@ -48,7 +60,12 @@ impl SqliteCatalog {
             // Too short for a trigram: tested one by one.
             return self.select(query, &Scan::All).await;
         }
-        let Some(oldest) = self.window_end(query, self.search.window).await? else {
+        let window = self.search.window.max(1);
+        if self.sample().await?.share(search) * f64::from(window) < f64::from(query.limit) {
+            // Rare among recent prompts: the window would not fill the page, so it is not walked.
+            return self.select(query, &Scan::IndexedBefore(None)).await;
+        }
+        let Some(oldest) = self.window_end(query, window).await? else {
             // No more candidates than the window: test them all.
             return self.select(query, &Scan::All).await;
         };
@@ -64,6 +81,19 @@ impl SqliteCatalog {
             );
         }
         Ok(found)
+    }
+
+    /// This instance's sample of recent prompts, taken again once it is `sample_age` old.
+    async fn sample(&self) -> Result<Arc<Sample>, CatalogError> {
+        let take = sqlx::query_scalar(
+            "SELECT prompt || char(10) || final_prompt FROM images \
+             ORDER BY created_at DESC, id DESC LIMIT ?",
+        )
+        .bind(i64::from(self.search.sample))
+        .fetch_all(&self.pool);
+        self.sample
+            .get(self.search.sample_age, async { Ok(take.await?) })
+            .await
     }
 
     /// A page of images newest first, after the query's cursor, of its model, matching its search (as
