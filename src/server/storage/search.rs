@@ -103,6 +103,49 @@ impl Sample {
     }
 }
 
+/// How a catalog makes a search's page in steps; tests shrink it to reach every step with a few
+/// images.
+#[derive(Debug, Clone, Copy)]
+pub struct Tuning {
+    /// Newest candidates tested one by one before the index is asked.
+    pub window: u32,
+    /// Recent prompts counted to tell common searches and trigrams from rare ones.
+    pub sample: u32,
+    /// How long a sample is used before it is taken again.
+    pub sample_age: Duration,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            // About 8 ms of tests at a million images; a search in one image in two hundred fills
+            // a page there.
+            window: 10_000,
+            // A few milliseconds to read, once per `sample_age` per instance; enough to see a
+            // trigram in one prompt in a few hundred.
+            sample: 2_000,
+            sample_age: Duration::from_secs(600),
+        }
+    }
+}
+
+impl Tuning {
+    /// A window and a sample of `n`, the sample taken afresh for every search.
+    pub fn small(n: u32) -> Self {
+        Self {
+            window: n.max(1),
+            sample: n.max(1),
+            sample_age: Duration::ZERO,
+        }
+    }
+
+    /// Whether `search` is common enough in `sample` to fill a page of `limit` from the window:
+    /// else walking the window is time lost, and the index is asked at once.
+    pub fn fills_from_window(&self, sample: &Sample, search: &str, limit: u32) -> bool {
+        sample.share(search) * f64::from(self.window.max(1)) >= f64::from(limit)
+    }
+}
+
 /// A [`Sample`] an instance keeps, taken again once it is older than it may be.
 #[derive(Debug, Default)]
 pub struct HeldSample {

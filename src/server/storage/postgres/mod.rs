@@ -13,14 +13,14 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use super::search::HeldSample;
+use super::search::{HeldSample, Tuning};
 use super::{Catalog, CatalogError};
 pub use coordination::PgCoordination;
 
 #[derive(Clone, Debug)]
 pub struct PgCatalog {
     pool: PgPool,
-    search: search::Tuning,
+    search: Tuning,
     sample: std::sync::Arc<HeldSample>,
 }
 
@@ -40,19 +40,15 @@ impl PgCatalog {
             .map_err(|err| CatalogError::Migrate(Box::new(err)))?;
         Ok(Self {
             pool,
-            search: search::Tuning::default(),
+            search: Tuning::default(),
             sample: Default::default(),
         })
     }
 
-    /// The same catalog walking only the newest `window` images and sampling `sample` prompts, so a
-    /// test reaches every step of `search.rs` with a few images.
-    pub fn with_search_steps(mut self, window: u32, sample: u32) -> Self {
-        self.search = search::Tuning {
-            window,
-            sample,
-            sample_age: std::time::Duration::ZERO,
-        };
+    /// The same catalog walking only the newest `n` images and sampling as many prompts afresh for
+    /// each search, so a test reaches every step of `search.rs` with a few images.
+    pub fn with_search_steps(mut self, n: u32) -> Self {
+        self.search = Tuning::small(n);
         self
     }
 
@@ -90,7 +86,7 @@ mod tests {
     #[tokio::test]
     async fn postgres_passes_the_conformance_suite_searching_in_small_steps() {
         let url = testing::postgres_database().await;
-        let catalog = PgCatalog::open(&url).await.unwrap().with_search_steps(2, 4);
+        let catalog = PgCatalog::open(&url).await.unwrap().with_search_steps(2);
         conformance::run(Arc::new(catalog)).await;
     }
 
@@ -99,7 +95,7 @@ mod tests {
         use crate::server::storage::{Images, PageQuery};
         let url = testing::postgres_database().await;
         // A window of the newest four, and a sample of them.
-        let catalog = PgCatalog::open(&url).await.unwrap().with_search_steps(4, 4);
+        let catalog = PgCatalog::open(&url).await.unwrap().with_search_steps(4);
         for i in 0..12 {
             let id = format!("s{i:02}");
             let mut r = conformance::record(&id, &format!("key-{id}"), 1000 + i);

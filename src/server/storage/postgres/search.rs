@@ -9,13 +9,12 @@
 //! rarest word trigrams, rarity counted in a [`Sample`] of recent prompts, and the whole search is
 //! tested on what the index finds, outside it (12 ms). A search the sample finds common needs no
 //! index and would find too many candidates to sort: its page fills from the newest
-//! [`Tuning::window`] candidates, walked in order; only what they leave is asked of the index, for
+//! `Tuning::window` candidates, walked in order; only what they leave is asked of the index, for
 //! older ones. Other scripts and searches without a run of three letters go to the planner whole (a
 //! Chinese substring's trigrams are rare). Every step tests the same match, so a page does not
 //! depend on which step found it.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use sqlx::{Postgres, QueryBuilder};
 
@@ -23,29 +22,6 @@ use super::PgCatalog;
 use crate::server::storage::rows::{ImageRow, IMAGE_COLUMNS};
 use crate::server::storage::search::{like_pattern, Sample};
 use crate::server::storage::{CatalogError, ImageRecord, PageQuery};
-
-/// How searches are made; tests shrink it to reach every step with a few images.
-#[derive(Debug, Clone, Copy)]
-pub struct Tuning {
-    /// Newest candidates tested one by one before the index is asked.
-    pub window: u32,
-    /// Recent prompts counted to tell common trigrams and searches from rare ones.
-    pub sample: u32,
-    /// How long a sample is used before it is taken again.
-    pub sample_age: Duration,
-}
-
-impl Default for Tuning {
-    fn default() -> Self {
-        Self {
-            window: 10_000,
-            // A few milliseconds to read, once per `sample_age` per instance; enough to see a
-            // trigram in one prompt in a few hundred.
-            sample: 2_000,
-            sample_age: Duration::from_secs(600),
-        }
-    }
-}
 
 /// Which images a query considers, and how it finds its search's matches among them.
 enum Scan {
@@ -71,8 +47,7 @@ impl PgCatalog {
             return self.select(query, Scan::Planned).await;
         }
         let window = self.search.window.max(1);
-        let common = sample.share(search) * f64::from(window) >= f64::from(query.limit);
-        if !common {
+        if !self.search.fills_from_window(&sample, search, query.limit) {
             return self.select(query, Scan::Indexed(trigrams, None)).await;
         }
         let mut found = self.select(query, Scan::Newest(window)).await?;

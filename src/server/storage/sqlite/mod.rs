@@ -15,7 +15,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use super::search::HeldSample;
+use super::search::{HeldSample, Tuning};
 use super::{Catalog, CatalogError};
 
 /// How much of the catalog file SQLite maps into memory (address space, not memory: pages are the OS's
@@ -24,7 +24,7 @@ const MMAP_BYTES: u64 = 1 << 30;
 
 #[derive(Clone, Debug)]
 pub struct SqliteCatalog {
-    search: search::Tuning,
+    search: Tuning,
     sample: std::sync::Arc<HeldSample>,
     pool: SqlitePool,
 }
@@ -34,11 +34,7 @@ impl SqliteCatalog {
     /// index, and sampling as many prompts afresh for each search, so a test reaches every step of
     /// `search.rs` with a few images.
     pub fn with_search_window(mut self, window: u32) -> Self {
-        self.search = search::Tuning {
-            window: window.max(1),
-            sample: window.max(1),
-            sample_age: Duration::ZERO,
-        };
+        self.search = Tuning::small(window);
         self
     }
 
@@ -64,7 +60,7 @@ impl SqliteCatalog {
             .map_err(|err| CatalogError::Migrate(Box::new(err)))?;
         Ok(Self {
             pool,
-            search: search::Tuning::default(),
+            search: Tuning::default(),
             sample: Default::default(),
         })
     }

@@ -3,41 +3,17 @@
 //! FTS5's trigram index finds any substring of three characters or more, but a search is slow to find
 //! there when its trigrams are common (" at" and "igh" are in most prompts), however few images it
 //! matches, and a common search finds many images, all of which are then sorted. Walking the newest
-//! images and testing each fills a page of a common search after a few thousand. So the newest
-//! [`Tuning::window`] candidates are tested one by one first; only when they do not fill the page is the
-//! index asked, for images older than them (a rare search, so what it finds is few to sort). Both steps
-//! test the same `LIKE`, so a page does not depend on which step found it.
+//! images and testing each fills a page of a common search after a few thousand. So a search common in
+//! the sample of recent prompts (`storage::search::Sample`) tests the newest `Tuning::window`
+//! candidates one by one first; only what they leave, or a rare search at once, is asked of the index
+//! (a rare search's matches are few to sort). Both steps test the same `LIKE`, so a page does not
+//! depend on which step found it.
 
 use super::SqliteCatalog;
 use crate::server::storage::rows::{ImageRow as Row, IMAGE_COLUMNS as COLUMNS};
-use std::sync::Arc;
-use std::time::Duration;
-
 use crate::server::storage::search::{like_pattern, rarest_trigrams, Sample};
 use crate::server::storage::{CatalogError, ImageRecord, PageQuery};
-
-/// How searches are made; tests shrink it to reach both steps with a few images.
-#[derive(Debug, Clone, Copy)]
-pub struct Tuning {
-    /// Newest candidates tested one by one before the index is asked.
-    pub window: u32,
-    /// Recent prompts counted to tell a common search from a rare one (`storage::search::Sample`).
-    pub sample: u32,
-    /// How long a sample is used before it is taken again.
-    pub sample_age: Duration,
-}
-
-impl Default for Tuning {
-    fn default() -> Self {
-        Self {
-            // About 8 ms of `LIKE` at a million images; a search in one image in two hundred fills a
-            // page.
-            window: 10_000,
-            sample: 2_000,
-            sample_age: Duration::from_secs(600),
-        }
-    }
-}
+use std::sync::Arc;
 
 /// Which images a query considers, by creation time.
 enum Scan {
@@ -61,7 +37,8 @@ impl SqliteCatalog {
             return self.select(query, &Scan::All).await;
         }
         let window = self.search.window.max(1);
-        if self.sample().await?.share(search) * f64::from(window) < f64::from(query.limit) {
+        let sample = self.sample().await?;
+        if !self.search.fills_from_window(&sample, search, query.limit) {
             // Rare among recent prompts: the window would not fill the page, so it is not walked.
             return self.select(query, &Scan::IndexedBefore(None)).await;
         }
