@@ -743,6 +743,16 @@ async fn in_presets_mode_only_presets_or_signed_urls_make_new_derivatives() {
     let unknown = server.get(&format!("/img/{id}/preset=huge")).await;
     assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
     assert!(error_of(unknown).await.contains("thumb"));
+    // The placeholder URL of a stored image is no way around it: its size and format are the
+    // placeholder itself, a filter on top is a new derivative.
+    let plain = server.get("/256x256/a-preset-crane.webp").await;
+    assert_eq!(plain.status(), StatusCode::OK);
+    let filtered = "/256x256/a-preset-crane?blur=20";
+    let refused = server.get(filtered).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(error_of(refused).await.contains("presets"));
+    let signed = server.get(&sign_url(&keys, filtered).unwrap()).await;
+    assert_eq!(signed.status(), StatusCode::OK);
 
     let signed = server.get(&sign_url(&keys, &other).unwrap()).await;
     assert_eq!(signed.status(), StatusCode::OK);

@@ -290,7 +290,7 @@ async fn a_blob_that_does_not_match_its_row_is_never_served() {
 }
 
 #[tokio::test]
-async fn a_client_that_dribbles_its_headers_is_cut_off_while_others_are_served() {
+async fn a_client_that_dribbles_its_headers_or_idles_is_cut_off_while_others_are_served() {
     use std::time::{Duration, Instant};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = tempfile::tempdir().unwrap();
@@ -328,7 +328,14 @@ async fn a_client_that_dribbles_its_headers_is_cut_off_while_others_are_served()
         "the dribbling client held on for {held:?}"
     );
 
-    // An idle kept-alive connection is closed after the same time.
+    server.stop().await;
+
+    // An idle kept-alive connection is closed after the idle timeout, which is not the header's.
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = common::config(dir.path());
+    settings.server.header_timeout_secs = 30;
+    settings.server.idle_timeout_secs = 1;
+    let server = TestServer::with_config(settings).await;
     let addr = server.base.strip_prefix("http://").unwrap().to_owned();
     let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
     idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -474,14 +481,7 @@ async fn head_range_and_dates_work_as_a_cdn_expects() {
         assert_eq!(older.status(), StatusCode::OK, "{path}");
     }
     // HEAD everywhere GET is.
-    for path in [
-        "/",
-        "/gallery",
-        "/healthz",
-        "/api/models",
-        "/api/images",
-        "/pkg/pixzoo.css",
-    ] {
+    for path in ["/", "/gallery", "/healthz", "/api/models", "/api/images"] {
         let get = http.get(server.url(path)).send().await.unwrap().status();
         let head = http.head(server.url(path)).send().await.unwrap().status();
         assert_eq!(head, get, "HEAD {path}");
@@ -627,6 +627,50 @@ async fn derivatives_stay_within_their_budget_and_are_made_again() {
 }
 
 #[tokio::test]
+async fn a_derivative_answered_from_memory_counts_as_served_for_eviction() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = common::config(dir.path());
+    settings.storage.memory_cache_bytes = 16 << 20;
+    settings.storage.derivatives_max_bytes = 20_000;
+    let server = TestServer::with_config(settings).await;
+    let made = server.get("/256x256/a-remembered-ibis").await;
+    let id = header(&made, "x-image-id").to_owned();
+    let derived = dir.path().join("blobs/derived");
+    let stored = |key: &str| {
+        files_under(&derived)
+            .iter()
+            .any(|f| f.to_string_lossy().contains(key))
+    };
+    let key_of =
+        |response: &reqwest::Response| header(response, "etag").trim_matches('"').to_owned();
+
+    let hot = server.get(&format!("/img/{id}/width=40,format=png")).await;
+    let hot_key = key_of(&hot);
+    let next = server.get(&format!("/img/{id}/width=41,format=png")).await;
+    let next_key = key_of(&next);
+    // Served again, from memory: no read of the store, yet it is the most recently served.
+    let again = server.get(&format!("/img/{id}/width=40,format=png")).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(key_of(&again), hot_key);
+    // New derivatives until the first eviction.
+    let mut width = 42;
+    while stored(&next_key) {
+        assert!(width < 200, "no eviction");
+        let response = server
+            .get(&format!("/img/{id}/width={width},format=png"))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        width += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        stored(&hot_key),
+        "the derivative served from memory is not the first to go"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn the_hashed_bundle_is_linked_immutable_and_sent_precompressed() {
     let dir = tempfile::tempdir().unwrap();
     let settings = common::config(dir.path());
@@ -689,5 +733,22 @@ async fn the_hashed_bundle_is_linked_immutable_and_sent_precompressed() {
     // A name without a hash may change with the next build: asked again each time.
     let other = http.get(server.url("/pkg/other.js")).send().await.unwrap();
     assert_eq!(header(&other, "cache-control"), "no-cache");
+    // HEAD as GET, from memory and from disk alike: the same headers, no body.
+    for path in ["/pkg/pixzoo.csshash.css", "/pkg/other.js"] {
+        let get = http.get(server.url(path)).send().await.unwrap();
+        let head = http.head(server.url(path)).send().await.unwrap();
+        assert_eq!(head.status(), StatusCode::OK, "HEAD {path}");
+        for name in ["content-length", "content-type", "cache-control", "etag"] {
+            assert_eq!(
+                head.headers().get(name),
+                get.headers().get(name),
+                "{name} of HEAD {path}"
+            );
+        }
+        assert!(
+            head.bytes().await.unwrap().is_empty(),
+            "HEAD {path} has no body"
+        );
+    }
     server.stop().await;
 }

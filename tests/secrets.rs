@@ -284,3 +284,48 @@ async fn no_secret_reaches_a_response_or_a_log_line() {
         );
     }
 }
+
+#[tokio::test]
+async fn each_request_is_one_log_line_with_its_path_and_never_its_query() {
+    let logs = logs();
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::with_config(config(dir.path())).await;
+    let path = "/no-such-page-for-the-log-line";
+    let response = server.get(&format!("{path}?token=a-query-secret")).await;
+    assert_eq!(response.status(), reqwest::StatusCode::NOT_FOUND);
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    server.stop().await;
+
+    let logs = without_colours(&String::from_utf8_lossy(&logs.lock().unwrap()));
+    let lines: Vec<&str> = logs
+        .lines()
+        .filter(|line| line.contains("answered") && line.contains(&id))
+        .collect();
+    assert_eq!(lines.len(), 1, "one line for the request: {lines:?}");
+    let line = lines[0];
+    assert!(line.contains(" INFO "), "{line}");
+    assert!(line.contains(&format!("path=\"{path}\"")), "{line}");
+    assert!(line.contains("status=404"), "{line}");
+    assert!(line.contains("method=GET"), "{line}");
+    assert!(
+        !logs.contains("a-query-secret"),
+        "the query stays out of the log"
+    );
+}
+
+/// The text with terminal colour codes (`ESC [ … m`) taken out.
+fn without_colours(text: &str) -> String {
+    let mut plain = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            chars.by_ref().find(|&c| c == 'm');
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
+}

@@ -1,7 +1,8 @@
 //! The one pool for CPU-heavy work: transforms, the builtin renderer, the check and content hash of a
 //! provider's output, an upload's decode and a mask's conversion all run here, on tokio's blocking
 //! threads, at most `workers` at a time. (Blob file I/O uses those threads directly, outside the pool:
-//! it waits on the disk, and holding a worker for it would starve transforms.) Two ways in, because
+//! it waits on the disk, and holding a worker for it would starve transforms; a small blob the page
+//! cache holds whole is read on the serving thread, `storage::blobs`.) Two ways in, because
 //! the two kinds of caller can afford different things: a transform anyone may ask for is refused at
 //! once when the queue is full ([`CpuPool::try_run`]), while a generation, which may already have cost
 //! a provider call, waits its turn ([`CpuPool::run`]).

@@ -1,12 +1,17 @@
 //! Accepting connections. `axum::serve` offers no knobs, and an origin on the internet needs them:
 //! `TCP_NODELAY` on every connection (small answers otherwise wait out Nagle's algorithm against the
 //! client's delayed ACK, 40 ms each), a cap on open connections (beyond it, new ones wait in the
-//! kernel's backlog), and a deadline for a request's headers, which hyper also applies to a kept-alive
-//! connection waiting for its next request, so a client that dribbles bytes or idles is closed. The
-//! loop is hyper-util's connection builder; shutdown stops accepting and lets connections finish.
+//! kernel's backlog), a deadline for a request's headers (hyper's, which starts as soon as a connection
+//! waits for its next request, so it also bounds an idle one), and an idle timeout: a connection that
+//! moves no byte while no request is being answered is closed. The loop is hyper-util's connection
+//! builder; shutdown stops accepting and lets connections finish.
 
 use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
@@ -16,7 +21,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
@@ -25,8 +31,10 @@ use tower::ServiceExt;
 pub struct ConnectionLimits {
     /// Open connections at once; more wait to be accepted.
     pub max_connections: usize,
-    /// For a request's headers to arrive, and for an idle kept-alive connection to send its next one.
+    /// For a request's headers to arrive, counted from when the connection waits for them.
     pub header_timeout: Duration,
+    /// For a connection to stay open moving no byte while no request is being answered.
+    pub idle_timeout: Duration,
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then waits for open connections to
@@ -42,11 +50,8 @@ pub async fn serve(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(limits.header_timeout)
-        .keep_alive_timeout(limits.header_timeout);
+    // No HTTP/2 keep-alive pings: their bytes would keep an idle connection from ever looking idle.
+    builder.http2().timer(TokioTimer::new());
     let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -71,20 +76,38 @@ pub async fn serve(
         if let Err(err) = stream.set_nodelay(true) {
             tracing::debug!(error = %err, "TCP_NODELAY not set");
         }
+        let activity = Arc::new(Activity::default());
+        let answering = activity.clone();
         let service = router
             .clone()
             .map_request(move |mut request: hyper::Request<Incoming>| {
                 request.extensions_mut().insert(ConnectInfo(peer));
                 request
+            })
+            .map_future(move |answer| {
+                let answering = Answering::start(answering.clone());
+                async move {
+                    let _answering = answering;
+                    answer.await
+                }
             });
+        let stream = Watched {
+            stream,
+            activity: activity.clone(),
+        };
         let connection = graceful.watch(
             builder
                 .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
                 .into_owned(),
         );
+        let idle_timeout = limits.idle_timeout;
         tokio::spawn(async move {
-            // A client that leaves or times out ends its connection; nothing to report.
-            let _ = connection.await;
+            // A client that leaves or times out ends its connection; nothing to report. An idle one
+            // is closed by dropping it: no request is being answered, so nothing is cut short.
+            tokio::select! {
+                _ = connection => {}
+                () = activity.idle_for(idle_timeout) => {}
+            }
             drop(permit);
         });
     }
@@ -92,10 +115,125 @@ pub async fn serve(
     graceful.shutdown().await;
 }
 
+/// What a connection has done lately, for its idle timeout: bytes moved either way, and requests being
+/// answered. Counted by the connection's own task, so the counters are never contended.
+#[derive(Default)]
+struct Activity {
+    bytes: AtomicU64,
+    answering: AtomicUsize,
+}
+
+impl Activity {
+    /// Resolves once the connection has moved no byte for `timeout` while answering nothing. Looks
+    /// four times per timeout, so a quiet connection is closed within 1¼ of it.
+    async fn idle_for(&self, timeout: Duration) {
+        let mut every = tokio::time::interval((timeout / 4).max(Duration::from_millis(10)));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        every.tick().await;
+        let (mut seen, mut quiet) = (self.bytes.load(Ordering::Relaxed), Duration::ZERO);
+        loop {
+            every.tick().await;
+            let now = self.bytes.load(Ordering::Relaxed);
+            if now != seen || self.answering.load(Ordering::Relaxed) > 0 {
+                (seen, quiet) = (now, Duration::ZERO);
+            } else {
+                quiet += every.period();
+                if quiet >= timeout {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// A request being answered, for as long as its handler runs.
+struct Answering(Arc<Activity>);
+
+impl Answering {
+    fn start(activity: Arc<Activity>) -> Self {
+        activity.answering.fetch_add(1, Ordering::Relaxed);
+        Self(activity)
+    }
+}
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        self.0.answering.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A connection's stream, counting the bytes it moves.
+struct Watched {
+    stream: TcpStream,
+    activity: Arc<Activity>,
+}
+
+impl Watched {
+    fn moved(&self, n: usize) {
+        if n > 0 {
+            self.activity.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let read = Pin::new(&mut self.stream).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = read {
+            self.moved(buf.filled().len() - before);
+        }
+        read
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let written = Pin::new(&mut self.stream).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = written {
+            self.moved(n);
+        }
+        written
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let written = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = written {
+            self.moved(n);
+        }
+        written
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
 /// The limits from `[server]`.
 pub fn limits(config: &crate::server::config::ServerConfig) -> ConnectionLimits {
     ConnectionLimits {
         max_connections: config.max_connections,
         header_timeout: Duration::from_secs(config.header_timeout_secs),
+        idle_timeout: Duration::from_secs(config.idle_timeout_secs),
     }
 }

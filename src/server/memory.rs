@@ -6,8 +6,9 @@
 //! stays. A hit is answered without a catalog query or a file read. A deleted image's entries go with
 //! it, and a response still on its way in when the image is deleted does not stay.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use axum::http::HeaderValue;
 use bytes::Bytes;
@@ -33,6 +34,33 @@ pub struct HotImage {
     pub format: ImageFormat,
     pub bytes: Bytes,
     pub vary_accept: bool,
+    /// The stored derivative behind it, if any: hits from memory count as served for the derivative
+    /// budget's eviction order, or the hottest derivatives would look the coldest on disk.
+    pub derivative: Option<String>,
+    /// When a hit was last counted as served: seconds since the process's first one, 0 for never.
+    pub noted: AtomicU64,
+}
+
+/// How often a derivative answered from memory is counted as served again: eviction orders by
+/// minutes, and a hit should cost no lock.
+const NOTE_EVERY: Duration = Duration::from_secs(60);
+
+impl HotImage {
+    /// The stored derivative to count as served for this hit: on the first hit, then at most once
+    /// every [`NOTE_EVERY`].
+    pub fn due_for_note(&self) -> Option<&str> {
+        static START: OnceLock<Instant> = OnceLock::new();
+        let derivative = self.derivative.as_deref()?;
+        // From 1, so 0 keeps meaning "never".
+        let now = START.get_or_init(Instant::now).elapsed().as_secs() + 1;
+        let last = self.noted.load(Ordering::Relaxed);
+        let due = last == 0 || now >= last + NOTE_EVERY.as_secs();
+        (due && self
+            .noted
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok())
+        .then_some(derivative)
+    }
 }
 
 #[derive(Clone)]
@@ -81,6 +109,11 @@ impl MemoryCache {
                 .time_to_live(Duration::from_secs(600))
                 .build(),
         }
+    }
+
+    /// Whether responses are kept at all (`storage.memory_cache_bytes` above 0).
+    pub fn keeps_responses(&self) -> bool {
+        self.responses.is_some()
     }
 
     pub fn get(&self, key: &str) -> Option<Arc<HotImage>> {
@@ -181,7 +214,25 @@ mod tests {
             format: ImageFormat::Png,
             bytes: Bytes::from(vec![7u8; len]),
             vary_accept: false,
+            derivative: Some(format!("{id}-derivative")),
+            noted: AtomicU64::new(0),
         }
+    }
+
+    #[test]
+    fn a_derivative_hit_is_noted_once_then_not_within_the_minute() {
+        let hot = image("a", 1);
+        assert_eq!(hot.due_for_note(), Some("a-derivative"));
+        assert_eq!(hot.due_for_note(), None, "not again within the minute");
+        let original = HotImage {
+            derivative: None,
+            ..image("b", 1)
+        };
+        assert_eq!(
+            original.due_for_note(),
+            None,
+            "an original is never evicted"
+        );
     }
 
     #[test]

@@ -10,8 +10,7 @@
 //! - `pixzoo_provider_retries_total{provider}`, `pixzoo_account_cooldowns_total{provider,reason}`
 //! - `pixzoo_refusals_total{reason}` (rate limits, budgets, signatures)
 
-use std::collections::HashMap;
-use std::sync::{OnceLock, RwLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -41,66 +40,98 @@ pub fn render() -> String {
     install().render()
 }
 
-/// Counts a request and records how long it took. The handles are registered once per route and
-/// status and kept: the labelled macros would build and hash their keys on every request, a
-/// measurable share of serving a cached image.
-pub fn observe_request(route: &'static str, status: StatusCode, took: Duration) {
-    type Handles = HashMap<(&'static str, u16), (Counter, Histogram)>;
-    static HANDLES: OnceLock<RwLock<Handles>> = OnceLock::new();
-    let handles = HANDLES.get_or_init(Default::default);
-    let key = (route, status.as_u16());
-    let known = handles
-        .read()
-        .ok()
-        .and_then(|known| known.get(&key).cloned());
-    let (count, seconds) = known.unwrap_or_else(|| {
-        let made = (
-            metrics::counter!(
-                "pixzoo_http_requests_total",
-                "route" => route,
-                "status" => status.as_str().to_owned()
-            ),
-            metrics::histogram!("pixzoo_http_request_seconds", "route" => route),
-        );
-        if let Ok(mut known) = handles.write() {
-            known.insert(key, made.clone());
-        }
-        made
-    });
-    count.increment(1);
-    seconds.record(took.as_secs_f64());
+/// A route's label, by shape: `route("/img/abc")` is `/img/{id}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route(usize);
+
+const ROUTES: [&str; 16] = [
+    "/img/{id}",
+    "/img/{id}/{options}",
+    "/api/image",
+    "/api/models",
+    "/api/images",
+    "/api/images/{id}",
+    "/api/openapi.json",
+    "/api/other",
+    "/v1/images/generations",
+    "/sfn/{fn}",
+    "/pkg",
+    "/healthz",
+    "/metrics",
+    "/forms",
+    "/{size}/{slug}",
+    "page",
+];
+
+impl Route {
+    pub fn label(self) -> &'static str {
+        ROUTES[self.0]
+    }
 }
 
-/// A bounded label for a request path: the route's shape, never its parameters.
-pub fn route_label(path: &str) -> &'static str {
+/// The route a path is answered by, for its metrics label.
+pub fn route(path: &str) -> Route {
     let mut segments = path.trim_start_matches('/').split('/');
-    match (segments.next(), segments.next(), segments.next()) {
-        (Some("img"), Some(_), None) => "/img/{id}",
-        (Some("img"), Some(_), Some(_)) => "/img/{id}/{options}",
-        (Some("api"), Some("image"), _) => "/api/image",
-        (Some("api"), Some("models"), _) => "/api/models",
-        (Some("api"), Some("images"), None) => "/api/images",
-        (Some("api"), Some("images"), Some(_)) => "/api/images/{id}",
-        (Some("api"), Some("openapi.json"), _) => "/api/openapi.json",
-        (Some("api"), _, _) => "/api/other",
-        (Some("v1"), _, _) => "/v1/images/generations",
-        (Some("sfn"), _, _) => "/sfn/{fn}",
-        (Some("pkg"), _, _) => "/pkg",
-        (Some("healthz"), None, _) => "/healthz",
-        (Some("metrics"), None, _) => "/metrics",
-        (Some("auth" | "studio"), _, _) => "/forms",
+    let label = match (segments.next(), segments.next(), segments.next()) {
+        (Some("img"), Some(_), None) => 0,
+        (Some("img"), Some(_), Some(_)) => 1,
+        (Some("api"), Some("image"), _) => 2,
+        (Some("api"), Some("models"), _) => 3,
+        (Some("api"), Some("images"), None) => 4,
+        (Some("api"), Some("images"), Some(_)) => 5,
+        (Some("api"), Some("openapi.json"), _) => 6,
+        (Some("api"), _, _) => 7,
+        (Some("v1"), _, _) => 8,
+        (Some("sfn"), _, _) => 9,
+        (Some("pkg"), _, _) => 10,
+        (Some("healthz"), None, _) => 11,
+        (Some("metrics"), None, _) => 12,
+        (Some("auth" | "studio"), _, _) => 13,
         (Some(first), Some(_), None)
             if crate::urls::placeholder::parse_size(first, &Default::default()).is_ok() =>
         {
-            "/{size}/{slug}"
+            14
         }
-        _ => "page",
+        _ => 15,
+    };
+    Route(label)
+}
+
+/// Counts a request and records how long it took. The handles are registered on first use and kept
+/// in a table by route and status, read without a lock: the labelled macros would build and hash
+/// their keys on every request, and a shared lock is a cache line both cores fight over, each a
+/// measurable share of serving a cached image.
+pub fn observe_request(route: Route, status: StatusCode, took: Duration) {
+    const STATUSES: usize = 500;
+    type Row = [OnceLock<Counter>; STATUSES];
+    static COUNTS: [Row; ROUTES.len()] =
+        [const { [const { OnceLock::new() }; STATUSES] }; ROUTES.len()];
+    static SECONDS: [OnceLock<Histogram>; ROUTES.len()] = [const { OnceLock::new() }; ROUTES.len()];
+    let label = route.label();
+    // `StatusCode` is 100 to 999; the table holds 100 to 599, what HTTP defines.
+    if let Some(count) = COUNTS[route.0].get(usize::from(status.as_u16()).wrapping_sub(100)) {
+        count
+            .get_or_init(|| {
+                metrics::counter!(
+                    "pixzoo_http_requests_total",
+                    "route" => label,
+                    "status" => status.as_str().to_owned()
+                )
+            })
+            .increment(1);
     }
+    SECONDS[route.0]
+        .get_or_init(|| metrics::histogram!("pixzoo_http_request_seconds", "route" => label))
+        .record(took.as_secs_f64());
 }
 
 #[cfg(test)]
 mod tests {
-    use super::route_label;
+    use super::route;
+
+    fn route_label(path: &str) -> &'static str {
+        route(path).label()
+    }
 
     #[test]
     fn routes_are_labelled_by_shape() {

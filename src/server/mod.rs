@@ -132,6 +132,8 @@ pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
             .map_err(|err| EngineError::Setup(format!("presets: {err}")))?,
         security: config.security.clone(),
         metrics_apart: config.server.metrics_addr.is_some(),
+        stream_keep_alive: std::time::Duration::from_secs(15)
+            .min(std::time::Duration::from_secs(config.server.idle_timeout_secs) / 2),
     });
     Ok((http::router(state.clone()), state))
 }

@@ -54,6 +54,9 @@ pub struct Shared {
     pub presets: crate::server::presets::Presets,
     /// `[security]`: request size limits and the request timeout.
     pub security: SecurityConfig,
+    /// How often a progress stream sends a comment when it has nothing to say: well within
+    /// `server.idle_timeout_secs`, which would close a quiet connection.
+    pub stream_keep_alive: std::time::Duration,
     /// `/metrics` has a listener of its own (`server.metrics_addr`), so the main one does not serve it.
     pub metrics_apart: bool,
 }

@@ -221,6 +221,17 @@ const QUALITY_WORDS: [(&str, u8); 4] = [
 ];
 
 impl TransformOptions {
+    /// Whether these options set nothing but a size and a format.
+    pub fn is_plain_size(&self) -> bool {
+        let size_and_format = TransformOptions {
+            width: self.width,
+            height: self.height,
+            format: self.format,
+            ..TransformOptions::default()
+        };
+        *self == size_and_format
+    }
+
     /// Parses `name=value` pairs separated by commas (a comma inside parentheses belongs to the value, as
     /// in `background=rgb(0,0,0)`). Accepts aliases, any order, defaults; rejects unknown or repeated
     /// options and bad values with an error naming the option and what is allowed.

@@ -126,9 +126,11 @@ pub struct ServerConfig {
     pub metrics_addr: Option<SocketAddr>,
     /// Open connections at once (keep it below the process's file limit, `ulimit -n`).
     pub max_connections: usize,
-    /// Seconds for a request's headers to arrive, and for an idle kept-alive connection to send its
-    /// next request; then the connection is closed.
+    /// Seconds for a request's headers to arrive, counted from when the connection waits for them
+    /// (so it bounds an idle kept-alive connection too); then the connection is closed.
     pub header_timeout_secs: u64,
+    /// Seconds a connection may stay open moving no byte while no request is being answered.
+    pub idle_timeout_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -141,6 +143,7 @@ impl Default for ServerConfig {
             metrics_addr: None,
             max_connections: 4096,
             header_timeout_secs: 30,
+            idle_timeout_secs: 20,
         }
     }
 }
@@ -337,6 +340,7 @@ impl Config {
                 "server.header_timeout_secs",
                 self.server.header_timeout_secs,
             ),
+            ("server.idle_timeout_secs", self.server.idle_timeout_secs),
             ("server.max_connections", self.server.max_connections as u64),
             ("engine.max_attempts", u64::from(self.engine.max_attempts)),
             (

@@ -160,6 +160,8 @@ pub struct Derived {
     pub etag: String,
     /// Whether it was stored already (by any instance) or made for this request.
     pub cache: CacheStatus,
+    /// The stored derivative's key; `None` when the original is the answer.
+    pub stored_key: Option<String>,
 }
 
 /// What to make from a stored image.
@@ -192,7 +194,8 @@ impl Default for Limits {
 }
 
 /// The options with what the output ignores dropped, so that they cannot split the cache (or fill the
-/// disk with copies): quality for PNG, which is lossless, and a background without `fit=pad`.
+/// disk with copies): quality for PNG, which is lossless, a background without `fit=pad`, and a gravity
+/// where nothing is cropped or padded.
 fn effective_options(request: &DeriveRequest) -> TransformOptions {
     without_ignored(&request.options, Some(request.format), request.default_fit)
 }
@@ -208,8 +211,14 @@ pub fn without_ignored(
     if format == Some(ImageFormat::Png) {
         options.quality = None;
     }
-    if options.fit.unwrap_or(default_fit) != Fit::Pad {
+    let fit = options.fit.unwrap_or(default_fit);
+    if fit != Fit::Pad {
         options.background = None;
+    }
+    // Gravity places a crop or a padded image, which needs both sides (`geometry::layout`).
+    let both_sides = options.width.is_some() && options.height.is_some();
+    if !(both_sides && matches!(fit, Fit::Cover | Fit::Crop | Fit::Pad)) {
+        options.gravity = None;
     }
     options
 }
@@ -240,6 +249,17 @@ pub fn etag(record: &ImageRecord, request: &DeriveRequest) -> String {
     }
 }
 
+/// `pixzoo_cache_total` for stored derivatives, registered once: the labelled macro hashes its key
+/// into the registry on every call, a share of each cold hit.
+fn stored_derivatives(hit: bool) -> &'static metrics::Counter {
+    static HIT: std::sync::OnceLock<metrics::Counter> = std::sync::OnceLock::new();
+    static MISS: std::sync::OnceLock<metrics::Counter> = std::sync::OnceLock::new();
+    let result = if hit { "hit" } else { "miss" };
+    (if hit { &HIT } else { &MISS }).get_or_init(
+        || metrics::counter!("pixzoo_cache_total", "kind" => "derivative", "result" => result),
+    )
+}
+
 /// Whether the original already is the answer: same format, and the options change nothing.
 fn is_passthrough(record: &ImageRecord, request: &DeriveRequest) -> bool {
     if request.format != record.format {
@@ -260,6 +280,13 @@ fn is_passthrough(record: &ImageRecord, request: &DeriveRequest) -> bool {
 }
 
 impl Engine {
+    /// A derivative answered from memory counts as served, as one read from the store does.
+    pub fn served_from_memory(&self, hot: &crate::server::memory::HotImage) {
+        if let Some(key) = hot.due_for_note() {
+            self.inner.served_derivative(key);
+        }
+    }
+
     /// The stored image transformed as asked: the original when nothing changes, a stored derivative when
     /// one exists, else made now (joined with identical requests in flight) and stored.
     pub async fn derive(
@@ -280,17 +307,16 @@ impl Engine {
                 format: record.format,
                 etag: etag(record, &request),
                 cache: CacheStatus::Hit,
+                stored_key: None,
             });
         }
         let key = derivative_key(&record.content_hash, &request);
         if let Some(stored) = inner.read_derivative(&key).await.map_err(Arc::new)? {
-            metrics::counter!("pixzoo_cache_total", "kind" => "derivative", "result" => "hit")
-                .increment(1);
+            stored_derivatives(true).increment(1);
             inner.served_derivative(&key);
             return Ok(stored);
         }
-        metrics::counter!("pixzoo_cache_total", "kind" => "derivative", "result" => "miss")
-            .increment(1);
+        stored_derivatives(false).increment(1);
         if !inner.derivatives.is_running(&key) {
             admission.admit_derivative().await.map_err(Arc::new)?;
         }
@@ -338,6 +364,7 @@ impl Inner {
                 format: stored.format,
                 etag: format!("\"{key}\""),
                 cache: CacheStatus::Hit,
+                stored_key: Some(key.to_owned()),
             })),
             Err(err) => {
                 self.memory.forget_derivative(key);
@@ -457,6 +484,7 @@ impl Inner {
             format: output.format,
             etag: format!("\"{key}\""),
             cache: CacheStatus::Miss,
+            stored_key: Some(key),
         })
     }
 }
@@ -484,6 +512,22 @@ mod tests {
         assert_ne!(
             unknown("width=40,fit=pad,background=red"),
             unknown("width=40,fit=pad")
+        );
+        // Gravity only where something is cropped or padded.
+        assert_eq!(unknown("width=40,gravity=left"), unknown("width=40"));
+        assert_eq!(
+            unknown("width=40,height=40,fit=contain,gravity=left"),
+            unknown("width=40,height=40,fit=contain")
+        );
+        assert_ne!(
+            unknown("width=40,height=40,fit=cover,gravity=left"),
+            unknown("width=40,height=40,fit=cover")
+        );
+        let cover = |text: &str| without_ignored(&parse(text), None, Fit::Cover);
+        assert_ne!(
+            cover("width=40,height=40,gravity=left"),
+            cover("width=40,height=40"),
+            "the placeholder's default fit crops"
         );
     }
 

@@ -46,7 +46,8 @@ pub struct ImageReply {
 
 impl ImageReply {
     /// What to keep in memory of this response: its headers ready to send, so a hit formats nothing.
-    pub fn to_memory(&self, id: &str) -> Option<HotImage> {
+    /// `derivative`: the stored derivative it is, if it is one.
+    pub fn to_memory(&self, id: &str, derivative: Option<String>) -> Option<HotImage> {
         Some(HotImage {
             id: id.to_owned(),
             id_header: HeaderValue::from_str(id).ok()?,
@@ -56,6 +57,8 @@ impl ImageReply {
             format: self.format,
             bytes: self.bytes.clone(),
             vary_accept: self.vary_accept,
+            derivative,
+            noted: Default::default(),
         })
     }
 }
@@ -108,7 +111,7 @@ pub fn not_modified_response(
         lifetime,
     };
     let mut response = StatusCode::NOT_MODIFIED.into_response();
-    validators(response.headers_mut(), &head);
+    headers_of_304(response.headers_mut(), &head);
     response
 }
 
@@ -205,7 +208,7 @@ fn respond(request_headers: &HeaderMap, head: &Head, bytes: Bytes) -> Response {
     let etag = head.etag.to_str().unwrap_or_default();
     if not_modified(request_headers, etag, head.last_modified_ms) {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
-        validators(response.headers_mut(), head);
+        headers_of_304(response.headers_mut(), head);
         return response;
     }
     let len = bytes.len() as u64;
@@ -248,6 +251,13 @@ fn respond(request_headers: &HeaderMap, head: &Head, bytes: Bytes) -> Response {
     }
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body_len));
     response
+}
+
+/// A 304's headers, with room for those the layers outside add (CORS, the request id, the length),
+/// so the map is allocated once.
+fn headers_of_304(headers: &mut HeaderMap, head: &Head) {
+    headers.reserve(8);
+    validators(headers, head);
 }
 
 /// What a 304 repeats of the full answer: how long to keep it, its validators, what it varies on.

@@ -19,15 +19,12 @@ mod transformed;
 
 use std::path::PathBuf;
 
-use axum::http::Request;
 use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower::ServiceBuilder;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
 
 use crate::app::{shell, App};
 use crate::server::state::AppState;
@@ -90,24 +87,6 @@ pub fn router(state: AppState) -> Router {
                 .layer(SetRequestIdLayer::x_request_id(
                     request_id::Sequential::new(),
                 ))
-                .layer(
-                    TraceLayer::new_for_http()
-                        // The path only: query strings may carry signatures or other secrets.
-                        .make_span_with(|request: &Request<_>| {
-                            let id = request
-                                .headers()
-                                .get("x-request-id")
-                                .and_then(|v| v.to_str().ok())
-                                .unwrap_or("-");
-                            tracing::info_span!(
-                                "request",
-                                method = %request.method(),
-                                path = %request.uri().path(),
-                                id = %id,
-                            )
-                        })
-                        .on_response(DefaultOnResponse::new().level(Level::INFO)),
-                )
                 .layer(PropagateRequestIdLayer::x_request_id()),
         )
         .with_state(state)

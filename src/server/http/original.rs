@@ -33,8 +33,13 @@ pub async fn original(
         image_id: Some(record.id),
         lifetime: Lifetime::Immutable,
     };
-    if let Some(hot) = reply.to_memory(&id) {
-        state.engine.memory().insert(key, hot);
+    let memory = state.engine.memory();
+    if let Some(hot) = memory
+        .keeps_responses()
+        .then(|| reply.to_memory(&id, None))
+        .flatten()
+    {
+        memory.insert(key, hot);
     }
     Ok(image_response(headers, reply))
 }

@@ -63,11 +63,8 @@ async fn serve(
         prompt_from_slug(slug, &state.limits).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let Query(pairs) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let params = Params::parse(pairs, size, extension)?;
-    if params.redo
-        && !Caller::from_headers(state, headers)
-            .may(state, Via::Api, Action::Redo)
-            .await
-    {
+    let caller = Caller::from_headers(state, headers);
+    if params.redo && !caller.may(state, Via::Api, Action::Redo).await {
         return Err(ApiError::Forbidden(
             "`redo` makes the image again and needs the API key (Authorization: Bearer <key>); without one configured it is off".into(),
         ));
@@ -80,7 +77,14 @@ async fn serve(
         Signature::NotRequired
     };
 
-    let ticket = state.guard.ticket(client, signature);
+    // The picture at the URL's size and format is the placeholder itself, made under the generation
+    // limits and signatures; any further option is a new derivative like `/img/{id}/{options}`'s, so
+    // `security.derivatives` decides whether a stranger may make it.
+    let vouched = caller.vouched(signature);
+    let ticket =
+        state
+            .guard
+            .derivative_ticket(client, signature, vouched, params.options.is_plain_size());
     let edit = match params.image {
         Some(image) => Some(
             state

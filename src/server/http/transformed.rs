@@ -42,6 +42,7 @@ pub async fn transformed(
         chosen,
     );
     if let Some(hot) = state.engine.memory().get(&key) {
+        state.engine.served_from_memory(&hot);
         return Ok(hot_response(headers, &hot));
     }
     let record = state
@@ -85,6 +86,7 @@ pub async fn transformed(
         .engine
         .derive(&record, None, derive, admission.as_ref())
         .await?;
+    let stored_key = derived.stored_key;
     let reply = ImageReply {
         etag: derived.etag,
         last_modified_ms: record.created_at,
@@ -95,8 +97,13 @@ pub async fn transformed(
         image_id: Some(record.id.clone()),
         lifetime: Lifetime::Immutable,
     };
-    if let Some(hot) = reply.to_memory(&record.id) {
-        state.engine.memory().insert(key, hot);
+    let memory = state.engine.memory();
+    if let Some(hot) = memory
+        .keeps_responses()
+        .then(|| reply.to_memory(&record.id, stored_key))
+        .flatten()
+    {
+        memory.insert(key, hot);
     }
     Ok(image_response(headers, reply))
 }

@@ -105,7 +105,7 @@ pub async fn create(
         }
     });
     Ok(Sse::new(ReceiverStream::new(receiver))
-        .keep_alive(KeepAlive::default())
+        .keep_alive(KeepAlive::new().interval(state.stream_keep_alive))
         .into_response())
 }
 
