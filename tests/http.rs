@@ -626,6 +626,83 @@ async fn derivatives_stay_within_their_budget_and_are_made_again() {
     server.stop().await;
 }
 
+/// A response's headers as sorted `name: value` lines, without those that differ per response.
+fn header_lines(response: &reqwest::Response) -> Vec<String> {
+    let mut lines: Vec<String> = response
+        .headers()
+        .iter()
+        .filter(|(name, _)| !matches!(name.as_str(), "date" | "x-request-id"))
+        .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap()))
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[tokio::test]
+async fn a_hit_answered_before_the_router_is_the_routers_answer_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = common::config(dir.path());
+    settings.security.requests_per_second = 1;
+    settings.security.request_burst = 40;
+    let server = TestServer::with_config(settings).await;
+    let made = server.get("/256x256/a-hit-path-plover").await;
+    let id = header(&made, "x-image-id").to_owned();
+    let http = client();
+    let fast = format!("/img/{id}/width=40,format=webp");
+    // The same options with a percent-encoded comma: the hit path leaves it to the router, whose
+    // handler finds the same response in memory.
+    let routed = format!("/img/{id}/width=40%2Cformat=webp");
+    assert_eq!(server.get(&fast).await.status(), StatusCode::OK, "made");
+    let etag = header(&server.get(&fast).await, "etag").to_owned();
+
+    let variants = [
+        ("GET", reqwest::Method::GET, None),
+        ("HEAD", reqwest::Method::HEAD, None),
+        (
+            "304",
+            reqwest::Method::GET,
+            Some(("if-none-match", etag.as_str())),
+        ),
+        ("206", reqwest::Method::GET, Some(("range", "bytes=0-9"))),
+    ];
+    for (what, method, extra) in variants {
+        let send = |path: &str| {
+            let mut request = http.request(method.clone(), server.url(path));
+            if let Some((name, value)) = extra {
+                request = request.header(name, value);
+            }
+            request.send()
+        };
+        let (a, b) = (send(&fast).await.unwrap(), send(&routed).await.unwrap());
+        assert_eq!(a.status(), b.status(), "{what}");
+        assert_eq!(header_lines(&a), header_lines(&b), "{what}");
+        assert!(a.headers().contains_key("x-request-id"), "{what}");
+        assert_eq!(header(&a, "access-control-allow-origin"), "*", "{what}");
+        assert_eq!(a.bytes().await.unwrap(), b.bytes().await.unwrap(), "{what}");
+    }
+    // A request id the client sent comes back, as the router's layer echoes it.
+    let echoed = http
+        .get(server.url(&fast))
+        .header("x-request-id", "client-chosen-id")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&echoed, "x-request-id"), "client-chosen-id");
+    // Hits count against the general limit there too.
+    let mut refused = None;
+    for _ in 0..60 {
+        let response = server.get(&format!("/img/{id}")).await;
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some(response);
+            break;
+        }
+    }
+    let refused = refused.expect("the general limit applies to hits");
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(header(&refused, "access-control-allow-origin"), "*");
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn a_derivative_answered_from_memory_counts_as_served_for_eviction() {
     let dir = tempfile::tempdir().unwrap();

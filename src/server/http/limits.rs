@@ -19,37 +19,100 @@ use crate::server::error::ApiError;
 use crate::server::guard::Client;
 use crate::server::state::AppState;
 
-pub async fn limits(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = std::time::Instant::now();
-    let method = request.method().clone();
-    let uri = request.uri().clone();
-    let route = crate::server::metrics::route(uri.path());
-    // Set by the layer outside this one, for every request.
-    let id = request.headers().get("x-request-id").cloned();
-    let id = id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-");
+pub async fn limits(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let seen = Seen::start(&request);
     // The path only: query strings may carry signatures or other secrets.
-    let span = tracing::debug_span!("request", %method, path = uri.path(), id);
-    let response = limit(&state, request, next).instrument(span).await;
-    let took = started.elapsed();
-    crate::server::metrics::observe_request(route, response.status(), took);
-    let status = response.status().as_u16();
-    if response.status().is_server_error() {
-        tracing::error!(%method, path = uri.path(), status, micros = took.as_micros() as u64, id, "answered");
-    } else {
-        tracing::info!(%method, path = uri.path(), status, micros = took.as_micros() as u64, id, "answered");
+    let span = tracing::debug_span!("request", method = %seen.method, path = seen.uri.path(), id = seen.id());
+    let response = async {
+        let (client, caller) = match admit(&state, &request) {
+            Ok(admitted) => admitted,
+            Err(refused) => return refused.into_response(),
+        };
+        request.extensions_mut().insert(client);
+        request.extensions_mut().insert(caller);
+        if let Some(refused) = super::same_origin::refusal(&state, &request) {
+            return refused;
+        }
+        let deadline = Duration::from_secs(state.security.request_timeout_secs);
+        match tokio::time::timeout(deadline, next.run(request)).await {
+            Ok(response) => response,
+            Err(_) => ApiError::Timeout(format!(
+                "no answer within {}s; try again",
+                deadline.as_secs()
+            ))
+            .into_response(),
+        }
     }
+    .instrument(span)
+    .await;
+    seen.record(response.status());
     response
 }
 
-async fn limit(state: &AppState, mut request: Request, next: Next) -> Response {
+/// What the log line and the metrics of a request need, taken as it arrives.
+pub struct Seen {
+    started: std::time::Instant,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    route: crate::server::metrics::Route,
+    /// Set by the request-id layer (or the hit path) before this is taken.
+    id: Option<axum::http::HeaderValue>,
+}
+
+impl Seen {
+    pub fn start<B>(request: &axum::http::Request<B>) -> Self {
+        Self {
+            started: std::time::Instant::now(),
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            route: crate::server::metrics::route(request.uri().path()),
+            id: request.headers().get(REQUEST_ID).cloned(),
+        }
+    }
+
+    /// The request id the response will carry, when it was not on the request yet.
+    pub fn with_id(mut self, id: axum::http::HeaderValue) -> Self {
+        self.id = Some(id);
+        self
+    }
+
+    fn id(&self) -> &str {
+        self.id
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+    }
+
+    /// The request's metrics and its one line in the log (the path only: query strings may carry
+    /// signatures or other secrets).
+    pub fn record(self, status: axum::http::StatusCode) {
+        let took = self.started.elapsed();
+        crate::server::metrics::observe_request(self.route, status, took);
+        let (method, path, id) = (&self.method, self.uri.path(), self.id());
+        let (code, micros) = (status.as_u16(), took.as_micros() as u64);
+        if status.is_server_error() {
+            tracing::error!(%method, path, status = code, micros, id, "answered");
+        } else {
+            tracing::info!(%method, path, status = code, micros, id, "answered");
+        }
+    }
+}
+
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The checks every request passes before it is answered, and who is asking: URL and header sizes,
+/// then the client's general rate limit.
+pub fn admit<B>(
+    state: &AppState,
+    request: &axum::http::Request<B>,
+) -> Result<(Client, Caller), ApiError> {
     let security = &state.security;
     let url_bytes = request.uri().path().len() + request.uri().query().map_or(0, |q| q.len() + 1);
     if url_bytes > security.max_url_bytes {
-        return ApiError::UriTooLong(format!(
+        return Err(ApiError::UriTooLong(format!(
             "the URL is {url_bytes} bytes; the limit is {}",
             security.max_url_bytes
-        ))
-        .into_response();
+        )));
     }
     let header_bytes: usize = request
         .headers()
@@ -57,11 +120,10 @@ async fn limit(state: &AppState, mut request: Request, next: Next) -> Response {
         .map(|(name, value)| name.as_str().len() + value.len() + 4)
         .sum();
     if header_bytes > security.max_header_bytes {
-        return ApiError::HeadersTooLarge(format!(
+        return Err(ApiError::HeadersTooLarge(format!(
             "the headers are {header_bytes} bytes together; the limit is {}",
             security.max_header_bytes
-        ))
-        .into_response();
+        )));
     }
 
     let caller = Caller::from_headers(state, request.headers());
@@ -76,27 +138,12 @@ async fn limit(state: &AppState, mut request: Request, next: Next) -> Response {
     };
     if let Err(wait) = state.guard.request(&client) {
         metrics::counter!("pixzoo_refusals_total", "reason" => "request_limit").increment(1);
-        return ApiError::RateLimited {
+        return Err(ApiError::RateLimited {
             message: "too many requests from this client; slow down".into(),
             retry_after: Some(wait.max(Duration::from_secs(1))),
-        }
-        .into_response();
+        });
     }
-    request.extensions_mut().insert(client);
-    request.extensions_mut().insert(caller);
-
-    let deadline = Duration::from_secs(security.request_timeout_secs);
-    if let Some(refused) = super::same_origin::refusal(state, &request) {
-        return refused;
-    }
-    match tokio::time::timeout(deadline, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::Timeout(format!(
-            "no answer within {}s; try again",
-            deadline.as_secs()
-        ))
-        .into_response(),
-    }
+    Ok((client, caller))
 }
 
 /// The admission a handler passes to the engine: the guard's ticket for this request's client, for

@@ -6,6 +6,7 @@ mod forms;
 pub mod limits;
 
 mod health;
+mod hits;
 mod image_response;
 mod metrics;
 mod negotiate;
@@ -36,7 +37,14 @@ pub fn metrics_router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Every route, behind the hit path (`hits`): a stored image in memory is answered before routing.
 pub fn router(state: AppState) -> Router {
+    let ids = request_id::Sequential::new();
+    let routes = routes(state.clone(), ids.clone());
+    Router::new().fallback_service(hits::Hits::new(state, routes, ids))
+}
+
+fn routes(state: AppState, ids: request_id::Sequential) -> Router {
     let options = state.leptos_options.clone();
     let pkg_dir = PathBuf::from(&*options.site_root).join(&*options.site_pkg_dir);
     let pkg = pkg::router(&pkg_dir, state.bundle.clone());
@@ -84,9 +92,7 @@ pub fn router(state: AppState) -> Router {
         .layer(api::cors())
         .layer(
             ServiceBuilder::new()
-                .layer(SetRequestIdLayer::x_request_id(
-                    request_id::Sequential::new(),
-                ))
+                .layer(SetRequestIdLayer::x_request_id(ids))
                 .layer(PropagateRequestIdLayer::x_request_id()),
         )
         .with_state(state)

@@ -3,7 +3,7 @@
 use axum::extract::{Path, Request, State};
 use axum::response::Response;
 
-use super::image_response::{hot_response, image_response, ImageReply, Lifetime};
+use super::image_response::{image_response, ImageReply, Lifetime};
 use crate::server::error::ApiError;
 use crate::server::memory;
 use crate::server::state::AppState;
@@ -16,7 +16,7 @@ pub async fn original(
     let headers = request.headers();
     let key = memory::key(&id, "", None);
     if let Some(hot) = state.engine.memory().get(&key) {
-        return Ok(hot_response(headers, &hot));
+        return Ok(super::transformed::from_memory(&state, headers, &hot));
     }
     let (record, bytes) = state
         .engine

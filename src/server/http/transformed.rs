@@ -2,6 +2,7 @@
 //! Cloudflare's syntax. A conditional request is answered from the ETag alone, before any byte is read.
 
 use axum::extract::{Path, Request, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::image_response::{
@@ -14,7 +15,8 @@ use crate::server::auth::Caller;
 use crate::server::engine::derive::{etag, without_ignored, DeriveRequest};
 use crate::server::error::ApiError;
 use crate::server::guard::Signature;
-use crate::server::memory;
+use crate::server::memory::{self, HotImage};
+use crate::server::presets::Expanded;
 use crate::server::state::AppState;
 use crate::urls::options::{Fit, OutputFormat};
 
@@ -24,26 +26,10 @@ pub async fn transformed(
     request: Request,
 ) -> Result<Response, ApiError> {
     let headers = request.headers();
-    let expanded = state
-        .presets
-        .expand(&options)
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let (key, expanded) = memory_key(&state, &id, &options, headers)?;
     let options = expanded.options;
-    // `format=auto` answers by `Accept`, whatever the source's format; every other choice is fixed
-    // by the options and the image.
-    let known = options
-        .format
-        .map(|_| negotiate(options.format, ImageFormat::Jpeg, headers).format);
-    let chosen = known.filter(|_| options.format == Some(OutputFormat::Auto));
-    // Keyed as the derivative is, so options the output ignores do not split memory either.
-    let key = memory::key(
-        &id,
-        &without_ignored(&options, known, Fit::ScaleDown).to_string(),
-        chosen,
-    );
     if let Some(hot) = state.engine.memory().get(&key) {
-        state.engine.served_from_memory(&hot);
-        return Ok(hot_response(headers, &hot));
+        return Ok(from_memory(&state, headers, &hot));
     }
     let record = state
         .engine
@@ -106,6 +92,35 @@ pub async fn transformed(
         memory.insert(key, hot);
     }
     Ok(image_response(headers, reply))
+}
+
+/// The memory cache's key for `/img/{id}/{options}` asked with these headers, keyed as the derivative
+/// is, so options the output ignores do not split memory either; and the options, presets expanded.
+pub(super) fn memory_key(
+    state: &AppState,
+    id: &str,
+    options: &str,
+    headers: &HeaderMap,
+) -> Result<(String, Expanded), ApiError> {
+    let expanded = state
+        .presets
+        .expand(options)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let options = &expanded.options;
+    // `format=auto` answers by `Accept`, whatever the source's format; every other choice is fixed
+    // by the options and the image.
+    let known = options
+        .format
+        .map(|_| negotiate(options.format, ImageFormat::Jpeg, headers).format);
+    let chosen = known.filter(|_| options.format == Some(OutputFormat::Auto));
+    let canonical = without_ignored(options, known, Fit::ScaleDown).to_string();
+    Ok((memory::key(id, &canonical, chosen), expanded))
+}
+
+/// A response kept in memory, sent again: a derivative's hit counts as served for eviction.
+pub(super) fn from_memory(state: &AppState, headers: &HeaderMap, hot: &HotImage) -> Response {
+    state.engine.served_from_memory(hot);
+    hot_response(headers, hot)
 }
 
 /// The `sig` query parameter, if any.

@@ -49,12 +49,32 @@ pub fn cors() -> CorsLayer {
         // The answer is the same for every origin, so nothing to vary on; an image keeps `Vary: Accept`
         // alone, and only when its format was negotiated.
         .vary(Vec::<HeaderName>::new())
-        .expose_headers([
-            header::RETRY_AFTER,
-            header::ETAG,
-            HeaderName::from_static("x-cache"),
-            HeaderName::from_static("x-image-id"),
-        ])
+        .expose_headers(EXPOSED)
+}
+
+/// The response headers a browser script may read besides the safelisted ones.
+const EXPOSED: [HeaderName; 4] = [
+    header::RETRY_AFTER,
+    header::ETAG,
+    HeaderName::from_static("x-cache"),
+    HeaderName::from_static("x-image-id"),
+];
+
+/// What [`cors`] adds to every answer that is not a preflight, for the hit path (`http::hits`), which
+/// answers before the layer: the same names and values, as tower-http writes them.
+pub fn cors_headers(headers: &mut axum::http::HeaderMap) {
+    use axum::http::HeaderValue;
+    static EXPOSE: std::sync::OnceLock<HeaderValue> = std::sync::OnceLock::new();
+    let expose = EXPOSE.get_or_init(|| {
+        let exposed = EXPOSED;
+        let names: Vec<&str> = exposed.iter().map(HeaderName::as_str).collect();
+        HeaderValue::from_str(&names.join(",")).expect("header names are valid values")
+    });
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, expose.clone());
 }
 
 /// A body that is not the JSON we expect: 413 when too large, else 400 with serde's reason.
