@@ -124,6 +124,15 @@ impl MemoryCache {
         hit
     }
 
+    /// Keeps the response `make` builds under `key`; with no memory budget, nothing is built.
+    pub fn keep(&self, key: String, make: impl FnOnce() -> Option<HotImage>) {
+        if self.keeps_responses() {
+            if let Some(image) = make() {
+                self.insert(key, image);
+            }
+        }
+    }
+
     pub fn insert(&self, key: String, image: HotImage) {
         let Some(responses) = &self.responses else {
             return;

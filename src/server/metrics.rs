@@ -40,61 +40,78 @@ pub fn render() -> String {
     install().render()
 }
 
-/// A route's label, by shape: `route("/img/abc")` is `/img/{id}`.
+/// A route, by the shape of its path, for its metrics label: `route("/img/abc")` is
+/// [`Route::Original`], labelled `/img/{id}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Route(usize);
-
-const ROUTES: [&str; 16] = [
-    "/img/{id}",
-    "/img/{id}/{options}",
-    "/api/image",
-    "/api/models",
-    "/api/images",
-    "/api/images/{id}",
-    "/api/openapi.json",
-    "/api/other",
-    "/v1/images/generations",
-    "/sfn/{fn}",
-    "/pkg",
-    "/healthz",
-    "/metrics",
-    "/forms",
-    "/{size}/{slug}",
-    "page",
-];
+pub enum Route {
+    Original,
+    Derivative,
+    ApiImage,
+    ApiModels,
+    ApiImages,
+    ApiImageById,
+    OpenApi,
+    ApiOther,
+    OpenAi,
+    ServerFunction,
+    Pkg,
+    Health,
+    Metrics,
+    Forms,
+    Placeholder,
+    Page,
+}
 
 impl Route {
+    const COUNT: usize = Route::Page as usize + 1;
+
     pub fn label(self) -> &'static str {
-        ROUTES[self.0]
+        match self {
+            Route::Original => "/img/{id}",
+            Route::Derivative => "/img/{id}/{options}",
+            Route::ApiImage => "/api/image",
+            Route::ApiModels => "/api/models",
+            Route::ApiImages => "/api/images",
+            Route::ApiImageById => "/api/images/{id}",
+            Route::OpenApi => "/api/openapi.json",
+            Route::ApiOther => "/api/other",
+            Route::OpenAi => "/v1/images/generations",
+            Route::ServerFunction => "/sfn/{fn}",
+            Route::Pkg => "/pkg",
+            Route::Health => "/healthz",
+            Route::Metrics => "/metrics",
+            Route::Forms => "/forms",
+            Route::Placeholder => "/{size}/{slug}",
+            Route::Page => "page",
+        }
     }
 }
 
-/// The route a path is answered by, for its metrics label.
+/// The route a path is answered by.
 pub fn route(path: &str) -> Route {
     let mut segments = path.trim_start_matches('/').split('/');
-    let label = match (segments.next(), segments.next(), segments.next()) {
-        (Some("img"), Some(_), None) => 0,
-        (Some("img"), Some(_), Some(_)) => 1,
-        (Some("api"), Some("image"), _) => 2,
-        (Some("api"), Some("models"), _) => 3,
-        (Some("api"), Some("images"), None) => 4,
-        (Some("api"), Some("images"), Some(_)) => 5,
-        (Some("api"), Some("openapi.json"), _) => 6,
-        (Some("api"), _, _) => 7,
-        (Some("v1"), _, _) => 8,
-        (Some("sfn"), _, _) => 9,
-        (Some("pkg"), _, _) => 10,
-        (Some("healthz"), None, _) => 11,
-        (Some("metrics"), None, _) => 12,
-        (Some("auth" | "studio"), _, _) => 13,
+    match (segments.next(), segments.next(), segments.next()) {
+        (Some("img"), Some(_), None) => Route::Original,
+        (Some("img"), Some(_), Some(_)) => Route::Derivative,
+        (Some("api"), Some("image"), _) => Route::ApiImage,
+        (Some("api"), Some("models"), _) => Route::ApiModels,
+        (Some("api"), Some("images"), None) => Route::ApiImages,
+        (Some("api"), Some("images"), Some(_)) => Route::ApiImageById,
+        (Some("api"), Some("openapi.json"), _) => Route::OpenApi,
+        (Some("api"), _, _) => Route::ApiOther,
+        (Some("v1"), _, _) => Route::OpenAi,
+        (Some("sfn"), _, _) => Route::ServerFunction,
+        (Some("pkg"), _, _) => Route::Pkg,
+        (Some("healthz"), None, _) => Route::Health,
+        (Some("metrics"), None, _) => Route::Metrics,
+        (Some("auth" | "studio"), _, _) => Route::Forms,
         (Some(first), Some(_), None)
             if crate::urls::placeholder::parse_size(first, &Default::default()).is_ok() =>
         {
-            14
+            Route::Placeholder
         }
-        _ => 15,
-    };
-    Route(label)
+        _ => Route::Page,
+    }
 }
 
 /// Counts a request and records how long it took. The handles are registered on first use and kept
@@ -104,12 +121,13 @@ pub fn route(path: &str) -> Route {
 pub fn observe_request(route: Route, status: StatusCode, took: Duration) {
     const STATUSES: usize = 500;
     type Row = [OnceLock<Counter>; STATUSES];
-    static COUNTS: [Row; ROUTES.len()] =
-        [const { [const { OnceLock::new() }; STATUSES] }; ROUTES.len()];
-    static SECONDS: [OnceLock<Histogram>; ROUTES.len()] = [const { OnceLock::new() }; ROUTES.len()];
+    static COUNTS: [Row; Route::COUNT] =
+        [const { [const { OnceLock::new() }; STATUSES] }; Route::COUNT];
+    static SECONDS: [OnceLock<Histogram>; Route::COUNT] = [const { OnceLock::new() }; Route::COUNT];
     let label = route.label();
     // `StatusCode` is 100 to 999; the table holds 100 to 599, what HTTP defines.
-    if let Some(count) = COUNTS[route.0].get(usize::from(status.as_u16()).wrapping_sub(100)) {
+    if let Some(count) = COUNTS[route as usize].get(usize::from(status.as_u16()).wrapping_sub(100))
+    {
         count
             .get_or_init(|| {
                 metrics::counter!(
@@ -120,7 +138,7 @@ pub fn observe_request(route: Route, status: StatusCode, took: Duration) {
             })
             .increment(1);
     }
-    SECONDS[route.0]
+    SECONDS[route as usize]
         .get_or_init(|| metrics::histogram!("pixzoo_http_request_seconds", "route" => label))
         .record(took.as_secs_f64());
 }

@@ -33,13 +33,9 @@ pub async fn original(
         image_id: Some(record.id),
         lifetime: Lifetime::Immutable,
     };
-    let memory = state.engine.memory();
-    if let Some(hot) = memory
-        .keeps_responses()
-        .then(|| reply.to_memory(&id, None))
-        .flatten()
-    {
-        memory.insert(key, hot);
-    }
+    state
+        .engine
+        .memory()
+        .keep(key, || reply.to_memory(&id, None));
     Ok(image_response(headers, reply))
 }

@@ -83,14 +83,10 @@ pub async fn transformed(
         image_id: Some(record.id.clone()),
         lifetime: Lifetime::Immutable,
     };
-    let memory = state.engine.memory();
-    if let Some(hot) = memory
-        .keeps_responses()
-        .then(|| reply.to_memory(&record.id, stored_key))
-        .flatten()
-    {
-        memory.insert(key, hot);
-    }
+    state
+        .engine
+        .memory()
+        .keep(key, || reply.to_memory(&record.id, stored_key));
     Ok(image_response(headers, reply))
 }
 

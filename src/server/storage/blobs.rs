@@ -60,7 +60,7 @@ struct Stamp {
 }
 
 impl Stamp {
-    #[cfg(unix)]
+    #[cfg(target_os = "linux")]
     fn of(metadata: &std::fs::Metadata) -> Self {
         use std::os::unix::fs::MetadataExt;
         Self {
