@@ -199,3 +199,79 @@ fn metrics_can_have_a_listener_of_their_own() {
         "the main listener no longer serves metrics"
     );
 }
+
+/// `GET path` on a connection of its own: the status and the `x-request-id` answered.
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).ok()?;
+    let answer = String::from_utf8_lossy(&answer);
+    let status = answer.split(' ').nth(1)?.parse().ok()?;
+    let id = answer
+        .lines()
+        .find_map(|line| line.strip_prefix("x-request-id: "))?
+        .to_owned();
+    Some((status, id))
+}
+
+#[test]
+fn the_log_is_plain_text_written_while_serving_and_whole_at_the_end() {
+    let port = free_port();
+    let data = tempfile::tempdir().unwrap();
+    let log = data.path().join("stderr.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pixzoo"))
+        .current_dir(data.path())
+        .env("RUST_LOG", "info")
+        .env("PIXZOO_ADDR", format!("127.0.0.1:{port}"))
+        .env("PIXZOO_DATA_DIR", data.path())
+        .env("PIXZOO_SECURITY__REQUESTS_PER_SECOND", "0")
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let logged = || std::fs::read_to_string(&log).unwrap_or_default();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let first = loop {
+        if let Some(answer) = get(port, "/healthz") {
+            break answer;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", logged());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(first.0, 200);
+
+    // Written while the server runs, not only when it stops.
+    while !logged().contains(&first.1) {
+        assert!(std::time::Instant::now() < deadline, "{}", logged());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Every line of a burst, once each, by the time the server has stopped.
+    let ids: Vec<String> = (0..300)
+        .map(|n| get(port, &format!("/no-such-page-{n}")).unwrap().1)
+        .collect();
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    assert!(child.wait().unwrap().success());
+    let text = logged();
+    assert!(!text.contains('\u{1b}'), "no colour codes into a file");
+    for (n, id) in ids.iter().enumerate() {
+        let field = format!("id=\"{id}\"");
+        let lines: Vec<&str> = text.lines().filter(|line| line.contains(&field)).collect();
+        assert_eq!(lines.len(), 1, "{id}: {lines:?}");
+        assert!(
+            lines[0].contains(" INFO ")
+                && lines[0].contains(&format!("path=\"/no-such-page-{n}\""))
+                && lines[0].contains("status=404"),
+            "{}",
+            lines[0]
+        );
+    }
+}

@@ -121,7 +121,13 @@ async fn sigkill_under_load_loses_nothing_acknowledged() {
             }
         }));
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Killed once enough is acknowledged to mean something (however slow a busy machine makes the
+    // debug build), with the load still running, so more is in flight at the kill.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while acknowledged.lock().unwrap().len() < 5 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
     server.kill().expect("SIGKILL");
     server.wait().unwrap();
     for task in load {

@@ -393,6 +393,99 @@ async fn connections_beyond_the_cap_wait_their_turn() {
 }
 
 #[tokio::test]
+async fn cleartext_http2_is_not_spoken_so_no_client_gets_round_the_header_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let addr = server.base.strip_prefix("http://").unwrap().to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // HTTP/2's connection preface, then an empty SETTINGS frame: an HTTP/2 server answers SETTINGS.
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stream.read_to_end(&mut answer),
+    )
+    .await;
+    assert!(read.is_ok(), "the connection is closed at once");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 "),
+        "answered as HTTP/1.1 or not at all: {answer:?}"
+    );
+    // Plain HTTP/1.1 is served as ever.
+    assert_eq!(server.get("/healthz").await.status(), StatusCode::OK);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn every_accepted_connection_has_tcp_nodelay() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let addr = server.base.strip_prefix("http://").unwrap().to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buffer = vec![0u8; 4096];
+    let read = stream.read(&mut buffer).await.unwrap();
+    assert!(String::from_utf8_lossy(&buffer[..read]).starts_with("HTTP/1.1 200"));
+
+    // The server runs in this process: its end of the connection is the socket whose peer is ours.
+    let ours = stream.local_addr().unwrap();
+    let theirs: Vec<bool> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&fd| socket::peer(fd) == Some(ours))
+        .map(socket::nodelay)
+        .collect();
+    assert_eq!(theirs, [true], "the accepted socket, with TCP_NODELAY");
+    server.stop().await;
+}
+
+/// What the kernel says of a socket of this process.
+mod socket {
+    use std::net::{Ipv4Addr, SocketAddr};
+
+    /// The IPv4 peer of `fd`, if it is a connected IPv4 socket.
+    pub fn peer(fd: i32) -> Option<SocketAddr> {
+        // SAFETY: a zeroed sockaddr_in is valid, and the kernel writes at most `len` bytes to it.
+        let mut addr: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let ok =
+            unsafe { libc::getpeername(fd, (&raw mut addr).cast::<libc::sockaddr>(), &mut len) }
+                == 0;
+        (ok && addr.sin_family == libc::AF_INET as libc::sa_family_t).then(|| {
+            SocketAddr::from((
+                Ipv4Addr::from(u32::from_be(addr.sin_addr.s_addr)),
+                u16::from_be(addr.sin_port),
+            ))
+        })
+    }
+
+    pub fn nodelay(fd: i32) -> bool {
+        let mut on: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: the kernel writes at most `len` bytes to `on`.
+        let ok = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_NODELAY,
+                (&raw mut on).cast::<libc::c_void>(),
+                &mut len,
+            )
+        } == 0;
+        ok && on != 0
+    }
+}
+
+#[tokio::test]
 async fn head_range_and_dates_work_as_a_cdn_expects() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;

@@ -77,12 +77,18 @@ pub async fn run() -> ExitCode {
     {
         return migrate(config, to_catalog, to_blobs, derivatives).await;
     }
-    let logs = super::telemetry::init(&config.server.log);
+    let logs = match super::telemetry::init(&config.server.log) {
+        Ok(logs) => logs,
+        Err(err) => {
+            eprintln!("pixzoo: the log's writer thread did not start: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     let result = super::serve(config).await;
     if let Err(err) = &result {
         tracing::error!("{err}");
     }
-    // The queued lines reach stderr before the process says anything else or exits.
+    // The waiting lines reach stderr before the process says anything else or exits.
     drop(logs);
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,5 @@
-//! Accepting connections. `axum::serve` offers no knobs, and an origin on the internet needs them:
-//! `TCP_NODELAY` on every connection (small answers otherwise wait out Nagle's algorithm against the
+//! Accepting connections, HTTP/1.1 only. `axum::serve` offers no knobs, and an origin on the internet
+//! needs them: `TCP_NODELAY` on every connection (small answers otherwise wait out Nagle's algorithm against the
 //! client's delayed ACK, 40 ms each), a cap on open connections (beyond it, new ones wait in the
 //! kernel's backlog), a deadline for a request's headers (hyper's, which starts as soon as a connection
 //! waits for its next request, so it also bounds an idle one), and an idle timeout: a connection that
@@ -45,13 +45,15 @@ pub async fn serve(
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
 ) {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // HTTP/1.1 only. Browsers speak HTTP/2 only over TLS, which a proxy or CDN in front ends, and those
+    // reach an origin over HTTP/1.1; cleartext HTTP/2 (prior knowledge) would only be a way around the
+    // header timeout, which hyper enforces for HTTP/1 alone: a client trickling HTTP/2 frames moves
+    // bytes, so it never looks idle either.
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
-    // No HTTP/2 keep-alive pings: their bytes would keep an idle connection from ever looking idle.
-    builder.http2().timer(TokioTimer::new());
     let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
