@@ -4,7 +4,7 @@
 mod common;
 
 use common::{client, dimensions, header, TestServer};
-use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use reqwest::StatusCode;
 
 #[tokio::test]
@@ -611,6 +611,58 @@ async fn options_the_format_ignores_do_not_make_new_derivatives() {
         .get(&format!("/img/{id}/width=40,format=webp,quality=90"))
         .await;
     assert_ne!(header(&q10, ETAG.as_str()), header(&q90, ETAG.as_str()));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn widths_past_the_source_are_one_derivative_and_a_smaller_one_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let made = server.get("/1024x768/a-wide-heron").await;
+    let id = header(&made, "x-image-id").to_owned();
+    let derived = || files_under(&dir.path().join("blobs/derived")).len();
+    let before = derived();
+    let mut etags = Vec::new();
+    // Scale-down, the default here, never enlarges: each is the whole 1024x768 image as WebP.
+    for options in [
+        "width=1025,format=webp",
+        "width=3000,format=webp",
+        "width=600,dpr=2,format=webp",
+        "width=1100,fit=scale-down,format=webp",
+        "format=webp",
+    ] {
+        let response = server.get(&format!("/img/{id}/{options}")).await;
+        assert_eq!(response.status(), StatusCode::OK, "{options}");
+        etags.push(header(&response, ETAG.as_str()).to_owned());
+        assert_eq!(dimensions(&response.bytes().await.unwrap()), (1024, 768));
+    }
+    // `format=auto` answered with WebP is the same WebP.
+    let auto = client()
+        .get(server.url(&format!("/img/{id}/width=2000,format=auto")))
+        .header(ACCEPT, "image/webp")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&auto, CONTENT_TYPE.as_str()), "image/webp");
+    etags.push(header(&auto, ETAG.as_str()).to_owned());
+    assert!(etags.windows(2).all(|w| w[0] == w[1]), "{etags:?}");
+    assert_eq!(
+        derived(),
+        before + 1,
+        "one stored derivative for all of them"
+    );
+
+    let smaller = server
+        .get(&format!("/img/{id}/width=1000,format=webp"))
+        .await;
+    assert_eq!(smaller.status(), StatusCode::OK);
+    assert_ne!(header(&smaller, ETAG.as_str()), etags[0]);
+    assert_eq!(dimensions(&smaller.bytes().await.unwrap()), (1000, 750));
+    assert_eq!(
+        derived(),
+        before + 2,
+        "a smaller width is a derivative of its own"
+    );
     server.stop().await;
 }
 

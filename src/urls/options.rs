@@ -2,8 +2,9 @@
 //!
 //! Shared by the server (which parses URLs and applies them) and the browser (whose URL builder prints
 //! them), so every URL the builder prints parses. Printing is canonical: a fixed order, full names,
-//! defaults dropped, numbers in one spelling. The canonical string is the derivative cache key, so two
-//! URLs that mean the same transform share one derivative.
+//! defaults dropped, numbers in one spelling. The canonical string keys the memory cache, so two URLs
+//! that spell the same transform share one response; the stored derivative goes further and is keyed
+//! by what is made from the image's size (`server::engine::derive`).
 
 use std::fmt::{self, Write as _};
 

@@ -90,8 +90,10 @@ pub async fn transformed(
     Ok(image_response(headers, reply))
 }
 
-/// The memory cache's key for `/img/{id}/{options}` asked with these headers, keyed as the derivative
-/// is, so options the output ignores do not split memory either; and the options, presets expanded.
+/// The memory cache's key for `/img/{id}/{options}` asked with these headers: the options without what
+/// the output ignores whatever the image, so those do not split memory either (the derivative's own
+/// key goes further, from the image's size, which this answers without reading); and the options,
+/// presets expanded.
 pub(super) fn memory_key(
     state: &AppState,
     id: &str,

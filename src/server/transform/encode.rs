@@ -52,6 +52,21 @@ fn png(
     Ok(out)
 }
 
+/// The format an image of `size` asked for as `format` is written in: AVIF over
+/// [`AVIF_MAX_PIXELS`] is written as WebP.
+pub fn written_as(format: ImageFormat, (width, height): (u32, u32)) -> ImageFormat {
+    if format == ImageFormat::Avif && u64::from(width) * u64::from(height) > AVIF_MAX_PIXELS {
+        ImageFormat::Webp
+    } else {
+        format
+    }
+}
+
+/// Whether `quality` changes what `format` writes: not for PNG, which is lossless.
+pub fn uses_quality(format: ImageFormat) -> bool {
+    format != ImageFormat::Png
+}
+
 /// Encodes an 8-bit RGB or RGBA image; returns the bytes and the format actually used.
 pub fn encode(
     image: &DynamicImage,
@@ -92,7 +107,7 @@ pub fn encode(
                 .map_err(|e| failed(format, format!("{e:?}")))?;
             Ok((memory.to_vec(), format))
         }
-        ImageFormat::Avif if u64::from(width) * u64::from(height) > AVIF_MAX_PIXELS => {
+        ImageFormat::Avif if written_as(format, (width, height)) != format => {
             encode(image, ImageFormat::Webp, quality)
         }
         ImageFormat::Avif => {

@@ -18,6 +18,9 @@ pub const PIPELINE_VERSION: u32 = 4;
 
 pub use crate::urls::options::DEFAULT_QUALITY;
 
+/// What `pad` fills with when the options name no background.
+pub const DEFAULT_BACKGROUND: Rgba = Rgba(255, 255, 255, 255);
+
 #[derive(Debug, thiserror::Error)]
 pub enum TransformError {
     #[error("the source image is unusable: {0}")]
@@ -68,7 +71,7 @@ pub fn transform(
 ) -> Result<Output, TransformError> {
     let inspected = inspect(bytes, settings.max_pixels)?;
     // Laid out from the header, so an over-limit output is refused before anything is decoded.
-    let oriented = oriented_size(inspected, options)?;
+    let oriented = oriented_size((inspected.width, inspected.height), options)?;
     let plan = layout(oriented, options, settings.default_fit);
     let (out_w, out_h) = plan.output();
     if u64::from(out_w) * u64::from(out_h) > settings.max_output_pixels {
@@ -114,12 +117,12 @@ pub fn transform(
     })
 }
 
-/// The size after trim and rotation, from the header: what the layout is computed on.
-fn oriented_size(
-    inspected: Inspected,
+/// The size after trim and rotation of a `(w, h)` source, from its header: what the layout is computed
+/// on (derivative keys too).
+pub fn oriented_size(
+    (w, h): (u32, u32),
     options: &TransformOptions,
 ) -> Result<(u32, u32), TransformError> {
-    let (w, h) = (inspected.width, inspected.height);
     let t = options.trim.unwrap_or_default();
     let too_large = || TransformError::TrimTooLarge {
         width: w,
@@ -269,7 +272,7 @@ fn pad(image: DynamicImage, plan: &Layout, options: &TransformOptions) -> Dynami
     let Some(canvas) = plan.canvas else {
         return image;
     };
-    let Rgba(r, g, b, a) = options.background.unwrap_or(Rgba(255, 255, 255, 255));
+    let Rgba(r, g, b, a) = options.background.unwrap_or(DEFAULT_BACKGROUND);
     let (x, y) = (i64::from(canvas.x), i64::from(canvas.y));
     if a == 255 && !image.color().has_alpha() {
         let mut rgb =
