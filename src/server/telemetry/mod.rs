@@ -5,6 +5,7 @@
 //! into a log file or a collector.
 
 mod batched;
+mod clock;
 
 use std::io::IsTerminal;
 
@@ -20,6 +21,7 @@ pub fn init(default_filter: &str) -> std::io::Result<Flush> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_timer(clock::Clock)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(writer)
         .try_init();
