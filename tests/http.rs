@@ -490,6 +490,66 @@ async fn head_range_and_dates_work_as_a_cdn_expects() {
 }
 
 #[tokio::test]
+async fn if_none_match_compares_weakly_and_if_range_strongly() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let http = client();
+    let made = server.get("/120x80/a-weakly-tagged-stork").await;
+    let id = header(&made, "x-image-id").to_owned();
+    let paths = [
+        format!("/img/{id}"),
+        format!("/img/{id}/width=60,format=webp"),
+        "/120x80/a-weakly-tagged-stork".to_owned(),
+    ];
+    for path in &paths {
+        let whole = server.get(path).await;
+        let etag = header(&whole, ETAG.as_str()).to_owned();
+        let length = whole.bytes().await.unwrap().len();
+        // A CDN that compressed the body weakens the tag, and sends it back so.
+        let asks = [
+            ("weak", vec![format!("W/{etag}")]),
+            ("in a list", vec![format!("\"a,b\", W/{etag}")]),
+            (
+                "on a line of its own",
+                vec!["\"other\"".to_owned(), etag.clone()],
+            ),
+        ];
+        for (what, lines) in asks {
+            let mut request = http.get(server.url(path));
+            for line in &lines {
+                request = request.header(IF_NONE_MATCH, line);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::NOT_MODIFIED,
+                "{path}: {what}"
+            );
+            assert_eq!(header(&response, ETAG.as_str()), etag, "{path}: {what}");
+        }
+        // If-Range compares strongly: with the weak tag, the whole body.
+        let weak = http
+            .get(server.url(path))
+            .header("range", "bytes=0-9")
+            .header("if-range", format!("W/{etag}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(weak.status(), StatusCode::OK, "{path}");
+        assert_eq!(weak.bytes().await.unwrap().len(), length, "{path}");
+        let strong = http
+            .get(server.url(path))
+            .header("range", "bytes=0-9")
+            .header("if-range", &etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(strong.status(), StatusCode::PARTIAL_CONTENT, "{path}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn options_the_format_ignores_do_not_make_new_derivatives() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;
@@ -794,6 +854,13 @@ async fn the_hashed_bundle_is_linked_immutable_and_sent_precompressed() {
         .await
         .unwrap();
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    let weak = http
+        .get(server.url("/pkg/pixzoo.csshash.css"))
+        .header("if-none-match", format!("\"other\", W/{tag}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(weak.status(), StatusCode::NOT_MODIFIED, "weakly, in a list");
     let br = http
         .get(server.url("/pkg/pixzoo.csshash.css"))
         .header("accept-encoding", "br")

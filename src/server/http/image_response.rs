@@ -70,14 +70,24 @@ fn http_date(ms: i64) -> String {
 }
 
 /// Whether the client's copy is current, so nothing needs to be read or made: `If-None-Match` names
-/// `etag`, or, when it is absent, `If-Modified-Since` is no earlier than `last_modified_ms` (RFC 9110
-/// 13.2.2: the entity tag wins when both are sent).
+/// `etag` (weak comparison, RFC 9110 13.1.2), or, when it is absent, `If-Modified-Since` is no earlier
+/// than `last_modified_ms` (RFC 9110 13.2.2: the entity tag wins when both are sent).
 pub fn not_modified(request_headers: &HeaderMap, etag: &str, last_modified_ms: i64) -> bool {
-    if let Some(tags) = request_headers.get(header::IF_NONE_MATCH) {
-        return tags.to_str().is_ok_and(|v| {
-            v.split(',')
-                .any(|tag| tag.trim() == "*" || tag.trim() == etag)
-        });
+    let mut lines = request_headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .peekable();
+    if lines.peek().is_some() {
+        let Some(ours) = EntityTag::parse(etag.as_bytes()) else {
+            return false;
+        };
+        // A field sent on several lines is one list (RFC 9110 5.3).
+        return lines
+            .flat_map(|line| TagList::of(line.as_bytes()))
+            .any(|member| match member {
+                Member::Any => true,
+                Member::Tag(tag) => tag.weakly_matches(ours),
+            });
     }
     request_headers
         .get(header::IF_MODIFIED_SINCE)
@@ -85,6 +95,114 @@ pub fn not_modified(request_headers: &HeaderMap, etag: &str, last_modified_ms: i
         .and_then(|v| httpdate::parse_http_date(v).ok())
         .and_then(|since| since.duration_since(std::time::UNIX_EPOCH).ok())
         .is_some_and(|since| since.as_secs() as i64 >= last_modified_ms.max(0) / 1000)
+}
+
+/// One entity tag (RFC 9110 8.8.3): the opaque tag with its quotes, and whether it is weak (`W/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct EntityTag<'a> {
+    weak: bool,
+    opaque: &'a [u8],
+}
+
+impl<'a> EntityTag<'a> {
+    /// The tag `text` starts with, and what follows it. `etagc` excludes the quote, so the tag ends at
+    /// the next one; a comma inside is part of the tag.
+    fn split(text: &'a [u8]) -> Option<(Self, &'a [u8])> {
+        let (weak, quoted) = match text.strip_prefix(b"W/") {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let inside = quoted.strip_prefix(b"\"")?;
+        let close = inside.iter().position(|&b| b == b'"')?;
+        if !inside[..close].iter().all(|&b| is_etagc(b)) {
+            return None;
+        }
+        let (opaque, rest) = quoted.split_at(close + 2);
+        Some((Self { weak, opaque }, rest))
+    }
+
+    /// `text` as one tag and nothing else, whitespace around it allowed.
+    fn parse(text: &'a [u8]) -> Option<Self> {
+        match Self::split(text.trim_ascii())? {
+            (tag, []) => Some(tag),
+            _ => None,
+        }
+    }
+
+    /// Weak comparison (RFC 9110 8.8.3.2): the opaque tags are the same, either may be weak.
+    fn weakly_matches(self, other: Self) -> bool {
+        self.opaque == other.opaque
+    }
+
+    /// Strong comparison: the opaque tags are the same and neither is weak.
+    fn strongly_matches(self, other: Self) -> bool {
+        !self.weak && !other.weak && self.opaque == other.opaque
+    }
+}
+
+/// `etagc`: visible ASCII but the quote, or any byte beyond ASCII (`obs-text`).
+fn is_etagc(b: u8) -> bool {
+    b == 0x21 || (0x23..=0x7e).contains(&b) || b >= 0x80
+}
+
+/// A member of an `If-None-Match` list.
+#[derive(Debug, PartialEq, Eq)]
+enum Member<'a> {
+    /// `*`: any current representation.
+    Any,
+    Tag(EntityTag<'a>),
+}
+
+/// The members of one `If-None-Match` line: comma-separated, empty members and whitespace around
+/// them allowed (RFC 9110 5.6.1). It stops at the first member that is neither a tag nor `*`; those
+/// before it still count.
+struct TagList<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> TagList<'a> {
+    fn of(line: &'a [u8]) -> Self {
+        Self { rest: line }
+    }
+}
+
+impl<'a> Iterator for TagList<'a> {
+    type Item = Member<'a>;
+
+    fn next(&mut self) -> Option<Member<'a>> {
+        let text = std::mem::take(&mut self.rest);
+        let start = text
+            .iter()
+            .position(|b| !matches!(b, b',' | b' ' | b'\t'))
+            .unwrap_or(text.len());
+        let text = &text[start..];
+        let (member, rest) = match text.strip_prefix(b"*") {
+            Some(rest) => (Member::Any, rest),
+            None => {
+                let (tag, rest) = EntityTag::split(text)?;
+                (Member::Tag(tag), rest)
+            }
+        };
+        // A member ends at a comma or the end of the line.
+        let rest = rest.trim_ascii_start();
+        if !(rest.is_empty() || rest.starts_with(b",")) {
+            return None;
+        }
+        self.rest = rest;
+        Some(member)
+    }
+}
+
+/// Whether `If-Range` names these bytes: an entity tag by strong comparison, so a weak one never does
+/// (RFC 9110 13.1.5), or exactly the `Last-Modified` date.
+fn range_is_current(if_range: &HeaderValue, etag: &str, last_modified_ms: i64) -> bool {
+    let value = if_range.as_bytes().trim_ascii();
+    if value.starts_with(b"\"") || value.starts_with(b"W/") {
+        return EntityTag::parse(value)
+            .zip(EntityTag::parse(etag.as_bytes()))
+            .is_some_and(|(theirs, ours)| theirs.strongly_matches(ours));
+    }
+    value == http_date(last_modified_ms).as_bytes()
 }
 
 /// A 304 for `etag`, with the headers a cache needs to keep using its copy.
@@ -134,12 +252,8 @@ fn wanted(request_headers: &HeaderMap, etag: &str, last_modified_ms: i64, len: u
     else {
         return Wanted::Whole;
     };
-    if let Some(if_range) = request_headers
-        .get(header::IF_RANGE)
-        .and_then(|v| v.to_str().ok())
-    {
-        let current = if_range.trim() == etag || if_range.trim() == http_date(last_modified_ms);
-        if !current {
+    if let Some(if_range) = request_headers.get(header::IF_RANGE) {
+        if !range_is_current(if_range, etag, last_modified_ms) {
             return Wanted::Whole;
         }
     }
@@ -315,6 +429,55 @@ mod tests {
             ask(&[("range", "bytes=0-9"), ("if-range", &http_date(at))]),
             Wanted::Part(0..=9)
         );
+        // If-Range compares strongly: a weak tag never names these bytes.
+        assert_eq!(
+            ask(&[("range", "bytes=0-9"), ("if-range", "W/\"abc\"")]),
+            Wanted::Whole
+        );
+        assert_eq!(
+            ask(&[("range", "bytes=0-9"), ("if-range", "\"abc\"  ")]),
+            Wanted::Part(0..=9)
+        );
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly_across_every_line() {
+        let tag = "\"abc\"";
+        let at = 1_700_000_000_000;
+        let current = |lines: &[&str]| {
+            let mut map = HeaderMap::new();
+            for line in lines {
+                map.append(header::IF_NONE_MATCH, line.parse().unwrap());
+            }
+            not_modified(&map, tag, at)
+        };
+        assert!(current(&["\"abc\""]));
+        assert!(current(&["W/\"abc\""]), "a weak tag matches weakly");
+        assert!(current(&["\"x\", W/\"abc\""]));
+        assert!(current(&["\"x\"", "\"abc\""]), "every line is read");
+        assert!(current(&["*"]));
+        assert!(current(&["\"x\", *"]));
+        assert!(
+            current(&["\"a,b\", \"abc\""]),
+            "a comma inside a tag separates nothing"
+        );
+        assert!(
+            current(&[" ,\t\"x\" ,, \"abc\"\t"]),
+            "whitespace and empty members"
+        );
+        assert!(!current(&["\"abcd\""]));
+        assert!(!current(&["\"a,\"abc\"\""]), "\"abc\" here is no member");
+        assert!(!current(&["abc"]), "an unquoted tag is no tag");
+        assert!(!current(&["\"abc"]), "nor an unterminated one");
+        assert!(
+            !current(&["\"x\" junk, \"abc\""]),
+            "nothing after a malformed member counts"
+        );
+        assert!(!current(&["\"x\"", "W/"]));
+        // Sent and not matching: the date is not asked.
+        let mut map = headers(&[("if-modified-since", &http_date(at))]);
+        map.append(header::IF_NONE_MATCH, "W/\"old\"".parse().unwrap());
+        assert!(!not_modified(&map, tag, at));
     }
 
     #[test]
