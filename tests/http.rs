@@ -453,6 +453,10 @@ async fn head_range_and_dates_work_as_a_cdn_expects() {
             header(&beyond, "content-range"),
             format!("bytes */{}", bytes.len())
         );
+        // An empty error: not an image, and not kept for a year.
+        assert_eq!(header(&beyond, "cache-control"), "no-store", "{path}");
+        assert_eq!(header(&beyond, CONTENT_TYPE.as_str()), "", "{path}");
+        assert_eq!(header(&beyond, "accept-ranges"), "bytes", "{path}");
         // If-Range with another validator: the whole thing.
         let stale = http
             .get(server.url(path))
@@ -487,6 +491,78 @@ async fn head_range_and_dates_work_as_a_cdn_expects() {
         assert_eq!(head, get, "HEAD {path}");
     }
     server.stop().await;
+}
+
+#[tokio::test]
+async fn ranges_follow_rfc_9110_from_memory_and_from_disk() {
+    for memory_cache_bytes in [16 << 20, 0] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = common::config(dir.path());
+        settings.storage.memory_cache_bytes = memory_cache_bytes;
+        let server = TestServer::with_config(settings).await;
+        let http = client();
+        let made = server.get("/120x80/a-suffixed-spoonbill").await;
+        let id = header(&made, "x-image-id").to_owned();
+        let paths = [
+            format!("/img/{id}"),
+            format!("/img/{id}/width=60,format=webp"),
+            "/120x80/a-suffixed-spoonbill".to_owned(),
+        ];
+        for path in &paths {
+            let at = format!("{path} (memory {memory_cache_bytes})");
+            let bytes = server.get(path).await.bytes().await.unwrap();
+            let len = bytes.len();
+            let ask = |method: reqwest::Method, range: String| {
+                http.request(method, server.url(path))
+                    .header("range", range)
+                    .send()
+            };
+            // A suffix longer than the image is all of it, as a part.
+            let suffix = ask(reqwest::Method::GET, format!("bytes=-{}", len + 200))
+                .await
+                .unwrap();
+            assert_eq!(suffix.status(), StatusCode::PARTIAL_CONTENT, "{at}");
+            assert_eq!(
+                header(&suffix, "content-range"),
+                format!("bytes 0-{}/{len}", len - 1),
+                "{at}"
+            );
+            assert_eq!(suffix.bytes().await.unwrap(), bytes, "{at}");
+            // Several ranges: the whole image, not a multipart body nor a refusal.
+            let several = ask(reqwest::Method::GET, "bytes=0-1,5-6".to_owned())
+                .await
+                .unwrap();
+            assert_eq!(several.status(), StatusCode::OK, "{at}");
+            assert_eq!(header(&several, "content-range"), "", "{at}");
+            assert_eq!(several.bytes().await.unwrap(), bytes, "{at}");
+            // HEAD ignores Range: the headers of a whole GET.
+            let head = ask(reqwest::Method::HEAD, "bytes=0-9".to_owned())
+                .await
+                .unwrap();
+            assert_eq!(head.status(), StatusCode::OK, "{at}");
+            assert_eq!(
+                header(&head, CONTENT_LENGTH.as_str()),
+                len.to_string(),
+                "{at}"
+            );
+            assert_eq!(header(&head, "content-range"), "", "{at}");
+            // Beyond the end: 416 with the length, no-store, no image type.
+            let beyond = ask(reqwest::Method::GET, format!("bytes={len}-"))
+                .await
+                .unwrap();
+            assert_eq!(beyond.status(), StatusCode::RANGE_NOT_SATISFIABLE, "{at}");
+            assert_eq!(
+                header(&beyond, "content-range"),
+                format!("bytes */{len}"),
+                "{at}"
+            );
+            assert_eq!(header(&beyond, "cache-control"), "no-store", "{at}");
+            assert_eq!(header(&beyond, CONTENT_TYPE.as_str()), "", "{at}");
+            assert_eq!(header(&beyond, "accept-ranges"), "bytes", "{at}");
+            assert!(beyond.bytes().await.unwrap().is_empty(), "{at}");
+        }
+        server.stop().await;
+    }
 }
 
 #[tokio::test]
@@ -724,6 +800,16 @@ async fn a_hit_answered_before_the_router_is_the_routers_answer_byte_for_byte() 
             Some(("if-none-match", etag.as_str())),
         ),
         ("206", reqwest::Method::GET, Some(("range", "bytes=0-9"))),
+        (
+            "416",
+            reqwest::Method::GET,
+            Some(("range", "bytes=999999-")),
+        ),
+        (
+            "HEAD with a range",
+            reqwest::Method::HEAD,
+            Some(("range", "bytes=0-9")),
+        ),
     ];
     for (what, method, extra) in variants {
         let send = |path: &str| {

@@ -1,9 +1,10 @@
 //! How image bytes go out: type, length, validators and cache headers, in one place.
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use http_range_header::{EndPosition, StartPosition, SyntacticallyCorrectRange};
 
 use crate::domain::format::ImageFormat;
 use crate::server::engine::CacheStatus;
@@ -233,26 +234,48 @@ pub fn not_modified_response(
     response
 }
 
+/// What a request asks of an image response: its method (a `Range` is read for `GET` only) and its
+/// headers.
+#[derive(Clone, Copy)]
+pub struct Asked<'a> {
+    pub method: &'a Method,
+    pub headers: &'a HeaderMap,
+}
+
+impl<'a> Asked<'a> {
+    pub fn of<B>(request: &'a Request<B>) -> Self {
+        Self {
+            method: request.method(),
+            headers: request.headers(),
+        }
+    }
+}
+
 /// What a `Range` header asks of `len` bytes.
 #[derive(Debug, PartialEq, Eq)]
 enum Wanted {
     Whole,
     Part(std::ops::RangeInclusive<u64>),
-    /// 416: a range that lies outside the bytes, overlapping ranges, or several (multipart answers
-    /// are not offered; a single range is what CDNs and players ask for).
+    /// 416: a range that starts beyond the bytes, or ends before it starts.
     Unsatisfiable,
 }
 
-/// The part asked for. A `Range` that does not parse is ignored (RFC 9110 14.2), as is one whose
-/// `If-Range` names other bytes than these.
-fn wanted(request_headers: &HeaderMap, etag: &str, last_modified_ms: i64, len: u64) -> Wanted {
-    let Some(range) = request_headers
+/// The part asked for. A `Range` is ignored (RFC 9110 14.2) on any method but `GET` (`HEAD` answers as
+/// `GET` without it would), when it does not parse, when its `If-Range` names other bytes than these,
+/// and when it asks for several ranges: their answer would be a `multipart/byteranges` body, which we
+/// do not make (CDNs and players ask for one range; several are mostly a way to make an origin work).
+fn wanted(asked: Asked, etag: &str, last_modified_ms: i64, len: u64) -> Wanted {
+    if asked.method != Method::GET {
+        return Wanted::Whole;
+    }
+    let Some(range) = asked
+        .headers
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
     else {
         return Wanted::Whole;
     };
-    if let Some(if_range) = request_headers.get(header::IF_RANGE) {
+    if let Some(if_range) = asked.headers.get(header::IF_RANGE) {
         if !range_is_current(if_range, etag, last_modified_ms) {
             return Wanted::Whole;
         }
@@ -260,13 +283,31 @@ fn wanted(request_headers: &HeaderMap, etag: &str, last_modified_ms: i64, len: u
     let Ok(parsed) = http_range_header::parse_range_header(range) else {
         return Wanted::Whole;
     };
-    match parsed.validate(len) {
-        Ok(ranges) if ranges.len() == 1 && len > 0 => Wanted::Part(ranges[0].clone()),
-        _ => Wanted::Unsatisfiable,
+    match parsed.ranges[..] {
+        [one] => part(one, len),
+        _ => Wanted::Whole,
     }
 }
 
-pub fn image_response(request_headers: &HeaderMap, reply: ImageReply) -> Response {
+/// One range of `len` bytes (RFC 9110 14.1.2). Worked out here rather than by the crate's `validate`,
+/// which refuses a suffix longer than the bytes: that asks for all of them (RFC 9110 14.1.3).
+fn part(range: SyntacticallyCorrectRange, len: u64) -> Wanted {
+    // Nothing can be cut from no bytes: `Content-Range` cannot name a part of them.
+    let Some(last) = len.checked_sub(1) else {
+        return Wanted::Whole;
+    };
+    let (first, end) = match (range.start, range.end) {
+        (StartPosition::FromLast(suffix), _) => (len.saturating_sub(suffix), last),
+        (StartPosition::Index(first), EndPosition::LastByte) => (first, last),
+        (StartPosition::Index(first), EndPosition::Index(end)) => (first, end.min(last)),
+    };
+    if first > end {
+        return Wanted::Unsatisfiable;
+    }
+    Wanted::Part(first..=end)
+}
+
+pub fn image_response(asked: Asked, reply: ImageReply) -> Response {
     let (Ok(etag), Ok(last_modified)) = (
         HeaderValue::from_str(&reply.etag),
         HeaderValue::from_str(&http_date(reply.last_modified_ms)),
@@ -287,11 +328,11 @@ pub fn image_response(request_headers: &HeaderMap, reply: ImageReply) -> Respons
         image_id: image_id.as_ref(),
         lifetime: reply.lifetime,
     };
-    respond(request_headers, &head, reply.bytes)
+    respond(asked, &head, reply.bytes)
 }
 
 /// A response from memory, with the headers it was first sent with.
-pub fn hot_response(request_headers: &HeaderMap, hot: &HotImage) -> Response {
+pub fn hot_response(asked: Asked, hot: &HotImage) -> Response {
     let head = Head {
         etag: &hot.etag,
         last_modified: &hot.last_modified,
@@ -302,7 +343,7 @@ pub fn hot_response(request_headers: &HeaderMap, hot: &HotImage) -> Response {
         image_id: Some(&hot.id_header),
         lifetime: Lifetime::Immutable,
     };
-    respond(request_headers, &head, hot.bytes.clone())
+    respond(asked, &head, hot.bytes.clone())
 }
 
 /// An image response's own headers, whether built for it or kept in memory.
@@ -317,16 +358,16 @@ struct Head<'a> {
     lifetime: Lifetime,
 }
 
-fn respond(request_headers: &HeaderMap, head: &Head, bytes: Bytes) -> Response {
+fn respond(asked: Asked, head: &Head, bytes: Bytes) -> Response {
     // Header values are visible ASCII (`from_str` checked them), so this never fails.
     let etag = head.etag.to_str().unwrap_or_default();
-    if not_modified(request_headers, etag, head.last_modified_ms) {
+    if not_modified(asked.headers, etag, head.last_modified_ms) {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
         headers_of_304(response.headers_mut(), head);
         return response;
     }
     let len = bytes.len() as u64;
-    let (status, body, range) = match wanted(request_headers, etag, head.last_modified_ms, len) {
+    let (status, body, range) = match wanted(asked, etag, head.last_modified_ms, len) {
         Wanted::Whole => (StatusCode::OK, bytes, None),
         Wanted::Part(range) => {
             let (start, end) = (*range.start(), *range.end());
@@ -337,11 +378,7 @@ fn respond(request_headers: &HeaderMap, head: &Head, bytes: Bytes) -> Response {
                 Some(format!("bytes {start}-{end}/{len}")),
             )
         }
-        Wanted::Unsatisfiable => (
-            StatusCode::RANGE_NOT_SATISFIABLE,
-            Bytes::new(),
-            Some(format!("bytes */{len}")),
-        ),
+        Wanted::Unsatisfiable => return unsatisfiable(head, len),
     };
     let body_len = body.len();
     let mut response = Response::new(Body::from(body));
@@ -364,6 +401,23 @@ fn respond(request_headers: &HeaderMap, head: &Head, bytes: Bytes) -> Response {
         headers.insert(header::CONTENT_RANGE, range);
     }
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body_len));
+    response
+}
+
+/// 416: the length, and nothing else of the image. Its body is empty, so it has no image type, and it
+/// is an error, which is never kept (`no-store`, as `ApiError`'s), least of all for a year.
+fn unsatisfiable(head: &Head, len: u64) -> Response {
+    let mut response = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Ok(range) = HeaderValue::from_str(&format!("bytes */{len}")) {
+        headers.insert(header::CONTENT_RANGE, range);
+    }
+    if let Some(id) = head.image_id {
+        headers.insert("x-image-id", id.clone());
+    }
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
     response
 }
 
@@ -399,18 +453,46 @@ mod tests {
         map
     }
 
+    fn get<'a>(headers: &'a HeaderMap) -> Asked<'a> {
+        Asked {
+            method: &Method::GET,
+            headers,
+        }
+    }
+
     #[test]
-    fn ranges_are_one_part_or_refused() {
+    fn ranges_are_one_part_the_whole_or_refused() {
         let tag = "\"abc\"";
         let at = 1_700_000_000_000;
-        let ask = |pairs: &[(&'static str, &str)]| wanted(&headers(pairs), tag, at, 100);
+        let ask = |pairs: &[(&'static str, &str)]| wanted(get(&headers(pairs)), tag, at, 100);
         assert_eq!(ask(&[]), Wanted::Whole);
         assert_eq!(ask(&[("range", "bytes=0-9")]), Wanted::Part(0..=9));
         assert_eq!(ask(&[("range", "bytes=90-")]), Wanted::Part(90..=99));
         assert_eq!(ask(&[("range", "bytes=-10")]), Wanted::Part(90..=99));
         assert_eq!(ask(&[("range", "bytes=50-500")]), Wanted::Part(50..=99));
+        assert_eq!(ask(&[("range", "bytes=99-99")]), Wanted::Part(99..=99));
+        // A suffix longer than the bytes is all of them.
+        assert_eq!(ask(&[("range", "bytes=-100")]), Wanted::Part(0..=99));
+        assert_eq!(ask(&[("range", "bytes=-500")]), Wanted::Part(0..=99));
         assert_eq!(ask(&[("range", "bytes=100-")]), Wanted::Unsatisfiable);
-        assert_eq!(ask(&[("range", "bytes=0-1,5-6")]), Wanted::Unsatisfiable);
+        assert_eq!(ask(&[("range", "bytes=100-200")]), Wanted::Unsatisfiable);
+        assert_eq!(ask(&[("range", "bytes=9-5")]), Wanted::Unsatisfiable);
+        // Several ranges would be a multipart body: the whole instead.
+        assert_eq!(ask(&[("range", "bytes=0-1,5-6")]), Wanted::Whole);
+        assert_eq!(ask(&[("range", "bytes=0-5,3-9")]), Wanted::Whole);
+        assert_eq!(ask(&[("range", "bytes=200-300,400-")]), Wanted::Whole);
+        // Nothing to cut from no bytes.
+        assert_eq!(
+            wanted(get(&headers(&[("range", "bytes=-5")])), tag, at, 0),
+            Wanted::Whole
+        );
+        // Range is for GET: HEAD is answered as GET without it.
+        let ranged = headers(&[("range", "bytes=0-9")]);
+        let head = Asked {
+            method: &Method::HEAD,
+            headers: &ranged,
+        };
+        assert_eq!(wanted(head, tag, at, 100), Wanted::Whole);
         assert_eq!(
             ask(&[("range", "lines=0-1")]),
             Wanted::Whole,

@@ -3,7 +3,7 @@
 use axum::extract::{Path, Request, State};
 use axum::response::Response;
 
-use super::image_response::{image_response, ImageReply, Lifetime};
+use super::image_response::{image_response, Asked, ImageReply, Lifetime};
 use crate::server::error::ApiError;
 use crate::server::memory;
 use crate::server::state::AppState;
@@ -13,10 +13,10 @@ pub async fn original(
     Path(id): Path<String>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let headers = request.headers();
+    let asked = Asked::of(&request);
     let key = memory::key(&id, "", None);
     if let Some(hot) = state.engine.memory().get(&key) {
-        return Ok(super::transformed::from_memory(&state, headers, &hot));
+        return Ok(super::transformed::from_memory(&state, asked, &hot));
     }
     let (record, bytes) = state
         .engine
@@ -37,5 +37,5 @@ pub async fn original(
         .engine
         .memory()
         .keep(key, || reply.to_memory(&id, None));
-    Ok(image_response(headers, reply))
+    Ok(image_response(asked, reply))
 }
