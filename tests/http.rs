@@ -290,6 +290,57 @@ async fn a_blob_that_does_not_match_its_row_is_never_served() {
 }
 
 #[tokio::test]
+async fn a_current_copy_of_an_original_not_in_memory_is_confirmed_without_reading_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = common::config(dir.path());
+    // The handler's own answer is under test, not memory's.
+    settings.storage.memory_cache_bytes = 0;
+    let server = TestServer::with_config(settings).await;
+    let made = server.get("/96x64/a-revalidated-avocet").await;
+    let id = header(&made, "x-image-id").to_owned();
+    let path = format!("/img/{id}");
+    let whole = server.get(&path).await;
+    assert_eq!(whole.status(), StatusCode::OK);
+    let etag = header(&whole, ETAG.as_str()).to_owned();
+    let last_modified = header(&whole, "last-modified").to_owned();
+
+    // With the blobs gone, only the row can answer.
+    std::fs::remove_dir_all(dir.path().join("blobs")).unwrap();
+    let http = client();
+    for (name, value) in [
+        ("if-none-match", etag.clone()),
+        ("if-none-match", format!("W/{etag}")),
+        ("if-modified-since", last_modified.clone()),
+    ] {
+        for method in [reqwest::Method::GET, reqwest::Method::HEAD] {
+            let response = http
+                .request(method.clone(), server.url(&path))
+                .header(name, &value)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::NOT_MODIFIED,
+                "{method} {name}: {value}"
+            );
+            assert_eq!(header(&response, ETAG.as_str()), etag);
+            assert_eq!(header(&response, "last-modified"), last_modified);
+            assert_eq!(
+                header(&response, "cache-control"),
+                "public, max-age=31536000, immutable"
+            );
+        }
+    }
+    assert_eq!(
+        server.get(&path).await.status(),
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the bytes themselves are gone"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_client_that_dribbles_its_headers_or_idles_is_cut_off_while_others_are_served() {
     use std::time::{Duration, Instant};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
