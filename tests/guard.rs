@@ -641,6 +641,7 @@ async fn new_derivatives_have_a_limit_of_their_own_and_hits_never_count() {
             for _ in 0..3 {
                 let again = server.get(&path).await;
                 assert_eq!(again.status(), StatusCode::OK, "{at}");
+                assert_eq!(header(&again, "x-cache"), "HIT", "{at}");
             }
         }
         let refused = server.get(&format!("/img/{id}/width=30")).await;

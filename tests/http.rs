@@ -726,9 +726,12 @@ async fn hot_images_come_from_memory_and_leave_it_when_deleted() {
     }
     // Asked for again, they are answered without the disk: the blobs can be gone.
     std::fs::remove_dir_all(dir.path().join("blobs")).unwrap();
-    for (path, bytes) in paths.iter().zip(&first) {
+    // A derivative says it was made before, as one read from disk does; an original says nothing.
+    let x_cache = ["", "HIT"];
+    for ((path, bytes), x_cache) in paths.iter().zip(&first).zip(x_cache) {
         let again = server.get(path).await;
         assert_eq!(again.status(), StatusCode::OK, "{path}");
+        assert_eq!(header(&again, "x-cache"), x_cache, "{path}");
         assert_eq!(&again.bytes().await.unwrap(), bytes, "{path}");
         // Conditional requests and ranges are answered from memory too.
         let part = client()

@@ -58,6 +58,8 @@ impl ImageReply {
             format: self.format,
             bytes: self.bytes.clone(),
             vary_accept: self.vary_accept,
+            // A derivative's response says whether it was made now; sent again, it was made before.
+            cache_hit: self.cache.is_some(),
             derivative,
             noted: Default::default(),
         })
@@ -339,7 +341,7 @@ pub fn hot_response(asked: Asked, hot: &HotImage) -> Response {
         last_modified_ms: hot.last_modified_ms,
         format: hot.format,
         vary_accept: hot.vary_accept,
-        cache: None,
+        cache: hot.cache_hit.then_some(CacheStatus::Hit),
         image_id: Some(&hot.id_header),
         lifetime: Lifetime::Immutable,
     };
@@ -560,6 +562,34 @@ mod tests {
         let mut map = headers(&[("if-modified-since", &http_date(at))]);
         map.append(header::IF_NONE_MATCH, "W/\"old\"".parse().unwrap());
         assert!(!not_modified(&map, tag, at));
+    }
+
+    #[test]
+    fn a_derivative_from_memory_is_a_hit_and_an_original_says_nothing() {
+        let reply = |cache| ImageReply {
+            etag: "\"abc\"".into(),
+            last_modified_ms: 1_700_000_000_000,
+            format: ImageFormat::Webp,
+            bytes: Bytes::from_static(b"image"),
+            cache,
+            vary_accept: false,
+            image_id: Some("id".into()),
+            lifetime: Lifetime::Immutable,
+        };
+        let sent = |cache| {
+            let hot = reply(cache).to_memory("id", None).unwrap();
+            let response = hot_response(get(&HeaderMap::new()), &hot);
+            response.headers().get("x-cache").cloned()
+        };
+        assert_eq!(
+            sent(Some(CacheStatus::Miss)),
+            Some(HeaderValue::from_static("HIT"))
+        );
+        assert_eq!(
+            sent(Some(CacheStatus::Hit)),
+            Some(HeaderValue::from_static("HIT"))
+        );
+        assert_eq!(sent(None), None);
     }
 
     #[test]
