@@ -622,37 +622,44 @@ async fn ipv6_clients_are_one_client_per_64() {
 
 #[tokio::test]
 async fn new_derivatives_have_a_limit_of_their_own_and_hits_never_count() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut settings = config(dir.path());
-    settings.security.derivatives_per_minute = 1;
-    settings.security.derivative_burst = 2;
-    let server = TestServer::with_config(settings).await;
-    let made = server.get("/64x64/a-derived-lynx").await;
-    let id = header(&made, "x-image-id").to_owned();
-    // The placeholder URL at the model's own size made no derivative; these two are new.
-    for width in [10, 20] {
-        let path = format!("/img/{id}/width={width}");
-        assert_eq!(server.get(&path).await.status(), StatusCode::OK, "{path}");
-        // Stored now: asking again is a hit and costs nothing.
-        for _ in 0..3 {
-            assert_eq!(server.get(&path).await.status(), StatusCode::OK, "{path}");
+    // Hits from memory, and (memory off) stored derivatives read from disk by the handler.
+    for memory_cache_bytes in [16 << 20, 0] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = config(dir.path());
+        settings.security.derivatives_per_minute = 1;
+        settings.security.derivative_burst = 2;
+        settings.storage.memory_cache_bytes = memory_cache_bytes;
+        let server = TestServer::with_config(settings).await;
+        let made = server.get("/64x64/a-derived-lynx").await;
+        let id = header(&made, "x-image-id").to_owned();
+        // The placeholder URL at the model's own size made no derivative; these two are new.
+        for width in [10, 20] {
+            let path = format!("/img/{id}/width={width}");
+            let at = format!("{path} (memory {memory_cache_bytes})");
+            assert_eq!(server.get(&path).await.status(), StatusCode::OK, "{at}");
+            // Stored now: asking again is a hit and costs nothing.
+            for _ in 0..3 {
+                let again = server.get(&path).await;
+                assert_eq!(again.status(), StatusCode::OK, "{at}");
+                assert_eq!(header(&again, "x-cache"), "HIT", "{at}");
+            }
         }
+        let refused = server.get(&format!("/img/{id}/width=30")).await;
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        let wait: u64 = header(&refused, "retry-after").parse().unwrap();
+        assert!((1..=60).contains(&wait), "Retry-After {wait}");
+        assert!(error_of(refused).await.contains("too many new transforms"));
+        // The original and stored derivatives are still served.
+        assert_eq!(
+            server.get(&format!("/img/{id}")).await.status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            server.get(&format!("/img/{id}/width=10")).await.status(),
+            StatusCode::OK
+        );
+        server.stop().await;
     }
-    let refused = server.get(&format!("/img/{id}/width=30")).await;
-    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
-    let wait: u64 = header(&refused, "retry-after").parse().unwrap();
-    assert!((1..=60).contains(&wait), "Retry-After {wait}");
-    assert!(error_of(refused).await.contains("too many new transforms"));
-    // The original and stored derivatives are still served.
-    assert_eq!(
-        server.get(&format!("/img/{id}")).await.status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        server.get(&format!("/img/{id}/width=10")).await.status(),
-        StatusCode::OK
-    );
-    server.stop().await;
 }
 
 #[tokio::test]

@@ -290,6 +290,57 @@ async fn a_blob_that_does_not_match_its_row_is_never_served() {
 }
 
 #[tokio::test]
+async fn a_current_copy_of_an_original_not_in_memory_is_confirmed_without_reading_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = common::config(dir.path());
+    // The handler's own answer is under test, not memory's.
+    settings.storage.memory_cache_bytes = 0;
+    let server = TestServer::with_config(settings).await;
+    let made = server.get("/96x64/a-revalidated-avocet").await;
+    let id = header(&made, "x-image-id").to_owned();
+    let path = format!("/img/{id}");
+    let whole = server.get(&path).await;
+    assert_eq!(whole.status(), StatusCode::OK);
+    let etag = header(&whole, ETAG.as_str()).to_owned();
+    let last_modified = header(&whole, "last-modified").to_owned();
+
+    // With the blobs gone, only the row can answer.
+    std::fs::remove_dir_all(dir.path().join("blobs")).unwrap();
+    let http = client();
+    for (name, value) in [
+        ("if-none-match", etag.clone()),
+        ("if-none-match", format!("W/{etag}")),
+        ("if-modified-since", last_modified.clone()),
+    ] {
+        for method in [reqwest::Method::GET, reqwest::Method::HEAD] {
+            let response = http
+                .request(method.clone(), server.url(&path))
+                .header(name, &value)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::NOT_MODIFIED,
+                "{method} {name}: {value}"
+            );
+            assert_eq!(header(&response, ETAG.as_str()), etag);
+            assert_eq!(header(&response, "last-modified"), last_modified);
+            assert_eq!(
+                header(&response, "cache-control"),
+                "public, max-age=31536000, immutable"
+            );
+        }
+    }
+    assert_eq!(
+        server.get(&path).await.status(),
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the bytes themselves are gone"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_client_that_dribbles_its_headers_or_idles_is_cut_off_while_others_are_served() {
     use std::time::{Duration, Instant};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -546,6 +597,10 @@ async fn head_range_and_dates_work_as_a_cdn_expects() {
             header(&beyond, "content-range"),
             format!("bytes */{}", bytes.len())
         );
+        // An empty error: not an image, and not kept for a year.
+        assert_eq!(header(&beyond, "cache-control"), "no-store", "{path}");
+        assert_eq!(header(&beyond, CONTENT_TYPE.as_str()), "", "{path}");
+        assert_eq!(header(&beyond, "accept-ranges"), "bytes", "{path}");
         // If-Range with another validator: the whole thing.
         let stale = http
             .get(server.url(path))
@@ -578,6 +633,138 @@ async fn head_range_and_dates_work_as_a_cdn_expects() {
         let get = http.get(server.url(path)).send().await.unwrap().status();
         let head = http.head(server.url(path)).send().await.unwrap().status();
         assert_eq!(head, get, "HEAD {path}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn ranges_follow_rfc_9110_from_memory_and_from_disk() {
+    for memory_cache_bytes in [16 << 20, 0] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = common::config(dir.path());
+        settings.storage.memory_cache_bytes = memory_cache_bytes;
+        let server = TestServer::with_config(settings).await;
+        let http = client();
+        let made = server.get("/120x80/a-suffixed-spoonbill").await;
+        let id = header(&made, "x-image-id").to_owned();
+        let paths = [
+            format!("/img/{id}"),
+            format!("/img/{id}/width=60,format=webp"),
+            "/120x80/a-suffixed-spoonbill".to_owned(),
+        ];
+        for path in &paths {
+            let at = format!("{path} (memory {memory_cache_bytes})");
+            let bytes = server.get(path).await.bytes().await.unwrap();
+            let len = bytes.len();
+            let ask = |method: reqwest::Method, range: String| {
+                http.request(method, server.url(path))
+                    .header("range", range)
+                    .send()
+            };
+            // A suffix longer than the image is all of it, as a part.
+            let suffix = ask(reqwest::Method::GET, format!("bytes=-{}", len + 200))
+                .await
+                .unwrap();
+            assert_eq!(suffix.status(), StatusCode::PARTIAL_CONTENT, "{at}");
+            assert_eq!(
+                header(&suffix, "content-range"),
+                format!("bytes 0-{}/{len}", len - 1),
+                "{at}"
+            );
+            assert_eq!(suffix.bytes().await.unwrap(), bytes, "{at}");
+            // Several ranges: the whole image, not a multipart body nor a refusal.
+            let several = ask(reqwest::Method::GET, "bytes=0-1,5-6".to_owned())
+                .await
+                .unwrap();
+            assert_eq!(several.status(), StatusCode::OK, "{at}");
+            assert_eq!(header(&several, "content-range"), "", "{at}");
+            assert_eq!(several.bytes().await.unwrap(), bytes, "{at}");
+            // HEAD ignores Range: the headers of a whole GET.
+            let head = ask(reqwest::Method::HEAD, "bytes=0-9".to_owned())
+                .await
+                .unwrap();
+            assert_eq!(head.status(), StatusCode::OK, "{at}");
+            assert_eq!(
+                header(&head, CONTENT_LENGTH.as_str()),
+                len.to_string(),
+                "{at}"
+            );
+            assert_eq!(header(&head, "content-range"), "", "{at}");
+            // Beyond the end: 416 with the length, no-store, no image type.
+            let beyond = ask(reqwest::Method::GET, format!("bytes={len}-"))
+                .await
+                .unwrap();
+            assert_eq!(beyond.status(), StatusCode::RANGE_NOT_SATISFIABLE, "{at}");
+            assert_eq!(
+                header(&beyond, "content-range"),
+                format!("bytes */{len}"),
+                "{at}"
+            );
+            assert_eq!(header(&beyond, "cache-control"), "no-store", "{at}");
+            assert_eq!(header(&beyond, CONTENT_TYPE.as_str()), "", "{at}");
+            assert_eq!(header(&beyond, "accept-ranges"), "bytes", "{at}");
+            assert!(beyond.bytes().await.unwrap().is_empty(), "{at}");
+        }
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn if_none_match_compares_weakly_and_if_range_strongly() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let http = client();
+    let made = server.get("/120x80/a-weakly-tagged-stork").await;
+    let id = header(&made, "x-image-id").to_owned();
+    let paths = [
+        format!("/img/{id}"),
+        format!("/img/{id}/width=60,format=webp"),
+        "/120x80/a-weakly-tagged-stork".to_owned(),
+    ];
+    for path in &paths {
+        let whole = server.get(path).await;
+        let etag = header(&whole, ETAG.as_str()).to_owned();
+        let length = whole.bytes().await.unwrap().len();
+        // A CDN that compressed the body weakens the tag, and sends it back so.
+        let asks = [
+            ("weak", vec![format!("W/{etag}")]),
+            ("in a list", vec![format!("\"a,b\", W/{etag}")]),
+            (
+                "on a line of its own",
+                vec!["\"other\"".to_owned(), etag.clone()],
+            ),
+        ];
+        for (what, lines) in asks {
+            let mut request = http.get(server.url(path));
+            for line in &lines {
+                request = request.header(IF_NONE_MATCH, line);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::NOT_MODIFIED,
+                "{path}: {what}"
+            );
+            assert_eq!(header(&response, ETAG.as_str()), etag, "{path}: {what}");
+        }
+        // If-Range compares strongly: with the weak tag, the whole body.
+        let weak = http
+            .get(server.url(path))
+            .header("range", "bytes=0-9")
+            .header("if-range", format!("W/{etag}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(weak.status(), StatusCode::OK, "{path}");
+        assert_eq!(weak.bytes().await.unwrap().len(), length, "{path}");
+        let strong = http
+            .get(server.url(path))
+            .header("range", "bytes=0-9")
+            .header("if-range", &etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(strong.status(), StatusCode::PARTIAL_CONTENT, "{path}");
     }
     server.stop().await;
 }
@@ -684,9 +871,12 @@ async fn hot_images_come_from_memory_and_leave_it_when_deleted() {
     }
     // Asked for again, they are answered without the disk: the blobs can be gone.
     std::fs::remove_dir_all(dir.path().join("blobs")).unwrap();
-    for (path, bytes) in paths.iter().zip(&first) {
+    // A derivative says it was made before, as one read from disk does; an original says nothing.
+    let x_cache = ["", "HIT"];
+    for ((path, bytes), x_cache) in paths.iter().zip(&first).zip(x_cache) {
         let again = server.get(path).await;
         assert_eq!(again.status(), StatusCode::OK, "{path}");
+        assert_eq!(header(&again, "x-cache"), x_cache, "{path}");
         assert_eq!(&again.bytes().await.unwrap(), bytes, "{path}");
         // Conditional requests and ranges are answered from memory too.
         let part = client()
@@ -809,6 +999,16 @@ async fn a_hit_answered_before_the_router_is_the_routers_answer_byte_for_byte() 
             Some(("if-none-match", etag.as_str())),
         ),
         ("206", reqwest::Method::GET, Some(("range", "bytes=0-9"))),
+        (
+            "416",
+            reqwest::Method::GET,
+            Some(("range", "bytes=999999-")),
+        ),
+        (
+            "HEAD with a range",
+            reqwest::Method::HEAD,
+            Some(("range", "bytes=0-9")),
+        ),
     ];
     for (what, method, extra) in variants {
         let send = |path: &str| {
@@ -939,6 +1139,13 @@ async fn the_hashed_bundle_is_linked_immutable_and_sent_precompressed() {
         .await
         .unwrap();
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    let weak = http
+        .get(server.url("/pkg/pixzoo.csshash.css"))
+        .header("if-none-match", format!("\"other\", W/{tag}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(weak.status(), StatusCode::NOT_MODIFIED, "weakly, in a list");
     let br = http
         .get(server.url("/pkg/pixzoo.csshash.css"))
         .header("accept-encoding", "br")

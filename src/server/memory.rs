@@ -34,6 +34,9 @@ pub struct HotImage {
     pub format: ImageFormat,
     pub bytes: Bytes,
     pub vary_accept: bool,
+    /// Sent with `x-cache: HIT`: a derivative, made before, as `/img/{id}/{options}` says of a stored
+    /// one read from disk. Originals send no `x-cache` either way.
+    pub cache_hit: bool,
     /// The stored derivative behind it, if any: hits from memory count as served for the derivative
     /// budget's eviction order, or the hottest derivatives would look the coldest on disk.
     pub derivative: Option<String>,
@@ -223,6 +226,7 @@ mod tests {
             format: ImageFormat::Png,
             bytes: Bytes::from(vec![7u8; len]),
             vary_accept: false,
+            cache_hit: true,
             derivative: Some(format!("{id}-derivative")),
             noted: AtomicU64::new(0),
         }

@@ -465,8 +465,13 @@ impl Engine {
         let Some(record) = self.inner.record_by_id(id).await? else {
             return Ok(None);
         };
-        let bytes = self.inner.original_bytes(&record).await?;
+        let bytes = self.original_bytes(&record).await?;
         Ok(Some((record, bytes)))
+    }
+
+    /// The bytes of the original `record` describes, checked against it.
+    pub async fn original_bytes(&self, record: &ImageRecord) -> Result<Bytes, EngineError> {
+        self.inner.original_bytes(record).await
     }
 
     /// A filtered page of the catalog, newest first.

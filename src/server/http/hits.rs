@@ -23,6 +23,7 @@ use futures::future::Either;
 use tower::Service;
 use tower_http::request_id::MakeRequestId;
 
+use super::image_response::Asked;
 use super::limits::{self, Seen, REQUEST_ID};
 use super::request_id::Sequential;
 use super::transformed;
@@ -73,7 +74,7 @@ impl Hits {
         };
         let seen = Seen::start(request).with_id(id.clone());
         let mut response = match limits::admit(&self.state, request) {
-            Ok(_) => transformed::from_memory(&self.state, headers, &hot),
+            Ok(_) => transformed::from_memory(&self.state, Asked::of(request), &hot),
             Err(refused) => refused.into_response(),
         };
         let response_headers = response.headers_mut();

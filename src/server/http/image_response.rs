@@ -1,9 +1,10 @@
 //! How image bytes go out: type, length, validators and cache headers, in one place.
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use http_range_header::{EndPosition, StartPosition, SyntacticallyCorrectRange};
 
 use crate::domain::format::ImageFormat;
 use crate::server::engine::CacheStatus;
@@ -57,6 +58,8 @@ impl ImageReply {
             format: self.format,
             bytes: self.bytes.clone(),
             vary_accept: self.vary_accept,
+            // A derivative's response says whether it was made now; sent again, it was made before.
+            cache_hit: self.cache.is_some(),
             derivative,
             noted: Default::default(),
         })
@@ -70,14 +73,24 @@ fn http_date(ms: i64) -> String {
 }
 
 /// Whether the client's copy is current, so nothing needs to be read or made: `If-None-Match` names
-/// `etag`, or, when it is absent, `If-Modified-Since` is no earlier than `last_modified_ms` (RFC 9110
-/// 13.2.2: the entity tag wins when both are sent).
+/// `etag` (weak comparison, RFC 9110 13.1.2), or, when it is absent, `If-Modified-Since` is no earlier
+/// than `last_modified_ms` (RFC 9110 13.2.2: the entity tag wins when both are sent).
 pub fn not_modified(request_headers: &HeaderMap, etag: &str, last_modified_ms: i64) -> bool {
-    if let Some(tags) = request_headers.get(header::IF_NONE_MATCH) {
-        return tags.to_str().is_ok_and(|v| {
-            v.split(',')
-                .any(|tag| tag.trim() == "*" || tag.trim() == etag)
-        });
+    let mut lines = request_headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .peekable();
+    if lines.peek().is_some() {
+        let Some(ours) = EntityTag::parse(etag.as_bytes()) else {
+            return false;
+        };
+        // A field sent on several lines is one list (RFC 9110 5.3).
+        return lines
+            .flat_map(|line| TagList::of(line.as_bytes()))
+            .any(|member| match member {
+                Member::Any => true,
+                Member::Tag(tag) => tag.weakly_matches(ours),
+            });
     }
     request_headers
         .get(header::IF_MODIFIED_SINCE)
@@ -85,6 +98,114 @@ pub fn not_modified(request_headers: &HeaderMap, etag: &str, last_modified_ms: i
         .and_then(|v| httpdate::parse_http_date(v).ok())
         .and_then(|since| since.duration_since(std::time::UNIX_EPOCH).ok())
         .is_some_and(|since| since.as_secs() as i64 >= last_modified_ms.max(0) / 1000)
+}
+
+/// One entity tag (RFC 9110 8.8.3): the opaque tag with its quotes, and whether it is weak (`W/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct EntityTag<'a> {
+    weak: bool,
+    opaque: &'a [u8],
+}
+
+impl<'a> EntityTag<'a> {
+    /// The tag `text` starts with, and what follows it. `etagc` excludes the quote, so the tag ends at
+    /// the next one; a comma inside is part of the tag.
+    fn split(text: &'a [u8]) -> Option<(Self, &'a [u8])> {
+        let (weak, quoted) = match text.strip_prefix(b"W/") {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let inside = quoted.strip_prefix(b"\"")?;
+        let close = inside.iter().position(|&b| b == b'"')?;
+        if !inside[..close].iter().all(|&b| is_etagc(b)) {
+            return None;
+        }
+        let (opaque, rest) = quoted.split_at(close + 2);
+        Some((Self { weak, opaque }, rest))
+    }
+
+    /// `text` as one tag and nothing else, whitespace around it allowed.
+    fn parse(text: &'a [u8]) -> Option<Self> {
+        match Self::split(text.trim_ascii())? {
+            (tag, []) => Some(tag),
+            _ => None,
+        }
+    }
+
+    /// Weak comparison (RFC 9110 8.8.3.2): the opaque tags are the same, either may be weak.
+    fn weakly_matches(self, other: Self) -> bool {
+        self.opaque == other.opaque
+    }
+
+    /// Strong comparison: the opaque tags are the same and neither is weak.
+    fn strongly_matches(self, other: Self) -> bool {
+        !self.weak && !other.weak && self.opaque == other.opaque
+    }
+}
+
+/// `etagc`: visible ASCII but the quote, or any byte beyond ASCII (`obs-text`).
+fn is_etagc(b: u8) -> bool {
+    b == 0x21 || (0x23..=0x7e).contains(&b) || b >= 0x80
+}
+
+/// A member of an `If-None-Match` list.
+#[derive(Debug, PartialEq, Eq)]
+enum Member<'a> {
+    /// `*`: any current representation.
+    Any,
+    Tag(EntityTag<'a>),
+}
+
+/// The members of one `If-None-Match` line: comma-separated, empty members and whitespace around
+/// them allowed (RFC 9110 5.6.1). It stops at the first member that is neither a tag nor `*`; those
+/// before it still count.
+struct TagList<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> TagList<'a> {
+    fn of(line: &'a [u8]) -> Self {
+        Self { rest: line }
+    }
+}
+
+impl<'a> Iterator for TagList<'a> {
+    type Item = Member<'a>;
+
+    fn next(&mut self) -> Option<Member<'a>> {
+        let text = std::mem::take(&mut self.rest);
+        let start = text
+            .iter()
+            .position(|b| !matches!(b, b',' | b' ' | b'\t'))
+            .unwrap_or(text.len());
+        let text = &text[start..];
+        let (member, rest) = match text.strip_prefix(b"*") {
+            Some(rest) => (Member::Any, rest),
+            None => {
+                let (tag, rest) = EntityTag::split(text)?;
+                (Member::Tag(tag), rest)
+            }
+        };
+        // A member ends at a comma or the end of the line.
+        let rest = rest.trim_ascii_start();
+        if !(rest.is_empty() || rest.starts_with(b",")) {
+            return None;
+        }
+        self.rest = rest;
+        Some(member)
+    }
+}
+
+/// Whether `If-Range` names these bytes: an entity tag by strong comparison, so a weak one never does
+/// (RFC 9110 13.1.5), or exactly the `Last-Modified` date.
+fn range_is_current(if_range: &HeaderValue, etag: &str, last_modified_ms: i64) -> bool {
+    let value = if_range.as_bytes().trim_ascii();
+    if value.starts_with(b"\"") || value.starts_with(b"W/") {
+        return EntityTag::parse(value)
+            .zip(EntityTag::parse(etag.as_bytes()))
+            .is_some_and(|(theirs, ours)| theirs.strongly_matches(ours));
+    }
+    value == http_date(last_modified_ms).as_bytes()
 }
 
 /// A 304 for `etag`, with the headers a cache needs to keep using its copy.
@@ -115,44 +236,80 @@ pub fn not_modified_response(
     response
 }
 
+/// What a request asks of an image response: its method (a `Range` is read for `GET` only) and its
+/// headers.
+#[derive(Clone, Copy)]
+pub struct Asked<'a> {
+    pub method: &'a Method,
+    pub headers: &'a HeaderMap,
+}
+
+impl<'a> Asked<'a> {
+    pub fn of<B>(request: &'a Request<B>) -> Self {
+        Self {
+            method: request.method(),
+            headers: request.headers(),
+        }
+    }
+}
+
 /// What a `Range` header asks of `len` bytes.
 #[derive(Debug, PartialEq, Eq)]
 enum Wanted {
     Whole,
     Part(std::ops::RangeInclusive<u64>),
-    /// 416: a range that lies outside the bytes, overlapping ranges, or several (multipart answers
-    /// are not offered; a single range is what CDNs and players ask for).
+    /// 416: a range that starts beyond the bytes, or ends before it starts.
     Unsatisfiable,
 }
 
-/// The part asked for. A `Range` that does not parse is ignored (RFC 9110 14.2), as is one whose
-/// `If-Range` names other bytes than these.
-fn wanted(request_headers: &HeaderMap, etag: &str, last_modified_ms: i64, len: u64) -> Wanted {
-    let Some(range) = request_headers
+/// The part asked for. A `Range` is ignored (RFC 9110 14.2) on any method but `GET` (`HEAD` answers as
+/// `GET` without it would), when it does not parse, when its `If-Range` names other bytes than these,
+/// and when it asks for several ranges: their answer would be a `multipart/byteranges` body, which we
+/// do not make (CDNs and players ask for one range; several are mostly a way to make an origin work).
+fn wanted(asked: Asked, etag: &str, last_modified_ms: i64, len: u64) -> Wanted {
+    if asked.method != Method::GET {
+        return Wanted::Whole;
+    }
+    let Some(range) = asked
+        .headers
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
     else {
         return Wanted::Whole;
     };
-    if let Some(if_range) = request_headers
-        .get(header::IF_RANGE)
-        .and_then(|v| v.to_str().ok())
-    {
-        let current = if_range.trim() == etag || if_range.trim() == http_date(last_modified_ms);
-        if !current {
+    if let Some(if_range) = asked.headers.get(header::IF_RANGE) {
+        if !range_is_current(if_range, etag, last_modified_ms) {
             return Wanted::Whole;
         }
     }
     let Ok(parsed) = http_range_header::parse_range_header(range) else {
         return Wanted::Whole;
     };
-    match parsed.validate(len) {
-        Ok(ranges) if ranges.len() == 1 && len > 0 => Wanted::Part(ranges[0].clone()),
-        _ => Wanted::Unsatisfiable,
+    match parsed.ranges[..] {
+        [one] => part(one, len),
+        _ => Wanted::Whole,
     }
 }
 
-pub fn image_response(request_headers: &HeaderMap, reply: ImageReply) -> Response {
+/// One range of `len` bytes (RFC 9110 14.1.2). Worked out here rather than by the crate's `validate`,
+/// which refuses a suffix longer than the bytes: that asks for all of them (RFC 9110 14.1.3).
+fn part(range: SyntacticallyCorrectRange, len: u64) -> Wanted {
+    // Nothing can be cut from no bytes: `Content-Range` cannot name a part of them.
+    let Some(last) = len.checked_sub(1) else {
+        return Wanted::Whole;
+    };
+    let (first, end) = match (range.start, range.end) {
+        (StartPosition::FromLast(suffix), _) => (len.saturating_sub(suffix), last),
+        (StartPosition::Index(first), EndPosition::LastByte) => (first, last),
+        (StartPosition::Index(first), EndPosition::Index(end)) => (first, end.min(last)),
+    };
+    if first > end {
+        return Wanted::Unsatisfiable;
+    }
+    Wanted::Part(first..=end)
+}
+
+pub fn image_response(asked: Asked, reply: ImageReply) -> Response {
     let (Ok(etag), Ok(last_modified)) = (
         HeaderValue::from_str(&reply.etag),
         HeaderValue::from_str(&http_date(reply.last_modified_ms)),
@@ -173,22 +330,22 @@ pub fn image_response(request_headers: &HeaderMap, reply: ImageReply) -> Respons
         image_id: image_id.as_ref(),
         lifetime: reply.lifetime,
     };
-    respond(request_headers, &head, reply.bytes)
+    respond(asked, &head, reply.bytes)
 }
 
 /// A response from memory, with the headers it was first sent with.
-pub fn hot_response(request_headers: &HeaderMap, hot: &HotImage) -> Response {
+pub fn hot_response(asked: Asked, hot: &HotImage) -> Response {
     let head = Head {
         etag: &hot.etag,
         last_modified: &hot.last_modified,
         last_modified_ms: hot.last_modified_ms,
         format: hot.format,
         vary_accept: hot.vary_accept,
-        cache: None,
+        cache: hot.cache_hit.then_some(CacheStatus::Hit),
         image_id: Some(&hot.id_header),
         lifetime: Lifetime::Immutable,
     };
-    respond(request_headers, &head, hot.bytes.clone())
+    respond(asked, &head, hot.bytes.clone())
 }
 
 /// An image response's own headers, whether built for it or kept in memory.
@@ -203,16 +360,16 @@ struct Head<'a> {
     lifetime: Lifetime,
 }
 
-fn respond(request_headers: &HeaderMap, head: &Head, bytes: Bytes) -> Response {
+fn respond(asked: Asked, head: &Head, bytes: Bytes) -> Response {
     // Header values are visible ASCII (`from_str` checked them), so this never fails.
     let etag = head.etag.to_str().unwrap_or_default();
-    if not_modified(request_headers, etag, head.last_modified_ms) {
+    if not_modified(asked.headers, etag, head.last_modified_ms) {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
         headers_of_304(response.headers_mut(), head);
         return response;
     }
     let len = bytes.len() as u64;
-    let (status, body, range) = match wanted(request_headers, etag, head.last_modified_ms, len) {
+    let (status, body, range) = match wanted(asked, etag, head.last_modified_ms, len) {
         Wanted::Whole => (StatusCode::OK, bytes, None),
         Wanted::Part(range) => {
             let (start, end) = (*range.start(), *range.end());
@@ -223,11 +380,7 @@ fn respond(request_headers: &HeaderMap, head: &Head, bytes: Bytes) -> Response {
                 Some(format!("bytes {start}-{end}/{len}")),
             )
         }
-        Wanted::Unsatisfiable => (
-            StatusCode::RANGE_NOT_SATISFIABLE,
-            Bytes::new(),
-            Some(format!("bytes */{len}")),
-        ),
+        Wanted::Unsatisfiable => return unsatisfiable(head, len),
     };
     let body_len = body.len();
     let mut response = Response::new(Body::from(body));
@@ -250,6 +403,23 @@ fn respond(request_headers: &HeaderMap, head: &Head, bytes: Bytes) -> Response {
         headers.insert(header::CONTENT_RANGE, range);
     }
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body_len));
+    response
+}
+
+/// 416: the length, and nothing else of the image. Its body is empty, so it has no image type, and it
+/// is an error, which is never kept (`no-store`, as `ApiError`'s), least of all for a year.
+fn unsatisfiable(head: &Head, len: u64) -> Response {
+    let mut response = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Ok(range) = HeaderValue::from_str(&format!("bytes */{len}")) {
+        headers.insert(header::CONTENT_RANGE, range);
+    }
+    if let Some(id) = head.image_id {
+        headers.insert("x-image-id", id.clone());
+    }
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
     response
 }
 
@@ -285,18 +455,46 @@ mod tests {
         map
     }
 
+    fn get<'a>(headers: &'a HeaderMap) -> Asked<'a> {
+        Asked {
+            method: &Method::GET,
+            headers,
+        }
+    }
+
     #[test]
-    fn ranges_are_one_part_or_refused() {
+    fn ranges_are_one_part_the_whole_or_refused() {
         let tag = "\"abc\"";
         let at = 1_700_000_000_000;
-        let ask = |pairs: &[(&'static str, &str)]| wanted(&headers(pairs), tag, at, 100);
+        let ask = |pairs: &[(&'static str, &str)]| wanted(get(&headers(pairs)), tag, at, 100);
         assert_eq!(ask(&[]), Wanted::Whole);
         assert_eq!(ask(&[("range", "bytes=0-9")]), Wanted::Part(0..=9));
         assert_eq!(ask(&[("range", "bytes=90-")]), Wanted::Part(90..=99));
         assert_eq!(ask(&[("range", "bytes=-10")]), Wanted::Part(90..=99));
         assert_eq!(ask(&[("range", "bytes=50-500")]), Wanted::Part(50..=99));
+        assert_eq!(ask(&[("range", "bytes=99-99")]), Wanted::Part(99..=99));
+        // A suffix longer than the bytes is all of them.
+        assert_eq!(ask(&[("range", "bytes=-100")]), Wanted::Part(0..=99));
+        assert_eq!(ask(&[("range", "bytes=-500")]), Wanted::Part(0..=99));
         assert_eq!(ask(&[("range", "bytes=100-")]), Wanted::Unsatisfiable);
-        assert_eq!(ask(&[("range", "bytes=0-1,5-6")]), Wanted::Unsatisfiable);
+        assert_eq!(ask(&[("range", "bytes=100-200")]), Wanted::Unsatisfiable);
+        assert_eq!(ask(&[("range", "bytes=9-5")]), Wanted::Unsatisfiable);
+        // Several ranges would be a multipart body: the whole instead.
+        assert_eq!(ask(&[("range", "bytes=0-1,5-6")]), Wanted::Whole);
+        assert_eq!(ask(&[("range", "bytes=0-5,3-9")]), Wanted::Whole);
+        assert_eq!(ask(&[("range", "bytes=200-300,400-")]), Wanted::Whole);
+        // Nothing to cut from no bytes.
+        assert_eq!(
+            wanted(get(&headers(&[("range", "bytes=-5")])), tag, at, 0),
+            Wanted::Whole
+        );
+        // Range is for GET: HEAD is answered as GET without it.
+        let ranged = headers(&[("range", "bytes=0-9")]);
+        let head = Asked {
+            method: &Method::HEAD,
+            headers: &ranged,
+        };
+        assert_eq!(wanted(head, tag, at, 100), Wanted::Whole);
         assert_eq!(
             ask(&[("range", "lines=0-1")]),
             Wanted::Whole,
@@ -315,6 +513,83 @@ mod tests {
             ask(&[("range", "bytes=0-9"), ("if-range", &http_date(at))]),
             Wanted::Part(0..=9)
         );
+        // If-Range compares strongly: a weak tag never names these bytes.
+        assert_eq!(
+            ask(&[("range", "bytes=0-9"), ("if-range", "W/\"abc\"")]),
+            Wanted::Whole
+        );
+        assert_eq!(
+            ask(&[("range", "bytes=0-9"), ("if-range", "\"abc\"  ")]),
+            Wanted::Part(0..=9)
+        );
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly_across_every_line() {
+        let tag = "\"abc\"";
+        let at = 1_700_000_000_000;
+        let current = |lines: &[&str]| {
+            let mut map = HeaderMap::new();
+            for line in lines {
+                map.append(header::IF_NONE_MATCH, line.parse().unwrap());
+            }
+            not_modified(&map, tag, at)
+        };
+        assert!(current(&["\"abc\""]));
+        assert!(current(&["W/\"abc\""]), "a weak tag matches weakly");
+        assert!(current(&["\"x\", W/\"abc\""]));
+        assert!(current(&["\"x\"", "\"abc\""]), "every line is read");
+        assert!(current(&["*"]));
+        assert!(current(&["\"x\", *"]));
+        assert!(
+            current(&["\"a,b\", \"abc\""]),
+            "a comma inside a tag separates nothing"
+        );
+        assert!(
+            current(&[" ,\t\"x\" ,, \"abc\"\t"]),
+            "whitespace and empty members"
+        );
+        assert!(!current(&["\"abcd\""]));
+        assert!(!current(&["\"a,\"abc\"\""]), "\"abc\" here is no member");
+        assert!(!current(&["abc"]), "an unquoted tag is no tag");
+        assert!(!current(&["\"abc"]), "nor an unterminated one");
+        assert!(
+            !current(&["\"x\" junk, \"abc\""]),
+            "nothing after a malformed member counts"
+        );
+        assert!(!current(&["\"x\"", "W/"]));
+        // Sent and not matching: the date is not asked.
+        let mut map = headers(&[("if-modified-since", &http_date(at))]);
+        map.append(header::IF_NONE_MATCH, "W/\"old\"".parse().unwrap());
+        assert!(!not_modified(&map, tag, at));
+    }
+
+    #[test]
+    fn a_derivative_from_memory_is_a_hit_and_an_original_says_nothing() {
+        let reply = |cache| ImageReply {
+            etag: "\"abc\"".into(),
+            last_modified_ms: 1_700_000_000_000,
+            format: ImageFormat::Webp,
+            bytes: Bytes::from_static(b"image"),
+            cache,
+            vary_accept: false,
+            image_id: Some("id".into()),
+            lifetime: Lifetime::Immutable,
+        };
+        let sent = |cache| {
+            let hot = reply(cache).to_memory("id", None).unwrap();
+            let response = hot_response(get(&HeaderMap::new()), &hot);
+            response.headers().get("x-cache").cloned()
+        };
+        assert_eq!(
+            sent(Some(CacheStatus::Miss)),
+            Some(HeaderValue::from_static("HIT"))
+        );
+        assert_eq!(
+            sent(Some(CacheStatus::Hit)),
+            Some(HeaderValue::from_static("HIT"))
+        );
+        assert_eq!(sent(None), None);
     }
 
     #[test]

@@ -1,9 +1,12 @@
-//! `GET /img/{id}`: a stored original, as generated; from memory when it was asked for lately.
+//! `GET /img/{id}`: a stored original, as generated; from memory when it was asked for lately. A
+//! conditional request is answered from the image's row alone, before its bytes are read.
 
 use axum::extract::{Path, Request, State};
 use axum::response::Response;
 
-use super::image_response::{image_response, ImageReply, Lifetime};
+use super::image_response::{
+    image_response, not_modified, not_modified_response, Asked, ImageReply, Lifetime,
+};
 use crate::server::error::ApiError;
 use crate::server::memory;
 use crate::server::state::AppState;
@@ -13,18 +16,29 @@ pub async fn original(
     Path(id): Path<String>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let headers = request.headers();
+    let asked = Asked::of(&request);
     let key = memory::key(&id, "", None);
     if let Some(hot) = state.engine.memory().get(&key) {
-        return Ok(super::transformed::from_memory(&state, headers, &hot));
+        return Ok(super::transformed::from_memory(&state, asked, &hot));
     }
-    let (record, bytes) = state
+    let record = state
         .engine
-        .original(&id)
+        .record(&id)
         .await?
         .ok_or_else(|| ApiError::no_image(&id))?;
+    // The content hash names the bytes, so a current copy needs no read (nor hash) of the blob.
+    let etag = format!("\"{}\"", record.content_hash);
+    if not_modified(asked.headers, &etag, record.created_at) {
+        return Ok(not_modified_response(
+            &etag,
+            record.created_at,
+            false,
+            Lifetime::Immutable,
+        ));
+    }
+    let bytes = state.engine.original_bytes(&record).await?;
     let reply = ImageReply {
-        etag: format!("\"{}\"", record.content_hash),
+        etag,
         last_modified_ms: record.created_at,
         format: record.format,
         bytes,
@@ -37,5 +51,5 @@ pub async fn original(
         .engine
         .memory()
         .keep(key, || reply.to_memory(&id, None));
-    Ok(image_response(headers, reply))
+    Ok(image_response(asked, reply))
 }

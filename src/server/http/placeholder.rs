@@ -11,7 +11,7 @@ use axum::extract::{Extension, Path, Query, Request, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 
-use super::image_response::{image_response, ImageReply, Lifetime};
+use super::image_response::{image_response, Asked, ImageReply, Lifetime};
 use super::negotiate::negotiate;
 use crate::server::auth::{Action, Caller, Via};
 use crate::server::engine::derive::DeriveRequest;
@@ -44,7 +44,13 @@ pub async fn placeholder(
         Err(err) => return ApiError::BadRequest(err.to_string()).into_response(),
     };
     let client = client.map_or_else(Client::unknown, |Extension(c)| c);
-    serve(&state, size, &slug, query, &uri, &headers, client)
+    // A copy: a borrow of `request` held across the await would need its body to be `Sync`.
+    let method = request.method().clone();
+    let asked = Asked {
+        method: &method,
+        headers: &headers,
+    };
+    serve(&state, size, &slug, query, &uri, asked, client)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
@@ -55,9 +61,10 @@ async fn serve(
     slug: &str,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     uri: &Uri,
-    headers: &HeaderMap,
+    asked: Asked<'_>,
     client: Client,
 ) -> Result<Response, ApiError> {
+    let headers = asked.headers;
     let (slug, extension) = split_extension(slug);
     let prompt =
         prompt_from_slug(slug, &state.limits).map_err(|e| ApiError::BadRequest(e.to_string()))?;
@@ -129,7 +136,7 @@ async fn serve(
         )
         .await?;
     Ok(image_response(
-        headers,
+        asked,
         ImageReply {
             etag: derived.etag,
             last_modified_ms: generated.record.created_at,

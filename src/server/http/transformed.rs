@@ -6,7 +6,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::image_response::{
-    hot_response, image_response, not_modified, not_modified_response, ImageReply, Lifetime,
+    hot_response, image_response, not_modified, not_modified_response, Asked, ImageReply, Lifetime,
 };
 use super::limits::client_of;
 use super::negotiate::negotiate;
@@ -29,7 +29,7 @@ pub async fn transformed(
     let (key, expanded) = memory_key(&state, &id, &options, headers)?;
     let options = expanded.options;
     if let Some(hot) = state.engine.memory().get(&key) {
-        return Ok(from_memory(&state, headers, &hot));
+        return Ok(from_memory(&state, Asked::of(&request), &hot));
     }
     let record = state
         .engine
@@ -87,7 +87,7 @@ pub async fn transformed(
         .engine
         .memory()
         .keep(key, || reply.to_memory(&record.id, stored_key));
-    Ok(image_response(headers, reply))
+    Ok(image_response(Asked::of(&request), reply))
 }
 
 /// The memory cache's key for `/img/{id}/{options}` asked with these headers: the options without what
@@ -116,9 +116,9 @@ pub(super) fn memory_key(
 }
 
 /// A response kept in memory, sent again: a derivative's hit counts as served for eviction.
-pub(super) fn from_memory(state: &AppState, headers: &HeaderMap, hot: &HotImage) -> Response {
+pub(super) fn from_memory(state: &AppState, asked: Asked, hot: &HotImage) -> Response {
     state.engine.served_from_memory(hot);
-    hot_response(headers, hot)
+    hot_response(asked, hot)
 }
 
 /// The `sig` query parameter, if any.
