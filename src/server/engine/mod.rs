@@ -199,8 +199,10 @@ impl CacheStatus {
 #[derive(Debug, Clone)]
 pub struct Generated {
     pub record: ImageRecord,
-    /// The stored original.
-    pub bytes: Bytes,
+    /// The original, when this request has it in hand (it was just made or uploaded). A stored
+    /// image's is not read until something needs it ([`Engine::original_of`]): a placeholder URL
+    /// asked for again is answered from its stored derivative.
+    pub bytes: Option<Bytes>,
     pub cache: CacheStatus,
 }
 
@@ -467,6 +469,14 @@ impl Engine {
         };
         let bytes = self.inner.original_bytes(&record).await?;
         Ok(Some((record, bytes)))
+    }
+
+    /// A generation's original: the bytes in hand, else read and checked against its row.
+    pub async fn original_of(&self, generated: &Generated) -> Result<Bytes, EngineError> {
+        match &generated.bytes {
+            Some(bytes) => Ok(bytes.clone()),
+            None => self.inner.original_bytes(&generated.record).await,
+        }
     }
 
     /// A filtered page of the catalog, newest first.

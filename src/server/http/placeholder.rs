@@ -116,7 +116,7 @@ async fn serve(
         .engine
         .derive(
             &generated.record,
-            Some(generated.bytes.clone()),
+            generated.bytes.clone(),
             DeriveRequest {
                 options: params.options,
                 format: negotiated.format,
