@@ -4,7 +4,7 @@
 mod common;
 mod fakes;
 
-use common::{client, config, header, TestServer};
+use common::{client, config, dimensions, header, one_size, TestServer};
 use pixzoo::server::guard::signing::sign_url;
 use pixzoo::server::secret::Secret;
 use reqwest::StatusCode;
@@ -743,10 +743,12 @@ async fn in_presets_mode_only_presets_or_signed_urls_make_new_derivatives() {
     let unknown = server.get(&format!("/img/{id}/preset=huge")).await;
     assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
     assert!(error_of(unknown).await.contains("thumb"));
-    // The placeholder URL of a stored image is no way around it: its size and format are the
-    // placeholder itself, a filter on top is a new derivative.
-    let plain = server.get("/256x256/a-preset-crane.webp").await;
+    // The placeholder URL of a stored image is no way around it: what it made is served, another
+    // format or a filter on top is a new derivative.
+    let plain = server.get("/256x256/a-preset-crane").await;
     assert_eq!(plain.status(), StatusCode::OK);
+    let webp = server.get("/256x256/a-preset-crane.webp").await;
+    assert_eq!(webp.status(), StatusCode::FORBIDDEN);
     let filtered = "/256x256/a-preset-crane?blur=20";
     let refused = server.get(filtered).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
@@ -797,6 +799,91 @@ async fn in_signed_mode_only_signed_urls_make_new_derivatives() {
     assert_eq!(server.get(&signed).await.status(), StatusCode::OK);
     assert_eq!(
         server.get(&path).await.status(),
+        StatusCode::OK,
+        "stored now"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn in_presets_mode_a_placeholder_url_makes_no_new_size_of_a_stored_image_for_strangers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    settings.security.derivatives = pixzoo::server::config::DerivativeMode::Presets;
+    settings.auth.api_key = Secret::new("sizes-key");
+    one_size(&mut settings);
+    let server = TestServer::with_config(settings).await;
+
+    // A stranger's new image comes with its own size: generating it makes it.
+    let made = server.get("/800x600/a-resized-marten").await;
+    assert_eq!(made.status(), StatusCode::OK);
+    assert_eq!(header(&made, "x-cache"), "MISS");
+    let id = header(&made, "x-image-id").to_owned();
+    assert_eq!(dimensions(&made.bytes().await.unwrap()), (800, 600));
+    assert_eq!(
+        server.get("/800x600/a-resized-marten").await.status(),
+        StatusCode::OK,
+        "stored"
+    );
+    // Another size of the same generation is a new derivative of a stored image.
+    let refused = server.get("/801x600/a-resized-marten").await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let message = error_of(refused).await;
+    assert!(
+        message.contains("presets") && message.contains("signed URL"),
+        "{message}"
+    );
+    assert_eq!(server.recent(10).await.unwrap().len(), 1, "nothing new");
+    // The API key may; made, it is served to anyone.
+    let keyed = client()
+        .get(server.url("/801x600/a-resized-marten"))
+        .bearer_auth("sizes-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(keyed.status(), StatusCode::OK);
+    assert_eq!(header(&keyed, "x-image-id"), id);
+    assert_eq!(dimensions(&keyed.bytes().await.unwrap()), (801, 600));
+    assert_eq!(
+        server.get("/801x600/a-resized-marten").await.status(),
+        StatusCode::OK
+    );
+    // The generation's own size needs no derivative: served to anyone.
+    assert_eq!(
+        server.get("/512x384/a-resized-marten").await.status(),
+        StatusCode::OK
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn in_signed_mode_another_size_of_a_stored_placeholder_needs_a_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    settings.security.derivatives = pixzoo::server::config::DerivativeMode::Signed;
+    settings.security.signing_keys = Secret::new("sizes-signing-key");
+    one_size(&mut settings);
+    let server = TestServer::with_config(settings).await;
+    let keys = [Secret::new("sizes-signing-key")];
+    let made = server
+        .get(&sign_url(&keys, "/800x600/a-signed-marten").unwrap())
+        .await;
+    assert_eq!(made.status(), StatusCode::OK);
+    assert_eq!(
+        server.get("/800x600/a-signed-marten").await.status(),
+        StatusCode::OK
+    );
+
+    let refused = server.get("/802x600/a-signed-marten").await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(error_of(refused).await.contains("signed URL"));
+    let signed = server
+        .get(&sign_url(&keys, "/802x600/a-signed-marten").unwrap())
+        .await;
+    assert_eq!(signed.status(), StatusCode::OK);
+    assert_eq!(dimensions(&signed.bytes().await.unwrap()), (802, 600));
+    assert_eq!(
+        server.get("/802x600/a-signed-marten").await.status(),
         StatusCode::OK,
         "stored now"
     );

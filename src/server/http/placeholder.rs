@@ -15,9 +15,9 @@ use super::image_response::{image_response, ImageReply, Lifetime};
 use super::negotiate::negotiate;
 use crate::server::auth::{Action, Caller, Via};
 use crate::server::engine::derive::DeriveRequest;
-use crate::server::engine::{intake, GenerateRequest, Seed, Source};
+use crate::server::engine::{intake, CacheStatus, GenerateRequest, Seed, Source};
 use crate::server::error::ApiError;
-use crate::server::guard::{Client, Signature};
+use crate::server::guard::{Asked, Client, Signature};
 use crate::server::state::AppState;
 use crate::urls::options::{Fit, OutputFormat, TransformOptions};
 use crate::urls::placeholder::{parse_size, prompt_from_slug, Size, SizeError};
@@ -77,14 +77,8 @@ async fn serve(
         Signature::NotRequired
     };
 
-    // The picture at the URL's size and format is the placeholder itself, made under the generation
-    // limits and signatures; any further option is a new derivative like `/img/{id}/{options}`'s, so
-    // `security.derivatives` decides whether a stranger may make it.
     let vouched = caller.vouched(signature);
-    let ticket =
-        state
-            .guard
-            .derivative_ticket(client, signature, vouched, params.options.is_plain_size());
+    let ticket = state.guard.ticket(client.clone(), signature);
     let edit = match params.image {
         Some(image) => Some(
             state
@@ -110,7 +104,20 @@ async fn serve(
         redo: params.redo,
         edit,
     })?;
-    let generated = state.engine.generate(plan, ticket.clone()).await?;
+    let generated = state.engine.generate(plan, ticket).await?;
+    // The picture at the URL's size and format is part of generating it, made under the generation
+    // limits and signatures. Anything else of an image that was stored already (another size that
+    // maps to the same generation, another format, a filter) is a new derivative like
+    // `/img/{id}/{options}`'s, so `security.derivatives` decides whether a stranger may make it.
+    let own = params.options.is_plain_size() && generated.cache == CacheStatus::Miss;
+    let asked = if own {
+        Asked::OwnPlaceholder
+    } else {
+        Asked::Placeholder
+    };
+    let admission = state
+        .guard
+        .derivative_ticket(client, signature, vouched, asked);
     let negotiated = negotiate(params.options.format, generated.record.format, headers);
     let derived = state
         .engine
@@ -125,7 +132,7 @@ async fn serve(
                 // size is bounded by `limits.max_width`/`max_height` already.
                 may_enlarge: true,
             },
-            ticket.as_ref(),
+            admission.as_ref(),
         )
         .await?;
     Ok(image_response(

@@ -14,7 +14,7 @@ use crate::domain::format::ImageFormat;
 use crate::server::auth::Caller;
 use crate::server::engine::derive::{etag, without_ignored, DeriveRequest};
 use crate::server::error::ApiError;
-use crate::server::guard::Signature;
+use crate::server::guard::{Asked, Signature};
 use crate::server::memory::{self, HotImage};
 use crate::server::presets::Expanded;
 use crate::server::state::AppState;
@@ -49,10 +49,14 @@ pub async fn transformed(
         .extensions()
         .get::<Caller>()
         .is_some_and(|caller| caller.vouched(signature));
-    let admission =
-        state
-            .guard
-            .derivative_ticket(client, signature, may_enlarge, expanded.presets_only);
+    let asked = if expanded.presets_only {
+        Asked::Presets
+    } else {
+        Asked::Options
+    };
+    let admission = state
+        .guard
+        .derivative_ticket(client, signature, may_enlarge, asked);
     let derive = DeriveRequest {
         options,
         format: negotiated.format,
