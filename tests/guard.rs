@@ -889,3 +889,37 @@ async fn in_signed_mode_another_size_of_a_stored_placeholder_needs_a_signature()
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_placeholders_options_enlarge_only_within_max_upscale_unless_vouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    settings.auth.api_key = Secret::new("enlarge-key");
+    one_size(&mut settings);
+    let server = TestServer::with_config(settings).await;
+    // Its own size is cropped from the 512x384 generation at any factor (here 3.1×).
+    let large = server.get("/1600x1200/an-enlarged-tern").await;
+    assert_eq!(large.status(), StatusCode::OK);
+    assert_eq!(dimensions(&large.bytes().await.unwrap()), (1600, 1200));
+    // Options that do not enlarge it further are no enlargement.
+    let blurred = server.get("/1600x1200/an-enlarged-tern?blur=2").await;
+    assert_eq!(blurred.status(), StatusCode::OK);
+    // Options may enlarge the placeholder up to `limits.max_upscale` (2×) more…
+    let denser = server.get("/800x600/an-enlarged-tern?dpr=1.5").await;
+    assert_eq!(denser.status(), StatusCode::OK);
+    assert_eq!(dimensions(&denser.bytes().await.unwrap()), (1200, 900));
+    // …and no further for a stranger: 800x600 is 1.6× of 512x384, at dpr=3 it would be 4.7×.
+    let refused = server.get("/800x600/an-enlarged-tern?dpr=3").await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let message = error_of(refused).await;
+    assert!(message.contains("512x384"), "{message}");
+    let keyed = client()
+        .get(server.url("/800x600/an-enlarged-tern?dpr=3"))
+        .bearer_auth("enlarge-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(keyed.status(), StatusCode::OK);
+    assert_eq!(dimensions(&keyed.bytes().await.unwrap()), (2400, 1800));
+    server.stop().await;
+}

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use super::image_response::{image_response, ImageReply, Lifetime};
 use super::negotiate::negotiate;
 use crate::server::auth::{Action, Caller, Via};
-use crate::server::engine::derive::DeriveRequest;
+use crate::server::engine::derive::{DeriveRequest, Enlarge};
 use crate::server::engine::{intake, CacheStatus, GenerateRequest, Seed, Source};
 use crate::server::error::ApiError;
 use crate::server::guard::{Asked, Client, Signature};
@@ -128,9 +128,14 @@ async fn serve(
                 options: params.options,
                 format: negotiated.format,
                 default_fit: Fit::Cover,
-                // The exact W×H of a model's nearest size is part of generating it, and the URL's
-                // size is bounded by `limits.max_width`/`max_height` already.
-                may_enlarge: true,
+                // The exact W×H from the model's nearest size is part of generating it, at any
+                // factor (the URL's size is bounded by `limits.max_width`/`max_height` already);
+                // options on top of it (`dpr`, `trim`, …) enlarge within `limits.max_upscale`.
+                enlarge: if vouched {
+                    Enlarge::Unlimited
+                } else {
+                    Enlarge::BeyondCover(size)
+                },
             },
             admission.as_ref(),
         )

@@ -12,7 +12,7 @@ use super::limits::client_of;
 use super::negotiate::negotiate;
 use crate::domain::format::ImageFormat;
 use crate::server::auth::Caller;
-use crate::server::engine::derive::{etag, without_ignored, DeriveRequest};
+use crate::server::engine::derive::{etag, without_ignored, DeriveRequest, Enlarge};
 use crate::server::error::ApiError;
 use crate::server::guard::{Asked, Signature};
 use crate::server::memory::{self, HotImage};
@@ -61,7 +61,11 @@ pub async fn transformed(
         options,
         format: negotiated.format,
         default_fit: Fit::ScaleDown,
-        may_enlarge,
+        enlarge: if may_enlarge {
+            Enlarge::Unlimited
+        } else {
+            Enlarge::Limited
+        },
     };
     let tag = etag(&record, &derive);
     if not_modified(headers, &tag, record.created_at) {
