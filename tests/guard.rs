@@ -162,7 +162,11 @@ async fn redo_needs_the_key_and_replaces_what_the_url_serves() {
     let server = TestServer::with_config(settings).await;
     let first = server.get("/96x64/a-redone-lynx").await;
     let first_id = header(&first, "x-image-id").to_owned();
+    // Another of its URLs, answered from memory from now on.
+    let webp = "/96x64/a-redone-lynx.webp";
+    assert_eq!(header(&server.get(webp).await, "x-image-id"), first_id);
 
+    // Refused, though the URL is in memory.
     let anonymous = server.get("/96x64/a-redone-lynx?redo").await;
     assert_eq!(anonymous.status(), StatusCode::FORBIDDEN);
     assert!(error_of(anonymous).await.contains("API key"));
@@ -181,6 +185,10 @@ async fn redo_needs_the_key_and_replaces_what_the_url_serves() {
     let now = server.get("/96x64/a-redone-lynx").await;
     assert_eq!(header(&now, "x-image-id"), second_id);
     assert_eq!(header(&now, "x-cache"), "HIT");
+    // Every URL of the replaced image left memory with the redo.
+    let moved = server.get(webp).await;
+    assert_eq!(moved.status(), StatusCode::OK);
+    assert_eq!(header(&moved, "x-image-id"), second_id);
     // The old image stays reachable by id.
     assert_eq!(
         server.get(&format!("/img/{first_id}")).await.status(),
@@ -250,6 +258,8 @@ async fn metrics_count_requests_generations_cache_and_joins() {
     settings.providers.replicate.api_token = Secret::new(fakes::replicate::TOKEN);
     settings.providers.replicate.base_url = replicate.base.clone();
     settings.prompt.pipeline = pixzoo::server::config::PipelineChoice::Off;
+    // Hits of the store are counted here, not memory's.
+    settings.storage.memory_cache_bytes = 0;
     let server = TestServer::with_config(settings).await;
 
     // Identical requests while the first is still running join it.

@@ -269,8 +269,13 @@ impl Inner {
         started: Instant,
     ) -> Result<Generated, EngineError> {
         let stored = if plan.redo {
+            // What the URL answered until now: its placeholder responses go.
+            let replaced = self.catalog.by_gen_key(&record.gen_key).await?;
             let stored = self.catalog.replace(&record).await?;
             self.memory.forget_records();
+            if let Some(old) = replaced.filter(|old| old.id != stored.id) {
+                self.memory.forget_placeholders(&old.id);
+            }
             stored
         } else {
             self.catalog.insert(&record).await?

@@ -59,6 +59,8 @@ impl ImageReply {
             vary_accept: self.vary_accept,
             derivative,
             noted: Default::default(),
+            placeholder: self.lifetime == Lifetime::Day,
+            sources: Vec::new(),
         })
     }
 }
@@ -184,9 +186,14 @@ pub fn hot_response(request_headers: &HeaderMap, hot: &HotImage) -> Response {
         last_modified_ms: hot.last_modified_ms,
         format: hot.format,
         vary_accept: hot.vary_accept,
-        cache: None,
+        // A placeholder URL says it made nothing; `/img/…` never says.
+        cache: hot.placeholder.then_some(CacheStatus::Hit),
         image_id: Some(&hot.id_header),
-        lifetime: Lifetime::Immutable,
+        lifetime: if hot.placeholder {
+            Lifetime::Day
+        } else {
+            Lifetime::Immutable
+        },
     };
     respond(request_headers, &head, hot.bytes.clone())
 }
