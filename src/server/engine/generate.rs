@@ -20,7 +20,7 @@ use crate::server::config::ModelConfig;
 use crate::server::prompt::PromptOutcome;
 use crate::server::providers::{ImageProvider, ProviderImage, ProviderRequest};
 use crate::server::storage::blobs::content_hash;
-use crate::server::storage::ImageRecord;
+use crate::server::storage::{ImageNews, ImageRecord};
 use crate::server::transform::inspect::{decode, inspect, InspectError, Inspected};
 
 /// Reports where a job is; nobody listening is fine.
@@ -269,12 +269,12 @@ impl Inner {
         started: Instant,
     ) -> Result<Generated, EngineError> {
         let stored = if plan.redo {
-            // What the URL answered until now: its placeholder responses go.
+            // What the URL answered until now: its placeholder responses go, on every instance.
             let replaced = self.catalog.by_gen_key(&record.gen_key).await?;
             let stored = self.catalog.replace(&record).await?;
             self.memory.forget_records();
             if let Some(old) = replaced.filter(|old| old.id != stored.id) {
-                self.memory.forget_placeholders(&old.id);
+                self.announce(ImageNews::Replaced(old.id)).await;
             }
             stored
         } else {

@@ -30,8 +30,8 @@ use crate::server::memory::MemoryCache;
 use crate::server::prompt::PromptPipeline;
 use crate::server::providers::{ProviderError, Providers};
 use crate::server::storage::{
-    BlobError, BlobStore, Catalog, CatalogError, Coordination, Failure, FailureKind, ImageRecord,
-    Orphan, PageQuery, Storage,
+    BlobError, BlobStore, Catalog, CatalogError, Coordination, Failure, FailureKind, ImageNews,
+    ImageRecord, Orphan, PageQuery, Storage,
 };
 pub use edit::Source;
 use flight::Flights;
@@ -263,6 +263,20 @@ struct Inner {
 }
 
 impl Inner {
+    /// What memory keeps of an image that was deleted or replaced.
+    fn forget(&self, news: &ImageNews) {
+        match news {
+            ImageNews::Deleted(id) => self.memory.forget_image(id),
+            ImageNews::Replaced(id) => self.memory.forget_placeholders(id),
+        }
+    }
+
+    /// Tells this instance's memory and every other's.
+    async fn announce(&self, news: ImageNews) {
+        self.forget(&news);
+        self.coordination.announce(&news).await;
+    }
+
     /// Image `id`'s row: from memory when it was read lately (rows of deleted images are dropped
     /// there), else from the catalog.
     async fn record_by_id(&self, id: &str) -> Result<Option<ImageRecord>, EngineError> {
@@ -299,20 +313,21 @@ impl Engine {
                 coordination: parts.storage.coordination,
             }),
         };
-        engine.forget_what_others_delete();
+        engine.follow_image_news();
         engine
     }
 
-    /// An image deleted through another instance leaves this one's memory at once.
-    fn forget_what_others_delete(&self) {
-        let mut deleted = self.inner.coordination.deleted();
+    /// An image deleted through another instance leaves this one's memory at once, and so do the
+    /// placeholder responses of one a `?redo` replaced.
+    fn follow_image_news(&self) {
+        let mut news = self.inner.coordination.image_news();
         let inner = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
             use tokio::sync::broadcast::error::RecvError;
             loop {
-                match deleted.recv().await {
-                    Ok(id) => match inner.upgrade() {
-                        Some(inner) => inner.memory.forget_image(&id),
+                match news.recv().await {
+                    Ok(news) => match inner.upgrade() {
+                        Some(inner) => inner.forget(&news),
                         None => return,
                     },
                     // Missed some: what is kept may be stale, so keep nothing.
@@ -495,8 +510,7 @@ impl Engine {
         let Some(orphans) = self.inner.catalog.delete(id).await? else {
             return Ok(false);
         };
-        self.inner.memory.forget_image(id);
-        self.inner.coordination.announce_deleted(id).await;
+        self.inner.announce(ImageNews::Deleted(id.to_owned())).await;
         for orphan in orphans {
             // The row is gone, so the image is gone; a blob left behind is only wasted space.
             if let Err(err) = self.inner.remove_orphan(&orphan).await {
