@@ -220,6 +220,54 @@ async fn a_delete_through_one_instance_is_gone_from_another_at_once() {
     b.stop().await;
 }
 
+#[tokio::test]
+async fn a_redo_through_one_instance_moves_the_url_in_anothers_memory_at_once() {
+    let (catalog, blobs) = (testing::postgres_database().await, testing::s3_url());
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let with_key = |dir: &std::path::Path| {
+        let mut config = shared(&catalog, &blobs, dir);
+        config.auth.api_key = Secret::new("cluster-redo-key");
+        config
+    };
+    let a = TestServer::with_config(with_key(dir_a.path())).await;
+    let b = TestServer::with_config(with_key(dir_b.path())).await;
+    let path = "/96x64/a-moved-sloth";
+    let first = a.get(path).await;
+    let first_id = header(&first, "x-image-id").to_owned();
+    // B keeps the URL in memory.
+    for _ in 0..2 {
+        assert_eq!(header(&b.get(path).await, "x-image-id"), first_id);
+    }
+    let redone = client()
+        .get(a.url(&format!("{path}?redo")))
+        .bearer_auth("cluster-redo-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redone.status(), StatusCode::OK);
+    let second_id = header(&redone, "x-image-id").to_owned();
+    assert_ne!(second_id, first_id);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let answered = b.get(path).await;
+        if header(&answered, "x-image-id") == second_id {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "B still answers the replaced image"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // The replaced image itself stays, by id.
+    assert_eq!(
+        b.get(&format!("/img/{first_id}")).await.status(),
+        StatusCode::OK
+    );
+    a.stop().await;
+    b.stop().await;
+}
+
 /// `POST /api/image` with `stream: true` at B while A makes the same image: B's stream ends in A's
 /// image, made once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -542,6 +542,14 @@ async fn a_url_edits_a_stored_image_and_is_cached_and_signed_like_any_new_image(
     let record = server.state.engine.record(&id).await.unwrap().unwrap();
     assert_eq!(record.source_id.as_deref(), Some(source.as_str()));
     assert_eq!(record.strength, Some(40));
+    // Its source deleted, the URL is refused as it would be unremembered: not answered from memory.
+    let deleted = client()
+        .delete(server.url(&format!("/api/images/{source}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(server.get(&path).await.status(), StatusCode::BAD_REQUEST);
 
     let bad = server.get("/40x30/a-red-barn?mask=abc").await;
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);

@@ -4,7 +4,7 @@
 mod common;
 mod fakes;
 
-use common::{client, config, header, TestServer};
+use common::{client, config, dimensions, header, one_size, TestServer};
 use pixzoo::server::guard::signing::sign_url;
 use pixzoo::server::secret::Secret;
 use reqwest::StatusCode;
@@ -162,7 +162,11 @@ async fn redo_needs_the_key_and_replaces_what_the_url_serves() {
     let server = TestServer::with_config(settings).await;
     let first = server.get("/96x64/a-redone-lynx").await;
     let first_id = header(&first, "x-image-id").to_owned();
+    // Another of its URLs, answered from memory from now on.
+    let webp = "/96x64/a-redone-lynx.webp";
+    assert_eq!(header(&server.get(webp).await, "x-image-id"), first_id);
 
+    // Refused, though the URL is in memory.
     let anonymous = server.get("/96x64/a-redone-lynx?redo").await;
     assert_eq!(anonymous.status(), StatusCode::FORBIDDEN);
     assert!(error_of(anonymous).await.contains("API key"));
@@ -181,6 +185,10 @@ async fn redo_needs_the_key_and_replaces_what_the_url_serves() {
     let now = server.get("/96x64/a-redone-lynx").await;
     assert_eq!(header(&now, "x-image-id"), second_id);
     assert_eq!(header(&now, "x-cache"), "HIT");
+    // Every URL of the replaced image left memory with the redo.
+    let moved = server.get(webp).await;
+    assert_eq!(moved.status(), StatusCode::OK);
+    assert_eq!(header(&moved, "x-image-id"), second_id);
     // The old image stays reachable by id.
     assert_eq!(
         server.get(&format!("/img/{first_id}")).await.status(),
@@ -250,6 +258,8 @@ async fn metrics_count_requests_generations_cache_and_joins() {
     settings.providers.replicate.api_token = Secret::new(fakes::replicate::TOKEN);
     settings.providers.replicate.base_url = replicate.base.clone();
     settings.prompt.pipeline = pixzoo::server::config::PipelineChoice::Off;
+    // Hits of the store are counted here, not memory's.
+    settings.storage.memory_cache_bytes = 0;
     let server = TestServer::with_config(settings).await;
 
     // Identical requests while the first is still running join it.
@@ -750,10 +760,12 @@ async fn in_presets_mode_only_presets_or_signed_urls_make_new_derivatives() {
     let unknown = server.get(&format!("/img/{id}/preset=huge")).await;
     assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
     assert!(error_of(unknown).await.contains("thumb"));
-    // The placeholder URL of a stored image is no way around it: its size and format are the
-    // placeholder itself, a filter on top is a new derivative.
-    let plain = server.get("/256x256/a-preset-crane.webp").await;
+    // The placeholder URL of a stored image is no way around it: what it made is served, another
+    // format or a filter on top is a new derivative.
+    let plain = server.get("/256x256/a-preset-crane").await;
     assert_eq!(plain.status(), StatusCode::OK);
+    let webp = server.get("/256x256/a-preset-crane.webp").await;
+    assert_eq!(webp.status(), StatusCode::FORBIDDEN);
     let filtered = "/256x256/a-preset-crane?blur=20";
     let refused = server.get(filtered).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
@@ -807,5 +819,124 @@ async fn in_signed_mode_only_signed_urls_make_new_derivatives() {
         StatusCode::OK,
         "stored now"
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn in_presets_mode_a_placeholder_url_makes_no_new_size_of_a_stored_image_for_strangers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    settings.security.derivatives = pixzoo::server::config::DerivativeMode::Presets;
+    settings.auth.api_key = Secret::new("sizes-key");
+    one_size(&mut settings);
+    let server = TestServer::with_config(settings).await;
+
+    // A stranger's new image comes with its own size: generating it makes it.
+    let made = server.get("/800x600/a-resized-marten").await;
+    assert_eq!(made.status(), StatusCode::OK);
+    assert_eq!(header(&made, "x-cache"), "MISS");
+    let id = header(&made, "x-image-id").to_owned();
+    assert_eq!(dimensions(&made.bytes().await.unwrap()), (800, 600));
+    assert_eq!(
+        server.get("/800x600/a-resized-marten").await.status(),
+        StatusCode::OK,
+        "stored"
+    );
+    // Another size of the same generation is a new derivative of a stored image.
+    let refused = server.get("/801x600/a-resized-marten").await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let message = error_of(refused).await;
+    assert!(
+        message.contains("presets") && message.contains("signed URL"),
+        "{message}"
+    );
+    assert_eq!(server.recent(10).await.unwrap().len(), 1, "nothing new");
+    // The API key may; made, it is served to anyone.
+    let keyed = client()
+        .get(server.url("/801x600/a-resized-marten"))
+        .bearer_auth("sizes-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(keyed.status(), StatusCode::OK);
+    assert_eq!(header(&keyed, "x-image-id"), id);
+    assert_eq!(dimensions(&keyed.bytes().await.unwrap()), (801, 600));
+    assert_eq!(
+        server.get("/801x600/a-resized-marten").await.status(),
+        StatusCode::OK
+    );
+    // The generation's own size needs no derivative: served to anyone.
+    assert_eq!(
+        server.get("/512x384/a-resized-marten").await.status(),
+        StatusCode::OK
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn in_signed_mode_another_size_of_a_stored_placeholder_needs_a_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    settings.security.derivatives = pixzoo::server::config::DerivativeMode::Signed;
+    settings.security.signing_keys = Secret::new("sizes-signing-key");
+    one_size(&mut settings);
+    let server = TestServer::with_config(settings).await;
+    let keys = [Secret::new("sizes-signing-key")];
+    let made = server
+        .get(&sign_url(&keys, "/800x600/a-signed-marten").unwrap())
+        .await;
+    assert_eq!(made.status(), StatusCode::OK);
+    assert_eq!(
+        server.get("/800x600/a-signed-marten").await.status(),
+        StatusCode::OK
+    );
+
+    let refused = server.get("/802x600/a-signed-marten").await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(error_of(refused).await.contains("signed URL"));
+    let signed = server
+        .get(&sign_url(&keys, "/802x600/a-signed-marten").unwrap())
+        .await;
+    assert_eq!(signed.status(), StatusCode::OK);
+    assert_eq!(dimensions(&signed.bytes().await.unwrap()), (802, 600));
+    assert_eq!(
+        server.get("/802x600/a-signed-marten").await.status(),
+        StatusCode::OK,
+        "stored now"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_placeholders_options_enlarge_only_within_max_upscale_unless_vouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    settings.auth.api_key = Secret::new("enlarge-key");
+    one_size(&mut settings);
+    let server = TestServer::with_config(settings).await;
+    // Its own size is cropped from the 512x384 generation at any factor (here 3.1×).
+    let large = server.get("/1600x1200/an-enlarged-tern").await;
+    assert_eq!(large.status(), StatusCode::OK);
+    assert_eq!(dimensions(&large.bytes().await.unwrap()), (1600, 1200));
+    // Options that do not enlarge it further are no enlargement.
+    let blurred = server.get("/1600x1200/an-enlarged-tern?blur=2").await;
+    assert_eq!(blurred.status(), StatusCode::OK);
+    // Options may enlarge the placeholder up to `limits.max_upscale` (2×) more…
+    let denser = server.get("/800x600/an-enlarged-tern?dpr=1.5").await;
+    assert_eq!(denser.status(), StatusCode::OK);
+    assert_eq!(dimensions(&denser.bytes().await.unwrap()), (1200, 900));
+    // …and no further for a stranger: 800x600 is 1.6× of 512x384, at dpr=3 it would be 4.7×.
+    let refused = server.get("/800x600/an-enlarged-tern?dpr=3").await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let message = error_of(refused).await;
+    assert!(message.contains("512x384"), "{message}");
+    let keyed = client()
+        .get(server.url("/800x600/an-enlarged-tern?dpr=3"))
+        .bearer_auth("enlarge-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(keyed.status(), StatusCode::OK);
+    assert_eq!(dimensions(&keyed.bytes().await.unwrap()), (2400, 1800));
     server.stop().await;
 }

@@ -904,6 +904,80 @@ async fn hot_images_come_from_memory_and_leave_it_when_deleted() {
     server.stop().await;
 }
 
+#[tokio::test]
+async fn a_placeholder_url_asked_again_comes_from_memory_and_leaves_it_when_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = common::config(dir.path());
+    // Made at 512x384: the URL's 800x600 is a derivative, stored beside the original.
+    common::one_size(&mut settings);
+    let server = TestServer::with_config(settings).await;
+    let path = "/800x600/a-remembered-placeholder";
+    let auto = "/800x600/a-remembered-placeholder?format=auto";
+    let made = server.get(path).await;
+    assert_eq!(made.status(), StatusCode::OK);
+    assert_eq!(header(&made, "x-cache"), "MISS");
+    let id = header(&made, "x-image-id").to_owned();
+    let heads = ["etag", "last-modified", "cache-control", "content-type"]
+        .map(|name| header(&made, name).to_owned());
+    let bytes = made.bytes().await.unwrap();
+    assert_eq!(dimensions(&bytes), (800, 600));
+    let accepting = |path: &str, accept: &'static str| {
+        client()
+            .get(server.url(path))
+            .header("accept", accept)
+            .send()
+    };
+    for accept in ["image/webp", "image/jpeg"] {
+        assert_eq!(
+            accepting(auto, accept).await.unwrap().status(),
+            StatusCode::OK
+        );
+    }
+    assert!(files_under(&dir.path().join("blobs/originals")).len() == 1);
+    assert!(!files_under(&dir.path().join("blobs/derived")).is_empty());
+
+    // Asked for again, it is answered without a file read: the blobs can be gone.
+    for file in files_under(&dir.path().join("blobs")) {
+        std::fs::remove_file(file).unwrap();
+    }
+    let again = server.get(path).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(header(&again, "x-cache"), "HIT");
+    assert_eq!(header(&again, "x-image-id"), id);
+    let again_heads = ["etag", "last-modified", "cache-control", "content-type"]
+        .map(|name| header(&again, name).to_owned());
+    assert_eq!(again_heads, heads);
+    assert_eq!(heads[2], "public, max-age=86400");
+    assert_eq!(again.bytes().await.unwrap(), bytes);
+    let revalidated = client()
+        .get(server.url(path))
+        .header(IF_NONE_MATCH, &heads[0])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
+    // `format=auto` by what the client accepts, each remembered apart.
+    for (accept, mime) in [("image/webp", "image/webp"), ("image/jpeg", "image/jpeg")] {
+        let chosen = accepting(auto, accept).await.unwrap();
+        assert_eq!(chosen.status(), StatusCode::OK, "{accept}");
+        assert_eq!(header(&chosen, CONTENT_TYPE.as_str()), mime);
+        assert_eq!(header(&chosen, "vary"), "Accept");
+    }
+
+    // A delete takes it out of memory at once: the URL makes its image again.
+    let deleted = client()
+        .delete(server.url(&format!("/api/images/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let remade = server.get(path).await;
+    assert_eq!(remade.status(), StatusCode::OK);
+    assert_eq!(header(&remade, "x-cache"), "MISS");
+    assert_ne!(header(&remade, "x-image-id"), id);
+    server.stop().await;
+}
+
 /// The bytes of every file under `dir`.
 fn bytes_under(dir: &std::path::Path) -> u64 {
     files_under(dir)

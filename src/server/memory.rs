@@ -1,10 +1,12 @@
 //! The hot path's memory: the responses for stored images and derivatives, by what the request names
-//! (`/img/{id}` or `/img/{id}/{options}`), weighted by their bytes within `storage.memory_cache_bytes`;
+//! (`/img/{id}`, `/img/{id}/{options}` or `/{W}x{H}/{slug}`), weighted by their bytes within
+//! `storage.memory_cache_bytes`;
 //! and the catalog rows that serving reads (images by id, derivatives by key), so that a response no
 //! longer in memory costs a file read, not a query.
 //! moka admits by frequency (TinyLFU) and evicts the least recently used, so what is asked for often
 //! stays. A hit is answered without a catalog query or a file read. A deleted image's entries go with
-//! it, and a response still on its way in when the image is deleted does not stay.
+//! it (and placeholder URLs that edit it), a `?redo` takes its URL's entries away from the image it
+//! replaced, and a response still on its way in then does not stay.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -42,6 +44,12 @@ pub struct HotImage {
     pub derivative: Option<String>,
     /// When a hit was last counted as served: seconds since the process's first one, 0 for never.
     pub noted: AtomicU64,
+    /// A placeholder URL's response: sent with a day's lifetime and `x-cache: HIT`, and dropped when a
+    /// `?redo` moves the URL to another image.
+    pub placeholder: bool,
+    /// Images the URL takes as sources (a placeholder edit's source and mask): it is refused once
+    /// they are gone, so its response goes with them.
+    pub sources: Vec<String>,
 }
 
 /// How often a derivative answered from memory is counted as served again: eviction orders by
@@ -75,15 +83,35 @@ pub struct MemoryCache {
     derivative_rows: Cache<String, Arc<DerivativeRecord>>,
     /// Images deleted lately: a response made before its image's delete is not kept.
     deleted: Cache<String, ()>,
+    /// Images a `?redo` replaced lately: a placeholder response made before is not kept.
+    replaced: Cache<String, ()>,
 }
 
 /// A response's key: the image, the canonical options (empty for the original) and, for
-/// `format=auto`, the format chosen from `Accept`.
+/// `format=auto`, the format chosen from `Accept`. Image keys start with `i`, placeholder keys with
+/// `p`, so that no URL's key is another's.
 pub fn key(id: &str, options: &str, chosen: Option<ImageFormat>) -> String {
     match chosen {
-        Some(format) => format!("{id}/{options}#{}", format.as_str()),
-        None => format!("{id}/{options}"),
+        Some(format) => format!("i{id}/{options}#{}", format.as_str()),
+        None => format!("i{id}/{options}"),
     }
+}
+
+/// A placeholder URL's key: what it asks for, spelled canonically, and for `format=auto` the format
+/// chosen from `Accept`.
+pub fn placeholder_key(canonical: &str, chosen: Option<ImageFormat>) -> String {
+    match chosen {
+        Some(format) => format!("p{canonical}#{}", format.as_str()),
+        None => format!("p{canonical}"),
+    }
+}
+
+/// Lately deleted or replaced images, remembered for as long as a request may still be answering.
+fn marks() -> Cache<String, ()> {
+    Cache::builder()
+        .max_capacity(100_000)
+        .time_to_live(Duration::from_secs(600))
+        .build()
 }
 
 impl MemoryCache {
@@ -107,10 +135,8 @@ impl MemoryCache {
                 .max_capacity(ROWS)
                 .support_invalidation_closures()
                 .build(),
-            deleted: Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(Duration::from_secs(600))
-                .build(),
+            deleted: marks(),
+            replaced: marks(),
         }
     }
 
@@ -140,11 +166,15 @@ impl MemoryCache {
         let Some(responses) = &self.responses else {
             return;
         };
-        let id = image.id.clone();
-        responses.insert(key.clone(), Arc::new(image));
-        // Checked after the insert: a delete marks first and purges second, so either the purge
-        // saw this entry or this check sees the mark.
-        if self.deleted.contains_key(&id) {
+        let image = Arc::new(image);
+        responses.insert(key.clone(), image.clone());
+        // Checked after the insert: a delete or a redo marks first and purges second, so either the
+        // purge saw this entry or this check sees the mark.
+        let deleted = |id: &String| self.deleted.contains_key(id);
+        let gone = deleted(&image.id)
+            || image.sources.iter().any(deleted)
+            || (image.placeholder && self.replaced.contains_key(&image.id));
+        if gone {
             responses.invalidate(&key);
         }
     }
@@ -207,7 +237,20 @@ impl MemoryCache {
         if let Some(responses) = &self.responses {
             let id = id.to_owned();
             // Only fails when invalidation closures are off, which `new` turns on.
-            let _ = responses.invalidate_entries_if(move |_, image| image.id == id);
+            let _ = responses.invalidate_entries_if(move |_, image| {
+                image.id == id || image.sources.contains(&id)
+            });
+        }
+    }
+
+    /// Drops the placeholder responses of image `id`, which a `?redo` replaced: its URLs answer
+    /// another image now, while `/img/{id}…` still answer it.
+    pub fn forget_placeholders(&self, id: &str) {
+        self.replaced.insert(id.to_owned(), ());
+        if let Some(responses) = &self.responses {
+            let id = id.to_owned();
+            let _ = responses
+                .invalidate_entries_if(move |_, image| image.placeholder && image.id == id);
         }
     }
 }
@@ -229,6 +272,8 @@ mod tests {
             cache_hit: true,
             derivative: Some(format!("{id}-derivative")),
             noted: AtomicU64::new(0),
+            placeholder: false,
+            sources: Vec::new(),
         }
     }
 
@@ -271,6 +316,36 @@ mod tests {
         // A response of a deleted image arriving late is not kept.
         memory.insert(key("b", "width=1", None), image("b", 10));
         assert!(memory.get(&key("b", "width=1", None)).is_none());
+    }
+
+    #[test]
+    fn placeholder_entries_go_with_a_redo_and_with_their_sources() {
+        let memory = MemoryCache::new(100_000);
+        let placeholder = |id: &str, sources: &[&str]| HotImage {
+            placeholder: true,
+            sources: sources.iter().map(|n| n.to_string()).collect(),
+            ..image(id, 10)
+        };
+        let (url, edit) = (
+            placeholder_key("/8x8/a", None),
+            placeholder_key("/8x8/b", None),
+        );
+        memory.insert(url.clone(), placeholder("a", &[]));
+        memory.insert(key("a", "", None), image("a", 10));
+        memory.insert(edit.clone(), placeholder("e", &["source"]));
+        assert_ne!(placeholder_key("a/", None), key("a", "", None));
+
+        memory.forget_placeholders("a");
+        assert!(memory.get(&url).is_none(), "the URL answers another image");
+        assert!(memory.get(&key("a", "", None)).is_some(), "the image stays");
+        // A response made before the redo, kept after it: not kept.
+        memory.insert(url.clone(), placeholder("a", &[]));
+        assert!(memory.get(&url).is_none());
+
+        memory.forget_image("source");
+        assert!(memory.get(&edit).is_none(), "its source is gone");
+        memory.insert(edit.clone(), placeholder("e", &["source"]));
+        assert!(memory.get(&edit).is_none());
     }
 
     #[test]

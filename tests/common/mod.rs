@@ -31,6 +31,23 @@ pub fn config(data_dir: &Path) -> Config {
     config
 }
 
+/// The builtin renderer made to generate every image at 512x384, as a model with one size in its
+/// table would: every `/{W}x{H}/…` of a prompt is then cropped from the same image.
+pub fn one_size(config: &mut Config) {
+    use pixzoo::server::config::{SizeEntry, Sizes};
+    let builtin = config
+        .catalog
+        .models
+        .iter_mut()
+        .find(|model| model.id == "builtin")
+        .expect("the builtin model is configured");
+    builtin.sizes = Sizes::Table(vec![SizeEntry {
+        ratio: "4:3".into(),
+        width: 512,
+        height: 384,
+    }]);
+}
+
 impl TestServer {
     pub async fn start(data_dir: &Path) -> Self {
         Self::with_config(config(data_dir)).await

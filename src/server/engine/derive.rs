@@ -22,6 +22,7 @@ use crate::server::transform::pipeline::{
     PIPELINE_VERSION,
 };
 use crate::urls::options::{Fit, Gravity, TransformOptions};
+use crate::urls::placeholder::Size;
 
 /// Stored derivatives within `storage.derivatives_max_bytes`. Reads from disk are remembered and
 /// written to the catalog in a batch when eviction runs or [`SERVED_BATCH`] have gathered, so a hit
@@ -175,10 +176,46 @@ pub struct DeriveRequest {
     pub options: TransformOptions,
     pub format: ImageFormat,
     pub default_fit: Fit,
-    /// A signed URL or the API key asks: `limits.max_upscale` does not apply. Not part of the key: it
-    /// refuses enlargements, never changes what is made, and a derivative once made is served to any
-    /// URL.
-    pub may_enlarge: bool,
+    /// How far a new one may enlarge the image. Not part of the key: it refuses enlargements, never
+    /// changes what is made, and a derivative once made is served to any URL.
+    pub enlarge: Enlarge,
+}
+
+/// How far a new derivative may enlarge its source, per side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enlarge {
+    /// Up to `limits.max_upscale`.
+    Limited,
+    /// Up to `limits.max_upscale` beyond a `fit=cover` of the source to this size, which may itself
+    /// enlarge at any factor: a placeholder URL's W×H is part of generating it, its options are not.
+    BeyondCover(Size),
+    /// As far as the options say: a signed URL or the API key asks.
+    Unlimited,
+}
+
+impl Enlarge {
+    /// The factor per side a `source`-sized image may be enlarged by under `max_upscale` (0 = no
+    /// limit); `None`: any.
+    fn limit(self, max_upscale: f64, source: (u32, u32)) -> Option<f64> {
+        if max_upscale <= 0.0 {
+            return None;
+        }
+        match self {
+            Enlarge::Limited => Some(max_upscale),
+            Enlarge::Unlimited => None,
+            Enlarge::BeyondCover(size) => {
+                let cover = TransformOptions {
+                    width: Some(size.width),
+                    height: Some(size.height),
+                    ..TransformOptions::default()
+                };
+                let plan = layout(source, &cover, Fit::Cover);
+                let factor = (f64::from(plan.scaled.0) / plan.crop.width)
+                    .max(f64::from(plan.scaled.1) / plan.crop.height);
+                Some(max_upscale * factor.max(1.0))
+            }
+        }
+    }
 }
 
 /// `[limits]` for new derivatives.
@@ -501,8 +538,9 @@ impl Inner {
             default_fit: request.default_fit,
             max_pixels: self.max_output_pixels,
             max_output_pixels: limits.max_pixels.min(self.max_output_pixels),
-            max_upscale: (!request.may_enlarge && limits.max_upscale > 0.0)
-                .then_some(limits.max_upscale),
+            max_upscale: request
+                .enlarge
+                .limit(limits.max_upscale, (record.width, record.height)),
             format: request.format,
         };
         let options = request.options.clone();
@@ -678,7 +716,7 @@ mod tests {
             options: TransformOptions::parse(options).unwrap(),
             format,
             default_fit,
-            may_enlarge: true,
+            enlarge: Enlarge::Unlimited,
         }
     }
 
@@ -905,6 +943,21 @@ mod tests {
     }
 
     #[test]
+    fn a_placeholder_may_enlarge_past_its_own_crop_only_within_the_limit() {
+        let source = (512, 384);
+        assert_eq!(Enlarge::Limited.limit(2.0, source), Some(2.0));
+        assert_eq!(Enlarge::Unlimited.limit(2.0, source), None);
+        assert_eq!(Enlarge::Limited.limit(0.0, source), None, "0: no limit");
+        let size = |width, height| Enlarge::BeyondCover(Size { width, height });
+        // 2048×1536 covered from 512×384 is 4×: the options may go 2× beyond that.
+        assert_eq!(size(2048, 1536).limit(2.0, source), Some(8.0));
+        // A crop that shrinks leaves the limit as it is for the original.
+        assert_eq!(size(256, 256).limit(2.0, source), Some(2.0));
+        // Cover fills both sides: the wider factor counts.
+        assert_eq!(size(2048, 384).limit(2.0, source), Some(8.0));
+    }
+
+    #[test]
     fn reads_are_remembered_in_batches_and_only_under_a_budget() {
         let budget = Budget::new(1 << 20);
         for n in 1..SERVED_BATCH {
@@ -1018,7 +1071,7 @@ mod properties {
             options,
             format,
             default_fit,
-            may_enlarge: true,
+            enlarge: Enlarge::Unlimited,
         }
     }
 

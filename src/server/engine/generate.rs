@@ -20,7 +20,7 @@ use crate::server::config::ModelConfig;
 use crate::server::prompt::PromptOutcome;
 use crate::server::providers::{ImageProvider, ProviderImage, ProviderRequest};
 use crate::server::storage::blobs::content_hash;
-use crate::server::storage::ImageRecord;
+use crate::server::storage::{ImageNews, ImageRecord};
 use crate::server::transform::inspect::{decode, inspect, InspectError, Inspected};
 
 /// Reports where a job is; nobody listening is fine.
@@ -134,15 +134,15 @@ impl Inner {
         prompt
     }
 
-    /// The image recorded under this key (by any instance), as a hit.
+    /// The image recorded under this key (by any instance), as a hit; its bytes are read only by
+    /// whoever needs them.
     pub(super) async fn stored(&self, gen_key: &str) -> Result<Option<Generated>, EngineError> {
         let Some(record) = self.catalog.by_gen_key(gen_key).await? else {
             return Ok(None);
         };
-        let bytes = self.original_bytes(&record).await?;
         Ok(Some(Generated {
             record,
-            bytes,
+            bytes: None,
             cache: CacheStatus::Hit,
         }))
     }
@@ -269,8 +269,13 @@ impl Inner {
         started: Instant,
     ) -> Result<Generated, EngineError> {
         let stored = if plan.redo {
+            // What the URL answered until now: its placeholder responses go, on every instance.
+            let replaced = self.catalog.by_gen_key(&record.gen_key).await?;
             let stored = self.catalog.replace(&record).await?;
             self.memory.forget_records();
+            if let Some(old) = replaced.filter(|old| old.id != stored.id) {
+                self.announce(ImageNews::Replaced(old.id)).await;
+            }
             stored
         } else {
             self.catalog.insert(&record).await?
@@ -283,11 +288,12 @@ impl Inner {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "generated"
         );
+        // Another request's image under this key is read only if someone needs its bytes.
         let bytes = if stored.content_hash == record.content_hash {
             self.ensure_blob(&stored.blob_key(), &bytes).await?;
-            bytes
+            Some(bytes)
         } else {
-            self.original_bytes(&stored).await?
+            None
         };
         Ok(Generated {
             record: stored,
@@ -526,9 +532,11 @@ mod tests {
             .unwrap();
         let hit = inner.lookup(&plan, "key").await.unwrap().unwrap();
         assert_eq!(
-            (hit.record, hit.bytes, hit.cache),
-            (record, image.bytes, CacheStatus::Hit)
+            (&hit.record, &hit.bytes, hit.cache),
+            (&record, &None, CacheStatus::Hit),
+            "a hit reads no bytes"
         );
+        assert_eq!(engine.original_of(&hit).await.unwrap(), image.bytes);
         let redo = super::tests::plan(&engine, true);
         assert!(inner.lookup(&redo, "key").await.unwrap().is_none());
     }
@@ -555,7 +563,11 @@ mod tests {
                 .record(&plan, record, image.bytes.clone(), Instant::now())
                 .await
                 .unwrap();
-            assert_eq!(recorded.bytes, first.bytes, "the first image is the answer");
+            assert_eq!(
+                engine.original_of(&recorded).await.unwrap(),
+                first.bytes,
+                "the first image is the answer"
+            );
             assert_eq!(recorded.cache, CacheStatus::Miss);
         }
     }

@@ -30,8 +30,8 @@ use crate::server::memory::MemoryCache;
 use crate::server::prompt::PromptPipeline;
 use crate::server::providers::{ProviderError, Providers};
 use crate::server::storage::{
-    BlobError, BlobStore, Catalog, CatalogError, Coordination, Failure, FailureKind, ImageRecord,
-    Orphan, PageQuery, Storage,
+    BlobError, BlobStore, Catalog, CatalogError, Coordination, Failure, FailureKind, ImageNews,
+    ImageRecord, Orphan, PageQuery, Storage,
 };
 pub use edit::Source;
 use flight::Flights;
@@ -199,8 +199,10 @@ impl CacheStatus {
 #[derive(Debug, Clone)]
 pub struct Generated {
     pub record: ImageRecord,
-    /// The stored original.
-    pub bytes: Bytes,
+    /// The original, when this request has it in hand (it was just made or uploaded). A stored
+    /// image's is not read until something needs it ([`Engine::original_of`]): a placeholder URL
+    /// asked for again is answered from its stored derivative.
+    pub bytes: Option<Bytes>,
     pub cache: CacheStatus,
 }
 
@@ -261,6 +263,20 @@ struct Inner {
 }
 
 impl Inner {
+    /// What memory keeps of an image that was deleted or replaced.
+    fn forget(&self, news: &ImageNews) {
+        match news {
+            ImageNews::Deleted(id) => self.memory.forget_image(id),
+            ImageNews::Replaced(id) => self.memory.forget_placeholders(id),
+        }
+    }
+
+    /// Tells this instance's memory and every other's.
+    async fn announce(&self, news: ImageNews) {
+        self.forget(&news);
+        self.coordination.announce(&news).await;
+    }
+
     /// Image `id`'s row: from memory when it was read lately (rows of deleted images are dropped
     /// there), else from the catalog.
     async fn record_by_id(&self, id: &str) -> Result<Option<ImageRecord>, EngineError> {
@@ -297,20 +313,21 @@ impl Engine {
                 coordination: parts.storage.coordination,
             }),
         };
-        engine.forget_what_others_delete();
+        engine.follow_image_news();
         engine
     }
 
-    /// An image deleted through another instance leaves this one's memory at once.
-    fn forget_what_others_delete(&self) {
-        let mut deleted = self.inner.coordination.deleted();
+    /// An image deleted through another instance leaves this one's memory at once, and so do the
+    /// placeholder responses of one a `?redo` replaced.
+    fn follow_image_news(&self) {
+        let mut news = self.inner.coordination.image_news();
         let inner = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
             use tokio::sync::broadcast::error::RecvError;
             loop {
-                match deleted.recv().await {
-                    Ok(id) => match inner.upgrade() {
-                        Some(inner) => inner.memory.forget_image(&id),
+                match news.recv().await {
+                    Ok(news) => match inner.upgrade() {
+                        Some(inner) => inner.forget(&news),
                         None => return,
                     },
                     // Missed some: what is kept may be stale, so keep nothing.
@@ -474,6 +491,14 @@ impl Engine {
         self.inner.original_bytes(record).await
     }
 
+    /// A generation's original: the bytes in hand, else read and checked against its row.
+    pub async fn original_of(&self, generated: &Generated) -> Result<Bytes, EngineError> {
+        match &generated.bytes {
+            Some(bytes) => Ok(bytes.clone()),
+            None => self.inner.original_bytes(&generated.record).await,
+        }
+    }
+
     /// A filtered page of the catalog, newest first.
     pub async fn page(&self, query: &PageQuery<'_>) -> Result<Vec<ImageRecord>, EngineError> {
         Ok(self.inner.catalog.page(query).await?)
@@ -490,8 +515,7 @@ impl Engine {
         let Some(orphans) = self.inner.catalog.delete(id).await? else {
             return Ok(false);
         };
-        self.inner.memory.forget_image(id);
-        self.inner.coordination.announce_deleted(id).await;
+        self.inner.announce(ImageNews::Deleted(id.to_owned())).await;
         for orphan in orphans {
             // The row is gone, so the image is gone; a blob left behind is only wasted space.
             if let Err(err) = self.inner.remove_orphan(&orphan).await {

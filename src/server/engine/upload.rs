@@ -124,10 +124,10 @@ impl Engine {
         let (bytes, cache) = if stored.id == record.id {
             inner.ensure_blob(&stored.blob_key(), &stored_bytes).await?;
             tracing::info!(id = %stored.id, width = stored.width, height = stored.height, format = stored.format.as_str(), "uploaded");
-            (stored_bytes, CacheStatus::Miss)
+            (Some(stored_bytes), CacheStatus::Miss)
         } else {
             // The same bytes, uploaded at the same moment by someone else: theirs is the upload.
-            (inner.original_bytes(&stored).await?, CacheStatus::Hit)
+            (None, CacheStatus::Hit)
         };
         metrics::counter!("pixzoo_uploads_total").increment(1);
         Ok(Generated {

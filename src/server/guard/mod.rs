@@ -100,24 +100,27 @@ impl Guard {
         })
     }
 
-    /// The admission of `/img/{id}/{options}`: whether it may make a new derivative follows
+    /// The admission of a request that may make a derivative: whether it may make a new one follows
     /// `security.derivatives`, whether the request is vouched for (`Caller::vouched`: a valid
-    /// signature or the API key), whether its options are all named presets, and the signature.
+    /// signature or the API key), what it asks for, and the signature.
     pub fn derivative_ticket(
         self: &Arc<Self>,
         client: Client,
         signature: Signature,
         vouched: bool,
-        presets_only: bool,
+        asked: Asked,
     ) -> Arc<dyn Admission> {
-        let new_derivatives = match self.derivatives {
+        let new_derivatives = match (self.derivatives, asked) {
             _ if vouched => Ok(()),
-            DerivativeMode::Open => Ok(()),
-            DerivativeMode::Presets if presets_only => Ok(()),
-            DerivativeMode::Presets => Err(
+            (DerivativeMode::Open, _) | (_, Asked::OwnPlaceholder) => Ok(()),
+            (DerivativeMode::Presets, Asked::Presets) => Ok(()),
+            (DerivativeMode::Presets, Asked::Options) => Err(
                 "this size or filter of the image is not stored yet, and new ones are made only from named presets (`preset=NAME`) or a signed URL (`sig`)",
             ),
-            DerivativeMode::Signed => Err(
+            (DerivativeMode::Presets, Asked::Placeholder) => Err(
+                "this size, format or filter of the image is not stored yet, and new ones are made only from named presets (`/img/{id}/preset=NAME`) or a signed URL (`sig`)",
+            ),
+            (DerivativeMode::Signed, _) => Err(
                 "this size or filter of the image is not stored yet, and new ones need a signed URL (`sig`); ask the server's owner for one",
             ),
         };
@@ -132,6 +135,21 @@ impl Guard {
             new_derivatives,
         })
     }
+}
+
+/// What a request asks to derive, as `security.derivatives` judges a new derivative of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asked {
+    /// `/img/{id}/{options}` made of named presets only: open in `presets` mode.
+    Presets,
+    /// `/img/{id}/{options}` with options of its own.
+    Options,
+    /// A placeholder URL's size and format of the image this very request generated: part of making
+    /// it, so admitted under the generation rules, in every mode.
+    OwnPlaceholder,
+    /// Anything else a placeholder URL asks of a stored image (another size, format or a filter):
+    /// no preset names it.
+    Placeholder,
 }
 
 struct Ticket {

@@ -62,6 +62,8 @@ impl ImageReply {
             cache_hit: self.cache.is_some(),
             derivative,
             noted: Default::default(),
+            placeholder: self.lifetime == Lifetime::Day,
+            sources: Vec::new(),
         })
     }
 }
@@ -341,9 +343,14 @@ pub fn hot_response(asked: Asked, hot: &HotImage) -> Response {
         last_modified_ms: hot.last_modified_ms,
         format: hot.format,
         vary_accept: hot.vary_accept,
-        cache: hot.cache_hit.then_some(CacheStatus::Hit),
+        // A stored derivative or a placeholder URL says it made nothing; an original never says.
+        cache: (hot.cache_hit || hot.placeholder).then_some(CacheStatus::Hit),
         image_id: Some(&hot.id_header),
-        lifetime: Lifetime::Immutable,
+        lifetime: if hot.placeholder {
+            Lifetime::Day
+        } else {
+            Lifetime::Immutable
+        },
     };
     respond(asked, &head, hot.bytes.clone())
 }

@@ -13,11 +13,13 @@ use axum::response::{IntoResponse, Response};
 
 use super::image_response::{image_response, Asked, ImageReply, Lifetime};
 use super::negotiate::negotiate;
+use crate::domain::format::ImageFormat;
 use crate::server::auth::{Action, Caller, Via};
-use crate::server::engine::derive::DeriveRequest;
-use crate::server::engine::{intake, GenerateRequest, Seed, Source};
+use crate::server::engine::derive::{without_ignored, DeriveRequest, Enlarge};
+use crate::server::engine::{intake, CacheStatus, GenerateRequest, Seed, Source};
 use crate::server::error::ApiError;
-use crate::server::guard::{Client, Signature};
+use crate::server::guard::{self, Client, Signature};
+use crate::server::memory::{self, HotImage};
 use crate::server::state::AppState;
 use crate::urls::options::{Fit, OutputFormat, TransformOptions};
 use crate::urls::placeholder::{parse_size, prompt_from_slug, Size, SizeError};
@@ -70,6 +72,14 @@ async fn serve(
         prompt_from_slug(slug, &state.limits).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let Query(pairs) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let params = Params::parse(pairs, size, extension)?;
+    // A URL asked for before is answered from memory, unless it asks to make the image again. Only
+    // what would be served is kept: a refusal is never.
+    let key = params.memory_key(&prompt, headers);
+    if !params.redo {
+        if let Some(hot) = state.engine.memory().get(&key) {
+            return Ok(super::transformed::from_memory(state, asked, &hot));
+        }
+    }
     let caller = Caller::from_headers(state, headers);
     if params.redo && !caller.may(state, Via::Api, Action::Redo).await {
         return Err(ApiError::Forbidden(
@@ -84,14 +94,8 @@ async fn serve(
         Signature::NotRequired
     };
 
-    // The picture at the URL's size and format is the placeholder itself, made under the generation
-    // limits and signatures; any further option is a new derivative like `/img/{id}/{options}`'s, so
-    // `security.derivatives` decides whether a stranger may make it.
     let vouched = caller.vouched(signature);
-    let ticket =
-        state
-            .guard
-            .derivative_ticket(client, signature, vouched, params.options.is_plain_size());
+    let ticket = state.guard.ticket(client.clone(), signature);
     let edit = match params.image {
         Some(image) => Some(
             state
@@ -117,37 +121,61 @@ async fn serve(
         redo: params.redo,
         edit,
     })?;
-    let generated = state.engine.generate(plan, ticket.clone()).await?;
+    let generated = state.engine.generate(plan, ticket).await?;
+    // The picture at the URL's size and format is part of generating it, made under the generation
+    // limits and signatures. Anything else of an image that was stored already (another size that
+    // maps to the same generation, another format, a filter) is a new derivative like
+    // `/img/{id}/{options}`'s, so `security.derivatives` decides whether a stranger may make it.
+    let own = params.options.is_plain_size() && generated.cache == CacheStatus::Miss;
+    let wants = if own {
+        guard::Asked::OwnPlaceholder
+    } else {
+        guard::Asked::Placeholder
+    };
+    let admission = state
+        .guard
+        .derivative_ticket(client, signature, vouched, wants);
     let negotiated = negotiate(params.options.format, generated.record.format, headers);
     let derived = state
         .engine
         .derive(
             &generated.record,
-            Some(generated.bytes.clone()),
+            generated.bytes.clone(),
             DeriveRequest {
                 options: params.options,
                 format: negotiated.format,
                 default_fit: Fit::Cover,
-                // The exact W×H of a model's nearest size is part of generating it, and the URL's
-                // size is bounded by `limits.max_width`/`max_height` already.
-                may_enlarge: true,
+                // The exact W×H from the model's nearest size is part of generating it, at any
+                // factor (the URL's size is bounded by `limits.max_width`/`max_height` already);
+                // options on top of it (`dpr`, `trim`, …) enlarge within `limits.max_upscale`.
+                enlarge: if vouched {
+                    Enlarge::Unlimited
+                } else {
+                    Enlarge::BeyondCover(size)
+                },
             },
-            ticket.as_ref(),
+            admission.as_ref(),
         )
         .await?;
-    Ok(image_response(
-        asked,
-        ImageReply {
-            etag: derived.etag,
-            last_modified_ms: generated.record.created_at,
-            format: derived.format,
-            bytes: derived.bytes,
-            cache: Some(generated.cache),
-            vary_accept: negotiated.vary,
-            image_id: Some(generated.record.id),
-            lifetime: Lifetime::Day,
-        },
-    ))
+    let record = generated.record;
+    let reply = ImageReply {
+        etag: derived.etag,
+        last_modified_ms: record.created_at,
+        format: derived.format,
+        bytes: derived.bytes,
+        cache: Some(generated.cache),
+        vary_accept: negotiated.vary,
+        image_id: Some(record.id.clone()),
+        lifetime: Lifetime::Day,
+    };
+    state.engine.memory().keep(key, || {
+        let sources = [record.source_id.clone(), record.mask_id.clone()];
+        Some(HotImage {
+            sources: sources.into_iter().flatten().collect(),
+            ..reply.to_memory(&record.id, derived.stored_key)?
+        })
+    });
+    Ok(image_response(asked, reply))
 }
 
 /// `sloth.webp` → (`sloth`, webp); unknown extensions stay part of the prompt.
@@ -248,6 +276,34 @@ impl Params {
         params.options.height = Some(size.height);
         Ok(params)
     }
+
+    /// The memory cache's key for this URL: everything in it that picks the image and what is made of
+    /// it (the prompt as the slug reads, not `sig` or `redo`), each value encoded so that no two URLs
+    /// asking for different things share a key; for `format=auto`, the format chosen from `Accept`.
+    fn memory_key(&self, prompt: &str, headers: &HeaderMap) -> String {
+        let mut canonical = form_urlencoded::Serializer::new(String::new());
+        canonical.append_pair("prompt", prompt);
+        let optional = [
+            ("model", self.model.clone()),
+            ("seed", self.seed.map(|seed| seed.to_string())),
+            ("translate", (!self.translate).then(|| "0".to_owned())),
+            ("image", self.image.clone()),
+            ("mask", self.mask.clone()),
+            ("strength", self.strength.map(|s| s.to_string())),
+        ];
+        for (name, value) in optional {
+            if let Some(value) = value {
+                canonical.append_pair(name, &value);
+            }
+        }
+        let format = &self.options.format;
+        // A given format is the output's; without one it is the image's, which the rest picks.
+        let known = format.map(|_| negotiate(*format, ImageFormat::Jpeg, headers).format);
+        let options = without_ignored(&self.options, known, Fit::Cover);
+        canonical.append_pair("options", &options.to_string());
+        let chosen = known.filter(|_| *format == Some(OutputFormat::Auto));
+        memory::placeholder_key(&canonical.finish(), chosen)
+    }
 }
 
 fn parse_flag(name: &str, value: &str) -> Result<bool, ApiError> {
@@ -263,6 +319,45 @@ fn parse_flag(name: &str, value: &str) -> Result<bool, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn key(query: &[(&str, &str)], accept: &str) -> String {
+        let pairs = query
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        let size = Size {
+            width: 8,
+            height: 6,
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert("accept", accept.parse().unwrap());
+        Params::parse(pairs, size, None)
+            .unwrap()
+            .memory_key("a fox", &headers)
+    }
+
+    #[test]
+    fn a_url_is_remembered_by_what_it_asks_not_by_its_signature() {
+        let plain = key(&[], "*/*");
+        assert_eq!(key(&[("sig", "abc")], "*/*"), plain);
+        assert_eq!(key(&[("redo", "")], "*/*"), plain, "redo looks nothing up");
+        assert_eq!(key(&[("translate", "yes")], "*/*"), plain);
+        assert_ne!(key(&[("translate", "no")], "*/*"), plain);
+        // A value cannot pass for another parameter.
+        assert_ne!(
+            key(&[("model", "m&seed=5")], "*/*"),
+            key(&[("model", "m"), ("seed", "5")], "*/*")
+        );
+        assert_ne!(key(&[("blur", "2")], "*/*"), plain);
+        assert_eq!(
+            key(&[], "image/webp"),
+            plain,
+            "no format=auto: Accept is moot"
+        );
+        let auto = |accept| key(&[("format", "auto")], accept);
+        assert_ne!(auto("image/webp"), auto("image/jpeg"));
+        assert_eq!(auto("image/webp"), auto("image/webp,image/*"));
+    }
 
     #[test]
     fn extensions_pick_formats() {

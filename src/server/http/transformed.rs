@@ -12,9 +12,9 @@ use super::limits::client_of;
 use super::negotiate::negotiate;
 use crate::domain::format::ImageFormat;
 use crate::server::auth::Caller;
-use crate::server::engine::derive::{etag, without_ignored, DeriveRequest};
+use crate::server::engine::derive::{etag, without_ignored, DeriveRequest, Enlarge};
 use crate::server::error::ApiError;
-use crate::server::guard::Signature;
+use crate::server::guard::{self, Signature};
 use crate::server::memory::{self, HotImage};
 use crate::server::presets::Expanded;
 use crate::server::state::AppState;
@@ -49,15 +49,23 @@ pub async fn transformed(
         .extensions()
         .get::<Caller>()
         .is_some_and(|caller| caller.vouched(signature));
-    let admission =
-        state
-            .guard
-            .derivative_ticket(client, signature, may_enlarge, expanded.presets_only);
+    let wants = if expanded.presets_only {
+        guard::Asked::Presets
+    } else {
+        guard::Asked::Options
+    };
+    let admission = state
+        .guard
+        .derivative_ticket(client, signature, may_enlarge, wants);
     let derive = DeriveRequest {
         options,
         format: negotiated.format,
         default_fit: Fit::ScaleDown,
-        may_enlarge,
+        enlarge: if may_enlarge {
+            Enlarge::Unlimited
+        } else {
+            Enlarge::Limited
+        },
     };
     let tag = etag(&record, &derive);
     if not_modified(headers, &tag, record.created_at) {

@@ -1,6 +1,6 @@
 //! How instances sharing one catalog work as one: a claim per piece of work (a generation or a
 //! derivative key), so identical requests arriving at different instances make it once; news of
-//! deleted images, so every instance drops its copies at once; and counters every instance sees, so
+//! deleted and replaced images, so every instance drops its copies at once; and counters every instance sees, so
 //! per-client limits and daily budgets hold for the cluster; and studio jobs' progress, so a poll may
 //! reach any instance.
 //!
@@ -69,6 +69,16 @@ pub enum FailureKind {
     Internal,
 }
 
+/// News of an image that every instance's memory acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageNews {
+    /// The image is gone: everything kept of it goes.
+    Deleted(String),
+    /// A `?redo` moved the image's placeholder URLs to a new image: what they answered goes, the
+    /// image itself stays.
+    Replaced(String),
+}
+
 #[async_trait::async_trait]
 pub trait Coordination: Send + Sync {
     /// Claims the work for `key`, or waits while another instance holds it: until it is done, has
@@ -78,11 +88,11 @@ pub trait Coordination: Send + Sync {
     /// Gives up a won claim, telling its waiters how the work went.
     async fn release(&self, key: &str, claim: Claim, outcome: Result<(), Failure>);
 
-    /// Tells every instance that an image is gone.
-    async fn announce_deleted(&self, image_id: &str);
+    /// Tells every instance that an image is gone or replaced.
+    async fn announce(&self, news: &ImageNews);
 
-    /// Ids of images deleted through any instance (this one's included), as they are announced.
-    fn deleted(&self) -> broadcast::Receiver<String>;
+    /// Images deleted or replaced through any instance (this one's included), as they are announced.
+    fn image_news(&self) -> broadcast::Receiver<ImageNews>;
 
     /// Publishes the latest state (JSON) of studio job `id`, so that any instance can answer a poll for
     /// it. One process answers from memory and needs nothing published.
@@ -124,13 +134,13 @@ pub trait SharedCounters: Send + Sync {
 
 /// One process: nothing to coordinate.
 pub struct Solo {
-    deleted: broadcast::Sender<String>,
+    news: broadcast::Sender<ImageNews>,
 }
 
 impl Default for Solo {
     fn default() -> Self {
         Self {
-            deleted: broadcast::channel(1).0,
+            news: broadcast::channel(1).0,
         }
     }
 }
@@ -143,9 +153,9 @@ impl Coordination for Solo {
 
     async fn release(&self, _key: &str, _claim: Claim, _outcome: Result<(), Failure>) {}
 
-    async fn announce_deleted(&self, _image_id: &str) {}
+    async fn announce(&self, _news: &ImageNews) {}
 
-    fn deleted(&self) -> broadcast::Receiver<String> {
-        self.deleted.subscribe()
+    fn image_news(&self) -> broadcast::Receiver<ImageNews> {
+        self.news.subscribe()
     }
 }

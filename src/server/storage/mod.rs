@@ -25,7 +25,9 @@ pub mod testing;
 use std::sync::Arc;
 
 pub use blobs::{BlobError, BlobStore};
-pub use coordination::{Claim, Claimed, Coordination, Failure, FailureKind, SharedCounters};
+pub use coordination::{
+    Claim, Claimed, Coordination, Failure, FailureKind, ImageNews, SharedCounters,
+};
 pub use records::{
     cursor_after, parse_cursor, CachedPrompt, DerivativeRecord, ImageRecord, Orphan, PageQuery,
 };

@@ -17,7 +17,7 @@ use super::{json_rejection, ApiError};
 use crate::domain::stage::Stage;
 use crate::server::auth::{Action, Caller, Via};
 use crate::server::engine::{
-    intake, Admission, EngineError, GenerateRequest, Generated, Plan, Seed,
+    intake, Admission, Engine, EngineError, GenerateRequest, Generated, Plan, Seed,
 };
 use crate::server::http::limits::Admit;
 use crate::server::http::sources;
@@ -63,9 +63,10 @@ pub async fn create(
     let plan = plan(&state, &body, admission.as_ref()).await?;
     if !body.stream {
         let generated = state.engine.generate(plan, admission).await?;
-        return Ok(Json(response(&generated)).into_response());
+        return Ok(Json(response(&state.engine, &generated).await?).into_response());
     }
     let mut job = state.engine.submit(plan, admission);
+    let engine = state.engine.clone();
     let (sender, receiver) = mpsc::channel::<Result<Event, Infallible>>(32);
     tokio::spawn(async move {
         let followed = job
@@ -90,14 +91,16 @@ pub async fn create(
         if followed.is_break() {
             return;
         }
-        let last = match job.result.await {
-            Ok(generated) => Event::default()
-                .event(Stage::Done.name())
-                .json_data(response(&generated)),
+        let answered = match job.result.await {
+            Ok(generated) => response(&engine, &generated).await,
+            Err(err) => Err(err.into()),
+        };
+        let last = match answered {
+            Ok(body) => Event::default().event(Stage::Done.name()).json_data(body),
             Err(err) => Event::default()
                 .event(Stage::Failed.name())
                 .json_data(ErrorBody {
-                    error: ApiError::from(err).to_string(),
+                    error: err.to_string(),
                 }),
         };
         if let Ok(event) = last {
@@ -138,10 +141,12 @@ async fn read_body(state: &AppState, request: Request) -> Result<ImageRequest, A
     Ok(body)
 }
 
-pub fn response(generated: &Generated) -> ImageResponse {
+/// The answer carries the image itself: a stored one's bytes are read for it.
+async fn response(engine: &Engine, generated: &Generated) -> Result<ImageResponse, ApiError> {
+    let bytes = engine.original_of(generated).await?;
     let v = ImageInfo::from(&generated.record);
-    ImageResponse {
-        image: base64::engine::general_purpose::STANDARD.encode(&generated.bytes),
+    Ok(ImageResponse {
+        image: base64::engine::general_purpose::STANDARD.encode(&bytes),
         cached: generated.cache == crate::server::engine::CacheStatus::Hit,
         translation: v.translation,
         translated_prompt: v.final_prompt,
@@ -153,7 +158,7 @@ pub fn response(generated: &Generated) -> ImageResponse {
         width: v.width,
         height: v.height,
         translation_note: v.translation_note,
-    }
+    })
 }
 
 /// The prompt is the LAST user message; the size comes from `size`, `width`/`height` or `aspect_ratio`,

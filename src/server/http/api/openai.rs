@@ -417,9 +417,19 @@ async fn answer(
     for result in futures::future::join_all(jobs).await {
         let generated = result.map_err(ApiError::from)?;
         let view = ImageInfo::from(&generated.record);
+        // A stored image's bytes are read only when the answer carries them.
+        let b64_json = if as_url {
+            None
+        } else {
+            let bytes = state
+                .engine
+                .original_of(&generated)
+                .await
+                .map_err(ApiError::from)?;
+            Some(base64::engine::general_purpose::STANDARD.encode(&bytes))
+        };
         data.push(GenerationData {
-            b64_json: (!as_url)
-                .then(|| base64::engine::general_purpose::STANDARD.encode(&generated.bytes)),
+            b64_json,
             url: as_url.then(|| format!("{base}{}", view.url)),
             revised_prompt: view.final_prompt,
         });

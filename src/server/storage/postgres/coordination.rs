@@ -10,11 +10,14 @@ use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgListener, PgPool};
 use tokio::sync::broadcast;
 
-use crate::server::storage::coordination::{Claim, Claimed, Coordination, Failure, SharedCounters};
+use crate::server::storage::coordination::{
+    Claim, Claimed, Coordination, Failure, ImageNews, SharedCounters,
+};
 use crate::server::storage::CatalogError;
 
 const CLAIMS: &str = "pixzoo_claims";
 const DELETED: &str = "pixzoo_deleted";
+const REPLACED: &str = "pixzoo_replaced";
 const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 /// How long a studio job stays pollable after its last change (as `server::jobs` keeps them).
 const JOBS_KEPT_MS: i64 = 15 * 60 * 1000;
@@ -35,7 +38,7 @@ pub struct PgCoordination {
     owner: String,
     expiry: Duration,
     news: broadcast::Sender<News>,
-    deleted: broadcast::Sender<String>,
+    images: broadcast::Sender<ImageNews>,
     listener: tokio::task::JoinHandle<()>,
 }
 
@@ -50,21 +53,16 @@ impl PgCoordination {
     /// without a heartbeat.
     pub async fn start(pool: PgPool, expiry: Duration) -> Result<Self, CatalogError> {
         let mut listener = PgListener::connect_with(&pool).await?;
-        listener.listen_all([CLAIMS, DELETED]).await?;
+        listener.listen_all([CLAIMS, DELETED, REPLACED]).await?;
         let (news, _) = broadcast::channel(1024);
-        let (deleted, _) = broadcast::channel(1024);
-        let task = tokio::spawn(listen(
-            listener,
-            news.clone(),
-            deleted.clone(),
-            pool.clone(),
-        ));
+        let (images, _) = broadcast::channel(1024);
+        let task = tokio::spawn(listen(listener, news.clone(), images.clone(), pool.clone()));
         Ok(Self {
             pool,
             owner: uuid::Uuid::new_v4().simple().to_string(),
             expiry,
             news,
-            deleted,
+            images,
             listener: task,
         })
     }
@@ -128,7 +126,7 @@ impl PgCoordination {
 async fn listen(
     mut listener: PgListener,
     news: broadcast::Sender<News>,
-    deleted: broadcast::Sender<String>,
+    images: broadcast::Sender<ImageNews>,
     pool: PgPool,
 ) {
     let mut prune = tokio::time::interval(Duration::from_secs(60));
@@ -156,7 +154,10 @@ async fn listen(
                     Err(err) => tracing::warn!(error = %err, "unreadable claim notification"),
                 },
                 DELETED => {
-                    let _ = deleted.send(notification.payload().to_owned());
+                    let _ = images.send(ImageNews::Deleted(notification.payload().to_owned()));
+                }
+                REPLACED => {
+                    let _ = images.send(ImageNews::Replaced(notification.payload().to_owned()));
                 }
                 _ => {}
             },
@@ -215,14 +216,19 @@ impl Coordination for PgCoordination {
         }
     }
 
-    async fn announce_deleted(&self, image_id: &str) {
-        if let Err(err) = self.notify(DELETED, image_id).await {
-            tracing::warn!(error = %err, "could not tell other instances of a delete");
+    async fn announce(&self, news: &ImageNews) {
+        // A channel each, the image's id the payload.
+        let (channel, id) = match news {
+            ImageNews::Deleted(id) => (DELETED, id),
+            ImageNews::Replaced(id) => (REPLACED, id),
+        };
+        if let Err(err) = self.notify(channel, id).await {
+            tracing::warn!(error = %err, channel, "could not tell other instances of an image's news");
         }
     }
 
-    fn deleted(&self) -> broadcast::Receiver<String> {
-        self.deleted.subscribe()
+    fn image_news(&self) -> broadcast::Receiver<ImageNews> {
+        self.images.subscribe()
     }
 
     async fn publish_job(&self, id: &str, view: &str) {
