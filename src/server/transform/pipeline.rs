@@ -69,6 +69,9 @@ pub fn transform(
     options: &TransformOptions,
     settings: Settings,
 ) -> Result<Output, TransformError> {
+    // Made from the options as they are keyed: a default spelled out (`trim=0;0;0;0`) must not take
+    // another path (a JPEG is not shrunk on load before a trim) and make other bytes under one key.
+    let options = &options.normalized();
     let inspected = inspect(bytes, settings.max_pixels)?;
     // Laid out from the header, so an over-limit output is refused before anything is decoded.
     let oriented = oriented_size((inspected.width, inspected.height), options)?;
