@@ -130,6 +130,7 @@ pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
         // `Config::load` checked them; a configuration built in code gets the same check here.
         presets: presets::Presets::new(&config.presets.0)
             .map_err(|err| EngineError::Setup(format!("presets: {err}")))?,
+        spellings: Default::default(),
         security: config.security.clone(),
         metrics_apart: config.server.metrics_addr.is_some(),
         stream_keep_alive: std::time::Duration::from_secs(15)

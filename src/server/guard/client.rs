@@ -1,11 +1,25 @@
 //! Who is asking: the key rate limits count against, and the address a request came from.
 
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use axum::http::{HeaderMap, HeaderName};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Client(String);
+/// A client as the rate limits count it. A value rather than its key's text: every request names
+/// its client, and printing an address per request cost a cached image's serving more than its
+/// rate limit; the text is made only where a key is stored (`key`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Client(Who);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Who {
+    /// An IPv4 address (or the one an IPv4-mapped IPv6 address maps).
+    Ip(Ipv4Addr),
+    /// An IPv6 network: the address's first `bits`.
+    Network(Ipv6Addr, u8),
+    ApiKey,
+    Unknown,
+}
 
 /// How requests are told apart: which proxy header to believe, and how much of an IPv6 address is
 /// one client (a home or a server is usually given a whole /64, so counting each address would let
@@ -51,14 +65,13 @@ impl ClientRules {
     /// IPv4-mapped IPv6 address is the IPv4 address it maps).
     pub fn ip(&self, ip: IpAddr) -> Client {
         match ip {
-            IpAddr::V4(v4) => Client(format!("ip:{v4}")),
+            IpAddr::V4(v4) => Client(Who::Ip(v4)),
             IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => Client(format!("ip:{v4}")),
+                Some(v4) => Client(Who::Ip(v4)),
                 None => {
-                    let bits = u32::from(self.ipv6_prefix.min(128));
-                    let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
-                    let network = Ipv6Addr::from(u128::from(v6) & mask);
-                    Client(format!("ip:{network}/{bits}"))
+                    let bits = self.ipv6_prefix.min(128);
+                    let mask = u128::MAX.checked_shl(128 - u32::from(bits)).unwrap_or(0);
+                    Client(Who::Network(Ipv6Addr::from(u128::from(v6) & mask), bits))
                 }
             },
         }
@@ -68,16 +81,29 @@ impl ClientRules {
 impl Client {
     /// A caller holding the API key: one budget for all its holders.
     pub fn api_key() -> Self {
-        Self("api-key".into())
+        Self(Who::ApiKey)
     }
 
     /// A request the limits layer did not see (it reached no address): all such share one bucket.
     pub fn unknown() -> Self {
-        Self("unknown".into())
+        Self(Who::Unknown)
     }
 
-    pub fn key(&self) -> &str {
-        &self.0
+    /// The key its counts are stored under where they are shared (`ip:192.0.2.7`,
+    /// `ip:2001:db8::/64`, `api-key`, `unknown`).
+    pub fn key(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Who::Ip(v4) => write!(f, "ip:{v4}"),
+            Who::Network(network, bits) => write!(f, "ip:{network}/{bits}"),
+            Who::ApiKey => f.write_str("api-key"),
+            Who::Unknown => f.write_str("unknown"),
+        }
     }
 }
 
@@ -107,7 +133,7 @@ mod tests {
     #[test]
     fn ipv6_clients_share_a_bucket_per_prefix() {
         let rules = ClientRules::default();
-        let ip = |s: &str| rules.ip(s.parse().unwrap()).key().to_owned();
+        let ip = |s: &str| rules.ip(s.parse().unwrap()).key();
         // Rotating the interface identifier within one /64 is one client.
         assert_eq!(ip("2001:db8:1:2::1"), "ip:2001:db8:1:2::/64");
         assert_eq!(

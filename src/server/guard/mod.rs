@@ -83,7 +83,7 @@ impl Guard {
 
     /// Counts a request against the client's general limit.
     pub fn request(&self, client: &Client) -> Result<(), Duration> {
-        self.rates.request(client.key())
+        self.rates.request(client)
     }
 
     pub fn forget_idle(&self) {
@@ -169,7 +169,7 @@ impl Admission for Ticket {
         guard
             .rates
             .derivatives
-            .pass(self.client.key(), guard.coordination.counters())
+            .pass(&self.client, guard.coordination.counters())
             .await?
             .map_err(|wait| EngineError::Limited {
                 message: "too many new transforms from this client; wait a little".into(),
@@ -182,7 +182,7 @@ impl Admission for Ticket {
         guard
             .rates
             .uploads
-            .pass(self.client.key(), guard.coordination.counters())
+            .pass(&self.client, guard.coordination.counters())
             .await?
             .map_err(|wait| EngineError::Limited {
                 message: "too many new uploads from this client; wait a little".into(),
@@ -210,7 +210,7 @@ impl Admission for Ticket {
         guard
             .rates
             .generations
-            .pass(self.client.key(), guard.coordination.counters())
+            .pass(&self.client, guard.coordination.counters())
             .await?
             .map_err(|wait| EngineError::Limited {
                 message: "too many new images from this client; wait a little".into(),

@@ -7,11 +7,12 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+use super::Client;
 use crate::server::config::SecurityConfig;
 use crate::server::storage::{CatalogError, SharedCounters};
 
 pub struct RateLimits {
-    requests: Option<DefaultKeyedRateLimiter<String>>,
+    requests: Option<DefaultKeyedRateLimiter<Client>>,
     pub generations: PerMinute,
     pub derivatives: PerMinute,
     pub uploads: PerMinute,
@@ -22,7 +23,7 @@ pub struct RateLimits {
 pub struct PerMinute {
     /// The counters' key prefix: `generation`, `derivative`, `upload`.
     name: &'static str,
-    local: Option<DefaultKeyedRateLimiter<String>>,
+    local: Option<DefaultKeyedRateLimiter<Client>>,
     /// (per minute, burst) as the shared counters take it; `None` when off.
     quota: Option<(u32, u32)>,
 }
@@ -39,7 +40,7 @@ impl PerMinute {
     /// Counts one against `client`, across instances when `shared` is given; the wait if it may not.
     pub async fn pass(
         &self,
-        client: &str,
+        client: &Client,
         shared: Option<&dyn SharedCounters>,
     ) -> Result<Result<(), Duration>, CatalogError> {
         match (shared, self.quota) {
@@ -53,12 +54,12 @@ impl PerMinute {
     }
 
     /// Counts one against `client` in this instance only.
-    pub fn here(&self, client: &str) -> Result<(), Duration> {
+    pub fn here(&self, client: &Client) -> Result<(), Duration> {
         check(&self.local, client)
     }
 }
 
-fn limiter(quota: Option<Quota>) -> Option<DefaultKeyedRateLimiter<String>> {
+fn limiter(quota: Option<Quota>) -> Option<DefaultKeyedRateLimiter<Client>> {
     quota.map(RateLimiter::dashmap)
 }
 
@@ -68,12 +69,15 @@ fn quota(rate: u32, burst: u32, per: fn(NonZeroU32) -> Quota) -> Option<Quota> {
 }
 
 /// The wait before `client` may pass, if it may not now.
-fn check(limiter: &Option<DefaultKeyedRateLimiter<String>>, client: &str) -> Result<(), Duration> {
+fn check(
+    limiter: &Option<DefaultKeyedRateLimiter<Client>>,
+    client: &Client,
+) -> Result<(), Duration> {
     let Some(limiter) = limiter else {
         return Ok(());
     };
     limiter
-        .check_key(&client.to_owned())
+        .check_key(client)
         .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
 }
 
@@ -100,7 +104,7 @@ impl RateLimits {
     }
 
     /// Counts a request against the client's general limit.
-    pub fn request(&self, client: &str) -> Result<(), Duration> {
+    pub fn request(&self, client: &Client) -> Result<(), Duration> {
         check(&self.requests, client)
     }
 
@@ -125,6 +129,10 @@ impl RateLimits {
 mod tests {
     use super::*;
 
+    fn ip(text: &str) -> Client {
+        crate::server::guard::ClientRules::default().ip(text.parse().unwrap())
+    }
+
     #[test]
     fn a_burst_passes_then_the_client_waits_and_others_do_not() {
         let limits = RateLimits::new(&SecurityConfig {
@@ -133,14 +141,14 @@ mod tests {
             ..SecurityConfig::default()
         });
         for _ in 0..3 {
-            assert!(limits.generations.here("ip:10.0.0.1").is_ok());
+            assert!(limits.generations.here(&ip("10.0.0.1")).is_ok());
         }
-        let wait = limits.generations.here("ip:10.0.0.1").unwrap_err();
+        let wait = limits.generations.here(&ip("10.0.0.1")).unwrap_err();
         assert!(
             wait > Duration::from_secs(1) && wait <= Duration::from_secs(6),
             "{wait:?}"
         );
-        assert!(limits.generations.here("ip:10.0.0.2").is_ok());
+        assert!(limits.generations.here(&ip("10.0.0.2")).is_ok());
     }
 
     #[test]
@@ -150,7 +158,7 @@ mod tests {
             ..SecurityConfig::default()
         });
         for _ in 0..10_000 {
-            assert!(limits.request("ip:10.0.0.1").is_ok());
+            assert!(limits.request(&ip("10.0.0.1")).is_ok());
         }
     }
 }

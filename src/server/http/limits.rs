@@ -121,7 +121,8 @@ impl std::fmt::Display for Quoted<'_> {
     }
 }
 
-pub const REQUEST_ID: &str = "x-request-id";
+/// A name rather than a `&str`: looking a string up as a header name costs each request that does.
+pub const REQUEST_ID: axum::http::HeaderName = axum::http::HeaderName::from_static("x-request-id");
 
 /// The checks every request passes before it is answered, and who is asking: URL and header sizes,
 /// then the client's general rate limit.

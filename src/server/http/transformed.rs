@@ -1,6 +1,8 @@
 //! `GET /img/{id}/{options}`: a stored image resized, cropped, re-encoded and filtered, with options in
 //! Cloudflare's syntax. A conditional request is answered from the ETag alone, before any byte is read.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, Request, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -10,13 +12,13 @@ use super::image_response::{
 };
 use super::limits::client_of;
 use super::negotiate::negotiate;
+use super::spelled::Spelling;
 use crate::domain::format::ImageFormat;
 use crate::server::auth::Caller;
 use crate::server::engine::derive::{etag, without_ignored, DeriveRequest, Enlarge};
 use crate::server::error::ApiError;
 use crate::server::guard::{self, Signature};
 use crate::server::memory::{self, HotImage};
-use crate::server::presets::Expanded;
 use crate::server::state::AppState;
 use crate::urls::options::{Fit, OutputFormat};
 
@@ -26,8 +28,8 @@ pub async fn transformed(
     request: Request,
 ) -> Result<Response, ApiError> {
     let headers = request.headers();
-    let (key, expanded) = memory_key(&state, &id, &options, headers)?;
-    let options = expanded.options;
+    let (key, spelling) = memory_key(&state, &id, &options, headers)?;
+    let options = spelling.expanded.options.clone();
     if let Some(hot) = state.engine.memory().get(&key) {
         return Ok(from_memory(&state, Asked::of(&request), &hot));
     }
@@ -49,7 +51,7 @@ pub async fn transformed(
         .extensions()
         .get::<Caller>()
         .is_some_and(|caller| caller.vouched(signature));
-    let wants = if expanded.presets_only {
+    let wants = if spelling.expanded.presets_only {
         guard::Asked::Presets
     } else {
         guard::Asked::Options
@@ -100,27 +102,30 @@ pub async fn transformed(
 
 /// The memory cache's key for `/img/{id}/{options}` asked with these headers: the options without what
 /// the output ignores whatever the image, so those do not split memory either (the derivative's own
-/// key goes further, from the image's size, which this answers without reading); and the options,
-/// presets expanded.
+/// key goes further, from the image's size, which this answers without reading); and the options
+/// as read, presets expanded.
 pub(super) fn memory_key(
     state: &AppState,
     id: &str,
     options: &str,
     headers: &HeaderMap,
-) -> Result<(String, Expanded), ApiError> {
-    let expanded = state
-        .presets
-        .expand(options)
+) -> Result<(String, Arc<Spelling>), ApiError> {
+    let spelling = state
+        .spellings
+        .read(&state.presets, options)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let options = &expanded.options;
+    let options = &spelling.expanded.options;
     // `format=auto` answers by `Accept`, whatever the source's format; every other choice is fixed
     // by the options and the image.
     let known = options
         .format
         .map(|_| negotiate(options.format, ImageFormat::Jpeg, headers).format);
     let chosen = known.filter(|_| options.format == Some(OutputFormat::Auto));
-    let canonical = without_ignored(options, known, Fit::ScaleDown).to_string();
-    Ok((memory::key(id, &canonical, chosen), expanded))
+    let canonical = spelling.canonical(known, || {
+        without_ignored(options, known, Fit::ScaleDown).to_string()
+    });
+    let key = memory::key(id, canonical, chosen);
+    Ok((key, spelling))
 }
 
 /// A response kept in memory, sent again: a derivative's hit counts as served for eviction.

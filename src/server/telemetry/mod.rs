@@ -6,6 +6,7 @@
 
 mod batched;
 mod clock;
+mod fields;
 
 use std::io::IsTerminal;
 
@@ -21,6 +22,7 @@ pub fn init(default_filter: &str) -> std::io::Result<Flush> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .fmt_fields(fields::PlainFields)
         .with_timer(clock::Clock)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(writer)
