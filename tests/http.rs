@@ -1049,11 +1049,21 @@ fn header_lines(response: &reqwest::Response) -> Vec<String> {
 
 #[tokio::test]
 async fn a_hit_answered_before_the_router_is_the_routers_answer_byte_for_byte() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut settings = common::config(dir.path());
-    settings.security.requests_per_second = 1;
-    settings.security.request_burst = 40;
-    let server = TestServer::with_config(settings).await;
+    // With memory, hits come from it; without, a stored derivative is read from disk before the
+    // router, and an original goes to the router.
+    for memory_cache_bytes in [16 << 20, 0] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = common::config(dir.path());
+        settings.storage.memory_cache_bytes = memory_cache_bytes;
+        settings.security.requests_per_second = 1;
+        settings.security.request_burst = 40;
+        let server = TestServer::with_config(settings).await;
+        hit_path_answers_as_the_router(&server, memory_cache_bytes).await;
+        server.stop().await;
+    }
+}
+
+async fn hit_path_answers_as_the_router(server: &TestServer, memory_cache_bytes: u64) {
     let made = server.get("/256x256/a-hit-path-plover").await;
     let id = header(&made, "x-image-id").to_owned();
     let http = client();
@@ -1085,6 +1095,7 @@ async fn a_hit_answered_before_the_router_is_the_routers_answer_byte_for_byte() 
         ),
     ];
     for (what, method, extra) in variants {
+        let what = format!("{what} (memory {memory_cache_bytes})");
         let send = |path: &str| {
             let mut request = http.request(method.clone(), server.url(path));
             if let Some((name, value)) = extra {
@@ -1109,8 +1120,8 @@ async fn a_hit_answered_before_the_router_is_the_routers_answer_byte_for_byte() 
     assert_eq!(header(&echoed, "x-request-id"), "client-chosen-id");
     // Hits count against the general limit there too.
     let mut refused = None;
-    for _ in 0..60 {
-        let response = server.get(&format!("/img/{id}")).await;
+    for path in [&fast, &format!("/img/{id}")].into_iter().cycle().take(120) {
+        let response = server.get(path).await;
         if response.status() == StatusCode::TOO_MANY_REQUESTS {
             refused = Some(response);
             break;
@@ -1119,7 +1130,22 @@ async fn a_hit_answered_before_the_router_is_the_routers_answer_byte_for_byte() 
     let refused = refused.expect("the general limit applies to hits");
     assert!(refused.headers().contains_key("retry-after"));
     assert_eq!(header(&refused, "access-control-allow-origin"), "*");
-    server.stop().await;
+    // Deleted, nothing of it is answered any more, whichever way it was kept (after the limit lets
+    // the three requests through: one a second).
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let deleted = client()
+        .delete(server.url(&format!("/api/images/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    for path in [&fast, &routed] {
+        assert_eq!(
+            server.get(path).await.status(),
+            StatusCode::NOT_FOUND,
+            "{path} (memory {memory_cache_bytes})"
+        );
+    }
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@
 //! moves no byte while no request is being answered is closed. The loop is hyper-util's connection
 //! builder; shutdown stops accepting and lets connections finish.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -14,8 +15,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::extract::ConnectInfo;
-use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request};
+use axum::response::Response;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -24,7 +26,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
-use tower::ServiceExt;
+use tower::{Service, ServiceExt};
 
 /// What a connection may hold of the server.
 #[derive(Debug, Clone, Copy)]
@@ -37,14 +39,18 @@ pub struct ConnectionLimits {
     pub idle_timeout: Duration,
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then waits for open connections to
-/// finish their requests. Handlers see the peer address as `ConnectInfo<SocketAddr>`.
-pub async fn serve(
+/// Serves `app` (the router, or the hit path in front of it) on `listener` until `shutdown` resolves,
+/// then waits for open connections to finish their requests. Handlers see the peer address as
+/// `ConnectInfo<SocketAddr>`.
+pub async fn serve<S>(
     listener: TcpListener,
-    router: Router,
+    app: S,
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
-) {
+) where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
     // HTTP/1.1 only. Browsers speak HTTP/2 only over TLS, which a proxy or CDN in front ends, and those
     // reach an origin over HTTP/1.1; cleartext HTTP/2 (prior knowledge) would only be a way around the
     // header timeout, which hyper enforces for HTTP/1 alone: a client trickling HTTP/2 frames moves
@@ -80,9 +86,10 @@ pub async fn serve(
         }
         let activity = Arc::new(Activity::default());
         let answering = activity.clone();
-        let service = router
+        let service = app
             .clone()
-            .map_request(move |mut request: hyper::Request<Incoming>| {
+            .map_request(move |request: hyper::Request<Incoming>| {
+                let mut request = request.map(Body::new);
                 request.extensions_mut().insert(ConnectInfo(peer));
                 request
             })

@@ -77,6 +77,10 @@ impl HotImage {
 #[derive(Clone)]
 pub struct MemoryCache {
     responses: Option<Cache<String, Arc<HotImage>>>,
+    /// Responses of derivatives stored on disk, without their bytes, by the same keys: a cold hit
+    /// reads the file and is answered as a hot one (`Engine::stored_now`), with no route, catalog
+    /// or digest on its way. Counted like rows, so kept whatever `responses` may hold.
+    on_disk: Cache<String, Arc<HotImage>>,
     /// Registered once: a labelled `counter!` per hit would hash its key into the registry each time.
     hits: metrics::Counter,
     records: Cache<String, Arc<ImageRecord>>,
@@ -137,6 +141,10 @@ impl MemoryCache {
         });
         Self {
             responses,
+            on_disk: Cache::builder()
+                .max_capacity(ROWS)
+                .support_invalidation_closures()
+                .build(),
             hits: metrics::counter!("pixzoo_cache_total", "kind" => "memory", "result" => "hit"),
             records: Cache::new(ROWS),
             derivative_rows: Cache::builder()
@@ -171,11 +179,30 @@ impl MemoryCache {
     }
 
     pub fn insert(&self, key: String, image: HotImage) {
-        let Some(responses) = &self.responses else {
-            return;
-        };
+        if let Some(responses) = &self.responses {
+            self.insert_into(responses, key, image);
+        }
+    }
+
+    /// The response of a derivative on disk under `key`, without its bytes.
+    pub fn on_disk(&self, key: &str) -> Option<Arc<HotImage>> {
+        self.on_disk.get(key)
+    }
+
+    /// Keeps `image`'s headers (not its bytes) under `key`: a stored derivative's response.
+    pub fn keep_on_disk(&self, key: String, image: HotImage) {
+        if image.derivative.is_some() {
+            let headers = HotImage {
+                bytes: Bytes::new(),
+                ..image
+            };
+            self.insert_into(&self.on_disk, key, headers);
+        }
+    }
+
+    fn insert_into(&self, cache: &Cache<String, Arc<HotImage>>, key: String, image: HotImage) {
         let image = Arc::new(image);
-        responses.insert(key.clone(), image.clone());
+        cache.insert(key.clone(), image.clone());
         // Checked after the insert: a delete or a redo marks first and purges second, so either the
         // purge saw this entry or this check sees the mark.
         let deleted = |id: &String| self.deleted.contains_key(id);
@@ -183,8 +210,13 @@ impl MemoryCache {
             || image.sources.iter().any(deleted)
             || (image.placeholder && self.replaced.contains_key(&image.id));
         if gone {
-            responses.invalidate(&key);
+            cache.invalidate(&key);
         }
+    }
+
+    /// Both caches of responses.
+    fn response_caches(&self) -> impl Iterator<Item = &Cache<String, Arc<HotImage>>> {
+        self.responses.iter().chain(std::iter::once(&self.on_disk))
     }
 
     /// Image `id`'s row, if it was read lately.
@@ -227,7 +259,7 @@ impl MemoryCache {
     pub fn clear(&self) {
         self.records.invalidate_all();
         self.derivative_rows.invalidate_all();
-        if let Some(responses) = &self.responses {
+        for responses in self.response_caches() {
             responses.invalidate_all();
         }
     }
@@ -242,7 +274,7 @@ impl MemoryCache {
                 .derivative_rows
                 .invalidate_entries_if(move |_, row| row.image_id == id);
         }
-        if let Some(responses) = &self.responses {
+        for responses in self.response_caches() {
             let id = id.to_owned();
             // Only fails when invalidation closures are off, which `new` turns on.
             let _ = responses.invalidate_entries_if(move |_, image| {
@@ -255,7 +287,7 @@ impl MemoryCache {
     /// another image now, while `/img/{id}…` still answer it.
     pub fn forget_placeholders(&self, id: &str) {
         self.replaced.insert(id.to_owned(), ());
-        if let Some(responses) = &self.responses {
+        for responses in self.response_caches() {
             let id = id.to_owned();
             let _ = responses
                 .invalidate_entries_if(move |_, image| image.placeholder && image.id == id);

@@ -32,7 +32,6 @@ pub mod view;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::Router;
 use leptos::config::LeptosOptions;
 use tokio::net::TcpListener;
 
@@ -77,7 +76,7 @@ pub fn leptos_options(config: &Config, bundle: Option<&assets::Bundle>) -> Lepto
 
 /// Wires the server from its configuration: storage, the CPU pool, providers, the model catalog, the
 /// prompt pipeline, the engine over them, the guard, and the router. The caller decides where to serve.
-pub async fn build(config: &Config) -> Result<(Router, AppState), StartError> {
+pub async fn build(config: &Config) -> Result<(http::Hits, AppState), StartError> {
     metrics::install();
     let storage = storage::open(&config.storage).await?;
     let cpu = Arc::new(cpu::CpuPool::new(

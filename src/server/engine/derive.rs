@@ -408,6 +408,23 @@ impl Engine {
         }
     }
 
+    /// The bytes of the stored derivative behind `hot` (a response kept without them) when they can
+    /// be had at once: its row is in memory and its file in the page cache. Counted as `derive`
+    /// counts a stored one read. `None` leaves the request to `derive`, which reads it however it must
+    /// or makes it again, and says what was wrong.
+    pub fn stored_now(&self, hot: &crate::server::memory::HotImage) -> Option<Bytes> {
+        let key = hot.derivative.as_deref()?;
+        let row = self.inner.memory.derivative_row(key)?;
+        let bytes = self
+            .inner
+            .blobs
+            .get_if_cached(&row.blob_key(), row.content_hash.as_deref(), row.bytes)?
+            .ok()?;
+        stored_derivatives(true).increment(1);
+        self.inner.served_derivative(key);
+        Some(bytes)
+    }
+
     /// The stored image transformed as asked: the original when nothing changes, a stored derivative when
     /// one exists, else made now (joined with identical requests in flight) and stored.
     pub async fn derive(

@@ -1,10 +1,12 @@
 //! The hit path: `GET` and `HEAD` of `/img/{id}` and `/img/{id}/{options}` whose response is in
-//! memory, answered before the router. It keeps the edge's rules by calling what the `limits`
-//! middleware calls (`limits::admit` for sizes and the rate limit, `limits::Seen` for the log line and
-//! the metrics) and sends the headers the layers would add (the request id, `api::cors_headers`); the
-//! key and the answer are the handlers' own
-//! (`transformed::memory_key`, `transformed::from_memory`). Anything else, and any URL this path does
-//! not read exactly as the router would (a percent-encoded or empty segment), goes to the router.
+//! memory, or is a stored derivative's kept without its bytes (`MemoryCache::on_disk`) whose file can
+//! be read at once (`Engine::stored_now`), answered before the router. It keeps the edge's rules by
+//! calling what the `limits` middleware calls (`limits::admit` for sizes and the rate limit,
+//! `limits::Seen` for the log line and the metrics) and sends the headers the layers would add (the
+//! request id, `api::cors_headers`); the key and the answer are the handlers' own
+//! (`transformed::memory_key`, `image_response::hot_response_of`). Anything else, and any URL this
+//! path does not read exactly as the router would (a percent-encoded or empty segment), goes to the
+//! router.
 //!
 //! Why a path of its own: a stored image asked for again is nearly every request an origin sees, and
 //! before its handler the router clones each route's stack of layers, the middleware boxes its future
@@ -15,7 +17,7 @@ use std::convert::Infallible;
 use std::future::{ready, Ready};
 use std::task::{Context, Poll};
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::http::{Method, Request};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -23,7 +25,7 @@ use futures::future::Either;
 use tower::Service;
 use tower_http::request_id::MakeRequestId;
 
-use super::image_response::Asked;
+use super::image_response::{hot_response_of, not_modified, Asked};
 use super::limits::{self, Seen, REQUEST_ID};
 use super::request_id::Sequential;
 use super::transformed;
@@ -52,9 +54,6 @@ impl Hits {
             _ => return None,
         };
         let memory = self.state.engine.memory();
-        if !memory.keeps_responses() {
-            return None;
-        }
         let (id, options) = image_segments(request.uri().path())?;
         let headers = request.headers();
         let key = match options {
@@ -66,7 +65,24 @@ impl Hits {
                     .0
             }
         };
-        let hot = memory.get(&key)?;
+        // In memory; or a stored derivative whose response is, without its bytes, and whose file
+        // can be read at once (none is needed for a 304).
+        let (hot, bytes, in_memory) = match memory.get(&key) {
+            Some(hot) => {
+                let bytes = hot.bytes.clone();
+                (hot, bytes, true)
+            }
+            None => {
+                let hot = memory.on_disk(&key)?;
+                let etag = hot.etag.to_str().unwrap_or_default();
+                let bytes = if not_modified(headers, etag, hot.last_modified_ms) {
+                    Bytes::new()
+                } else {
+                    self.state.engine.stored_now(&hot)?
+                };
+                (hot, bytes, false)
+            }
+        };
 
         let id = match headers.get(REQUEST_ID) {
             Some(given) => given.clone(),
@@ -74,7 +90,12 @@ impl Hits {
         };
         let seen = Seen::start(request).with_id(id.clone());
         let mut response = match limits::admit(&self.state, request) {
-            Ok(_) => transformed::from_memory(&self.state, Asked::of(request), &hot),
+            Ok(_) => {
+                if in_memory {
+                    self.state.engine.served_from_memory(&hot);
+                }
+                hot_response_of(Asked::of(request), &hot, bytes)
+            }
             Err(refused) => refused.into_response(),
         };
         let response_headers = response.headers_mut();

@@ -343,6 +343,13 @@ pub fn image_response(asked: Asked, reply: ImageReply) -> Response {
 
 /// A response from memory, with the headers it was first sent with.
 pub fn hot_response(asked: Asked, hot: &HotImage) -> Response {
+    hot_response_of(asked, hot, hot.bytes.clone())
+}
+
+/// [`hot_response`] with `bytes` read for it: a response kept without them ([`MemoryCache::on_disk`]).
+///
+/// [`MemoryCache::on_disk`]: crate::server::memory::MemoryCache::on_disk
+pub fn hot_response_of(asked: Asked, hot: &HotImage, bytes: Bytes) -> Response {
     let head = Head {
         etag: &hot.etag,
         last_modified: &hot.last_modified,
@@ -358,7 +365,7 @@ pub fn hot_response(asked: Asked, hot: &HotImage) -> Response {
             Lifetime::Immutable
         },
     };
-    respond(asked, &head, hot.bytes.clone())
+    respond(asked, &head, bytes)
 }
 
 /// An image response's own headers, whether built for it or kept in memory.

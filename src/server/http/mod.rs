@@ -7,6 +7,7 @@ pub mod limits;
 
 mod health;
 mod hits;
+pub use hits::Hits;
 mod image_response;
 mod metrics;
 mod negotiate;
@@ -39,10 +40,10 @@ pub fn metrics_router(state: AppState) -> Router {
 }
 
 /// Every route, behind the hit path (`hits`): a stored image in memory is answered before routing.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState) -> Hits {
     let ids = request_id::Sequential::new();
     let routes = routes(state.clone(), ids.clone());
-    Router::new().fallback_service(hits::Hits::new(state, routes, ids))
+    Hits::new(state, routes, ids)
 }
 
 fn routes(state: AppState, ids: request_id::Sequential) -> Router {

@@ -40,7 +40,7 @@ impl Spelling {
 
 #[derive(Clone)]
 pub struct Spellings {
-    read: Cache<Box<str>, Arc<Spelling>>,
+    read: Cache<String, Arc<Spelling>>,
 }
 
 impl Default for Spellings {
@@ -49,7 +49,7 @@ impl Default for Spellings {
             read: Cache::builder()
                 .max_capacity(BUDGET)
                 // The string, and its canonical spellings at most as long again several times over.
-                .weigher(|raw: &Box<str>, _| u32::try_from(raw.len() * 4 + 512).unwrap_or(u32::MAX))
+                .weigher(|raw: &String, _| u32::try_from(raw.len() * 4 + 512).unwrap_or(u32::MAX))
                 .build(),
         }
     }
@@ -65,7 +65,7 @@ impl Spellings {
             expanded: presets.expand(raw)?,
             canonical: Default::default(),
         });
-        self.read.insert(raw.into(), spelling.clone());
+        self.read.insert(raw.to_owned(), spelling.clone());
         Ok(spelling)
     }
 }

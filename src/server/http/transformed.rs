@@ -93,10 +93,11 @@ pub async fn transformed(
         image_id: Some(record.id.clone()),
         lifetime: Lifetime::Immutable,
     };
-    state
-        .engine
-        .memory()
-        .keep(key, || reply.to_memory(&record.id, stored_key));
+    let memory = state.engine.memory();
+    if let Some(stored) = reply.to_memory(&record.id, stored_key.clone()) {
+        memory.keep_on_disk(key.clone(), stored);
+    }
+    memory.keep(key, || reply.to_memory(&record.id, stored_key));
     Ok(image_response(Asked::of(&request), reply))
 }
 

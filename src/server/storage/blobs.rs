@@ -150,6 +150,29 @@ impl BlobStore {
         }
     }
 
+    /// The blob under `key` if it can be had without waiting: a local file of `len` bytes, small
+    /// enough to check here, wholly in the page cache ([`read_if_cached`]), and what its row says
+    /// ([`verified`]). `None` when it cannot be had so; [`BlobStore::get_verified`] then reads it.
+    pub fn get_if_cached(
+        &self,
+        key: &str,
+        content_hash: Option<&str>,
+        len: u64,
+    ) -> Option<Result<Bytes, BlobError>> {
+        let root = self.local_root.as_ref()?;
+        if len >= HASH_INLINE_BELOW as u64 {
+            return None;
+        }
+        let (bytes, stamp) = read_if_cached(&root.join(key), len)?;
+        // `read_if_cached` read exactly `len` bytes, so only the hash is left to check.
+        if content_hash.is_some() && self.checked.get(key) == Some(stamp) {
+            return Some(Ok(bytes));
+        }
+        Some(verified(key, bytes, content_hash, len).inspect(|_| {
+            self.checked.insert(key.to_owned(), stamp);
+        }))
+    }
+
     /// The blob under `key` if it is what its row says ([`verified`]); hashing a large blob runs off
     /// the async workers.
     pub async fn get_verified(
@@ -158,19 +181,10 @@ impl BlobStore {
         content_hash: Option<&str>,
         len: u64,
     ) -> Result<Bytes, BlobError> {
-        const HASH_INLINE_BELOW: usize = 256 * 1024;
+        if let Some(read) = self.get_if_cached(key, content_hash, len) {
+            return read;
+        }
         if let Some(root) = &self.local_root {
-            if len < HASH_INLINE_BELOW as u64 {
-                if let Some((bytes, stamp)) = read_if_cached(&root.join(key), len) {
-                    // `read_if_cached` read exactly `len` bytes, so only the hash is left to check.
-                    if content_hash.is_some() && self.checked.get(key) == Some(stamp) {
-                        return Ok(bytes);
-                    }
-                    let bytes = verified(key, bytes, content_hash, len)?;
-                    self.checked.insert(key.to_owned(), stamp);
-                    return Ok(bytes);
-                }
-            }
             // One blocking task reads and checks: object_store's local `get` takes two hops to the
             // blocking pool before the bytes are in hand, most of a cold hit's time when measured.
             // Keys are made by the engine (hex digests and an extension), never taken from a URL.
@@ -248,6 +262,9 @@ fn sync_up_to(root: &Path, file: &Path) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+/// Blobs below this are checked on the async worker that reads them; larger ones are hashed off it.
+const HASH_INLINE_BELOW: usize = 256 * 1024;
 
 /// `bytes` read from `key` if they are what the row says: the SHA-256 `content_hash` when the row
 /// has one, else at least the length. Anything else (a blob torn by a crash, a disk error) is
