@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Serving benchmark: the release server and nginx side by side, in one run, over the same bytes on
 # disk, each under the same wrk load. Prints req/s, p50 and p99 latency and Pixzoo's ratio to nginx for
-# a hot derivative, a hot original, a cold derivative (memory cache off: catalog row and file read), a
-# 304 revalidation and the bundle's CSS (/pkg/pixzoo.<hash>.css), and each side's CPU time per request.
-# Figures from shared machines are noisy: compare ratios, and the CPU per request most of all.
+# a hot derivative, a hot original, a cold derivative (memory cache off: its file read), a 304
+# revalidation and the bundle's CSS (/pkg/pixzoo.<hash>.css), and each side's CPU time per request.
+# Figures from shared machines are noisy: each row runs both sides in turn ROUNDS times and prints the
+# medians, its ratio the median of each round's; compare ratios, and the CPU per request most of all.
 #
-#   scripts/bench-serve.sh [seconds=5] [connections=64]   (after `cargo leptos build --release`)
+#   scripts/bench-serve.sh [seconds=5] [connections=64] [rounds=3]   (after `cargo leptos build --release`)
 set -euo pipefail
 seconds="${1:-5}"
 connections="${2:-64}"
+rounds="${3:-3}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${CARGO_TARGET_DIR:-$root/target}/release/pixzoo"
 # cargo-leptos writes the site under the project's target/, whatever CARGO_TARGET_DIR says.
@@ -81,22 +83,34 @@ run() { # url header pids...
 }
 printf '%-34s %8s %9s %8s %8s %7s %9s %8s %8s %7s %6s %7s %6s\n' request bytes pixzoo p50 p99 us/req \
   nginx p50 p99 us/req ratio target cpu
+median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 row() { # name target pixzoo-url pixzoo-pid nginx-url [pixzoo-header] [nginx-header]
-  local bytes p n ratio
+  local bytes p n ratio cpu i col ps=() ns=() ratios=() cpus=()
   bytes=$(size "$3")
-  # shellcheck disable=SC2086 # one pid, or nginx's several
-  p=($(run "$3" "${6:-}" $4)); n=($(run "$5" "${7:-}" $nginx_pids))
-  ratio=$(awk -v a="${p[0]}" -v b="${n[0]}" 'BEGIN{print a/b}')
-  printf '%-34s %8s %9.0f %8s %8s %7s %9.0f %8s %8s %7s %6.2f %7s %6.2f\n' "$1" "$bytes" \
+  for ((i = 0; i < rounds; i++)); do
+    # shellcheck disable=SC2086 # one pid, or nginx's several
+    p=($(run "$3" "${6:-}" $4)); n=($(run "$5" "${7:-}" $nginx_pids))
+    ps+=("${p[*]}"); ns+=("${n[*]}")
+    ratios+=("$(awk -v a="${p[0]}" -v b="${n[0]}" 'BEGIN{print a/b}')")
+    cpus+=("$(awk -v a="${p[3]}" -v b="${n[3]}" 'BEGIN{print b/a}')")
+  done
+  # Each column's median over the rounds (latencies in ms).
+  for col in 1 2 3 4; do
+    p[col - 1]=$(printf '%s\n' "${ps[@]}" | awk -v c=$col '{v=$c; if (v ~ /us$/) v=v/1000; else if (v ~ /ms$/) v=v+0; else if (v ~ /s$/) v=v*1000; print v}' | median)
+    n[col - 1]=$(printf '%s\n' "${ns[@]}" | awk -v c=$col '{v=$c; if (v ~ /us$/) v=v/1000; else if (v ~ /ms$/) v=v+0; else if (v ~ /s$/) v=v*1000; print v}' | median)
+  done
+  ratio=$(printf '%s\n' "${ratios[@]}" | median)
+  cpu=$(printf '%s\n' "${cpus[@]}" | median)
+  printf '%-34s %8s %9.0f %6.2fms %6.2fms %7.1f %9.0f %6.2fms %6.2fms %7.1f %6.2f %7s %6.2f\n' "$1" "$bytes" \
     "${p[0]}" "${p[1]}" "${p[2]}" "${p[3]}" "${n[0]}" "${n[1]}" "${n[2]}" "${n[3]}" "$ratio" \
     "$(awk -v r="$ratio" -v t="$2" 'BEGIN{ if (t == "-") print "-"; else printf "%s%s", (r >= t ? "" : "<"), t }')" \
-    "$(awk -v a="${p[3]}" -v b="${n[3]}" 'BEGIN{print b/a}')"
+    "$cpu"
 }
 # Targets: hot hits 0.8x nginx, a cold one 0.5x, a 304 1x; "<" marks a ratio below its target. "cpu" is
 # nginx's CPU time per request over Pixzoo's: above 1, Pixzoo spends less on each.
 row "hot derivative (memory)" 0.8 "$base$derivative" "$hot_pid" "http://127.0.0.1:$ng/derived.webp"
 row "hot original (memory)" 0.8 "$base/img/$id" "$hot_pid" "http://127.0.0.1:$ng/original"
-row "cold derivative (catalog + file)" 0.5 "http://127.0.0.1:$cold$derivative" "$cold_pid" \
+row "cold derivative (file)" 0.5 "http://127.0.0.1:$cold$derivative" "$cold_pid" \
   "http://127.0.0.1:$ng/derived.webp"
 row "304 revalidation" 1.0 "$base$derivative" "$hot_pid" "http://127.0.0.1:$ng/derived.webp" \
   "If-None-Match: $etag" "If-None-Match: $ng_etag"

@@ -22,6 +22,7 @@ pub mod prompt;
 pub mod providers;
 pub mod secret;
 pub mod session;
+pub mod spelled;
 pub mod state;
 pub mod storage;
 pub mod studio;

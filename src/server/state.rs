@@ -53,7 +53,7 @@ pub struct Shared {
     /// `[presets]`: named option strings for `/img/{id}/preset=NAME`.
     pub presets: crate::server::presets::Presets,
     /// Options strings as URLs spell them, read with `presets`: kept, as hits ask the same again.
-    pub spellings: crate::server::http::spelled::Spellings,
+    pub spellings: crate::server::spelled::Spellings,
     /// `[security]`: request size limits and the request timeout.
     pub security: SecurityConfig,
     /// How often a progress stream sends a comment when it has nothing to say: well within

@@ -17,7 +17,6 @@ mod placeholder;
 mod request_id;
 mod same_origin;
 pub mod sources;
-pub mod spelled;
 mod transformed;
 
 use std::path::PathBuf;

@@ -12,13 +12,13 @@ use super::image_response::{
 };
 use super::limits::client_of;
 use super::negotiate::negotiate;
-use super::spelled::Spelling;
 use crate::domain::format::ImageFormat;
 use crate::server::auth::Caller;
 use crate::server::engine::derive::{etag, without_ignored, DeriveRequest, Enlarge};
 use crate::server::error::ApiError;
 use crate::server::guard::{self, Signature};
 use crate::server::memory::{self, HotImage};
+use crate::server::spelled::Spelling;
 use crate::server::state::AppState;
 use crate::urls::options::{Fit, OutputFormat};
 

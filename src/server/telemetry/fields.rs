@@ -1,10 +1,11 @@
 //! An event's fields as tracing-subscriber's `DefaultFields` writes them without colour, byte for
 //! byte, at a fraction of the cost. `DefaultFields` paints every name and `=` through nu_ansi_term
 //! even with colour off and formats each field through nested `write!`s: measured with callgrind, the
-//! request log line's four fields cost more than answering a 304 from memory. Names and integers are
-//! written here directly; the message (which must be escaped so that nobody can write terminal codes
-//! into the log) and the field kinds that need more care (errors and their sources) are handed to a
-//! `DefaultVisitor` on the same writer, so they come out exactly as they would have.
+//! request log line's four fields cost more than answering a 304 from memory. Names, integers and a
+//! message with nothing to escape are written here directly; a message that needs escaping (so that
+//! nobody can write terminal codes into the log) and the field kinds that need more care (errors and
+//! their sources) are handed to a `DefaultVisitor` on the same writer, so they come out exactly as
+//! they would have.
 
 use std::fmt;
 
@@ -75,13 +76,76 @@ impl Plain<'_> {
         self.result = tracing_subscriber::field::VisitOutput::finish(visitor);
         self.is_empty = false;
     }
+
+    /// The message as `DefaultVisitor` writes it when it holds nothing to escape: as it is.
+    fn message(&mut self, text: &str) {
+        if self.result.is_err() {
+            return;
+        }
+        self.result = (|| {
+            if !std::mem::take(&mut self.is_empty) {
+                self.writer.write_char(' ')?;
+            }
+            self.writer.write_str(text)
+        })();
+    }
+
+    fn integer(&mut self, name: &str, value: impl itoa::Integer) {
+        self.write(name, |w| w.write_str(itoa::Buffer::new().format(value)));
+    }
+}
+
+/// What tracing-subscriber escapes in a message: the characters that start or end terminal control
+/// sequences.
+fn escaped(c: char) -> bool {
+    matches!(
+        c,
+        '\x1b' | '\x07' | '\x08' | '\x0c' | '\x7f' | '\u{80}'..='\u{9f}'
+    )
+}
+
+/// A short message, formatted on the stack; longer ones do not fit and take the default way.
+struct Short {
+    bytes: [u8; 128],
+    len: usize,
+}
+
+impl Short {
+    fn of(value: &dyn fmt::Debug) -> Option<Self> {
+        let mut short = Short {
+            bytes: [0; 128],
+            len: 0,
+        };
+        fmt::write(&mut short, format_args!("{value:?}")).ok()?;
+        Some(short)
+    }
+
+    fn as_str(&self) -> &str {
+        // Only whole `&str`s are ever copied in.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+}
+
+impl fmt::Write for Short {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        self.bytes
+            .get_mut(self.len..end)
+            .ok_or(fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
 }
 
 impl Visit for Plain<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         match Self::name(field) {
             Some(name) if name != "message" => self.write(name, |w| write!(w, "{value:?}")),
-            Some(_) => self.by_default(|v| v.record_debug(field, value)),
+            Some(_) => match Short::of(value).filter(|text| !text.as_str().contains(escaped)) {
+                Some(text) => self.message(text.as_str()),
+                None => self.by_default(|v| v.record_debug(field, value)),
+            },
             None => {}
         }
     }
@@ -89,6 +153,7 @@ impl Visit for Plain<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         match Self::name(field) {
             Some(name) if name != "message" => self.write(name, |w| write!(w, "{value:?}")),
+            Some(_) if !value.contains(escaped) => self.message(value),
             Some(_) => self.by_default(|v| v.record_str(field, value)),
             None => {}
         }
@@ -96,7 +161,7 @@ impl Visit for Plain<'_> {
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         match Self::name(field) {
-            Some(name) if name != "message" => self.write(name, |w| write!(w, "{value}")),
+            Some(name) if name != "message" => self.integer(name, value),
             Some(_) => self.by_default(|v| v.record_u64(field, value)),
             None => {}
         }
@@ -104,7 +169,7 @@ impl Visit for Plain<'_> {
 
     fn record_i64(&mut self, field: &Field, value: i64) {
         match Self::name(field) {
-            Some(name) if name != "message" => self.write(name, |w| write!(w, "{value}")),
+            Some(name) if name != "message" => self.integer(name, value),
             Some(_) => self.by_default(|v| v.record_i64(field, value)),
             None => {}
         }
@@ -188,6 +253,15 @@ mod tests {
         tracing::info!(count = 0u64);
         tracing::info!(name = "first", "then the message");
         tracing::info!(parent: None, empty = "", nothing = ?(), "");
+        tracing::info!("{}", "a message longer than fits on the stack, ".repeat(8));
+        for c in [
+            '\x1b', '\x07', '\x08', '\x0c', '\x7f', '\u{80}', '\u{9f}', '\u{a0}', '\t',
+        ] {
+            tracing::info!("{c}");
+            tracing::info!(message = %c, n = 1u64);
+            let text = format!("a{c}b");
+            tracing::info!(message = text.as_str());
+        }
     }
 
     fn logged<N>(fields: N) -> String
@@ -212,7 +286,7 @@ mod tests {
         let plain = logged(PlainFields);
         let default = logged(DefaultFields::new());
         assert_eq!(plain, default);
-        assert_eq!(plain.lines().count(), 7, "{plain}");
+        assert_eq!(plain.lines().count(), 8 + 9 * 3, "{plain}");
         // And what needed escaping was escaped: no raw escape character reaches the log.
         assert!(!plain.contains('\u{1b}'), "{plain}");
         assert!(plain.contains(r#"status=304 micros=17 delta=-3 hit=true ratio=0.5 type="png""#));
