@@ -189,15 +189,24 @@ impl MemoryCache {
         self.on_disk.get(key)
     }
 
-    /// Keeps `image`'s headers (not its bytes) under `key`: a stored derivative's response.
-    pub fn keep_on_disk(&self, key: String, image: HotImage) {
+    /// Keeps a stored derivative's response under `key`: its headers (not its bytes) whatever the
+    /// budget, and all of it within the budget.
+    pub fn keep_derivative(&self, key: String, image: HotImage) {
         if image.derivative.is_some() {
             let headers = HotImage {
+                id: image.id.clone(),
+                id_header: image.id_header.clone(),
+                etag: image.etag.clone(),
+                last_modified: image.last_modified.clone(),
                 bytes: Bytes::new(),
+                derivative: image.derivative.clone(),
+                noted: AtomicU64::new(0),
+                sources: image.sources.clone(),
                 ..image
             };
-            self.insert_into(&self.on_disk, key, headers);
+            self.insert_into(&self.on_disk, key.clone(), headers);
         }
+        self.insert(key, image);
     }
 
     fn insert_into(&self, cache: &Cache<String, Arc<HotImage>>, key: String, image: HotImage) {

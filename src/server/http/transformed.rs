@@ -93,11 +93,9 @@ pub async fn transformed(
         image_id: Some(record.id.clone()),
         lifetime: Lifetime::Immutable,
     };
-    let memory = state.engine.memory();
-    if let Some(stored) = reply.to_memory(&record.id, stored_key.clone()) {
-        memory.keep_on_disk(key.clone(), stored);
+    if let Some(hot) = reply.to_memory(&record.id, stored_key) {
+        state.engine.memory().keep_derivative(key, hot);
     }
-    memory.keep(key, || reply.to_memory(&record.id, stored_key));
     Ok(image_response(Asked::of(&request), reply))
 }
 

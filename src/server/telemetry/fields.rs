@@ -50,8 +50,8 @@ impl Plain<'_> {
         Some(name.strip_prefix("r#").unwrap_or(name))
     }
 
-    /// ` name=` (no space before the first), then `value`.
-    fn write(&mut self, name: &str, value: impl FnOnce(&mut Writer<'_>) -> fmt::Result) {
+    /// A field as `write` writes it, after a space unless it is the first.
+    fn field(&mut self, write: impl FnOnce(&mut Writer<'_>) -> fmt::Result) {
         if self.result.is_err() {
             return;
         }
@@ -59,10 +59,17 @@ impl Plain<'_> {
             if !std::mem::take(&mut self.is_empty) {
                 self.writer.write_char(' ')?;
             }
-            self.writer.write_str(name)?;
-            self.writer.write_char('=')?;
-            value(&mut self.writer)
+            write(&mut self.writer)
         })();
+    }
+
+    /// `name=`, then `value`.
+    fn write(&mut self, name: &str, value: impl FnOnce(&mut Writer<'_>) -> fmt::Result) {
+        self.field(|w| {
+            w.write_str(name)?;
+            w.write_char('=')?;
+            value(w)
+        });
     }
 
     /// What `DefaultVisitor` does with this field (not a skipped one), done by one on the same
@@ -79,15 +86,7 @@ impl Plain<'_> {
 
     /// The message as `DefaultVisitor` writes it when it holds nothing to escape: as it is.
     fn message(&mut self, text: &str) {
-        if self.result.is_err() {
-            return;
-        }
-        self.result = (|| {
-            if !std::mem::take(&mut self.is_empty) {
-                self.writer.write_char(' ')?;
-            }
-            self.writer.write_str(text)
-        })();
+        self.field(|w| w.write_str(text));
     }
 
     fn integer(&mut self, name: &str, value: impl itoa::Integer) {
