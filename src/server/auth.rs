@@ -5,16 +5,13 @@
 //! [`Caller::may`] with where it is and the [`Action`] it is about to take. The limits layer reads the
 //! credentials once per request and leaves the [`Caller`] in the request's extensions.
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use axum_extra::extract::cookie::CookieJar;
 use subtle::ConstantTimeEq;
 
-use crate::server::guard::Signature;
+use crate::server::guard::{ClientRules, Signature};
 use crate::server::secret::Secret;
-use crate::server::session;
-use crate::server::state::AppState;
+use crate::server::session::{self, SessionBook};
 
 /// What a request may ask for that needs the key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,9 +40,41 @@ pub enum Via {
     Any,
 }
 
-/// Whether the server has an API key, so generating, uploading and deleting need proof of it.
-pub fn key_required(state: &AppState) -> bool {
-    !state.api_key.is_empty()
+/// What the check knows: the key, the studio's sessions and the metrics token.
+pub struct Authority {
+    api_key: Secret,
+    metrics_token: Secret,
+    pub sessions: SessionBook,
+}
+
+impl Authority {
+    pub fn new(api_key: Secret, metrics_token: Secret, sessions: SessionBook) -> Self {
+        Self {
+            api_key,
+            metrics_token,
+            sessions,
+        }
+    }
+
+    /// Whether the server has an API key, so generating, uploading and deleting need proof of it.
+    pub fn key_required(&self) -> bool {
+        !self.api_key.is_empty()
+    }
+
+    /// Whether `given` is the configured API key (false when none is configured), in constant time.
+    pub fn key_matches(&self, given: &str) -> bool {
+        secret_matches(&self.api_key, given)
+    }
+
+    /// The credentials a request presents: read once, by the limits middleware.
+    pub fn caller(&self, headers: &HeaderMap) -> Caller {
+        Caller {
+            key: self.key_matches(bearer(headers)),
+            session: CookieJar::from_headers(headers)
+                .get(session::cookie_name(self.sessions.over_tls(headers)))
+                .map(|c| c.value().to_owned()),
+        }
+    }
 }
 
 /// The credentials a request presented.
@@ -58,28 +87,19 @@ pub struct Caller {
 }
 
 impl Caller {
-    pub fn from_headers(state: &AppState, headers: &HeaderMap) -> Self {
-        Self {
-            key: bearer_matches(state, headers),
-            session: CookieJar::from_headers(headers)
-                .get(session::cookie_name(session::over_tls(state, headers)))
-                .map(|c| c.value().to_owned()),
-        }
-    }
-
     /// Whether this caller, coming through `via`, may take `action`. Without a configured key
     /// generating and deleting are open, but never `Redo` or `Sign`: a signature handed to anyone who
     /// asks protects nothing, so without a key URLs are signed only on the command line
     /// (`pixzoo sign`). A catalog failure while checking a session counts as "no".
-    pub async fn may(&self, state: &AppState, via: Via, action: Action) -> bool {
-        let key_set = key_required(state);
+    pub async fn may(&self, authority: &Authority, via: Via, action: Action) -> bool {
+        let key_set = authority.key_required();
         match (action, via) {
             (Action::Redo, _) => key_set && self.key,
             (Action::Sign, _) if !key_set => false,
             _ if !key_set => true,
             (_, Via::Api) => self.key,
-            (_, Via::Studio) => self.signed_in(state).await,
-            (_, Via::Any) => self.key || self.signed_in(state).await,
+            (_, Via::Studio) => self.signed_in(&authority.sessions).await,
+            (_, Via::Any) => self.key || self.signed_in(&authority.sessions).await,
         }
     }
 
@@ -97,40 +117,12 @@ impl Caller {
     }
 
     /// Whether the request carries a live studio session.
-    async fn signed_in(&self, state: &AppState) -> bool {
+    async fn signed_in(&self, sessions: &SessionBook) -> bool {
         match &self.session {
-            Some(token) => session::is_live(state, token).await,
+            Some(token) => sessions.is_live(token).await,
             None => false,
         }
     }
-}
-
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(match parts.extensions.get::<Caller>() {
-            Some(read) => read.clone(),
-            None => Self::from_headers(state, &parts.headers),
-        })
-    }
-}
-
-/// Whether the browser whose server-function call is being answered may take `action`.
-pub async fn server_fn_may(state: &AppState, action: Action) -> bool {
-    let caller = match leptos_axum::extract::<HeaderMap>().await {
-        Ok(headers) => Caller::from_headers(state, &headers),
-        Err(_) => Caller::default(),
-    };
-    caller.may(state, Via::Studio, action).await
-}
-
-/// Whether `given` is the configured API key (false when none is configured), in constant time.
-pub fn key_matches(state: &AppState, given: &str) -> bool {
-    secret_matches(&state.api_key, given)
 }
 
 /// Whether `given` is `expected` (false when `expected` is empty), in constant time.
@@ -155,11 +147,6 @@ fn bearer(headers: &HeaderMap) -> &str {
         .trim()
 }
 
-/// Whether the request's `Authorization: Bearer` token is the configured key.
-fn bearer_matches(state: &AppState, headers: &HeaderMap) -> bool {
-    key_matches(state, bearer(headers))
-}
-
 /// Which listener a metrics scrape came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetricsListener {
@@ -181,12 +168,13 @@ pub enum MetricsRefusal {
 /// any client of the operator's own listener, or a loopback client of the main one (behind a trusted
 /// proxy, the address the proxy names, so the proxy itself does not count as local).
 pub fn may_read_metrics(
-    state: &AppState,
+    authority: &Authority,
+    clients: &ClientRules,
     headers: &HeaderMap,
     peer: Option<std::net::SocketAddr>,
     listener: MetricsListener,
 ) -> Result<(), MetricsRefusal> {
-    let token = &state.security.metrics_token;
+    let token = &authority.metrics_token;
     if !token.is_empty() {
         return if secret_matches(token, bearer(headers)) {
             Ok(())
@@ -196,14 +184,12 @@ pub fn may_read_metrics(
     }
     // A loopback peer forwarding for someone (a reverse proxy on this machine that Pixzoo was not told
     // about) is not local: whoever it forwards for is.
-    let forwarded = state.guard.clients.proxy_header.is_none()
+    let forwarded = clients.proxy_header.is_none()
         && ["forwarded", "x-forwarded-for", "x-real-ip"]
             .iter()
             .any(|name| headers.contains_key(*name));
     let local = !forwarded
-        && state
-            .guard
-            .clients
+        && clients
             .address(headers, peer)
             .is_some_and(|ip| ip.is_loopback() || ip.to_canonical().is_loopback());
     if listener == MetricsListener::Own || local {

@@ -117,7 +117,7 @@ async fn migrate(
             return ExitCode::from(2);
         }
     }
-    let plan = super::migrate::Plan {
+    let plan = super::migrate::Migration {
         from: config.storage,
         to,
         derivatives,

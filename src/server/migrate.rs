@@ -54,7 +54,7 @@ impl std::fmt::Display for Report {
 }
 
 /// What to copy where.
-pub struct Plan {
+pub struct Migration {
     pub from: StorageConfig,
     pub to: StorageConfig,
     pub derivatives: bool,
@@ -63,7 +63,10 @@ pub struct Plan {
 const PAGE: u32 = 200;
 
 /// Copies everything `plan` names, calling `progress` after each page of images.
-pub async fn run(plan: &Plan, mut progress: impl FnMut(&Report)) -> Result<Report, MigrateError> {
+pub async fn run(
+    plan: &Migration,
+    mut progress: impl FnMut(&Report),
+) -> Result<Report, MigrateError> {
     let from = storage::open(&plan.from).await?;
     let to = storage::open(&plan.to).await?;
     let mut report = Report::default();

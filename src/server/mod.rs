@@ -12,23 +12,24 @@ pub mod engine;
 pub mod error;
 pub mod guard;
 pub mod http;
-pub mod jobs;
+
+pub mod image_info;
 pub mod listen;
 pub mod memory;
 pub mod metrics;
 pub mod migrate;
+pub mod options_cache;
+pub mod paging;
 pub mod presets;
 pub mod prompt;
 pub mod providers;
 pub mod secret;
 pub mod session;
-pub mod spelled;
 pub mod state;
 pub mod storage;
 pub mod studio;
 mod telemetry;
 pub mod transform;
-pub mod view;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -100,11 +101,11 @@ pub async fn build(config: &Config) -> Result<(http::Hits, AppState), StartError
             storage,
             memory: memory::MemoryCache::new(config.storage.memory_cache_bytes),
             derivatives_max_bytes: config.storage.derivatives_max_bytes,
-            derivative_limits: engine::derive::Limits {
+            derivative_limits: engine::limits::DeriveLimits {
                 max_pixels: config.limits.max_derivative_pixels,
                 max_upscale: config.limits.max_upscale,
             },
-            upload_limits: engine::upload::Limits {
+            upload_limits: engine::limits::UploadLimits {
                 max_bytes: config.limits.max_upload_bytes,
                 max_pixels: config.limits.max_upload_pixels,
             },
@@ -116,21 +117,34 @@ pub async fn build(config: &Config) -> Result<(http::Hits, AppState), StartError
         &config.engine,
     );
     let bundle = assets::Bundle::find(&config.server.site_root, env!("CARGO_PKG_NAME"));
+    let guard = Arc::new(guard::Guard::new(
+        &config.security,
+        catalog.clone(),
+        coordination.clone(),
+    ));
     let state = AppState::new(state::Shared {
         leptos_options: leptos_options(config, bundle.as_ref()),
         bundle,
         engine,
         limits: config.limits.url_limits(),
         max_upload_bytes: config.limits.max_upload_bytes,
-        api_key: config.auth.api_key.clone(),
+        auth: auth::Authority::new(
+            config.auth.api_key.clone(),
+            config.security.metrics_token.clone(),
+            session::SessionBook::new(
+                config.auth.api_key.clone(),
+                catalog.clone(),
+                &config.server.public_url,
+                guard.clients.proxy_header.is_some(),
+            ),
+        ),
         public_url: config.server.public_url.clone(),
-        sessions: catalog.clone(),
-        studio: Arc::new(jobs::StudioJobs::new(coordination.clone())),
-        guard: Arc::new(guard::Guard::new(&config.security, catalog, coordination)),
+        studio: Arc::new(studio::jobs::StudioJobs::new(coordination)),
+        guard,
         // `Config::load` checked them; a configuration built in code gets the same check here.
         presets: presets::Presets::new(&config.presets.0)
             .map_err(|err| EngineError::Setup(format!("presets: {err}")))?,
-        spellings: Default::default(),
+        options_cache: Default::default(),
         security: config.security.clone(),
         metrics_apart: config.server.metrics_addr.is_some(),
         stream_keep_alive: std::time::Duration::from_secs(15)
@@ -210,7 +224,7 @@ fn warn_if_open(state: &AppState) {
         return;
     }
     let mut open = Vec::new();
-    if !auth::key_required(state) {
+    if !state.auth.key_required() {
         open.push("no API_KEY: POST /api/image, POST /v1/images/generations, the studio (generate, delete) and DELETE /api/images/{id} are open to anyone, and the studio cannot sign URLs");
     }
     if !state.guard.signs_urls() {

@@ -5,12 +5,11 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
+use crate::server::auth::Authority;
 use crate::server::config::SecurityConfig;
 use crate::server::engine::Engine;
 use crate::server::guard::Guard;
-use crate::server::jobs::StudioJobs;
-use crate::server::secret::Secret;
-use crate::server::storage::Sessions;
+use crate::server::studio::jobs::StudioJobs;
 use crate::urls::placeholder::UrlLimits;
 
 /// Cheap to clone: every layer and extractor of every request takes its own copy, so the parts sit
@@ -39,11 +38,10 @@ pub struct Shared {
     pub limits: UrlLimits,
     /// `limits.max_upload_bytes`, for the bodies that carry uploads.
     pub max_upload_bytes: usize,
-    pub api_key: Secret,
+    /// The API key, studio sign-ins and the metrics token: what the one authorisation check reads.
+    pub auth: Authority,
     /// `server.public_url`, for absolute URLs in API answers.
     pub public_url: String,
-    /// Studio sign-ins, in the catalog.
-    pub sessions: Arc<dyn Sessions>,
     /// Generations the studio is polling.
     pub studio: Arc<StudioJobs>,
     /// Signatures, rate limits, budgets.
@@ -53,7 +51,7 @@ pub struct Shared {
     /// `[presets]`: named option strings for `/img/{id}/preset=NAME`.
     pub presets: crate::server::presets::Presets,
     /// Options strings as URLs spell them, read with `presets`: kept, as hits ask the same again.
-    pub spellings: crate::server::spelled::Spellings,
+    pub options_cache: crate::server::options_cache::OptionsCache,
     /// `[security]`: request size limits and the request timeout.
     pub security: SecurityConfig,
     /// How often a progress stream sends a comment when it has nothing to say: well within

@@ -5,11 +5,12 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::images::{delete_image, image_detail, Deleted, ImageDetails};
 use crate::domain::kind::ImageKind;
+use crate::server_fns::images::{delete_image, image_detail};
 use crate::ui::gallery::Thumb;
 use crate::ui::url_builder::UrlBuilder;
 use crate::urls::pages::{gallery_path, sign_in_path, studio_path};
+use crate::wire::images::{Deleted, ImageDetails};
 
 #[component]
 pub fn DetailPage() -> impl IntoView {

@@ -7,11 +7,12 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::images::{gallery_page, ImageSummary};
-use crate::api::studio::ModelOption;
+use crate::server_fns::images::gallery_page;
 use crate::ui::mask::MaskPainter;
 use crate::ui::state::{studio_state, StudioState};
 use crate::urls::image::{derivative_path, image_path};
+use crate::wire::images::ImageSummary;
+use crate::wire::studio::ModelOption;
 
 const FIELD: &str =
     "mt-1 w-full rounded-lg border border-stone-300 bg-white px-3 py-2 text-base shadow-sm \
@@ -93,7 +94,7 @@ fn run_edit() {
                 }
             }
         };
-        crate::ui::studio::generate(state.edit_form(mask));
+        crate::ui::job::generate(state.edit_form(mask));
     });
 }
 
@@ -160,7 +161,7 @@ pub fn EditForm(models: Vec<ModelOption>) -> impl IntoView {
                     class="rounded-lg bg-violet-600 px-5 py-2 font-semibold text-white shadow hover:bg-violet-700 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-violet-500 disabled:cursor-wait disabled:opacity-60">
                     "Edit"
                 </button>
-                <crate::ui::studio::Progress />
+                <crate::ui::job::Progress />
             </div>
             {move || uploading.get().then(|| view! { <p aria-live="polite" class="text-sm text-stone-600 dark:text-stone-400">"Uploading…"</p> })}
             {move || problem.get().map(|problem| view! {

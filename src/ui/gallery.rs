@@ -4,11 +4,12 @@
 
 use leptos::prelude::*;
 
-use crate::api::images::{gallery_page, Gallery, ImageSummary};
-use crate::api::studio::studio_setup;
 use crate::domain::kind::ImageKind;
+use crate::server_fns::images::gallery_page;
+use crate::server_fns::studio::studio_setup;
 use crate::urls::image::derivative_path;
 use crate::urls::pages::gallery_path;
+use crate::wire::images::{Gallery, ImageSummary};
 
 /// Thumbnail URLs for `srcset`: the browser picks the width it needs for the card. WebP rather than
 /// `format=auto`: a first visit to the gallery would otherwise wait on dozens of AVIF encodes.

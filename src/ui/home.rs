@@ -2,12 +2,14 @@
 
 use leptos::prelude::*;
 
-use crate::api::images::{gallery_page, ImageSummary};
-use crate::api::studio::{studio_setup, Setup};
+use crate::server_fns::images::gallery_page;
+use crate::server_fns::studio::studio_setup;
 use crate::ui::gallery::Thumb;
 use crate::ui::state::studio_state;
 use crate::ui::studio::Studio;
 use crate::ui::url_maker::UrlMaker;
+use crate::wire::images::ImageSummary;
+use crate::wire::studio::Setup;
 
 #[component]
 pub fn HomePage() -> impl IntoView {

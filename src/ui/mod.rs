@@ -1,9 +1,10 @@
-//! Pages and their components. Data comes through the server functions in [`crate::api`].
+//! Pages and their components. Data comes through the server functions in [`crate::server_fns`].
 
 pub mod detail;
 pub mod edit;
 pub mod gallery;
 pub mod home;
+pub mod job;
 pub mod mask;
 pub mod not_found;
 pub mod sign_in;

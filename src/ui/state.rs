@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos_router::params::ParamsMap;
 
-use crate::api::studio::{FormProblem, GenerateForm, JobView};
+use crate::wire::studio::{FormProblem, GenerateForm, JobView};
 
 /// Which of the studio's two forms is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

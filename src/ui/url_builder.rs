@@ -6,49 +6,31 @@ use std::time::Duration;
 use leptos::prelude::*;
 
 use crate::urls::image::{derivative_path, image_path};
-use crate::urls::options::TransformOptions;
+use crate::urls::options::{Control, OptionError, TransformOptions, OPTIONS};
 
 const FIELD: &str = "mt-1 w-full rounded-md border border-stone-300 bg-white px-2 py-1 text-sm \
                      focus:outline-none focus-visible:ring-2 focus-visible:ring-violet-500 \
                      dark:border-stone-700 dark:bg-stone-900";
 
-/// The controls: option name, label, kind (`number:step`, or choices separated by `|`).
-const CONTROLS: [(&str, &str, &str); 15] = [
-    ("width", "Width", "number:1"),
-    ("height", "Height", "number:1"),
-    ("fit", "Fit", "|scale-down|contain|cover|crop|pad|squeeze"),
-    ("gravity", "Gravity", "|auto|center|left|right|top|bottom"),
-    ("format", "Format", "|auto|avif|webp|jpeg|png"),
-    ("quality", "Quality", "number:1"),
-    ("blur", "Blur", "number:1"),
-    ("sharpen", "Sharpen", "number:0.1"),
-    ("brightness", "Brightness", "number:0.1"),
-    ("contrast", "Contrast", "number:0.1"),
-    ("gamma", "Gamma", "number:0.1"),
-    ("saturation", "Saturation", "number:0.1"),
-    ("rotate", "Rotate", "|90|180|270"),
-    ("flip", "Flip", "|h|v|hv"),
-    ("background", "Background", "color"),
-];
-
 #[component]
 pub fn UrlBuilder(id: String) -> impl IntoView {
-    let values: Vec<(&'static str, RwSignal<String>)> = CONTROLS
+    // One text per option, in the table's order, as its control holds it.
+    let values: Vec<RwSignal<String>> = OPTIONS
         .iter()
-        .map(|(name, _, _)| (*name, RwSignal::new(String::new())))
+        .map(|_| RwSignal::new(String::new()))
         .collect();
     let values = StoredValue::new(values);
 
     // The options as the controls say, or the first problem (named by the option, as the server would).
     let built = Memo::new(move |_| {
         let mut options = TransformOptions::default();
-        for (name, value) in values.get_value() {
+        for (option, value) in OPTIONS.iter().zip(values.get_value()) {
             let value = value.get();
             if !value.trim().is_empty() {
-                options.set(name, value.trim())?;
+                options.set(option.name, value.trim())?;
             }
         }
-        Ok::<_, crate::urls::options::OptionError>(options)
+        Ok::<_, OptionError>(options)
     });
     let base = image_path(&id);
     let url = {
@@ -113,28 +95,30 @@ pub fn UrlBuilder(id: String) -> impl IntoView {
         <section id="builder" aria-labelledby="builder-title" class="rounded-2xl border border-stone-200 bg-white p-5 shadow-sm dark:border-stone-800 dark:bg-stone-900">
             <h2 id="builder-title" class="text-lg font-semibold">"URL builder"</h2>
             <div class="mt-4 grid grid-cols-2 gap-3 sm:grid-cols-3 lg:grid-cols-5">
-                {CONTROLS.iter().map(|(name, label, kind)| {
-                    let value = values.get_value().iter().find(|(n, _)| n == name).map(|(_, v)| *v).expect("every control has a value");
-                    let control = if let Some(step) = kind.strip_prefix("number:") {
-                        view! {
-                            <input type="number" step=step min="0" name=*name class=FIELD
+                {OPTIONS.iter().zip(values.get_value()).map(|(option, value)| {
+                    let (name, hint) = (option.name, option.allowed);
+                    let control = match option.control {
+                        Control::Number { step } => view! {
+                            <input type="number" step=step min="0" name=name title=hint class=FIELD
                                 prop:value=value on:input=move |ev| value.set(event_target_value(&ev)) />
-                        }.into_any()
-                    } else if *kind == "color" {
-                        view! {
-                            <input type="color" name=*name class="mt-1 h-8 w-full rounded-md border border-stone-300 dark:border-stone-700"
+                        }.into_any(),
+                        Control::Colour => view! {
+                            <input type="color" name=name title=hint class="mt-1 h-8 w-full rounded-md border border-stone-300 dark:border-stone-700"
                                 on:input=move |ev| value.set(event_target_value(&ev)) />
-                        }.into_any()
-                    } else {
-                        view! {
-                            <select name=*name class=FIELD on:change=move |ev| value.set(event_target_value(&ev))>
-                                {kind.split('|').map(|choice| view! {
+                        }.into_any(),
+                        Control::Text { placeholder } => view! {
+                            <input type="text" name=name title=hint placeholder=placeholder class=FIELD
+                                prop:value=value on:input=move |ev| value.set(event_target_value(&ev)) />
+                        }.into_any(),
+                        Control::Choice(choices) => view! {
+                            <select name=name title=hint class=FIELD on:change=move |ev| value.set(event_target_value(&ev))>
+                                {std::iter::once("").chain(choices.iter().copied()).map(|choice| view! {
                                     <option value=choice>{if choice.is_empty() { "default" } else { choice }}</option>
                                 }).collect_view()}
                             </select>
-                        }.into_any()
+                        }.into_any(),
                     };
-                    view! { <label class="text-xs font-medium">{*label}{control}</label> }
+                    view! { <label class="text-xs font-medium">{option.label}{control}</label> }
                 }).collect_view()}
             </div>
             <div class="mt-4 flex flex-wrap items-center gap-2">

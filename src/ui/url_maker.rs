@@ -4,9 +4,10 @@
 
 use leptos::prelude::*;
 
-use crate::api::studio::{sign_placeholder_url, ModelOption, Signing};
+use crate::server_fns::studio::sign_placeholder_url;
 use crate::ui::state::{maker_state, MakerState};
 use crate::urls::placeholder::{parse_size, placeholder_url, slugify, UrlLimits};
+use crate::wire::studio::{ModelOption, Signing};
 
 const FIELD: &str =
     "mt-1 w-full rounded-lg border border-stone-300 bg-white px-3 py-2 text-base shadow-sm \

@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ProviderKind;
+use super::check::invalid;
+use super::{ConfigError, ProviderKind};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -135,6 +136,65 @@ pub struct ModelConfig {
 impl ModelConfig {
     pub fn can(&self, capability: Capability) -> bool {
         self.capabilities.contains(&capability)
+    }
+}
+
+impl CatalogConfig {
+    /// Every model has a unique id, a known provider, sizes and steps that make sense; the default
+    /// model is one of them.
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        let mut seen = std::collections::HashSet::new();
+        for model in &self.models {
+            if model.id.trim().is_empty() {
+                return invalid("catalog.models.id", "must not be empty");
+            }
+            if !seen.insert(model.id.as_str()) {
+                return invalid(
+                    "catalog.models.id",
+                    format!("`{}` is defined twice", model.id),
+                );
+            }
+            if ProviderKind::from_name(&model.provider).is_none() {
+                return invalid(
+                    "catalog.models.provider",
+                    format!(
+                        "`{}` (model `{}`) is not a provider; known: {}",
+                        model.provider,
+                        model.id,
+                        ProviderKind::known()
+                    ),
+                );
+            }
+            let sizes_ok = match &model.sizes {
+                Sizes::Any => true,
+                Sizes::Range { min, max, multiple } => 1 <= *min && min <= max && *multiple >= 1,
+                Sizes::Table(entries) => {
+                    !entries.is_empty() && entries.iter().all(|e| e.width > 0 && e.height > 0)
+                }
+            };
+            if !sizes_ok {
+                return invalid(
+                    "catalog.models.sizes",
+                    format!("model `{}`: a range needs 1 <= min <= max and multiple >= 1; a table needs entries", model.id),
+                );
+            }
+            if let Some(steps) = model.steps {
+                if !(steps.min <= steps.default && steps.default <= steps.max) {
+                    return invalid(
+                        "catalog.models.steps",
+                        format!("model `{}`: needs min <= default <= max", model.id),
+                    );
+                }
+            }
+        }
+        let default = &self.default_model;
+        if !default.is_empty() && !self.models.iter().any(|m| &m.id == default) {
+            return invalid(
+                "catalog.default_model",
+                format!("`{default}` is not a model in catalog.models"),
+            );
+        }
+        Ok(())
     }
 }
 

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::check::{at_least_one, http_url};
+use super::ConfigError;
 use crate::server::secret::Secret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +40,13 @@ impl Default for PromptConfig {
             cloudflare: CloudflarePromptConfig::default(),
             replicate: ReplicatePromptConfig::default(),
         }
+    }
+}
+
+impl PromptConfig {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        http_url("prompt.openai.base_url", &self.openai.base_url, false)?;
+        at_least_one("prompt.timeout_secs", self.timeout_secs)
     }
 }
 
@@ -127,5 +136,12 @@ impl Default for EngineConfig {
             transform_workers: 0,
             transform_queue: 64,
         }
+    }
+}
+
+impl EngineConfig {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        at_least_one("engine.deadline_secs", self.deadline_secs)?;
+        at_least_one("engine.max_attempts", u64::from(self.max_attempts))
     }
 }

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::check::{at_least_one, http_url, invalid};
+use super::ConfigError;
 use crate::server::secret::Secret;
 
 /// The providers this build knows: everything Pixzoo decides by a provider's kind is here.
@@ -70,6 +72,79 @@ pub struct ProvidersConfig {
     pub cloudflare: CloudflareConfig,
     pub openai: OpenAiConfig,
     pub a1111: A1111Config,
+}
+
+/// What a provider's section has in common with the others', read the same way whatever the provider.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProviderSettings<'a> {
+    /// The server it sends requests to; `None`: it sends none (the builtin renderer).
+    pub base_url: Option<&'a str>,
+    /// The provider always has a server to talk to (its default), so an empty `base_url` is refused
+    /// rather than switching it on with nowhere to send requests (an unset variable in a compose file).
+    pub base_url_required: bool,
+    /// Seconds a call may take; `None`: it makes no call.
+    pub timeout_secs: Option<u64>,
+}
+
+impl ProvidersConfig {
+    /// `kind`'s settings, as every provider has them.
+    pub fn settings(&self, kind: ProviderKind) -> ProviderSettings<'_> {
+        fn remote(
+            base_url: &str,
+            base_url_required: bool,
+            timeout_secs: u64,
+        ) -> ProviderSettings<'_> {
+            ProviderSettings {
+                base_url: Some(base_url),
+                base_url_required,
+                timeout_secs: Some(timeout_secs),
+            }
+        }
+        match kind {
+            ProviderKind::Builtin => ProviderSettings {
+                base_url: None,
+                base_url_required: false,
+                timeout_secs: None,
+            },
+            ProviderKind::Replicate => {
+                remote(&self.replicate.base_url, true, self.replicate.timeout_secs)
+            }
+            ProviderKind::Cloudflare => remote(
+                &self.cloudflare.base_url,
+                true,
+                self.cloudflare.timeout_secs,
+            ),
+            ProviderKind::OpenAi => remote(&self.openai.base_url, true, self.openai.timeout_secs),
+            ProviderKind::A1111 => remote(&self.a1111.base_url, false, self.a1111.timeout_secs),
+        }
+    }
+
+    /// Every provider's `base_url`, then every provider's `timeout_secs`, in [`ProviderKind::ALL`]'s
+    /// order; then Cloudflare's account list.
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        for kind in ProviderKind::ALL {
+            let settings = self.settings(kind);
+            if let Some(url) = settings.base_url {
+                let key = format!("providers.{}.base_url", kind.name());
+                http_url(key, url, settings.base_url_required)?;
+            }
+        }
+        for kind in ProviderKind::ALL {
+            if let Some(timeout_secs) = self.settings(kind).timeout_secs {
+                at_least_one(
+                    format!("providers.{}.timeout_secs", kind.name()),
+                    timeout_secs,
+                )?;
+            }
+        }
+        if let Err(reason) = self.cloudflare.account_list() {
+            return invalid(
+                "providers.cloudflare.accounts",
+                format!("(CF_ACCOUNT_LIST) {reason}"),
+            );
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -246,6 +321,45 @@ mod tests {
         assert!(
             !err.contains("super-secret-token"),
             "errors never echo the value: {err}"
+        );
+    }
+
+    #[test]
+    fn every_provider_with_a_server_has_its_url_and_timeout_checked() {
+        let refused = |change: fn(&mut ProvidersConfig)| {
+            let mut config = ProvidersConfig::default();
+            change(&mut config);
+            config.validate().unwrap_err().to_string()
+        };
+        assert!(ProvidersConfig::default().validate().is_ok());
+        assert_eq!(
+            refused(|c| c.cloudflare.base_url = "ftp://example.com".into()),
+            "`providers.cloudflare.base_url` `ftp://example.com` is not an http(s) URL"
+        );
+        assert_eq!(
+            refused(|c| c.replicate.base_url.clear()),
+            "`providers.replicate.base_url` must not be empty (leave it unset for the default)"
+        );
+        assert_eq!(
+            refused(|c| c.a1111.base_url = "localhost:7860".into()),
+            "`providers.a1111.base_url` `localhost:7860` is not an http(s) URL"
+        );
+        assert_eq!(
+            refused(|c| c.openai.timeout_secs = 0),
+            "`providers.openai.timeout_secs` must be at least 1"
+        );
+        assert_eq!(
+            refused(|c| c.a1111.timeout_secs = 0),
+            "`providers.a1111.timeout_secs` must be at least 1"
+        );
+        assert!(refused(|c| c.cloudflare.accounts = Secret::new("["))
+            .starts_with("`providers.cloudflare.accounts` (CF_ACCOUNT_LIST) must be JSON"));
+        let config = ProvidersConfig::default();
+        let settings = config.settings(ProviderKind::A1111);
+        assert_eq!(
+            (settings.base_url, settings.base_url_required),
+            (Some(""), false),
+            "an empty A1111 URL means not configured"
         );
     }
 }

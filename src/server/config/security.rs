@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::check::{at_least_one, invalid};
+use super::{ConfigError, ProviderKind};
 use crate::server::secret::Secret;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,5 +92,30 @@ impl SecurityConfig {
             .filter(|k| !k.is_empty())
             .map(Secret::new)
             .collect()
+    }
+
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        at_least_one("security.request_timeout_secs", self.request_timeout_secs)?;
+        at_least_one("security.max_body_bytes", self.max_body_bytes as u64)?;
+        at_least_one("security.max_url_bytes", self.max_url_bytes as u64)?;
+        at_least_one("security.max_header_bytes", self.max_header_bytes as u64)?;
+        if !(1..=128).contains(&self.ipv6_prefix) {
+            return invalid(
+                "security.ipv6_prefix",
+                "must be between 1 and 128 (64: one subscriber)",
+            );
+        }
+        for provider in self.daily_budget.keys() {
+            if ProviderKind::from_name(provider).is_none() {
+                return invalid(
+                    "security.daily_budget",
+                    format!(
+                        "`{provider}` is not a provider; known: {}",
+                        ProviderKind::known()
+                    ),
+                );
+            }
+        }
+        Ok(())
     }
 }

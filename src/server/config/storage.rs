@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::check::{at_least_one, invalid};
+use super::ConfigError;
 use crate::server::secret::Secret;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,6 +127,20 @@ impl StorageConfig {
             });
         }
         Err(format!("`{url}` is not file://PATH or s3://BUCKET/PREFIX"))
+    }
+
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        if self.data_dir.as_os_str().is_empty() {
+            return invalid("storage.data_dir", "must not be empty");
+        }
+        at_least_one("storage.claim_expiry_secs", self.claim_expiry_secs)?;
+        if let Err(reason) = self.catalog() {
+            return invalid("storage.catalog_url", reason);
+        }
+        if let Err(reason) = self.blobs() {
+            return invalid("storage.blobs_url", reason);
+        }
+        Ok(())
     }
 }
 

@@ -15,12 +15,8 @@ use object_store::{
 };
 use tokio::sync::{Notify, Semaphore};
 
-use super::{Engine, GenerateRequest, Open, Parts, Plan, Seed};
-use crate::server::config::Config;
-use crate::server::cpu::CpuPool;
-use crate::server::engine::models::ModelCatalog;
-use crate::server::prompt::PromptPipeline;
-use crate::server::providers;
+use super::testing;
+use super::{Engine, GenerateRequest, Open, Plan, Seed};
 use crate::server::storage::BlobStore;
 use crate::urls::placeholder::Size;
 
@@ -129,11 +125,9 @@ impl ObjectStore for Gated {
 }
 
 async fn gated_engine(dir: &std::path::Path) -> (Engine, Arc<Gate>, Arc<Gate>) {
-    let mut config = Config::default();
-    config.storage.data_dir = dir.to_owned();
-    let mut storage = crate::server::storage::open(&config.storage).await.unwrap();
     let (deletes, puts) = (Arc::new(Gate::new()), Arc::new(Gate::new()));
     let root = dir.join("blobs");
+    std::fs::create_dir_all(&root).unwrap();
     let store = Gated {
         inner: LocalFileSystem::new_with_prefix(&root).unwrap(),
         deletes: deletes.clone(),
@@ -141,24 +135,11 @@ async fn gated_engine(dir: &std::path::Path) -> (Engine, Arc<Gate>, Arc<Gate>) {
     };
     // Without the local root, puts are not synced here: each returns as the gated put does, so the
     // generation's own check after its insert is what is tested.
-    storage.blobs = BlobStore::new(Arc::new(store));
-    let cpu = Arc::new(CpuPool::new(1, 4));
-    let configured = providers::from_config(&config, &cpu);
-    let models =
-        ModelCatalog::new(&config.catalog, |p| configured.providers.contains_key(p)).unwrap();
-    let prompts = PromptPipeline::new(&config, None, None, storage.catalog.clone());
-    let parts = Parts {
-        storage,
-        memory: crate::server::memory::MemoryCache::new(0),
-        derivatives_max_bytes: 0,
-        derivative_limits: Default::default(),
-        upload_limits: Default::default(),
-        models,
-        providers: configured.providers,
-        prompts,
-        cpu,
-    };
-    (Engine::new(parts, &config.engine), deletes, puts)
+    let engine = testing::engine(dir)
+        .blobs(BlobStore::new(Arc::new(store)))
+        .build()
+        .await;
+    (engine, deletes, puts)
 }
 
 fn plan(engine: &Engine) -> Plan {

@@ -7,8 +7,12 @@
 use bytes::Bytes;
 use image::{DynamicImage, GrayImage};
 
-use super::intake::EditPlan;
-use super::{Admission, Engine, EngineError, Inner};
+use super::admission::Admission;
+use super::errors::EngineError;
+// Defined beside the `Edit` it becomes; faces name it here too.
+pub use super::intake::Source;
+use super::intake::{Edit, EditPlan};
+use super::{Engine, Inner};
 use crate::server::providers::EditInput;
 use crate::server::storage::ImageRecord;
 use crate::server::transform::encode::{encode, png_gray8};
@@ -17,15 +21,6 @@ use crate::server::transform::inspect::{decode, inspect};
 use crate::server::transform::resize::scale;
 use crate::urls::options::{Fit, TransformOptions};
 use crate::urls::placeholder::Size;
-
-/// An image a request names to edit (or to edit with).
-#[derive(Debug, Clone)]
-pub enum Source {
-    /// A stored image (generated, uploaded or edited).
-    Id(String),
-    /// Bytes sent with the request (a `data:` URI, a multipart file): uploaded first.
-    Bytes { bytes: Bytes, name: Option<String> },
-}
 
 impl Engine {
     /// An edit's source and mask as stored records (uploading what was sent as bytes), for
@@ -37,13 +32,13 @@ impl Engine {
         mask: Option<Source>,
         strength: Option<u8>,
         admission: &dyn Admission,
-    ) -> Result<super::Edit, EngineError> {
+    ) -> Result<Edit, EngineError> {
         let source = self.source("image", image, admission).await?;
         let mask = match mask {
             Some(mask) => Some(self.source("mask", mask, admission).await?),
             None => None,
         };
-        Ok(super::Edit {
+        Ok(Edit {
             source,
             mask,
             strength,

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use futures::future::{BoxFuture, FutureExt, Shared};
 use tokio::sync::broadcast;
 
+use super::errors::EngineError;
 use super::progress::Progress;
-use super::EngineError;
 
 pub type JobResult<T> = Result<T, Arc<EngineError>>;
 

@@ -1,19 +1,23 @@
 //! A generation job as an ordered list of small steps, read top to bottom in [`Inner::run`] and
 //! [`Inner::make`]: admit the LLM call if one is needed → translate → key → look up → claim the key
 //! (other instances wait, `once.rs`) → look up again → admit → generate with retries → check → hash
-//! → store the blob → record the row → release the claim. Each step is a method with one job that
-//! takes the job's [`Run`] and what the steps before it made; adding one is a line.
+//! → store the blob → record the row → release the claim. Each step is a method with one job, given
+//! what it needs of the job's [`Run`] and of what the steps before it made.
 
 use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::sync::broadcast;
 
+use super::admission::Admission;
+use super::answers::{CacheStatus, Generated};
+use super::errors::EngineError;
 use super::intake::Plan;
+use super::keys;
 use super::models::UnknownModel;
 use super::progress::Progress;
 use super::sizes::{generation_size, GenerationSize};
-use super::{keys, Admission, CacheStatus, EngineError, Generated, Inner};
+use super::Inner;
 use crate::domain::kind::ImageKind;
 use crate::server::clock::now_millis;
 use crate::server::config::ModelConfig;
@@ -102,7 +106,7 @@ impl Inner {
         job.progress.send(Progress::Storing);
         let record = new_record(plan, target.gen_key, target.prompt, &image, checked, hash);
         self.store(&record, image.bytes.clone()).await?;
-        self.record(plan, record, image.bytes, started).await
+        self.write_record(plan, record, image.bytes, started).await
     }
 
     /// An LLM call costs money too, so a prompt not translated before is admitted before it is sent.
@@ -259,9 +263,9 @@ impl Inner {
         Ok(())
     }
 
-    /// Records the row; when another request recorded an image under the same key first, that one is
-    /// the answer.
-    async fn record(
+    /// Records the row (inserts it, or replaces the key's for a redo); when another request recorded
+    /// an image under the same key first, that one is the answer.
+    async fn write_record(
         &self,
         plan: &Plan,
         record: ImageRecord,
@@ -381,37 +385,15 @@ mod tests {
 
     use super::*;
     use crate::domain::format::ImageFormat;
-    use crate::server::config::Config;
-    use crate::server::cpu::CpuPool;
     use crate::server::engine::models::ModelCatalog;
-    use crate::server::engine::{Engine, GenerateRequest, Parts, Seed};
-    use crate::server::prompt::PromptPipeline;
+    use crate::server::engine::testing;
+    use crate::server::engine::{Engine, GenerateRequest, Seed};
     use crate::server::providers::builtin::render_png;
-    use crate::server::providers::{self, ProviderError};
+    use crate::server::providers::ProviderError;
     use crate::urls::placeholder::Size;
 
     async fn engine(dir: &std::path::Path) -> Engine {
-        let mut config = Config::default();
-        config.storage.data_dir = dir.to_owned();
-        config.engine.max_output_pixels = 10_000;
-        let storage = crate::server::storage::open(&config.storage).await.unwrap();
-        let cpu = Arc::new(CpuPool::new(1, 4));
-        let configured = providers::from_config(&config, &cpu);
-        let models =
-            ModelCatalog::new(&config.catalog, |p| configured.providers.contains_key(p)).unwrap();
-        let prompts = PromptPipeline::new(&config, None, None, storage.catalog.clone());
-        let parts = Parts {
-            storage,
-            memory: crate::server::memory::MemoryCache::new(0),
-            derivatives_max_bytes: 0,
-            derivative_limits: Default::default(),
-            upload_limits: Default::default(),
-            models,
-            providers: configured.providers,
-            prompts,
-            cpu,
-        };
-        Engine::new(parts, &config.engine)
+        testing::engine(dir).max_output_pixels(10_000).build().await
     }
 
     fn plan(engine: &Engine, redo: bool) -> Plan {
@@ -527,7 +509,7 @@ mod tests {
         );
         inner.store(&record, image.bytes.clone()).await.unwrap();
         inner
-            .record(&plan, record.clone(), image.bytes.clone(), Instant::now())
+            .write_record(&plan, record.clone(), image.bytes.clone(), Instant::now())
             .await
             .unwrap();
         let hit = inner.lookup(&plan, "key").await.unwrap().unwrap();
@@ -542,7 +524,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn record_keeps_the_first_image_for_a_key() {
+    async fn write_record_keeps_the_first_image_for_a_key() {
         let dir = tempfile::tempdir().unwrap();
         let engine = engine(dir.path()).await;
         let inner = &engine.inner;
@@ -560,7 +542,7 @@ mod tests {
             );
             inner.store(&record, image.bytes.clone()).await.unwrap();
             let recorded = inner
-                .record(&plan, record, image.bytes.clone(), Instant::now())
+                .write_record(&plan, record, image.bytes.clone(), Instant::now())
                 .await
                 .unwrap();
             assert_eq!(

@@ -3,9 +3,11 @@
 //! what the engine runs: the model resolved once, its rules applied, the seed chosen by policy, and the
 //! request key that identical requests share.
 
+use bytes::Bytes;
+
+use super::errors::EngineError;
 use super::keys;
 use super::models::{ModelCatalog, NotAble};
-use super::EngineError;
 use crate::server::config::{Capability, ModelConfig};
 use crate::server::storage::ImageRecord;
 use crate::urls::placeholder::Size;
@@ -72,6 +74,16 @@ fn strength_out_of_range(value: impl std::fmt::Display) -> EngineError {
     EngineError::BadRequest(format!(
         "strength {value} must be a number from 0 (keep the source) to 1 (ignore it)"
     ))
+}
+
+/// An image a request names to edit (or to edit with), as the face has it: `Engine::edit` finds or
+/// uploads it, for an [`Edit`].
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A stored image (generated, uploaded or edited).
+    Id(String),
+    /// Bytes sent with the request (a `data:` URI, a multipart file): uploaded first.
+    Bytes { bytes: Bytes, name: Option<String> },
 }
 
 /// The image to change (and where), as stored: each face finds or uploads it first

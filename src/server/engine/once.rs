@@ -3,7 +3,8 @@
 
 use std::future::Future;
 
-use super::{EngineError, Inner};
+use super::errors::EngineError;
+use super::Inner;
 use crate::server::storage::Claimed;
 
 /// A claim released without a result (its request was refused, or the result deleted at once) lets

@@ -7,7 +7,10 @@
 
 use bytes::Bytes;
 
-use super::{Admission, CacheStatus, Engine, EngineError, Generated};
+use super::admission::Admission;
+use super::answers::{CacheStatus, Generated};
+use super::errors::EngineError;
+use super::Engine;
 use crate::domain::format::ImageFormat;
 use crate::domain::kind::ImageKind;
 use crate::domain::translation::Translation;
@@ -16,23 +19,6 @@ use crate::server::storage::blobs::content_hash;
 use crate::server::storage::ImageRecord;
 use crate::server::transform::encode::encode;
 use crate::server::transform::inspect::{decode_oriented, inspect, InspectError};
-
-/// `[limits]` on uploads.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub max_bytes: usize,
-    pub max_pixels: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        let limits = crate::server::config::LimitsConfig::default();
-        Self {
-            max_bytes: limits.max_upload_bytes,
-            max_pixels: limits.max_upload_pixels,
-        }
-    }
-}
 
 /// The `model` and `provider` an upload is recorded with: no model made it.
 pub const UPLOAD: &str = "upload";

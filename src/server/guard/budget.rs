@@ -10,7 +10,7 @@ use crate::server::storage::{CatalogError, SharedCounters, Usage};
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
-pub struct Budget {
+pub struct DailyBudget {
     limits: BTreeMap<String, u32>,
     /// provider → (day number since the epoch, generations that day)
     spent: Mutex<HashMap<String, (i64, u32)>>,
@@ -30,7 +30,7 @@ pub enum BudgetError {
     Catalog(#[from] CatalogError),
 }
 
-impl Budget {
+impl DailyBudget {
     pub fn new(limits: BTreeMap<String, u32>) -> Self {
         Self {
             limits,

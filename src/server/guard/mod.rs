@@ -16,7 +16,7 @@ use crate::server::config::{DerivativeMode, ModelConfig, SecurityConfig};
 use crate::server::engine::{Admission, EngineError};
 use crate::server::secret::Secret;
 use crate::server::storage::{Coordination, Usage};
-use budget::{Budget, BudgetError};
+use budget::{BudgetError, DailyBudget};
 pub use client::{Client, ClientRules};
 use rate::RateLimits;
 
@@ -24,7 +24,7 @@ pub struct Guard {
     signing_keys: Vec<Secret>,
     pub clients: ClientRules,
     rates: RateLimits,
-    budget: Budget,
+    budget: DailyBudget,
     usage: Arc<dyn Usage>,
     /// Where limits and budgets are counted when several instances share a catalog.
     coordination: Arc<dyn Coordination>,
@@ -56,7 +56,7 @@ impl Guard {
                 ipv6_prefix: config.ipv6_prefix,
             },
             rates: RateLimits::new(config),
-            budget: Budget::new(config.daily_budget.clone()),
+            budget: DailyBudget::new(config.daily_budget.clone()),
             usage,
             coordination,
             derivatives: config.derivatives,
@@ -108,16 +108,16 @@ impl Guard {
         client: Client,
         signature: Signature,
         vouched: bool,
-        asked: Asked,
+        asked: DerivativeAsk,
     ) -> Arc<dyn Admission> {
         let new_derivatives = match (self.derivatives, asked) {
             _ if vouched => Ok(()),
-            (DerivativeMode::Open, _) | (_, Asked::OwnPlaceholder) => Ok(()),
-            (DerivativeMode::Presets, Asked::Presets) => Ok(()),
-            (DerivativeMode::Presets, Asked::Options) => Err(
+            (DerivativeMode::Open, _) | (_, DerivativeAsk::OwnPlaceholder) => Ok(()),
+            (DerivativeMode::Presets, DerivativeAsk::Presets) => Ok(()),
+            (DerivativeMode::Presets, DerivativeAsk::Options) => Err(
                 "this size or filter of the image is not stored yet, and new ones are made only from named presets (`preset=NAME`) or a signed URL (`sig`)",
             ),
-            (DerivativeMode::Presets, Asked::Placeholder) => Err(
+            (DerivativeMode::Presets, DerivativeAsk::Placeholder) => Err(
                 "this size, format or filter of the image is not stored yet, and new ones are made only from named presets (`/img/{id}/preset=NAME`) or a signed URL (`sig`)",
             ),
             (DerivativeMode::Signed, _) => Err(
@@ -139,7 +139,7 @@ impl Guard {
 
 /// What a request asks to derive, as `security.derivatives` judges a new derivative of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Asked {
+pub enum DerivativeAsk {
     /// `/img/{id}/{options}` made of named presets only: open in `presets` mode.
     Presets,
     /// `/img/{id}/{options}` with options of its own.

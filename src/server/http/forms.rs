@@ -12,13 +12,13 @@ use serde::Deserialize;
 
 use super::limits::Admit;
 use super::sources;
-use crate::api::studio::{FormProblem, GenerateForm};
-use crate::server::auth::{key_matches, Action, Caller, Via};
+use crate::server::auth::{Action, Caller, Via};
 use crate::server::engine::edit::Source;
 use crate::server::error::ApiError;
 use crate::server::state::AppState;
-use crate::server::{session, studio};
+use crate::server::studio::form as studio;
 use crate::urls::pages::{gallery_path, sign_in_path, studio_path};
+use crate::wire::studio::{FormProblem, GenerateForm};
 
 #[derive(Debug, Deserialize)]
 pub struct SignIn {
@@ -48,11 +48,13 @@ pub async fn sign_in(
     Form(form): Form<SignIn>,
 ) -> Result<Response, ApiError> {
     let next = local_path(&form.next);
-    if !key_matches(&state, form.key.trim()) {
+    if !state.auth.key_matches(form.key.trim()) {
         let again = sign_in_path(next, true);
         return Ok(Redirect::to(&again).into_response());
     }
-    let cookie = session::sign_in(&state, session::over_tls(&state, &headers))
+    let sessions = &state.auth.sessions;
+    let cookie = sessions
+        .sign_in(sessions.over_tls(&headers))
         .await
         .map_err(|err| {
             tracing::error!(error = %err, "recording a studio sign-in failed");
@@ -66,8 +68,9 @@ pub async fn sign_out(
     headers: HeaderMap,
     jar: CookieJar,
 ) -> Result<Response, ApiError> {
-    let tls = session::over_tls(&state, &headers);
-    let cleared = session::sign_out(&state, &jar, tls).await.map_err(|err| {
+    let sessions = &state.auth.sessions;
+    let tls = sessions.over_tls(&headers);
+    let cleared = sessions.sign_out(&jar, tls).await.map_err(|err| {
         tracing::error!(error = %err, "ending a studio sign-in failed");
         ApiError::Internal
     })?;
@@ -146,7 +149,7 @@ pub async fn generate(
     Admit(admission): Admit,
     Form(posted): Form<Generate>,
 ) -> Redirect {
-    if !caller.may(&state, Via::Studio, Action::Generate).await {
+    if !caller.may(&state.auth, Via::Studio, Action::Generate).await {
         return posted.back_with(FormProblem::SignIn);
     }
     let form = match posted.to_form() {
@@ -183,7 +186,7 @@ pub async fn edit(
             ("prompt", prompt),
         ]))
     };
-    if !caller.may(&state, Via::Studio, Action::Generate).await {
+    if !caller.may(&state.auth, Via::Studio, Action::Generate).await {
         return back(None, "", FormProblem::SignIn);
     }
     let Ok(multipart) = multipart else {

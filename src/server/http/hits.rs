@@ -4,7 +4,7 @@
 //! calling what the `limits` middleware calls (`limits::admit` for sizes and the rate limit,
 //! `limits::Seen` for the log line and the metrics) and sends the headers the layers would add (the
 //! request id, `api::cors_headers`); the key and the answer are the handlers' own
-//! (`transformed::memory_key`, `image_response::hot_response_of`). Anything else, and any URL this
+//! (`serve::memory_key`, `image_response::hot_response_of`). Anything else, and any URL this
 //! path does not read exactly as the router would (a percent-encoded or empty segment), goes to the
 //! router.
 //!
@@ -25,11 +25,10 @@ use futures::future::Either;
 use tower::Service;
 use tower_http::request_id::MakeRequestId;
 
-use super::image_response::{hot_response_of, not_modified, Asked};
+use super::image_response::{hot_response_of, not_modified, RequestHead};
 use super::limits::{self, Seen, REQUEST_ID};
 use super::request_id::Sequential;
-use super::transformed;
-use crate::server::memory;
+use super::serve::{memory_key, Named};
 use crate::server::state::AppState;
 
 /// The router behind the hit path.
@@ -56,15 +55,20 @@ impl Hits {
         let memory = self.state.engine.memory();
         let (id, options) = image_segments(request.uri().path())?;
         let headers = request.headers();
-        let key = match options {
-            None => memory::key(id, "", None),
+        let read;
+        let named = match options {
+            None => Named::Original { id },
             // Options that do not parse are the handler's to refuse.
             Some(options) => {
-                transformed::memory_key(&self.state, id, options, headers)
-                    .ok()?
-                    .0
+                read = self
+                    .state
+                    .options_cache
+                    .read(&self.state.presets, options)
+                    .ok()?;
+                Named::Derivative { id, read: &read }
             }
         };
+        let key = memory_key(named, headers);
         // In memory; or a stored derivative whose response is, without its bytes, and whose file
         // can be read at once (none is needed for a 304).
         let (hot, bytes, in_memory) = match memory.get(&key) {
@@ -94,7 +98,7 @@ impl Hits {
                 if in_memory {
                     self.state.engine.served_from_memory(&hot);
                 }
-                hot_response_of(Asked::of(request), &hot, bytes)
+                hot_response_of(RequestHead::of(request), &hot, bytes)
             }
             Err(refused) => refused.into_response(),
         };

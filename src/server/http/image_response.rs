@@ -247,12 +247,12 @@ pub fn not_modified_response(
 /// What a request asks of an image response: its method (a `Range` is read for `GET` only) and its
 /// headers.
 #[derive(Clone, Copy)]
-pub struct Asked<'a> {
+pub struct RequestHead<'a> {
     pub method: &'a Method,
     pub headers: &'a HeaderMap,
 }
 
-impl<'a> Asked<'a> {
+impl<'a> RequestHead<'a> {
     pub fn of<B>(request: &'a Request<B>) -> Self {
         Self {
             method: request.method(),
@@ -274,7 +274,7 @@ enum Wanted {
 /// `GET` without it would), when it does not parse, when its `If-Range` names other bytes than these,
 /// and when it asks for several ranges: their answer would be a `multipart/byteranges` body, which we
 /// do not make (CDNs and players ask for one range; several are mostly a way to make an origin work).
-fn wanted(asked: Asked, etag: &str, last_modified_ms: i64, len: u64) -> Wanted {
+fn wanted(asked: RequestHead, etag: &str, last_modified_ms: i64, len: u64) -> Wanted {
     if asked.method != Method::GET {
         return Wanted::Whole;
     }
@@ -317,7 +317,7 @@ fn part(range: SyntacticallyCorrectRange, len: u64) -> Wanted {
     Wanted::Part(first..=end)
 }
 
-pub fn image_response(asked: Asked, reply: ImageReply) -> Response {
+pub fn image_response(asked: RequestHead, reply: ImageReply) -> Response {
     let (Ok(etag), Ok(last_modified)) = (
         HeaderValue::from_str(&reply.etag),
         HeaderValue::from_str(&http_date(reply.last_modified_ms)),
@@ -342,14 +342,14 @@ pub fn image_response(asked: Asked, reply: ImageReply) -> Response {
 }
 
 /// A response from memory, with the headers it was first sent with.
-pub fn hot_response(asked: Asked, hot: &HotImage) -> Response {
+pub fn hot_response(asked: RequestHead, hot: &HotImage) -> Response {
     hot_response_of(asked, hot, hot.bytes.clone())
 }
 
 /// [`hot_response`] with `bytes` read for it: a response kept without them ([`MemoryCache::on_disk`]).
 ///
 /// [`MemoryCache::on_disk`]: crate::server::memory::MemoryCache::on_disk
-pub fn hot_response_of(asked: Asked, hot: &HotImage, bytes: Bytes) -> Response {
+pub fn hot_response_of(asked: RequestHead, hot: &HotImage, bytes: Bytes) -> Response {
     let head = Head {
         etag: &hot.etag,
         last_modified: &hot.last_modified,
@@ -380,7 +380,7 @@ struct Head<'a> {
     lifetime: Lifetime,
 }
 
-fn respond(asked: Asked, head: &Head, bytes: Bytes) -> Response {
+fn respond(asked: RequestHead, head: &Head, bytes: Bytes) -> Response {
     // Header values are visible ASCII (`from_str` checked them), so this never fails.
     let etag = head.etag.to_str().unwrap_or_default();
     if not_modified(asked.headers, etag, head.last_modified_ms) {
@@ -475,8 +475,8 @@ mod tests {
         map
     }
 
-    fn get<'a>(headers: &'a HeaderMap) -> Asked<'a> {
-        Asked {
+    fn get<'a>(headers: &'a HeaderMap) -> RequestHead<'a> {
+        RequestHead {
             method: &Method::GET,
             headers,
         }
@@ -510,7 +510,7 @@ mod tests {
         );
         // Range is for GET: HEAD is answered as GET without it.
         let ranged = headers(&[("range", "bytes=0-9")]);
-        let head = Asked {
+        let head = RequestHead {
             method: &Method::HEAD,
             headers: &ranged,
         };

@@ -150,7 +150,7 @@ pub fn admit<B>(
         )));
     }
 
-    let caller = Caller::from_headers(state, request.headers());
+    let caller = state.auth.caller(request.headers());
     let client = if caller.holds_key() {
         Client::api_key()
     } else {
@@ -185,6 +185,22 @@ impl axum::extract::FromRequestParts<AppState> for Admit {
             client_of(&parts.extensions),
             crate::server::guard::Signature::NotRequired,
         )))
+    }
+}
+
+/// The credentials the limits layer read (`Authority::caller`), once per request; a route outside the
+/// layer reads them here instead.
+impl axum::extract::FromRequestParts<AppState> for Caller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(match parts.extensions.get::<Caller>() {
+            Some(read) => read.clone(),
+            None => state.auth.caller(&parts.headers),
+        })
     }
 }
 

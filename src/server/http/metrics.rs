@@ -25,7 +25,8 @@ fn answer(state: &AppState, request: &Request, listener: MetricsListener) -> Res
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    match may_read_metrics(state, request.headers(), peer, listener) {
+    let headers = request.headers();
+    match may_read_metrics(&state.auth, &state.guard.clients, headers, peer, listener) {
         Ok(()) => crate::server::metrics::render().into_response(),
         Err(refusal) => refusal.into_response(),
     }

@@ -1,5 +1,6 @@
-//! The HTTP edge: routes, one module per endpoint. Handlers parse, call the engine and map the result;
-//! they hold no generation or caching logic of their own.
+//! The HTTP edge: routes, one module per endpoint. Handlers parse their wire format, call the engine
+//! and map the result; what a request may make of a stored image, and what is kept in memory, is
+//! decided in one place for every image URL (`serve.rs`).
 
 mod api;
 mod forms;
@@ -16,6 +17,7 @@ mod pkg;
 mod placeholder;
 mod request_id;
 mod same_origin;
+mod serve;
 pub mod sources;
 mod transformed;
 

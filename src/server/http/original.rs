@@ -5,10 +5,10 @@ use axum::extract::{Path, Request, State};
 use axum::response::Response;
 
 use super::image_response::{
-    image_response, not_modified, not_modified_response, Asked, ImageReply, Lifetime,
+    image_response, not_modified, not_modified_response, ImageReply, Lifetime, RequestHead,
 };
+use super::serve::{memory_key, Named};
 use crate::server::error::ApiError;
-use crate::server::memory;
 use crate::server::state::AppState;
 
 pub async fn original(
@@ -16,8 +16,8 @@ pub async fn original(
     Path(id): Path<String>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let asked = Asked::of(&request);
-    let key = memory::key(&id, "", None);
+    let asked = RequestHead::of(&request);
+    let key = memory_key(Named::Original { id: &id }, asked.headers);
     if let Some(hot) = state.engine.memory().get(&key) {
         return Ok(super::transformed::from_memory(&state, asked, &hot));
     }

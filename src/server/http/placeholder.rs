@@ -11,22 +11,23 @@ use axum::extract::{Extension, Path, Query, Request, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 
-use super::image_response::{image_response, Asked, ImageReply, Lifetime};
-use super::negotiate::negotiate;
-use crate::domain::format::ImageFormat;
+use super::image_response::RequestHead;
+use super::serve::{memory_key, serve, Face, Named, Wanted};
 use crate::server::auth::{Action, Caller, Via};
-use crate::server::engine::derive::{without_ignored, DeriveRequest, Enlarge};
-use crate::server::engine::{intake, CacheStatus, GenerateRequest, Seed, Source};
+use crate::server::engine::{intake, GenerateRequest, Seed, Source};
 use crate::server::error::ApiError;
-use crate::server::guard::{self, Client, Signature};
-use crate::server::memory::{self, HotImage};
+use crate::server::guard::{Client, Signature};
 use crate::server::state::AppState;
-use crate::urls::options::{Fit, OutputFormat, TransformOptions};
+use crate::urls::options::{OutputFormat, TransformOptions};
 use crate::urls::placeholder::{parse_size, prompt_from_slug, Size, SizeError};
 
+// Its own arguments, not extractors' wrappers: `request` must come last, and the page that answers a
+// path that is not ours needs it whole.
+#[allow(clippy::too_many_arguments)]
 pub async fn placeholder(
     State(state): State<AppState>,
     client: Option<Extension<Client>>,
+    caller: Caller,
     path: Result<Path<(String, String)>, PathRejection>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     uri: Uri,
@@ -48,25 +49,43 @@ pub async fn placeholder(
     let client = client.map_or_else(Client::unknown, |Extension(c)| c);
     // A copy: a borrow of `request` held across the await would need its body to be `Sync`.
     let method = request.method().clone();
-    let asked = Asked {
+    let head = RequestHead {
         method: &method,
         headers: &headers,
     };
-    serve(&state, size, &slug, query, &uri, asked, client)
+    let url = PlaceholderUrl {
+        size,
+        slug: &slug,
+        query,
+        uri: &uri,
+    };
+    generate_and_serve(&state, &caller, client, head, url)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn serve(
-    state: &AppState,
+/// What the URL asks for, as routed.
+struct PlaceholderUrl<'a> {
     size: Size,
-    slug: &str,
+    slug: &'a str,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
-    uri: &Uri,
-    asked: Asked<'_>,
+    uri: &'a Uri,
+}
+
+/// Parse, generate (or find), serve.
+async fn generate_and_serve(
+    state: &AppState,
+    caller: &Caller,
     client: Client,
+    head: RequestHead<'_>,
+    url: PlaceholderUrl<'_>,
 ) -> Result<Response, ApiError> {
-    let headers = asked.headers;
+    let PlaceholderUrl {
+        size,
+        slug,
+        query,
+        uri,
+    } = url;
     let (slug, extension) = split_extension(slug);
     let prompt =
         prompt_from_slug(slug, &state.limits).map_err(|e| ApiError::BadRequest(e.to_string()))?;
@@ -74,14 +93,13 @@ async fn serve(
     let params = Params::parse(pairs, size, extension)?;
     // A URL asked for before is answered from memory, unless it asks to make the image again. Only
     // what would be served is kept: a refusal is never.
-    let key = params.memory_key(&prompt, headers);
+    let key = params.memory_key(&prompt, head.headers);
     if !params.redo {
         if let Some(hot) = state.engine.memory().get(&key) {
-            return Ok(super::transformed::from_memory(state, asked, &hot));
+            return Ok(super::transformed::from_memory(state, head, &hot));
         }
     }
-    let caller = Caller::from_headers(state, headers);
-    if params.redo && !caller.may(state, Via::Api, Action::Redo).await {
+    if params.redo && !caller.may(&state.auth, Via::Api, Action::Redo).await {
         return Err(ApiError::Forbidden(
             "`redo` makes the image again and needs the API key (Authorization: Bearer <key>); without one configured it is off".into(),
         ));
@@ -94,7 +112,6 @@ async fn serve(
         Signature::NotRequired
     };
 
-    let vouched = caller.vouched(signature);
     let ticket = state.guard.ticket(client.clone(), signature);
     let edit = match params.image {
         Some(image) => Some(
@@ -122,60 +139,21 @@ async fn serve(
         edit,
     })?;
     let generated = state.engine.generate(plan, ticket).await?;
-    // The picture at the URL's size and format is part of generating it, made under the generation
-    // limits and signatures. Anything else of an image that was stored already (another size that
-    // maps to the same generation, another format, a filter) is a new derivative like
-    // `/img/{id}/{options}`'s, so `security.derivatives` decides whether a stranger may make it.
-    let own = params.options.is_plain_size() && generated.cache == CacheStatus::Miss;
-    let wants = if own {
-        guard::Asked::OwnPlaceholder
-    } else {
-        guard::Asked::Placeholder
-    };
-    let admission = state
-        .guard
-        .derivative_ticket(client, signature, vouched, wants);
-    let negotiated = negotiate(params.options.format, generated.record.format, headers);
-    let derived = state
-        .engine
-        .derive(
-            &generated.record,
-            generated.bytes.clone(),
-            DeriveRequest {
-                options: params.options,
-                format: negotiated.format,
-                default_fit: Fit::Cover,
-                // The exact W×H from the model's nearest size is part of generating it, at any
-                // factor (the URL's size is bounded by `limits.max_width`/`max_height` already);
-                // options on top of it (`dpr`, `trim`, …) enlarge within `limits.max_upscale`.
-                enlarge: if vouched {
-                    Enlarge::Unlimited
-                } else {
-                    Enlarge::BeyondCover(size)
-                },
-            },
-            admission.as_ref(),
-        )
-        .await?;
     let record = generated.record;
-    let reply = ImageReply {
-        etag: derived.etag,
-        last_modified_ms: record.created_at,
-        format: derived.format,
-        bytes: derived.bytes,
-        cache: Some(generated.cache),
-        vary_accept: negotiated.vary,
-        image_id: Some(record.id.clone()),
-        lifetime: Lifetime::Day,
-    };
-    state.engine.memory().keep(key, || {
-        let sources = [record.source_id.clone(), record.mask_id.clone()];
-        Some(HotImage {
+    let sources = [record.source_id.clone(), record.mask_id.clone()];
+    let wanted = Wanted {
+        face: Face::Placeholder {
+            size,
+            generated: generated.cache,
+            original: generated.bytes,
             sources: sources.into_iter().flatten().collect(),
-            ..reply.to_memory(&record.id, derived.stored_key)?
-        })
-    });
-    Ok(image_response(asked, reply))
+        },
+        record,
+        options: params.options,
+        signature,
+        key,
+    };
+    serve(state, caller, client, head, wanted).await
 }
 
 /// `sloth.webp` → (`sloth`, webp); unknown extensions stay part of the prompt.
@@ -281,8 +259,8 @@ impl Params {
     /// it (the prompt as the slug reads, not `sig` or `redo`), each value encoded so that no two URLs
     /// asking for different things share a key; for `format=auto`, the format chosen from `Accept`.
     fn memory_key(&self, prompt: &str, headers: &HeaderMap) -> String {
-        let mut canonical = form_urlencoded::Serializer::new(String::new());
-        canonical.append_pair("prompt", prompt);
+        let mut picks = form_urlencoded::Serializer::new(String::new());
+        picks.append_pair("prompt", prompt);
         let optional = [
             ("model", self.model.clone()),
             ("seed", self.seed.map(|seed| seed.to_string())),
@@ -293,16 +271,17 @@ impl Params {
         ];
         for (name, value) in optional {
             if let Some(value) = value {
-                canonical.append_pair(name, &value);
+                picks.append_pair(name, &value);
             }
         }
-        let format = &self.options.format;
-        // A given format is the output's; without one it is the image's, which the rest picks.
-        let known = format.map(|_| negotiate(*format, ImageFormat::Jpeg, headers).format);
-        let options = without_ignored(&self.options, known, Fit::Cover);
-        canonical.append_pair("options", &options.to_string());
-        let chosen = known.filter(|_| *format == Some(OutputFormat::Auto));
-        memory::placeholder_key(&canonical.finish(), chosen)
+        let picks = picks.finish();
+        memory_key(
+            Named::Placeholder {
+                picks: &picks,
+                options: &self.options,
+            },
+            headers,
+        )
     }
 }
 

@@ -10,7 +10,6 @@ use axum::http::{header, HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 
 use crate::server::error::ApiError;
-use crate::server::session::over_tls;
 use crate::server::state::AppState;
 
 /// The paths whose posts act on the browser's session.
@@ -68,7 +67,7 @@ fn check(state: &AppState, headers: &HeaderMap) -> Result<(), String> {
 /// (what a reverse proxy in front serves). The scheme is not compared: behind a TLS proxy the server
 /// cannot always tell how the browser reached it, and the host is what another site cannot fake.
 fn own_hosts(state: &AppState, headers: &HeaderMap) -> Vec<String> {
-    let tls = over_tls(state, headers);
+    let tls = state.auth.sessions.over_tls(headers);
     let mut hosts = Vec::with_capacity(2);
     if let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) {
         hosts.push(without_default_port(&host.to_ascii_lowercase(), tls));

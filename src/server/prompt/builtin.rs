@@ -3,7 +3,8 @@
 
 use whatlang::{Lang, Script};
 
-use super::{PromptOutcome, Translation};
+use super::outcome::PromptOutcome;
+use crate::domain::translation::Translation;
 use crate::server::config::ModelFamily;
 
 pub fn run(prompt: &str, family: ModelFamily) -> PromptOutcome {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::builtin::iso_639_1;
-use super::{system_prompt, LlmError, LlmFailure};
+use super::llm::{system_prompt, LlmError, LlmFailure};
 use crate::server::config::{CloudflarePromptConfig, ModelFamily};
 use crate::server::providers::cloudflare::Cloudflare;
 

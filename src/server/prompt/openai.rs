@@ -7,7 +7,7 @@ use reqwest::header::AUTHORIZATION;
 use reqwest::Url;
 use serde_json::{json, Value};
 
-use super::{system_prompt, LlmError, LlmFailure};
+use super::llm::{system_prompt, LlmError, LlmFailure};
 use crate::server::config::{Config, ModelFamily};
 use crate::server::providers::openai::error_message;
 use crate::server::secret::Secret;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::{system_prompt, LlmError};
+use super::llm::{system_prompt, LlmError};
 use crate::server::config::{ModelFamily, ReplicatePromptConfig};
 use crate::server::providers::replicate::Replicate;
 

@@ -9,7 +9,7 @@ use reqwest::Url;
 use serde_json::{json, Value};
 
 use super::http::{self, base64_bytes, send_json};
-use super::{ImageProvider, ProviderError, ProviderImage, ProviderRequest};
+use super::provider::{ImageProvider, ProviderError, ProviderImage, ProviderRequest};
 use crate::server::config::A1111Config;
 
 const NAME: &str = crate::server::config::ProviderKind::A1111.name();

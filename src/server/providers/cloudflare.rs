@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use super::http::{self, base64_bytes, status_error, transport_error};
-use super::{ImageProvider, ProviderError, ProviderImage, ProviderRequest};
+use super::provider::{ImageProvider, ProviderError, ProviderImage, ProviderRequest};
 use crate::server::config::{CloudflareAccount, CloudflareConfig};
 
 const NAME: &str = crate::server::config::ProviderKind::Cloudflare.name();

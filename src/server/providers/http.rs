@@ -7,7 +7,7 @@ use bytes::Bytes;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 
-use super::ProviderError;
+use super::provider::ProviderError;
 
 /// Largest response body read from a provider (an image or JSON holding one in base64).
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;

@@ -13,7 +13,7 @@ use reqwest::Url;
 use serde_json::{json, Value};
 
 use super::http::{self, base64_bytes, download, send_json};
-use super::{ImageProvider, ProviderError, ProviderImage, ProviderRequest};
+use super::provider::{ImageProvider, ProviderError, ProviderImage, ProviderRequest};
 use crate::server::config::OpenAiConfig;
 use crate::server::cpu::CpuPool;
 use crate::server::secret::Secret;

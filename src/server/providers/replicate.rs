@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::http::{self, data_uri, download, send_json};
-use super::{EditInput, ImageProvider, ProviderError, ProviderImage, ProviderRequest};
+use super::provider::{EditInput, ImageProvider, ProviderError, ProviderImage, ProviderRequest};
 use crate::server::config::ReplicateConfig;
 use crate::server::secret::Secret;
 

@@ -1,7 +1,5 @@
-//! What every catalog backend must do, written against the storage traits only. A backend's tests call
-//! [`run`] on a fresh, empty catalog; each check uses its own keys, so they share it.
-
-use std::sync::Arc;
+//! What every catalog backend must do, written against the storage traits only. A backend's tests invoke
+//! [`conformance_tests!`] with how to open a fresh, empty catalog: one test per check, named after it.
 
 use crate::domain::format::ImageFormat;
 use crate::domain::kind::ImageKind;
@@ -39,23 +37,41 @@ pub fn record(id: &str, gen_key: &str, created_at: i64) -> ImageRecord {
     }
 }
 
-pub async fn run(catalog: Arc<dyn Catalog>) {
-    catalog.ping().await.unwrap();
-    insert_read_back_and_first_wins(catalog.as_ref()).await;
-    replace_retires_the_old_key(catalog.as_ref()).await;
-    pages_are_newest_first_filtered_and_keyset(catalog.as_ref()).await;
-    search_finds_substrings_in_any_script(catalog.as_ref()).await;
-    search_pages_are_whole_and_in_order(catalog.as_ref()).await;
-    kinds_filter_and_edits_know_their_source(catalog.as_ref()).await;
-    derivatives_follow_their_image(catalog.as_ref()).await;
-    delete_returns_what_no_one_else_needs(catalog.as_ref()).await;
-    eviction_takes_the_least_recently_served(catalog.as_ref()).await;
-    prompt_cache_keeps_the_first_answer(catalog.as_ref()).await;
-    prompt_cache_lists_every_answer_in_pages(catalog.as_ref()).await;
-    usage_counts_a_provider_since_a_time(catalog.as_ref()).await;
-    sessions_expire_and_end(catalog.as_ref()).await;
-    catalog.close().await;
+/// One `#[tokio::test]` per check, named after it, each on its own catalog: `$open` (evaluated once per
+/// test) is a future of `(catalog, keep)`, a fresh, empty catalog and whatever must outlive it (a
+/// temporary directory; `()` if nothing). Invoke it in a module of its own, once per way of opening.
+macro_rules! conformance_tests {
+    ($open:expr) => {
+        $crate::server::storage::conformance::conformance_tests!(@each $open;
+            insert_read_back_and_first_wins,
+            replace_retires_the_old_key,
+            pages_are_newest_first_filtered_and_keyset,
+            search_finds_substrings_in_any_script,
+            search_pages_are_whole_and_in_order,
+            kinds_filter_and_edits_know_their_source,
+            derivatives_follow_their_image,
+            delete_returns_what_no_one_else_needs,
+            eviction_takes_the_least_recently_served,
+            prompt_cache_keeps_the_first_answer,
+            prompt_cache_lists_every_answer_in_pages,
+            usage_counts_a_provider_since_a_time,
+            sessions_expire_and_end,
+        );
+    };
+    (@each $open:expr; $($check:ident,)*) => {
+        $(
+            #[tokio::test]
+            async fn $check() {
+                use $crate::server::storage::Catalog as _;
+                let (catalog, _keep) = $open.await;
+                catalog.ping().await.unwrap();
+                $crate::server::storage::conformance::$check(&catalog).await;
+                catalog.close().await;
+            }
+        )*
+    };
 }
+pub(crate) use conformance_tests;
 
 async fn ids(catalog: &dyn Catalog, query: PageQuery<'_>) -> Vec<String> {
     catalog
@@ -67,7 +83,7 @@ async fn ids(catalog: &dyn Catalog, query: PageQuery<'_>) -> Vec<String> {
         .collect()
 }
 
-async fn insert_read_back_and_first_wins(catalog: &dyn Catalog) {
+pub(crate) async fn insert_read_back_and_first_wins(catalog: &dyn Catalog) {
     let first = record("01", "key-a", 10);
     assert_eq!(catalog.insert(&first).await.unwrap(), first);
     let rival = record("02", "key-a", 11);
@@ -99,7 +115,7 @@ async fn insert_read_back_and_first_wins(catalog: &dyn Catalog) {
     assert_eq!(ids(catalog, newest).await, ["03", "01"]);
 }
 
-async fn replace_retires_the_old_key(catalog: &dyn Catalog) {
+pub(crate) async fn replace_retires_the_old_key(catalog: &dyn Catalog) {
     let old = record("10", "key-redo", 30);
     catalog.insert(&old).await.unwrap();
     let new = record("11", "key-redo", 31);
@@ -113,7 +129,7 @@ async fn replace_retires_the_old_key(catalog: &dyn Catalog) {
     assert_ne!(kept.gen_key, "key-redo");
 }
 
-async fn pages_are_newest_first_filtered_and_keyset(catalog: &dyn Catalog) {
+pub(crate) async fn pages_are_newest_first_filtered_and_keyset(catalog: &dyn Catalog) {
     for (id, created_at, prompt, model) in [
         ("p1", 100, "100% red fox", "fox-model"),
         ("p2", 101, "red_fox at dusk", "fox-model"),
@@ -163,7 +179,7 @@ async fn pages_are_newest_first_filtered_and_keyset(catalog: &dyn Catalog) {
     assert_eq!(parse_cursor("12.a-b"), None);
 }
 
-async fn kinds_filter_and_edits_know_their_source(catalog: &dyn Catalog) {
+pub(crate) async fn kinds_filter_and_edits_know_their_source(catalog: &dyn Catalog) {
     let with = |id: &str, kind, source: Option<&str>, at| {
         let mut r = record(id, &format!("kind-{id}"), at);
         r.prompt = format!("kindly {id}");
@@ -213,7 +229,7 @@ async fn kinds_filter_and_edits_know_their_source(catalog: &dyn Catalog) {
     assert!(edits("k5", 10).await.is_empty());
 }
 
-async fn search_finds_substrings_in_any_script(catalog: &dyn Catalog) {
+pub(crate) async fn search_finds_substrings_in_any_script(catalog: &dyn Catalog) {
     for (id, created_at, prompt) in [
         ("q1", 300, "海边的日落，油画风格"),
         ("q2", 301, "A Sunset over the SEA"),
@@ -253,7 +269,7 @@ async fn search_finds_substrings_in_any_script(catalog: &dyn Catalog) {
 
 /// Backends may find a page in steps (`storage::search`); whatever the steps, a page is the newest
 /// matches in order, and keyset pages cover every match once.
-async fn search_pages_are_whole_and_in_order(catalog: &dyn Catalog) {
+pub(crate) async fn search_pages_are_whole_and_in_order(catalog: &dyn Catalog) {
     let mut expected = Vec::new();
     for i in 0..12 {
         let id = format!("w{i:02}");
@@ -294,7 +310,7 @@ async fn search_pages_are_whole_and_in_order(catalog: &dyn Catalog) {
     assert_eq!(ids(catalog, even).await, ["w06", "w00"]);
 }
 
-async fn derivatives_follow_their_image(catalog: &dyn Catalog) {
+pub(crate) async fn derivatives_follow_their_image(catalog: &dyn Catalog) {
     catalog.insert(&record("d1", "key-d1", 200)).await.unwrap();
     let derivative = DerivativeRecord {
         key: "dk1".into(),
@@ -356,7 +372,7 @@ async fn derivatives_follow_their_image(catalog: &dyn Catalog) {
     );
 }
 
-async fn delete_returns_what_no_one_else_needs(catalog: &dyn Catalog) {
+pub(crate) async fn delete_returns_what_no_one_else_needs(catalog: &dyn Catalog) {
     let mut shared_a = record("s1", "key-s1", 300);
     shared_a.content_hash = "cd".repeat(32);
     let mut shared_b = record("s2", "key-s2", 301);
@@ -397,7 +413,7 @@ async fn delete_returns_what_no_one_else_needs(catalog: &dyn Catalog) {
     assert_eq!(catalog.delete("s2").await.unwrap(), None);
 }
 
-async fn eviction_takes_the_least_recently_served(catalog: &dyn Catalog) {
+pub(crate) async fn eviction_takes_the_least_recently_served(catalog: &dyn Catalog) {
     catalog.insert(&record("e1", "key-e1", 400)).await.unwrap();
     let before = catalog.derivative_bytes().await.unwrap();
     for key in ["ev-a", "ev-b", "ev-c"] {
@@ -445,7 +461,7 @@ async fn eviction_takes_the_least_recently_served(catalog: &dyn Catalog) {
     );
 }
 
-async fn prompt_cache_lists_every_answer_in_pages(catalog: &dyn Catalog) {
+pub(crate) async fn prompt_cache_lists_every_answer_in_pages(catalog: &dyn Catalog) {
     for prompt in ["b", "a", "c"] {
         catalog
             .cache_prompt("listing", "flux", prompt, &format!("final {prompt}"))
@@ -473,7 +489,7 @@ async fn prompt_cache_lists_every_answer_in_pages(catalog: &dyn Catalog) {
     );
 }
 
-async fn prompt_cache_keeps_the_first_answer(catalog: &dyn Catalog) {
+pub(crate) async fn prompt_cache_keeps_the_first_answer(catalog: &dyn Catalog) {
     assert_eq!(
         catalog.cached_prompt("openai", "flux", "猫").await.unwrap(),
         None
@@ -507,7 +523,7 @@ async fn prompt_cache_keeps_the_first_answer(catalog: &dyn Catalog) {
     );
 }
 
-async fn usage_counts_a_provider_since_a_time(catalog: &dyn Catalog) {
+pub(crate) async fn usage_counts_a_provider_since_a_time(catalog: &dyn Catalog) {
     for (id, created_at, provider) in [
         ("u1", 1_000, "usage-paid"),
         ("u2", 2_000, "usage-paid"),
@@ -523,7 +539,7 @@ async fn usage_counts_a_provider_since_a_time(catalog: &dyn Catalog) {
     assert_eq!(catalog.count_since("usage-none", 0).await.unwrap(), 0);
 }
 
-async fn sessions_expire_and_end(catalog: &dyn Catalog) {
+pub(crate) async fn sessions_expire_and_end(catalog: &dyn Catalog) {
     let now = crate::server::clock::now_millis();
     catalog.insert_session("live", now + 60_000).await.unwrap();
     catalog.insert_session("stale", now - 1).await.unwrap();

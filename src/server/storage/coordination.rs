@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-use super::CatalogError;
+use super::error::CatalogError;
 
 /// The answer to "may I do the work for this key?".
 pub enum Claimed {

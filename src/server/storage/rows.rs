@@ -3,7 +3,8 @@
 
 use std::str::FromStr;
 
-use super::{CachedPrompt, CatalogError, DerivativeRecord, ImageRecord};
+use super::error::CatalogError;
+use super::records::{CachedPrompt, DerivativeRecord, ImageRecord};
 use crate::domain::format::ImageFormat;
 use crate::domain::kind::ImageKind;
 use crate::domain::translation::Translation;

@@ -1,4 +1,4 @@
-//! The transform pipeline as an ordered list of small steps, each with the same shape:
+//! The transform pipeline as an ordered list of small steps:
 //! inspect (refuse over-limit input from its header) → decode → trim → flip → rotate → resize/crop →
 //! filters → pad → encode. Reordering or adding a step is a one-line change in [`transform`].
 

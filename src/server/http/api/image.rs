@@ -12,17 +12,18 @@ use base64::Engine as _;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
+use super::rejection::json_rejection;
 use super::types::{ErrorBody, ImageRequest, ImageResponse};
-use super::{json_rejection, ApiError};
 use crate::domain::stage::Stage;
 use crate::server::auth::{Action, Caller, Via};
 use crate::server::engine::{
     intake, Admission, Engine, EngineError, GenerateRequest, Generated, Plan, Seed,
 };
+use crate::server::error::ApiError;
 use crate::server::http::limits::Admit;
 use crate::server::http::sources;
+use crate::server::image_info::ImageInfo;
 use crate::server::state::AppState;
-use crate::server::view::ImageInfo;
 use crate::urls::placeholder::{parse_size, Size, UrlLimits};
 
 /// What this face says when there is no prompt.
@@ -56,7 +57,7 @@ pub async fn create(
     Admit(admission): Admit,
     request: Request,
 ) -> Result<Response, ApiError> {
-    if !caller.may(&state, Via::Api, Action::Generate).await {
+    if !caller.may(&state.auth, Via::Api, Action::Generate).await {
         return Err(ApiError::Unauthorized);
     }
     let body = read_body(&state, request).await?;

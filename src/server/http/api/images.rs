@@ -9,12 +9,12 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::types::{ErrorBody, ImagePage};
-use super::ApiError;
 use crate::domain::kind::ImageKind;
 use crate::server::auth::{Action, Caller, Via};
+use crate::server::error::ApiError;
+use crate::server::image_info::ImageInfo;
+use crate::server::paging::{self, PageAsk, PageError, DEFAULT_LIMIT};
 use crate::server::state::AppState;
-use crate::server::storage::{cursor_after, parse_cursor, PageQuery};
-use crate::server::view::ImageInfo;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -44,45 +44,22 @@ pub async fn list(
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<ImagePage>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let limit = query.limit.unwrap_or(24);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::BadRequest(format!(
-            "limit {limit} must be between 1 and 100"
-        )));
-    }
-    let after = query
-        .cursor
-        .as_deref()
-        .map(|c| {
-            parse_cursor(c).ok_or_else(|| {
-                ApiError::BadRequest(format!("cursor `{c}` is not one this server gave out"))
-            })
-        })
-        .transpose()?;
-    let page = state
-        .engine
-        .page(&PageQuery {
-            // One more than asked tells whether another page follows.
-            limit: limit + 1,
-            after: after.as_ref().map(|(t, id)| (*t, id.as_str())),
-            search: query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()),
-            model: query.model.as_deref().filter(|m| !m.is_empty()),
-            kind: query.kind,
-        })
-        .await?;
-    let more = page.len() > limit as usize;
-    let images: Vec<ImageInfo> = page
-        .iter()
-        .take(limit as usize)
-        .map(ImageInfo::from)
-        .collect();
-    let next_cursor = more
-        .then(|| page.get(limit as usize - 1))
-        .flatten()
-        .map(cursor_after);
+    let ask = PageAsk {
+        limit: query.limit.unwrap_or(DEFAULT_LIMIT),
+        cursor: query.cursor.as_deref(),
+        search: query.q.as_deref(),
+        model: query.model.as_deref(),
+        kind: query.kind,
+    };
+    let page = paging::page(&state.engine, ask)
+        .await
+        .map_err(|err| match err {
+            PageError::Engine(err) => ApiError::from(err),
+            bad => ApiError::BadRequest(bad.to_string()),
+        })?;
     Ok(Json(ImagePage {
-        images,
-        next_cursor,
+        images: page.records.iter().map(ImageInfo::from).collect(),
+        next_cursor: page.next_cursor,
     }))
 }
 
@@ -124,7 +101,7 @@ pub async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    if !caller.may(&state, Via::Api, Action::Delete).await {
+    if !caller.may(&state.auth, Via::Api, Action::Delete).await {
         return Err(ApiError::Unauthorized);
     }
     if state.engine.delete(&id).await? {

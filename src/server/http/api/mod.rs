@@ -1,22 +1,22 @@
 //! The JSON API: `/api/*` (CF Flux Remix-compatible generation, models, catalog, OpenAPI) and the OpenAI
-//! Images endpoint. Open to any origin (CORS, see [`cors`]), bodies capped, errors through [`ApiError`].
+//! Images endpoint. Open to any origin (CORS, see [`cors`]), bodies capped, errors through
+//! [`ApiError`](crate::server::error::ApiError).
 
 mod image;
 mod images;
 mod models;
 mod openai;
 mod openapi;
+mod rejection;
 mod types;
 mod uploads;
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, Method};
 use axum::routing::{get, post};
 use axum::Router;
 use tower_http::cors::{Any, CorsLayer};
 
-pub use crate::server::error::ApiError;
 use crate::server::state::AppState;
 
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -75,14 +75,4 @@ pub fn cors_headers(headers: &mut axum::http::HeaderMap) {
         HeaderValue::from_static("*"),
     );
     headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, expose.clone());
-}
-
-/// A body that is not the JSON we expect: 413 when too large, else 400 with serde's reason.
-fn json_rejection(rejection: JsonRejection) -> ApiError {
-    match rejection.status() {
-        axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(
-            "the body is over the server's limit (security.max_body_bytes)".into(),
-        ),
-        _ => ApiError::BadRequest(rejection.body_text()),
-    }
 }

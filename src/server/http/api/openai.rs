@@ -14,14 +14,15 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{json_rejection, ApiError};
+use super::rejection::json_rejection;
 use crate::server::auth::{Action, Caller, Via};
 use crate::server::engine::{intake, Admission, Edit, EngineError, GenerateRequest, Seed};
+use crate::server::error::ApiError;
 use crate::server::http::limits::Admit;
 use crate::server::http::sources::{File, Form};
+use crate::server::image_info::ImageInfo;
 use crate::server::state::AppState;
 use crate::server::storage::ImageRecord;
-use crate::server::view::ImageInfo;
 use crate::urls::placeholder::{parse_size, Size};
 
 /// Other OpenAI fields (`quality`, `style`, `user`…) are accepted and ignored.
@@ -128,7 +129,7 @@ pub async fn generations(
     Admit(admission): Admit,
     body: Result<Json<GenerationRequest>, JsonRejection>,
 ) -> Result<Json<GenerationResponse>, OpenAiError> {
-    if !caller.may(&state, Via::Api, Action::Generate).await {
+    if !caller.may(&state.auth, Via::Api, Action::Generate).await {
         return Err(ApiError::Unauthorized.into());
     }
     let Json(body) = body.map_err(json_rejection)?;
@@ -232,7 +233,7 @@ async fn edit_or_vary(
     multipart: Result<Multipart, MultipartRejection>,
     with_prompt: bool,
 ) -> Result<Json<GenerationResponse>, OpenAiError> {
-    if !caller.may(&state, Via::Api, Action::Generate).await {
+    if !caller.may(&state.auth, Via::Api, Action::Generate).await {
         return Err(ApiError::Unauthorized.into());
     }
     let multipart = multipart.map_err(|e| {

@@ -20,7 +20,7 @@ use super::{image, images, models, openai, types, uploads};
         types::SizeEntryInfo,
         types::StepsInfo,
         types::ImagePage,
-        crate::server::view::ImageInfo,
+        crate::server::image_info::ImageInfo,
         crate::domain::kind::ImageKind,
         types::ErrorBody,
         openai::GenerationRequest,

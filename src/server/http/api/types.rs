@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::server::config::{ModelConfig, Sizes};
-use crate::server::view::ImageInfo;
+use crate::server::image_info::ImageInfo;
 
 /// One chat message; only `user` messages are read, and the last one is the prompt.
 #[derive(Debug, Clone, Deserialize, ToSchema)]

@@ -8,13 +8,13 @@ use axum::Json;
 use bytes::Bytes;
 
 use super::types::ErrorBody;
-use super::ApiError;
 use crate::server::auth::{Action, Caller, Via};
 use crate::server::engine::CacheStatus;
+use crate::server::error::ApiError;
 use crate::server::http::limits::Admit;
 use crate::server::http::sources::Form;
+use crate::server::image_info::ImageInfo;
 use crate::server::state::AppState;
-use crate::server::view::ImageInfo;
 
 /// Store an uploaded image.
 #[utoipa::path(
@@ -48,7 +48,7 @@ pub async fn create(
     request: Request,
 ) -> Result<Response, ApiError> {
     // Programs bring the key; the studio's file drop brings its session.
-    if !caller.may(&state, Via::Any, Action::Upload).await {
+    if !caller.may(&state.auth, Via::Any, Action::Upload).await {
         return Err(ApiError::Unauthorized);
     }
     let (bytes, name) = read(&state, request).await?;

@@ -8,7 +8,7 @@ use tiny_skia::{IntSize, Pixmap};
 
 use super::palette::{palette, Rgb};
 use super::render::{decorate, Scene};
-use crate::server::providers::EditInput;
+use crate::server::providers::provider::EditInput;
 
 /// What the caption says for a variation, which has no prompt to print.
 const VARIATION: &str = "variation";

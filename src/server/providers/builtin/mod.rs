@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::{ImageProvider, ProviderError, ProviderImage, ProviderRequest};
+use super::provider::{EditInput, ImageProvider, ProviderError, ProviderImage, ProviderRequest};
 use crate::server::config::ProviderKind;
 use crate::server::cpu::CpuPool;
 use render::{render, Scene};
@@ -86,11 +86,7 @@ pub fn render_png(
 }
 
 /// Edits and encodes one image (see `edit.rs`).
-pub fn edit_png(
-    prompt: &str,
-    seed: u32,
-    input: &super::EditInput,
-) -> Result<ProviderImage, String> {
+pub fn edit_png(prompt: &str, seed: u32, input: &EditInput) -> Result<ProviderImage, String> {
     let pixmap = edit::edit(prompt, seed, input)?;
     let bytes = encode_png(pixmap.data(), pixmap.width(), pixmap.height())
         .map_err(|err| err.to_string())?;

@@ -13,7 +13,7 @@ use tokio::sync::broadcast;
 use crate::server::storage::coordination::{
     Claim, Claimed, Coordination, Failure, ImageNews, SharedCounters,
 };
-use crate::server::storage::CatalogError;
+use crate::server::storage::error::CatalogError;
 
 const CLAIMS: &str = "pixzoo_claims";
 const DELETED: &str = "pixzoo_deleted";

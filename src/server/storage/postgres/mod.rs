@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
+use super::catalog::Catalog;
+use super::error::CatalogError;
 use super::search::{HeldSample, Tuning};
-use super::{Catalog, CatalogError};
 pub use coordination::PgCoordination;
 
 #[derive(Clone, Debug)]
@@ -72,22 +73,26 @@ impl Catalog for PgCatalog {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
     use crate::server::storage::{conformance, testing};
 
-    #[tokio::test]
-    async fn postgres_passes_the_conformance_suite() {
+    /// A catalog on a new database of the test server; searching in steps of `steps` images if given.
+    async fn fresh(steps: Option<u32>) -> (PgCatalog, ()) {
         let url = testing::postgres_database().await;
-        conformance::run(Arc::new(PgCatalog::open(&url).await.unwrap())).await;
+        let catalog = PgCatalog::open(&url).await.unwrap();
+        let catalog = match steps {
+            Some(steps) => catalog.with_search_steps(steps),
+            None => catalog,
+        };
+        (catalog, ())
     }
 
-    #[tokio::test]
-    async fn postgres_passes_the_conformance_suite_searching_in_small_steps() {
-        let url = testing::postgres_database().await;
-        let catalog = PgCatalog::open(&url).await.unwrap().with_search_steps(2);
-        conformance::run(Arc::new(catalog)).await;
+    mod conformance_suite {
+        crate::server::storage::conformance::conformance_tests!(super::fresh(None));
+    }
+
+    mod conformance_suite_searching_in_small_steps {
+        crate::server::storage::conformance::conformance_tests!(super::fresh(Some(2)));
     }
 
     #[tokio::test]

@@ -15,8 +15,9 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use super::catalog::Catalog;
+use super::error::CatalogError;
 use super::search::{HeldSample, Tuning};
-use super::{Catalog, CatalogError};
 
 /// How much of the catalog file SQLite maps into memory (address space, not memory: pages are the OS's
 /// cache, shared by every connection). A million images take about 1.1 GB.
@@ -89,29 +90,30 @@ impl Catalog for SqliteCatalog {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
     use crate::server::storage::conformance;
     use crate::server::storage::{Images, PageQuery};
 
-    #[tokio::test]
-    async fn sqlite_passes_the_conformance_suite() {
+    /// A new catalog in a temporary directory, which lives as long as it; searching in steps of
+    /// `window` images if given.
+    async fn fresh(window: Option<u32>) -> (SqliteCatalog, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let catalog = SqliteCatalog::open(&dir.path().join("catalog.db"))
             .await
             .unwrap();
-        conformance::run(Arc::new(catalog)).await;
+        let catalog = match window {
+            Some(window) => catalog.with_search_window(window),
+            None => catalog,
+        };
+        (catalog, dir)
     }
 
-    #[tokio::test]
-    async fn sqlite_passes_the_conformance_suite_searching_in_small_steps() {
-        let dir = tempfile::tempdir().unwrap();
-        let catalog = SqliteCatalog::open(&dir.path().join("catalog.db"))
-            .await
-            .unwrap()
-            .with_search_window(2);
-        conformance::run(Arc::new(catalog)).await;
+    mod conformance_suite {
+        crate::server::storage::conformance::conformance_tests!(super::fresh(None));
+    }
+
+    mod conformance_suite_searching_in_small_steps {
+        crate::server::storage::conformance::conformance_tests!(super::fresh(Some(2)));
     }
 
     #[tokio::test]

@@ -6,14 +6,14 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::api::images::{ImageDetails, ImageSummary};
-use crate::api::studio::GeneratedImage;
 use crate::domain::kind::ImageKind;
 use crate::server::clock::rfc3339;
 use crate::server::engine::{CacheStatus, Generated};
 use crate::server::storage::ImageRecord;
 use crate::urls::image::image_path;
 use crate::urls::placeholder::{placeholder_url, Size};
+use crate::wire::images::{ImageDetails, ImageSummary};
+use crate::wire::studio::GeneratedImage;
 
 /// A catalog entry.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]

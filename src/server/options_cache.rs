@@ -1,6 +1,6 @@
-//! Options strings as URLs spell them, read once: a hit on `/img/{id}/{options}` needs its options
-//! parsed, presets expanded and the canonical spelling printed to find its response in memory, and
-//! measured with callgrind that was a sixth of a 304's instructions, the same work for the same
+//! A parse cache for options strings as URLs spell them: a hit on `/img/{id}/{options}` needs its
+//! options parsed, presets expanded and the canonical spelling printed to find its response in memory,
+//! and measured with callgrind that was a sixth of a 304's instructions, the same work for the same
 //! string on every request. Reading is a pure function of the string (presets are fixed at start-up),
 //! so what it gives is kept by the string, within a byte budget; a string that does not read is not
 //! kept, and its error is made again each time.
@@ -17,14 +17,14 @@ const BUDGET: u64 = 8 << 20;
 
 /// What one options string reads as.
 #[derive(Debug)]
-pub struct Spelling {
+pub struct ReadOptions {
     pub expanded: Expanded,
     /// The canonical spelling for the memory key, by the output format known before the source is
-    /// read (see [`Spelling::canonical`]); filled as each is first asked for.
+    /// read (see [`ReadOptions::canonical`]); filled as each is first asked for.
     canonical: [OnceLock<Box<str>>; 1 + ImageFormat::ALL.len()],
 }
 
-impl Spelling {
+impl ReadOptions {
     /// The canonical spelling when the output's format is `known` (`None` when it will be the
     /// source's), printed by `print` the first time.
     pub fn canonical(&self, known: Option<ImageFormat>, print: impl FnOnce() -> String) -> &str {
@@ -39,11 +39,11 @@ impl Spelling {
 }
 
 #[derive(Clone)]
-pub struct Spellings {
-    read: Cache<String, Arc<Spelling>>,
+pub struct OptionsCache {
+    read: Cache<String, Arc<ReadOptions>>,
 }
 
-impl Default for Spellings {
+impl Default for OptionsCache {
     fn default() -> Self {
         Self {
             read: Cache::builder()
@@ -55,13 +55,13 @@ impl Default for Spellings {
     }
 }
 
-impl Spellings {
+impl OptionsCache {
     /// `raw` read with `presets`, from memory when it was read before.
-    pub fn read(&self, presets: &Presets, raw: &str) -> Result<Arc<Spelling>, PresetError> {
+    pub fn read(&self, presets: &Presets, raw: &str) -> Result<Arc<ReadOptions>, PresetError> {
         if let Some(known) = self.read.get(raw) {
             return Ok(known);
         }
-        let spelling = Arc::new(Spelling {
+        let spelling = Arc::new(ReadOptions {
             expanded: presets.expand(raw)?,
             canonical: Default::default(),
         });
@@ -83,7 +83,7 @@ mod tests {
             "width=64,height=64,fit=cover".to_owned(),
         )]))
         .unwrap();
-        let spellings = Spellings::default();
+        let spellings = OptionsCache::default();
         for raw in [
             "width=400,format=webp",
             "preset=thumb",
@@ -105,7 +105,7 @@ mod tests {
 
     #[test]
     fn each_known_format_has_its_own_canonical_spelling() {
-        let spellings = Spellings::default();
+        let spellings = OptionsCache::default();
         let spelling = spellings
             .read(&Presets::default(), "width=400,format=auto")
             .unwrap();

@@ -7,14 +7,14 @@ use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::api::studio::JobView;
 use crate::domain::stage::Stage;
 use crate::server::engine::progress::Progress;
 use crate::server::engine::{Generated, Job};
 use crate::server::error::user_message;
+use crate::server::image_info::generated_image;
 use crate::server::storage::{CatalogError, Coordination};
-use crate::server::view::generated_image;
 use crate::urls::placeholder::Size;
+use crate::wire::studio::JobView;
 
 /// How long a finished generation stays pollable.
 const KEEP_FOR: Duration = Duration::from_secs(15 * 60);

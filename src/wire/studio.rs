@@ -1,7 +1,7 @@
 //! What the studio's prompt form exchanges with the server: the models it can offer, a generation to
-//! start, and the state of a running generation (polled for live progress).
+//! start, and the state of a running generation (polled for live progress). Types only: the server
+//! functions that carry them are in `src/server_fns/studio.rs`.
 
-use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::stage::Stage;
@@ -193,22 +193,6 @@ pub struct Setup {
     pub access: Access,
 }
 
-/// One call for both, so a page load makes one request, not two.
-#[server(prefix = "/sfn", endpoint = "studio_setup")]
-pub async fn studio_setup() -> Result<Setup, ServerFnError> {
-    use crate::server::auth::{key_required, server_fn_may, Action};
-    let state = expect_context::<crate::server::state::AppState>();
-    let key_required = key_required(&state);
-    Ok(Setup {
-        models: crate::server::studio::model_options(&state),
-        access: Access {
-            key_required,
-            signed_in: key_required && server_fn_may(&state, Action::Generate).await,
-            signs_urls: state.guard.signs_urls(),
-        },
-    })
-}
-
 /// What became of a request to generate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Started {
@@ -218,45 +202,13 @@ pub enum Started {
     Refused(String),
 }
 
-/// Starts (or joins) a generation. A refusal is an answer, not a server failure.
-#[server(prefix = "/sfn", endpoint = "start_generation")]
-pub async fn start_generation(form: GenerateForm) -> Result<Started, ServerFnError> {
-    use crate::server::auth::{server_fn_may, Action};
-    let state = expect_context::<crate::server::state::AppState>();
-    if !server_fn_may(&state, Action::Generate).await {
-        return Ok(Started::Refused(
-            "Sign in with the server's API key to generate.".into(),
-        ));
-    }
-    let client = leptos_axum::extract::<axum::Extension<crate::server::guard::Client>>()
-        .await
-        .map(|axum::Extension(client)| client)
-        .unwrap_or_else(|_| crate::server::guard::Client::unknown());
-    Ok(
-        match crate::server::studio::start(&state, form, client).await {
-            Ok(job) => Started::Job(job),
-            Err(problem) => Started::Refused(problem.message),
-        },
-    )
-}
-
-/// Where a generation is now; `None` when the server does not know the job (restarted, or long done).
-#[server(prefix = "/sfn", endpoint = "generation_status")]
-pub async fn generation_status(job: String) -> Result<Option<JobView>, ServerFnError> {
-    let state = expect_context::<crate::server::state::AppState>();
-    state.studio.status(&job).await.map_err(|err| {
-        tracing::warn!(error = %err, "could not read a studio job's progress");
-        ServerFnError::new("the image catalog is unavailable right now")
-    })
-}
-
 /// Whether this browser may generate and delete. The key itself never reaches the page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Access {
     /// The server has an API key, so generating and deleting need a sign-in.
     pub key_required: bool,
     pub signed_in: bool,
-    /// New images by URL need a signature (`sig`), which [`sign_placeholder_url`] gives.
+    /// New images by URL need a signature (`sig`), which `server_fns::studio::sign_placeholder_url` gives.
     pub signs_urls: bool,
 }
 
@@ -272,29 +224,4 @@ pub enum Signing {
     Signed(String),
     /// Refused, with the reason in plain words.
     Refused(String),
-}
-
-/// Signs a `/{W}x{H}/{slug}?…` path for the URL maker: whoever may generate in the studio may mint URLs.
-#[server(prefix = "/sfn", endpoint = "sign_placeholder_url")]
-pub async fn sign_placeholder_url(path: String) -> Result<Signing, ServerFnError> {
-    use crate::server::auth::{key_required, server_fn_may, Action};
-    let state = expect_context::<crate::server::state::AppState>();
-    if !server_fn_may(&state, Action::Sign).await {
-        return Ok(Signing::Refused(if key_required(&state) {
-            "Sign in with the server's API key to sign URLs.".into()
-        } else {
-            "This server has no API key, so it signs URLs only on its command line (`pixzoo sign URL`).".into()
-        }));
-    }
-    if !path.starts_with('/') || path.starts_with("//") {
-        return Ok(Signing::Refused(
-            "Only paths on this server can be signed.".into(),
-        ));
-    }
-    Ok(
-        match crate::server::guard::signing::sign_url(state.guard.signing_keys(), &path) {
-            Ok(signed) => Signing::Signed(signed),
-            Err(err) => Signing::Refused(err.to_string()),
-        },
-    )
 }

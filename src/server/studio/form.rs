@@ -1,13 +1,13 @@
 //! The studio as a face: the model picker's options, and a form turned into a generation (by its
 //! server function, or posted without JavaScript). Its running generations are `jobs.rs`'s.
 
-use crate::api::studio::{FormProblem, GenerateForm, ModelOption, SizePreset, StepsRange};
 use crate::server::config::Sizes;
 use crate::server::engine::{intake, Admission, EngineError, GenerateRequest, Plan, Seed, Source};
 use crate::server::error::user_message;
 use crate::server::guard::{Client, Signature};
 use crate::server::state::AppState;
 use crate::urls::placeholder::{parse_size, Size};
+use crate::wire::studio::{FormProblem, GenerateForm, ModelOption, SizePreset, StepsRange};
 
 /// Presets for models that take any size within a range: common aspect ratios near a megapixel.
 const COMMON: [(&str, u32, u32); 7] = [
