@@ -15,8 +15,8 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-# cargo-leptos builds debug binaries with these flags and compile-time variables; cargo test and clippy
-# use the same ones so they reuse its compiled dependencies instead of building everything twice.
+# cargo-leptos builds with these flags and compile-time variables; cargo test, clippy and the benches
+# use the same ones so they reuse its compiled dependencies instead of building everything again.
 DEV_ENV := RUSTFLAGS="--cfg erase_components" LEPTOS_OUTPUT_NAME=pixzoo
 
 .PHONY: run test tools toolchain nasm chromium postgres build-dev build-release unit lint clients e2e bench bench-catalog bench-transforms bench-serve cluster bundle-size fuzz soak fmt clean
@@ -26,13 +26,17 @@ run: tools
 	cargo leptos build --release --precompress
 	$(TARGET_DIR)/release/pixzoo
 
-## test: formatting, the architecture map (its paths exist, no import cycles), unit + integration tests,
-## clippy for both builds, real API clients, browser tests in Chromium, the release build `make run`
-## uses, with its WASM bundle held to 400 KB gzipped, and `make cluster` started once and smoke-tested
+## test: formatting, the architecture check (the map's paths and names exist, no import cycle, no
+## forbidden direction), the release build `make run` uses, with its WASM bundle held to 400 KB gzipped,
+## unit + integration tests, clippy for both builds, real API clients and browser tests in Chromium
+## against that release build, and `make cluster` started once and smoke-tested.
+## Everything is compiled once, in release: the tests (`cargo test --release`) and clippy reuse the
+## release build's compiled dependencies (see `[profile.bench]` in Cargo.toml), so a fresh machine
+## compiles the app's dependencies once, not once for debug and again for release.
 test: tools
 	cargo fmt --all -- --check
 	python3 scripts/check-architecture.py
-	$(MAKE) --no-print-directory build-dev unit lint clients e2e build-release
+	$(MAKE) --no-print-directory build-release unit lint clients e2e
 	scripts/bundle-size.sh
 	CLUSTER_SMOKE=1 CLUSTER_PORT=free scripts/cluster.sh
 
@@ -81,30 +85,31 @@ postgres:
 build-dev:
 	cargo leptos build
 
-# What `make run` builds: compiled in `make test` too, so a release-only failure cannot reach main.
+# What `make run` builds, and what `make test` tests.
 build-release:
 	cargo leptos build --release --precompress
 
 # Beside a throwaway PostgreSQL and SeaweedFS (scripts/with-services.sh), for the shared-storage tests.
+# `--release`: the dependencies as `make run` compiles them (see `[profile.bench]` in Cargo.toml).
 unit:
-	$(DEV_ENV) scripts/with-services.sh cargo test --features ssr
+	$(DEV_ENV) scripts/with-services.sh cargo test --release --features ssr
 
 lint:
-	$(DEV_ENV) cargo clippy --features ssr --all-targets -- -D warnings
+	$(DEV_ENV) cargo clippy --release --features ssr --all-targets -- -D warnings
 	$(DEV_ENV) cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
 
-# The official openai Python client and an OpenAPI validator against the debug server.
+# The official openai Python client and an OpenAPI validator against the release server.
 clients:
-	scripts/client-tests.sh $(abspath $(TARGET_DIR))/debug/pixzoo $(CURDIR)/.venv/bin/python
+	scripts/client-tests.sh $(abspath $(TARGET_DIR))/release/pixzoo $(CURDIR)/.venv/bin/python
 
-# Two debug servers on free ports with fresh data directories (the second with an API key, for the
+# Two release servers on free ports with fresh data directories (the second with an API key, for the
 # sign-in tests), driven by Playwright in Debian's Chromium.
 e2e:
 	free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }; \
 	port=$$(free_port); auth_port=$$(free_port); \
 	data=$$(mktemp -d); auth_data=$$(mktemp -d); trap 'rm -rf "$$data" "$$auth_data"' EXIT; \
 	cd end2end && E2E_PORT=$$port E2E_DATA_DIR=$$data E2E_AUTH_PORT=$$auth_port E2E_AUTH_DATA_DIR=$$auth_data \
-		E2E_SERVER_BIN=$(abspath $(TARGET_DIR))/debug/pixzoo E2E_SITE_ROOT=$(CURDIR)/target/site \
+		E2E_SERVER_BIN=$(abspath $(TARGET_DIR))/release/pixzoo E2E_SITE_ROOT=$(CURDIR)/target/site \
 		npx playwright test
 
 ## fuzz: every cargo-fuzz target for FUZZ_SECONDS each (default 60) from the corpus in fuzz/corpus. cargo-fuzz
@@ -129,7 +134,7 @@ soak:
 
 ## bench: the builtin renderer's criterion benchmark (release build)
 bench:
-	cargo bench --features ssr --bench builtin_render
+	$(DEV_ENV) cargo bench --profile release --features ssr --bench builtin_render
 
 ## bundle-size: the release WASM, JS and CSS as users download them (gzipped)
 bundle-size:
@@ -139,7 +144,7 @@ bundle-size:
 ## bench-catalog: both catalogs filled with BENCH_CATALOG_ROWS images (default a million), the gallery's
 ## queries timed on each (PostgreSQL started for it by scripts/with-services.sh)
 bench-catalog: postgres .venv/.installed
-	$(DEV_ENV) scripts/with-services.sh cargo bench --features ssr --bench catalog
+	$(DEV_ENV) scripts/with-services.sh cargo bench --profile release --features ssr --bench catalog
 
 ## bench-transforms: the transform pipeline against npm sharp (libvips), side by side, with ratios
 bench-transforms:

@@ -10,7 +10,7 @@ trap 'rm -f "$results"' EXIT
 
 (cd bench/sharp && npm install --no-audit --no-fund --silent)
 # Release build; the pipeline is single-threaded (fast_image_resize without rayon, rav1e with one thread).
-cargo bench --features ssr --bench transforms -- "$corpus" | grep '^{' >>"$results"
+RUSTFLAGS="--cfg erase_components" LEPTOS_OUTPUT_NAME=pixzoo cargo bench --profile release --features ssr --bench transforms -- "$corpus" | grep '^{' >>"$results"
 node bench/sharp/bench.mjs "$corpus" >>"$results"
 
 python3 - "$results" <<'PY'

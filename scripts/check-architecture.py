@@ -70,6 +70,8 @@ NEVER = [
     (["src/server/"], ["src/server_fns/"] + PAGES,
      "the server does not depend on the pages or the server functions that call it"),
     (["src/server_fns/"], PAGES, "server functions answer pages; they do not know them"),
+    (["src/server/auth.rs", "src/server/session.rs"], ["src/server/state.rs", "src/server/http/"],
+     "the authorisation check depends on what it reads (the key, the sessions), not on the app"),
 ]
 
 # (file matching, may import file matching, why): explicit exceptions to NEVER. Keep it short.

@@ -62,13 +62,13 @@ pub struct Migration {
 
 const PAGE: u32 = 200;
 
-/// Copies everything `plan` names, calling `progress` after each page of images.
+/// Copies everything `migration` names, calling `progress` after each page of images.
 pub async fn run(
-    plan: &Migration,
+    migration: &Migration,
     mut progress: impl FnMut(&Report),
 ) -> Result<Report, MigrateError> {
-    let from = storage::open(&plan.from).await?;
-    let to = storage::open(&plan.to).await?;
+    let from = storage::open(&migration.from).await?;
+    let to = storage::open(&migration.to).await?;
     let mut report = Report::default();
     copy_prompts(&from, &to, &mut report).await?;
     let mut after: Option<(i64, String)> = None;
@@ -117,7 +117,7 @@ pub async fn run(
                 report.images_copied += 1;
                 report.bytes_copied += record.bytes;
             }
-            if plan.derivatives {
+            if migration.derivatives {
                 copy_derivatives(&from, &to, &record.id, &mut report).await?;
             }
         }

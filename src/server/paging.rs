@@ -11,7 +11,7 @@ pub const DEFAULT_LIMIT: u32 = 24;
 pub const MAX_LIMIT: u32 = 100;
 
 /// What a face asks for, as it was given.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct PageAsk<'a> {
     pub limit: u32,
     /// `next_cursor` of the page before.

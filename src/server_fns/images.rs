@@ -31,9 +31,8 @@ pub async fn image_detail(id: String) -> Result<Option<ImageDetails>, ServerFnEr
 /// Deletes an image, its original and its derivatives. Needs a sign-in when the server has an API key.
 #[server(prefix = "/sfn", endpoint = "delete_image")]
 pub async fn delete_image(id: String) -> Result<Deleted, ServerFnError> {
-    use crate::server::studio::calls;
     let state = expect_context::<crate::server::state::AppState>();
-    calls::delete_image(&state, &calls::caller().await, &id)
+    crate::server::studio::calls::delete_image(&state, &id)
         .await
         .map_err(ServerFnError::new)
 }

@@ -8,17 +8,15 @@ use crate::wire::studio::{GenerateForm, JobView, Setup, Signing, Started};
 /// two.
 #[server(prefix = "/sfn", endpoint = "studio_setup")]
 pub async fn studio_setup() -> Result<Setup, ServerFnError> {
-    use crate::server::studio::calls;
     let state = expect_context::<crate::server::state::AppState>();
-    Ok(calls::setup(&state, &calls::caller().await).await)
+    Ok(crate::server::studio::calls::setup(&state).await)
 }
 
 /// Starts (or joins) a generation. A refusal is an answer, not a server failure.
 #[server(prefix = "/sfn", endpoint = "start_generation")]
 pub async fn start_generation(form: GenerateForm) -> Result<Started, ServerFnError> {
-    use crate::server::studio::calls;
     let state = expect_context::<crate::server::state::AppState>();
-    Ok(calls::start(&state, &calls::caller().await, calls::client().await, form).await)
+    Ok(crate::server::studio::calls::start(&state, form).await)
 }
 
 /// Where a generation is now; `None` when the server does not know the job (restarted, or long done).
@@ -33,7 +31,6 @@ pub async fn generation_status(job: String) -> Result<Option<JobView>, ServerFnE
 /// Signs a `/{W}x{H}/{slug}?…` path for the URL maker: whoever may generate in the studio may mint URLs.
 #[server(prefix = "/sfn", endpoint = "sign_placeholder_url")]
 pub async fn sign_placeholder_url(path: String) -> Result<Signing, ServerFnError> {
-    use crate::server::studio::calls;
     let state = expect_context::<crate::server::state::AppState>();
-    Ok(calls::sign(&state, &calls::caller().await, &path).await)
+    Ok(crate::server::studio::calls::sign(&state, &path).await)
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 mod auth;
 mod catalog;
 mod check;
+mod engine;
 mod env;
 mod error;
 mod limits;
@@ -25,13 +26,13 @@ pub use auth::AuthConfig;
 pub use catalog::{
     Capability, CatalogConfig, ModelConfig, ModelFamily, SizeEntry, Sizes, StepsRange,
 };
+pub use engine::EngineConfig;
 pub use error::ConfigError;
 pub use limits::LimitsConfig;
 pub use load::DEFAULT_CONFIG_FILE;
 pub use presets::PresetsConfig;
 pub use prompt::{
-    CloudflarePromptConfig, EngineConfig, LlmConfig, PipelineChoice, PromptConfig,
-    ReplicatePromptConfig,
+    CloudflarePromptConfig, LlmConfig, PipelineChoice, PromptConfig, ReplicatePromptConfig,
 };
 pub use providers::{
     A1111Config, BuiltinConfig, CloudflareAccount, CloudflareConfig, OpenAiConfig, ProviderKind,

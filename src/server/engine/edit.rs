@@ -9,9 +9,7 @@ use image::{DynamicImage, GrayImage};
 
 use super::admission::Admission;
 use super::errors::EngineError;
-// Defined beside the `Edit` it becomes; faces name it here too.
-pub use super::intake::Source;
-use super::intake::{Edit, EditPlan};
+use super::intake::{Edit, EditPlan, Source};
 use super::{Engine, Inner};
 use crate::server::providers::EditInput;
 use crate::server::storage::ImageRecord;

@@ -7,7 +7,8 @@
 //! This file is the engine itself: its parts, its construction, and the news of other instances'
 //! deletes it follows. Files that hold what the engine is made of (`errors.rs`, `answers.rs`,
 //! `limits.rs`, `flight.rs`, `retry.rs`, `derive/budget.rs`, ...) need nothing from here; files that
-//! add to what it does (`impl Engine`, `impl Inner`) import from here and nothing imports from them.
+//! add to what it does (`impl Engine`, `impl Inner`) import from here, and nothing here imports them
+//! (the faces name their types: `derive::DeriveRequest`, `edit::Edit`).
 
 mod admission;
 mod answers;

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::limits::Admit;
 use super::sources;
 use crate::server::auth::{Action, Caller, Via};
-use crate::server::engine::edit::Source;
+use crate::server::engine::Source;
 use crate::server::error::ApiError;
 use crate::server::state::AppState;
 use crate::server::studio::form as studio;

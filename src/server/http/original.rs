@@ -7,7 +7,7 @@ use axum::response::Response;
 use super::image_response::{
     image_response, not_modified, not_modified_response, ImageReply, Lifetime, RequestHead,
 };
-use super::serve::{memory_key, Named};
+use super::serve::{from_memory, memory_key, Named};
 use crate::server::error::ApiError;
 use crate::server::state::AppState;
 
@@ -19,7 +19,7 @@ pub async fn original(
     let asked = RequestHead::of(&request);
     let key = memory_key(Named::Original { id: &id }, asked.headers);
     if let Some(hot) = state.engine.memory().get(&key) {
-        return Ok(super::transformed::from_memory(&state, asked, &hot));
+        return Ok(from_memory(&state, asked, &hot));
     }
     let record = state
         .engine

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 
 use super::image_response::RequestHead;
-use super::serve::{memory_key, serve, Face, Named, Wanted};
+use super::serve::{from_memory, memory_key, serve, Face, Named, ServeRequest};
 use crate::server::auth::{Action, Caller, Via};
 use crate::server::engine::{intake, GenerateRequest, Seed, Source};
 use crate::server::error::ApiError;
@@ -21,8 +21,8 @@ use crate::server::state::AppState;
 use crate::urls::options::{OutputFormat, TransformOptions};
 use crate::urls::placeholder::{parse_size, prompt_from_slug, Size, SizeError};
 
-// Its own arguments, not extractors' wrappers: `request` must come last, and the page that answers a
-// path that is not ours needs it whole.
+// Eight extractors: the request itself must come last, whole, for the app's 404 page when the first
+// segment is not a size, so the parts this route reads cannot be taken out of it in one.
 #[allow(clippy::too_many_arguments)]
 pub async fn placeholder(
     State(state): State<AppState>,
@@ -96,7 +96,7 @@ async fn generate_and_serve(
     let key = params.memory_key(&prompt, head.headers);
     if !params.redo {
         if let Some(hot) = state.engine.memory().get(&key) {
-            return Ok(super::transformed::from_memory(state, head, &hot));
+            return Ok(from_memory(state, head, &hot));
         }
     }
     if params.redo && !caller.may(&state.auth, Via::Api, Action::Redo).await {
@@ -141,7 +141,7 @@ async fn generate_and_serve(
     let generated = state.engine.generate(plan, ticket).await?;
     let record = generated.record;
     let sources = [record.source_id.clone(), record.mask_id.clone()];
-    let wanted = Wanted {
+    let to_serve = ServeRequest {
         face: Face::Placeholder {
             size,
             generated: generated.cache,
@@ -153,7 +153,7 @@ async fn generate_and_serve(
         signature,
         key,
     };
-    serve(state, caller, client, head, wanted).await
+    serve(state, caller, client, head, to_serve).await
 }
 
 /// `sloth.webp` → (`sloth`, webp); unknown extensions stay part of the prompt.
@@ -277,7 +277,7 @@ impl Params {
         let picks = picks.finish();
         memory_key(
             Named::Placeholder {
-                picks: &picks,
+                picks,
                 options: &self.options,
             },
             headers,

@@ -10,7 +10,8 @@ use axum::response::Response;
 use bytes::Bytes;
 
 use super::image_response::{
-    image_response, not_modified, not_modified_response, ImageReply, Lifetime, RequestHead,
+    hot_response, image_response, not_modified, not_modified_response, ImageReply, Lifetime,
+    RequestHead,
 };
 use super::negotiate::negotiate;
 use crate::domain::format::ImageFormat;
@@ -54,7 +55,7 @@ impl Face {
 }
 
 /// What a face asks to be served.
-pub struct Wanted {
+pub struct ServeRequest {
     pub face: Face,
     pub record: ImageRecord,
     pub options: TransformOptions,
@@ -64,21 +65,21 @@ pub struct Wanted {
     pub key: String,
 }
 
-/// Serves `wanted` to a request from `client` with `caller`'s credentials.
+/// Serves `request` to a request from `client` with `caller`'s credentials.
 pub async fn serve(
     state: &AppState,
     caller: &Caller,
     client: Client,
     head: RequestHead<'_>,
-    wanted: Wanted,
+    request: ServeRequest,
 ) -> Result<Response, ApiError> {
-    let Wanted {
+    let ServeRequest {
         face,
         record,
         options,
         signature,
         key,
-    } = wanted;
+    } = request;
     let vouched = caller.vouched(signature);
     let (ask, enlarge, lifetime) = match &face {
         Face::Stored { presets_only } => (
@@ -130,13 +131,14 @@ pub async fn serve(
             lifetime,
         ));
     }
-    let (original, cache) = match &face {
-        Face::Stored { .. } => (None, None),
+    let (original, cache, sources) = match face {
+        Face::Stored { .. } => (None, None, None),
         Face::Placeholder {
             original,
             generated,
+            sources,
             ..
-        } => (original.clone(), Some(*generated)),
+        } => (original, Some(generated), Some(sources)),
     };
     let derived = state
         .engine
@@ -155,13 +157,14 @@ pub async fn serve(
     };
     let stored_key = derived.stored_key;
     let memory = state.engine.memory();
-    match face {
-        Face::Stored { .. } => {
+    match sources {
+        // A stored image's derivative is kept with its headers alone too, for the hit path's cold hits.
+        None => {
             if let Some(hot) = reply.to_memory(&record.id, stored_key) {
                 memory.keep_derivative(key, hot);
             }
         }
-        Face::Placeholder { sources, .. } => memory.keep(key, || {
+        Some(sources) => memory.keep(key, || {
             Some(HotImage {
                 sources,
                 ..reply.to_memory(&record.id, stored_key)?
@@ -169,6 +172,12 @@ pub async fn serve(
         }),
     }
     Ok(image_response(head, reply))
+}
+
+/// A response kept in memory, sent again: a derivative's hit counts as served for eviction.
+pub fn from_memory(state: &AppState, head: RequestHead, hot: &HotImage) -> Response {
+    state.engine.served_from_memory(hot);
+    hot_response(head, hot)
 }
 
 /// What an image URL names, for its memory key.
@@ -180,7 +189,7 @@ pub enum Named<'a> {
     /// `/{W}x{H}/{slug}?…`: what picks the image (the prompt and the generation's parameters),
     /// spelled canonically by the face, and the transform options.
     Placeholder {
-        picks: &'a str,
+        picks: String,
         options: &'a TransformOptions,
     },
 }
@@ -204,7 +213,7 @@ pub fn memory_key(named: Named<'_>, headers: &HeaderMap) -> String {
         Named::Placeholder { picks, options } => {
             let known = output_format(options, headers);
             let printed = without_ignored(options, known, Fit::Cover).to_string();
-            let mut canonical = form_urlencoded::Serializer::new(picks.to_owned());
+            let mut canonical = form_urlencoded::Serializer::new(picks);
             canonical.append_pair("options", &printed);
             memory::placeholder_key(&canonical.finish(), chosen(options, known))
         }

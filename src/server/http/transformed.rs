@@ -4,13 +4,12 @@
 use axum::extract::{Path, Request, State};
 use axum::response::Response;
 
-use super::image_response::{hot_response, RequestHead};
+use super::image_response::RequestHead;
 use super::limits::client_of;
-use super::serve::{memory_key, serve, Face, Named, Wanted};
+use super::serve::{from_memory, memory_key, serve, Face, Named, ServeRequest};
 use crate::server::auth::Caller;
 use crate::server::error::ApiError;
 use crate::server::guard::Signature;
-use crate::server::memory::HotImage;
 use crate::server::state::AppState;
 
 pub async fn transformed(
@@ -44,7 +43,8 @@ pub async fn transformed(
         Some(sig) => state.guard.signature(uri.path(), uri.query(), Some(&sig)),
         None => Signature::Missing,
     };
-    let wanted = Wanted {
+    let client = client_of(request.extensions());
+    let stored = ServeRequest {
         face: Face::Stored {
             presets_only: read.expanded.presets_only,
         },
@@ -53,14 +53,7 @@ pub async fn transformed(
         signature,
         key,
     };
-    let client = client_of(request.extensions());
-    serve(&state, &caller, client, head, wanted).await
-}
-
-/// A response kept in memory, sent again: a derivative's hit counts as served for eviction.
-pub(super) fn from_memory(state: &AppState, head: RequestHead, hot: &HotImage) -> Response {
-    state.engine.served_from_memory(hot);
-    hot_response(head, hot)
+    serve(&state, &caller, client, head, stored).await
 }
 
 /// The `sig` query parameter, if any.

@@ -15,7 +15,7 @@ use crate::wire::studio::{Access, GenerateForm, JobView, Setup, Signing, Started
 const UNAVAILABLE: &str = "the image catalog is unavailable right now";
 
 /// The credentials the limits layer read for this server function's request (none outside it).
-pub async fn caller() -> Caller {
+async fn caller() -> Caller {
     leptos_axum::extract::<axum::Extension<Caller>>()
         .await
         .map(|axum::Extension(caller)| caller)
@@ -23,14 +23,15 @@ pub async fn caller() -> Caller {
 }
 
 /// The client the limits layer identified for this server function's request.
-pub async fn client() -> Client {
+async fn client() -> Client {
     leptos_axum::extract::<axum::Extension<Client>>()
         .await
         .map(|axum::Extension(client)| client)
         .unwrap_or_else(|_| Client::unknown())
 }
 
-pub async fn setup(state: &AppState, caller: &Caller) -> Setup {
+pub async fn setup(state: &AppState) -> Setup {
+    let caller = caller().await;
     let key_required = state.auth.key_required();
     Setup {
         models: form::model_options(state),
@@ -42,16 +43,15 @@ pub async fn setup(state: &AppState, caller: &Caller) -> Setup {
     }
 }
 
-pub async fn start(
-    state: &AppState,
-    caller: &Caller,
-    client: Client,
-    form: GenerateForm,
-) -> Started {
-    if !caller.may(&state.auth, Via::Studio, Action::Generate).await {
+pub async fn start(state: &AppState, form: GenerateForm) -> Started {
+    if !caller()
+        .await
+        .may(&state.auth, Via::Studio, Action::Generate)
+        .await
+    {
         return Started::Refused("Sign in with the server's API key to generate.".into());
     }
-    match form::start(state, form, client).await {
+    match form::start(state, form, client().await).await {
         Ok(job) => Started::Job(job),
         Err(problem) => Started::Refused(problem.message),
     }
@@ -64,8 +64,12 @@ pub async fn status(state: &AppState, job: &str) -> Result<Option<JobView>, &'st
     })
 }
 
-pub async fn sign(state: &AppState, caller: &Caller, path: &str) -> Signing {
-    if !caller.may(&state.auth, Via::Studio, Action::Sign).await {
+pub async fn sign(state: &AppState, path: &str) -> Signing {
+    if !caller()
+        .await
+        .may(&state.auth, Via::Studio, Action::Sign)
+        .await
+    {
         return Signing::Refused(if state.auth.key_required() {
             "Sign in with the server's API key to sign URLs.".into()
         } else {
@@ -134,12 +138,12 @@ pub async fn image_detail(
     Ok(Some(details))
 }
 
-pub async fn delete_image(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-) -> Result<Deleted, &'static str> {
-    if !caller.may(&state.auth, Via::Studio, Action::Delete).await {
+pub async fn delete_image(state: &AppState, id: &str) -> Result<Deleted, &'static str> {
+    if !caller()
+        .await
+        .may(&state.auth, Via::Studio, Action::Delete)
+        .await
+    {
         return Ok(Deleted::NeedsSignIn);
     }
     match state.engine.delete(id).await {

@@ -412,6 +412,33 @@ mod tests {
     }
 
     #[test]
+    fn every_field_has_a_row() {
+        // Every field named: a new field does not compile here until it is counted, and the count
+        // is the table's, so it cannot be left without a row (parsed, printed, offered, drawn).
+        let TransformOptions {
+            width: _,
+            height: _,
+            dpr: _,
+            fit: _,
+            gravity: _,
+            quality: _,
+            format: _,
+            blur: _,
+            sharpen: _,
+            brightness: _,
+            contrast: _,
+            gamma: _,
+            saturation: _,
+            rotate: _,
+            flip: _,
+            background: _,
+            trim: _,
+        } = TransformOptions::default();
+        const FIELDS: usize = 17;
+        assert_eq!(OPTIONS.len(), FIELDS);
+    }
+
+    #[test]
     fn every_option_parses() {
         let all = parse(
             "width=1,height=12000,dpr=2.5,fit=pad,gravity=left,quality=medium-low,format=avif,blur=250,\

@@ -487,6 +487,21 @@ mod tests {
     }
 
     #[test]
+    fn a_trim_of_nothing_spelled_out_is_the_same_bytes_as_none() {
+        // Found by the property test (`key/properties.rs`, its seed kept in proptest-regressions):
+        // `trim=0;0;0;0` once took another decode path than no trim, making other bytes under one key.
+        let jpeg = source(48, 36, ImageFormat::Jpeg, false);
+        let png = ImageFormat::Png;
+        let plain = served(&jpeg, &request("height=12", png, Fit::ScaleDown));
+        let spelled = served(
+            &jpeg,
+            &request("height=12,trim=0;0;0;0", png, Fit::ScaleDown),
+        );
+        assert_eq!(plain.0, spelled.0);
+        assert_eq!(plain.1, spelled.1);
+    }
+
+    #[test]
     fn a_row_whose_size_is_not_its_bytes_stores_nothing() {
         let mut jpeg = source(128, 96, ImageFormat::Jpeg, false);
         jpeg.record.width = 256;

@@ -17,16 +17,15 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::admission::Admission;
-use super::answers::CacheStatus;
-pub use super::answers::Derived;
+use super::answers::{CacheStatus, Derived};
 use super::errors::EngineError;
 use super::{Engine, Inner};
 use crate::server::storage::blobs::content_hash;
 use crate::server::storage::{DerivativeRecord, ImageRecord, Orphan};
 use crate::server::transform::inspect::InspectError;
 use crate::server::transform::pipeline::{transform, Settings, TransformError};
-pub use key::{derivative_key, etag, without_ignored};
-use key::{is_passthrough, keyed_as_made};
+use key::{derivative_key, is_passthrough, keyed_as_made};
+pub use key::{etag, without_ignored};
 pub use request::{DeriveRequest, Enlarge};
 
 /// `pixzoo_cache_total` for stored derivatives, registered once: the labelled macro hashes its key

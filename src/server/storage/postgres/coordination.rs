@@ -19,7 +19,7 @@ const CLAIMS: &str = "pixzoo_claims";
 const DELETED: &str = "pixzoo_deleted";
 const REPLACED: &str = "pixzoo_replaced";
 const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
-/// How long a studio job stays pollable after its last change (as `server::jobs` keeps them).
+/// How long a studio job stays pollable after its last change (as `server::studio::jobs` keeps them).
 const JOBS_KEPT_MS: i64 = 15 * 60 * 1000;
 /// The statement's own time, the same wherever it appears in one statement.
 const STATEMENT_MS: &str = "(extract(epoch from statement_timestamp()) * 1000)::bigint";
