@@ -118,7 +118,12 @@ pub fn UrlBuilder(id: String) -> impl IntoView {
                             </select>
                         }.into_any(),
                     };
-                    view! { <label class="text-xs font-medium">{option.label}{control}</label> }
+                    // A free-text value (trim's four sides) takes a whole row on a phone, so its hint shows.
+                    let class = match option.control {
+                        Control::Text { .. } => "col-span-2 text-xs font-medium sm:col-span-1",
+                        _ => "text-xs font-medium",
+                    };
+                    view! { <label class=class>{option.label}{control}</label> }
                 }).collect_view()}
             </div>
             <div class="mt-4 flex flex-wrap items-center gap-2">
