@@ -654,3 +654,210 @@ async fn deleting_while_many_transforms_are_recorded_never_fails() {
     }
     server.stop().await;
 }
+
+/// Any page may read the API, but only the origins `security.cors_origins` lists (or a request that
+/// brings the key) may write to it: on a keyless server any site a user visits could otherwise delete
+/// their gallery or spend their provider budget (measured before: a preflight from
+/// `https://evil.example` was allowed and its `DELETE /api/images/{id}` got 204).
+#[tokio::test]
+async fn other_origins_may_read_the_api_but_write_only_when_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    settings.security.cors_origins = vec!["https://app.example".into()];
+    let server = TestServer::with_config(settings).await;
+    let made = server.get("/64x64/a-fox-nobody-may-delete").await;
+    let id = header(&made, "x-image-id").to_owned();
+    let path = format!("/api/images/{id}");
+    let preflight = |origin: &'static str, method: &'static str, headers: &'static str| {
+        let request = client()
+            .request(reqwest::Method::OPTIONS, server.url(&path))
+            .header("origin", origin)
+            .header("access-control-request-method", method)
+            .header("access-control-request-headers", headers);
+        async move { request.send().await.unwrap() }
+    };
+
+    // Reading: any origin.
+    let read = preflight("https://evil.example", "GET", "accept").await;
+    assert!(read.status().is_success());
+    assert_eq!(header(&read, "access-control-allow-origin"), "*");
+    let listed = client()
+        .get(server.url(&path))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), StatusCode::OK);
+    assert_eq!(header(&listed, "access-control-allow-origin"), "*");
+
+    // Writing from a foreign origin: the preflight is refused, and so is the request itself (a
+    // simple request has no preflight).
+    let refused = preflight("https://evil.example", "DELETE", "content-type").await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(refused
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+    let delete = |origin: &'static str| {
+        let request = client()
+            .delete(server.url(&path))
+            .header("origin", origin)
+            .header("sec-fetch-site", "cross-site");
+        async move { request.send().await.unwrap() }
+    };
+    let refused = delete("https://evil.example").await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let (_, body) = json_of(refused).await;
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("security.cors_origins"),
+        "{body}"
+    );
+    let generate = client()
+        .post(server.url("/api/image"))
+        .header("origin", "https://evil.example")
+        .json(&json!({"messages": [{"role": "user", "content": "a forged fox"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(generate.status(), StatusCode::FORBIDDEN);
+    let upload = client()
+        .post(server.url("/v1/images/variations"))
+        .header("sec-fetch-site", "cross-site")
+        .multipart(reqwest::multipart::Form::new().text("n", "1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.status(), StatusCode::FORBIDDEN);
+    // A key that is not the server's (there is none) does not make a foreign write allowed.
+    let keyed = client()
+        .delete(server.url(&path))
+        .header("origin", "https://evil.example")
+        .bearer_auth("any-key-at-all")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(keyed.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        server.get(&path).await.status(),
+        StatusCode::OK,
+        "still there"
+    );
+
+    // A listed origin may write; so may a program, which sends no Origin.
+    let allowed = preflight("https://app.example", "DELETE", "content-type").await;
+    assert!(allowed.status().is_success());
+    assert_eq!(header(&allowed, "access-control-allow-origin"), "*");
+    assert_eq!(
+        delete("https://app.example").await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(server.get(&path).await.status(), StatusCode::NOT_FOUND);
+    server.stop().await;
+
+    // With a key set, a page that has the key may write from anywhere: the browser asks first
+    // whether it may send `Authorization`, then brings the key itself.
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    settings.auth.api_key = Secret::new("cors-test-api-key-0123");
+    let server = TestServer::with_config(settings).await;
+    let made = server.get("/64x64/a-fox-the-owner-deletes").await;
+    let path = format!("/api/images/{}", header(&made, "x-image-id"));
+    let asked = client()
+        .request(reqwest::Method::OPTIONS, server.url(&path))
+        .header("origin", "https://elsewhere.example")
+        .header("access-control-request-method", "DELETE")
+        .header("access-control-request-headers", "authorization")
+        .send()
+        .await
+        .unwrap();
+    assert!(asked.status().is_success());
+    let deleted = client()
+        .delete(server.url(&path))
+        .header("origin", "https://elsewhere.example")
+        .bearer_auth("cors-test-api-key-0123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    server.stop().await;
+}
+
+/// Prompts have a limit on every face (`limits.max_prompt_chars`), named in the refusal, and the
+/// builtin renderer's caption costs the prompt's length, not its square (measured before: 16,000
+/// characters took 7.2 s, each doubling four times the last).
+#[tokio::test]
+async fn prompts_over_the_limit_are_refused_on_every_face() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    settings.limits.max_prompt_chars = 300;
+    let server = TestServer::with_config(settings).await;
+    let long = "a very long prompt about foxes ".repeat(20);
+    let (status, body) = json_of(
+        post(
+            &server,
+            "/api/image",
+            &json!({"messages": [{"role": "user", "content": long}]}),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains("prompt is 619 characters long; the limit is 300 (limits.max_prompt_chars)"),
+        "{error}"
+    );
+    let (status, body) = json_of(
+        post(
+            &server,
+            "/api/image",
+            &json!({"messages": [{"role": "user", "content": "a fox"}], "negative_prompt": long}),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("negative_prompt is"),
+        "{body}"
+    );
+    let (status, body) = json_of(
+        post(
+            &server,
+            "/v1/images/generations",
+            &json!({"prompt": long, "model": "builtin"}),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_prompt_chars"),
+        "{body}"
+    );
+    // At the limit, the builtin model draws it.
+    let (status, body) = json_of(
+        post(
+            &server,
+            "/api/image",
+            &json!({"messages": [{"role": "user", "content": "w".repeat(300)}], "width": 256, "height": 256}),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    server.stop().await;
+}

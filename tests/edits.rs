@@ -440,6 +440,12 @@ async fn api_image_edit_errors_name_the_field() {
             400,
             "needs a prompt",
         ),
+        // A mask larger than its image is refused from its header, before it is decoded or stored.
+        (
+            json!({"messages": message, "image": source, "mask": data_uri(&mask(640, 32))}),
+            400,
+            "`mask`: it is 640x32, larger than the image it masks (32x32)",
+        ),
     ] {
         let (got, answer) = image_api(&server, body.clone()).await;
         assert_eq!(got.as_u16(), status, "{body}: {answer}");
@@ -553,5 +559,47 @@ async fn a_url_edits_a_stored_image_and_is_cached_and_signed_like_any_new_image(
 
     let bad = server.get("/40x30/a-red-barn?mask=abc").await;
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    server.stop().await;
+}
+
+/// The OpenAI edits endpoint judges the mask against the image from its header before decoding it:
+/// a small PNG can hold tens of megapixels (measured before: a 190 KB, 7000x7000 mask with a 64x64
+/// image was decoded and answered 200 after 2 s of CPU).
+#[tokio::test]
+async fn openai_edits_refuse_a_mask_larger_than_the_image_before_decoding_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let file = |bytes: Vec<u8>, name: &str| {
+        Part::bytes(bytes)
+            .file_name(name.to_owned())
+            .mime_str("image/png")
+            .unwrap()
+    };
+    let form = Form::new()
+        .part("image", file(png(64, 64, [200, 10, 10]), "cat.png"))
+        .part("mask", file(mask(2000, 2000), "mask.png"))
+        .text("prompt", "a cat in a hat")
+        .text("model", "builtin");
+    let response = client()
+        .post(server.url("/v1/images/edits"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(response).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["param"], "mask", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("2000x2000, larger than the image it masks (64x64)"),
+        "{message}"
+    );
+    // Nothing was stored for it.
+    let (_, images) = json_of(server.get("/api/images?limit=50").await).await;
+    let stored = images["images"].as_array().unwrap();
+    assert!(
+        stored.iter().all(|i| i["width"] != 2000),
+        "the mask was not stored: {images}"
+    );
     server.stop().await;
 }

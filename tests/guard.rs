@@ -538,12 +538,22 @@ async fn metrics_are_for_loopback_or_the_metrics_token_only() {
         }
         async move { request.send().await.unwrap().status() }
     };
-    assert_eq!(scrape(None, None).await, StatusCode::OK);
+    // Without the proxy's header the client is unknown, and an unknown client is not local.
+    assert_eq!(scrape(None, None).await, StatusCode::FORBIDDEN);
     assert_eq!(scrape(Some("127.0.0.1"), None).await, StatusCode::OK);
     assert_eq!(
         scrape(Some("203.0.113.5"), None).await,
         StatusCode::FORBIDDEN
     );
+    // A client's own line first, the proxy's appended after it: the proxy's counts.
+    let appended = client()
+        .get(server.url("/metrics"))
+        .header("x-forwarded-for", "127.0.0.1")
+        .header("x-forwarded-for", "203.0.113.5")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(appended.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         scrape(Some("2001:db8::5"), None).await,
         StatusCode::FORBIDDEN
@@ -596,6 +606,56 @@ async fn metrics_are_for_loopback_or_the_metrics_token_only() {
             .unwrap()
             .status(),
         StatusCode::UNAUTHORIZED
+    );
+    server.stop().await;
+}
+
+/// A proxy that appends its own `X-Forwarded-For` line (HAProxy's `option forwardfor`) after the
+/// client's: a client that sends a fresh first line each time is still one client, and one with no
+/// header at all is not the proxy's loopback address but the shared unknown client.
+#[tokio::test]
+async fn the_client_is_the_last_value_of_the_proxy_header_over_all_its_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    settings.security.requests_per_second = 1;
+    settings.security.request_burst = 5;
+    settings.security.client_ip_header = "x-forwarded-for".into();
+    let server = TestServer::with_config(settings).await;
+    let mut statuses = Vec::new();
+    for n in 0..20 {
+        let response = client()
+            .get(server.url("/healthz"))
+            .header("x-forwarded-for", format!("198.18.0.{n}"))
+            .header("x-forwarded-for", "203.0.113.77")
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status());
+    }
+    let limited = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert!(
+        limited >= 10,
+        "one client, whatever its first line: {statuses:?}"
+    );
+    // Another address behind the same proxy is another client.
+    let other = client()
+        .get(server.url("/healthz"))
+        .header("x-forwarded-for", "203.0.113.78")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::OK);
+    // Requests the proxy did not name share one bucket, whichever connection they come on.
+    let mut unknown = Vec::new();
+    for _ in 0..20 {
+        unknown.push(server.get("/healthz").await.status());
+    }
+    assert!(
+        unknown.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "unnamed clients share one bucket: {unknown:?}"
     );
     server.stop().await;
 }

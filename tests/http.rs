@@ -443,6 +443,52 @@ async fn connections_beyond_the_cap_wait_their_turn() {
     server.stop().await;
 }
 
+/// One address cannot take every connection slot: beyond its share its new connections are closed at
+/// once, while another address is served.
+#[tokio::test]
+async fn one_address_gets_its_share_of_connections_and_no_more() {
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = common::config(dir.path());
+    settings.server.max_connections = 100;
+    settings.server.max_connections_per_client = 2;
+    let server = TestServer::with_config(settings).await;
+    let addr: std::net::SocketAddr = server
+        .base
+        .strip_prefix("http://")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let ask = |from: [u8; 4]| async move {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind((from, 0).into()).unwrap();
+        let mut stream = socket.connect(addr).await.unwrap();
+        let _ = stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await;
+        let mut buffer = vec![0u8; 4096];
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer))
+            .await
+            .expect("answered or closed at once");
+        let answered =
+            read.is_ok_and(|n| String::from_utf8_lossy(&buffer[..n]).starts_with("HTTP/1.1 200"));
+        (answered, stream)
+    };
+    let (first, _first) = ask([127, 0, 0, 1]).await;
+    let (second, _second) = ask([127, 0, 0, 1]).await;
+    assert!(first && second, "two kept-alive connections are its share");
+    let (third, _) = ask([127, 0, 0, 1]).await;
+    assert!(!third, "a third from the same address is closed");
+    let (other, _other) = ask([127, 0, 0, 2]).await;
+    assert!(other, "another address is served");
+    drop(_first);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (again, _) = ask([127, 0, 0, 1]).await;
+    assert!(again, "a place given back is taken again");
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn cleartext_http2_is_not_spoken_so_no_client_gets_round_the_header_timeout() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

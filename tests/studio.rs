@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{config, TestServer};
+use common::{config, header, TestServer};
 use pixzoo::server::secret::Secret;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::redirect::Policy;
@@ -339,11 +339,13 @@ async fn cross_origin_posts_are_refused() {
         }
         request.send()
     };
+    // `/api/uploads` takes the session cookie too, so it is inside the same rule.
     for path in [
         "/auth/sign-out",
         "/auth/sign-in",
         "/studio/generate",
         "/sfn/delete_image",
+        "/api/uploads",
     ] {
         let refused = from(path, Some("https://evil.example"), None)
             .await
@@ -385,5 +387,38 @@ async fn cross_origin_posts_are_refused() {
         .await
         .unwrap();
     assert_eq!(made.status(), StatusCode::SEE_OTHER);
+    server.stop().await;
+}
+
+/// A studio page is made for whoever asked: no shared cache may keep a signed-in one, and an anonymous
+/// one is checked again each time. (On several threads, as the server runs: a signed-in page's
+/// render does not finish on a single-threaded test runtime.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn studio_pages_say_how_a_cache_may_keep_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    settings.auth.api_key = Secret::new(KEY);
+    let server = TestServer::with_config(settings).await;
+    let signed_in = post_form(&server, "/auth/sign-in", &[("key", KEY)], None).await;
+    let cookie = signed_in.headers()[SET_COOKIE].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    for path in ["/", "/gallery", "/sign-in", "/no-such-page"] {
+        let anonymous = browser().get(server.url(path)).send().await.unwrap();
+        assert_eq!(header(&anonymous, "cache-control"), "no-cache", "{path}");
+        let owner = browser()
+            .get(server.url(path))
+            .header(COOKIE, &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            header(&owner, "cache-control"),
+            "private, no-store",
+            "{path}"
+        );
+    }
+    // Images and the bundle keep their own rules.
+    let image = server.get("/64x64/a-cached-heron").await;
+    assert!(header(&image, "cache-control").contains("public"));
     server.stop().await;
 }

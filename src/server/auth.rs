@@ -116,6 +116,12 @@ impl Caller {
         signature == Signature::Valid || self.key
     }
 
+    /// Whether the request brings a studio session cookie (live or not: what a page is made for
+    /// may depend on it, so no shared cache may keep that page).
+    pub fn has_session(&self) -> bool {
+        self.session.is_some()
+    }
+
     /// Whether the request carries a live studio session.
     async fn signed_in(&self, sessions: &SessionBook) -> bool {
         match &self.session {

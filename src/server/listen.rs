@@ -1,17 +1,19 @@
 //! Accepting connections, HTTP/1.1 only. `axum::serve` offers no knobs, and an origin on the internet
 //! needs them: `TCP_NODELAY` on every connection (small answers otherwise wait out Nagle's algorithm against the
 //! client's delayed ACK, 40 ms each), a cap on open connections (beyond it, new ones wait in the
-//! kernel's backlog), a deadline for a request's headers (hyper's, which starts as soon as a connection
+//! kernel's backlog) and a share of it per client address (beyond it, the client's new connections
+//! are closed at once, so one address cannot take every slot), a deadline for a request's headers (hyper's, which starts as soon as a connection
 //! waits for its next request, so it also bounds an idle one), and an idle timeout: a connection that
 //! moves no byte while no request is being answered is closed. The loop is hyper-util's connection
 //! builder; shutdown stops accepting and lets connections finish.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -28,11 +30,18 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tower::{Service, ServiceExt};
 
+use crate::server::guard::{Client, ClientRules};
+
 /// What a connection may hold of the server.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
     /// Open connections at once; more wait to be accepted.
     pub max_connections: usize,
+    /// Open connections at once from one client address (an IPv6 network counted as the rate limits
+    /// count it); 0: no share (behind a proxy every connection comes from the proxy).
+    pub per_client: usize,
+    /// How much of an IPv6 address is one client.
+    pub ipv6_prefix: u8,
     /// For a request's headers to arrive, counted from when the connection waits for them.
     pub header_timeout: Duration,
     /// For a connection to stay open moving no byte while no request is being answered.
@@ -61,6 +70,7 @@ pub async fn serve<S>(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
     let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let shares = Arc::new(Shares::new(&limits));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -80,6 +90,11 @@ pub async fn serve<S>(
                 }
             },
             () = &mut shutdown => break,
+        };
+        let Some(share) = shares.take(peer.ip()) else {
+            tracing::debug!("a client over its share of connections was closed");
+            metrics::counter!("pixzoo_refusals_total", "reason" => "connection_share").increment(1);
+            continue;
         };
         if let Err(err) = stream.set_nodelay(true) {
             tracing::debug!(error = %err, "TCP_NODELAY not set");
@@ -117,11 +132,65 @@ pub async fn serve<S>(
                 _ = connection => {}
                 () = activity.idle_for(idle_timeout) => {}
             }
-            drop(permit);
+            drop((permit, share));
         });
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// Open connections per client address, for [`ConnectionLimits::per_client`]. The map holds only
+/// clients with a connection open, so it is never larger than `max_connections`.
+struct Shares {
+    per_client: usize,
+    rules: ClientRules,
+    open: Mutex<HashMap<Client, usize>>,
+}
+
+impl Shares {
+    fn new(limits: &ConnectionLimits) -> Self {
+        Self {
+            per_client: limits.per_client,
+            rules: ClientRules {
+                proxy_header: None,
+                ipv6_prefix: limits.ipv6_prefix,
+            },
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A place for one more connection from `ip`, or `None` when that client holds its share.
+    fn take(self: &Arc<Self>, ip: std::net::IpAddr) -> Option<Share> {
+        if self.per_client == 0 {
+            return Some(Share(None));
+        }
+        let client = self.rules.ip(ip);
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(client.clone()).or_insert(0);
+        if *count >= self.per_client {
+            return None;
+        }
+        *count += 1;
+        Some(Share(Some((self.clone(), client))))
+    }
+}
+
+/// One connection's place in its client's share, given back when the connection ends.
+struct Share(Option<(Arc<Shares>, Client)>);
+
+impl Drop for Share {
+    fn drop(&mut self) {
+        let Some((shares, client)) = self.0.take() else {
+            return;
+        };
+        let mut open = shares.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&client) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&client);
+            }
+        }
+    }
 }
 
 /// What a connection has done lately, for its idle timeout: bytes moved either way, and requests being
@@ -238,10 +307,20 @@ impl AsyncWrite for Watched {
     }
 }
 
-/// The limits from `[server]`.
-pub fn limits(config: &crate::server::config::ServerConfig) -> ConnectionLimits {
+/// The limits from `[server]`, and from `[security]` how clients are told apart (behind a trusted
+/// proxy, `security.client_ip_header`, every connection comes from the proxy: no share applies).
+pub fn limits(config: &crate::server::config::Config) -> ConnectionLimits {
+    let behind_proxy = !config.security.client_ip_header.trim().is_empty();
+    let security = &config.security;
+    let config = &config.server;
     ConnectionLimits {
         max_connections: config.max_connections,
+        per_client: if behind_proxy {
+            0
+        } else {
+            config.max_connections_per_client
+        },
+        ipv6_prefix: security.ipv6_prefix,
         header_timeout: Duration::from_secs(config.header_timeout_secs),
         idle_timeout: Duration::from_secs(config.idle_timeout_secs),
     }

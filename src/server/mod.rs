@@ -109,6 +109,9 @@ pub async fn build(config: &Config) -> Result<(http::Hits, AppState), StartError
                 max_bytes: config.limits.max_upload_bytes,
                 max_pixels: config.limits.max_upload_pixels,
             },
+            prompt_limits: engine::limits::PromptLimits {
+                max_chars: config.limits.max_prompt_chars,
+            },
             models,
             providers: configured.providers,
             prompts,
@@ -178,7 +181,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
             .map_err(|source| StartError::Bind { addr, source })?;
         tracing::info!("metrics on http://{addr}/metrics");
         let router = http::metrics_router(state.clone());
-        let limits = listen::limits(&config.server);
+        let limits = listen::limits(&config);
         // Stops with the process: a scrape in flight at shutdown is not worth waiting for.
         tokio::spawn(listen::serve(
             metrics,
@@ -194,13 +197,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         prompt_pipeline = state.engine.prompt_pipeline(),
         "listening on http://{local}"
     );
-    listen::serve(
-        listener,
-        router,
-        listen::limits(&config.server),
-        shutdown_signal(),
-    )
-    .await;
+    listen::serve(listener, router, listen::limits(&config), shutdown_signal()).await;
     state.engine.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -22,6 +22,11 @@ const COOKIE: &str = "pixzoo_session";
 /// `Domain`, so neither a sibling subdomain nor a plain-HTTP page can plant or replace it.
 const HOST_COOKIE: &str = "__Host-pixzoo_session";
 
+/// What the trusted proxy says the browser used: its last value over all lines counts
+/// (`guard::client::last_value`), as for the client address.
+const FORWARDED_PROTO: axum::http::HeaderName =
+    axum::http::HeaderName::from_static("x-forwarded-proto");
+
 /// How long a sign-in lasts.
 const LIFETIME: time::Duration = time::Duration::days(30);
 
@@ -66,11 +71,8 @@ impl SessionBook {
     pub fn over_tls(&self, headers: &HeaderMap) -> bool {
         self.public_https
             || (self.proxy_trusted
-                && headers
-                    .get("x-forwarded-proto")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.rsplit(',').next())
-                    .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https")))
+                && crate::server::guard::client::last_value(headers, &FORWARDED_PROTO)
+                    .is_some_and(|proto| proto.eq_ignore_ascii_case("https")))
     }
 
     /// What the catalog keeps of a session token: its HMAC under the current API key.

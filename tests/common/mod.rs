@@ -58,7 +58,7 @@ impl TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        let limits = pixzoo::server::listen::limits(&config.server);
+        let limits = pixzoo::server::listen::limits(&config);
         let task = tokio::spawn(pixzoo::server::listen::serve(
             listener,
             router,

@@ -21,6 +21,8 @@ pub struct LimitsConfig {
     pub max_upload_bytes: usize,
     /// Largest upload in pixels, checked from its header before it is decoded.
     pub max_upload_pixels: u64,
+    /// Longest prompt (and negative prompt) any face accepts, in characters.
+    pub max_prompt_chars: usize,
 }
 
 impl Default for LimitsConfig {
@@ -35,6 +37,9 @@ impl Default for LimitsConfig {
             max_upload_bytes: 20 * 1024 * 1024,
             // A 48-megapixel phone photo fits; decoded, it takes about 200 MB.
             max_upload_pixels: 50_000_000,
+            // Far more than any model reads (CLIP takes 77 tokens, T5 512), and a few kilobytes
+            // for every step the text goes through.
+            max_prompt_chars: 2000,
         }
     }
 }
@@ -64,6 +69,9 @@ impl LimitsConfig {
         }
         if self.max_upload_pixels == 0 {
             return invalid("limits.max_upload_pixels", "must be at least 1");
+        }
+        if !(1..=100_000).contains(&self.max_prompt_chars) {
+            return invalid("limits.max_prompt_chars", "must be between 1 and 100000");
         }
         if self.max_derivative_pixels == 0 {
             return invalid("limits.max_derivative_pixels", "must be at least 1");

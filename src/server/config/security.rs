@@ -38,6 +38,9 @@ pub struct SecurityConfig {
     pub request_timeout_secs: u64,
     /// New generations per provider per UTC day; providers not listed have no budget.
     pub daily_budget: BTreeMap<String, u32>,
+    /// Other origins whose pages may write to the API (generate, upload, delete) without the key:
+    /// `https://app.example.com`, or `*` for any. Any origin may read.
+    pub cors_origins: Vec<String>,
     /// `GET /metrics` needs `Authorization: Bearer <token>` when set; when empty it answers only
     /// clients on loopback.
     pub metrics_token: Secret,
@@ -77,6 +80,7 @@ impl Default for SecurityConfig {
             max_header_bytes: 16 * 1024,
             request_timeout_secs: 210,
             daily_budget: BTreeMap::new(),
+            cors_origins: Vec::new(),
             metrics_token: Secret::default(),
         }
     }
@@ -104,6 +108,20 @@ impl SecurityConfig {
                 "security.ipv6_prefix",
                 "must be between 1 and 128 (64: one subscriber)",
             );
+        }
+        for origin in &self.cors_origins {
+            let plain = origin.trim() == "*"
+                || origin.split_once("://").is_some_and(|(scheme, rest)| {
+                    matches!(scheme, "http" | "https")
+                        && !rest.is_empty()
+                        && !rest.trim_end_matches('/').contains(['/', '?', '#'])
+                });
+            if !plain {
+                return invalid(
+                    "security.cors_origins",
+                    format!("`{origin}` is not an origin; write https://host[:port], or * for any"),
+                );
+            }
         }
         for provider in self.daily_budget.keys() {
             if ProviderKind::from_name(provider).is_none() {

@@ -27,6 +27,10 @@ pub struct ServerConfig {
     pub metrics_addr: Option<SocketAddr>,
     /// Open connections at once (keep it below the process's file limit, `ulimit -n`).
     pub max_connections: usize,
+    /// Open connections at once from one client address (an IPv6 /`security.ipv6_prefix` network);
+    /// its further connections are closed at once. 0: no share. Not applied behind a trusted proxy
+    /// (`security.client_ip_header`), whose connections all come from the proxy.
+    pub max_connections_per_client: usize,
     /// Seconds for a request's headers to arrive, counted from when the connection waits for them
     /// (so it bounds an idle kept-alive connection too); then the connection is closed.
     pub header_timeout_secs: u64,
@@ -43,6 +47,8 @@ impl Default for ServerConfig {
             public_url: String::new(),
             metrics_addr: None,
             max_connections: 4096,
+            // A browser opens six per host; a busy script a few dozen.
+            max_connections_per_client: 256,
             header_timeout_secs: 30,
             idle_timeout_secs: 20,
         }

@@ -33,7 +33,14 @@ impl Engine {
     ) -> Result<Edit, EngineError> {
         let source = self.source("image", image, admission).await?;
         let mask = match mask {
-            Some(mask) => Some(self.source("mask", mask, admission).await?),
+            Some(mask) => {
+                if let Source::Bytes { bytes, .. } = &mask {
+                    self.mask_fits(&source, bytes)?;
+                }
+                let mask = self.source("mask", mask, admission).await?;
+                fits(&source, mask.width, mask.height)?;
+                Some(mask)
+            }
             None => None,
         };
         Ok(Edit {
@@ -83,10 +90,37 @@ impl Engine {
     }
 }
 
+/// A mask is at most as large as the image it masks, on each side: it is scaled to the source's size
+/// anyway, and a larger one would cost more to decode than the edit it serves (a 190 KB PNG can
+/// hold 49 megapixels).
+fn fits(source: &ImageRecord, width: u32, height: u32) -> Result<(), EngineError> {
+    if width > source.width || height > source.height {
+        return Err(EngineError::BadRequest(format!(
+            "`mask`: it is {width}x{height}, larger than the image it masks ({}x{}); send it at the image's size",
+            source.width, source.height
+        )));
+    }
+    Ok(())
+}
+
 impl Engine {
+    /// Whether a mask sent as `bytes` fits its `source`, judged from its header alone, before
+    /// anything decodes it.
+    pub fn mask_fits(&self, source: &ImageRecord, bytes: &[u8]) -> Result<(), EngineError> {
+        let inspected = inspect(bytes, self.inner.upload_limits.max_pixels)
+            .map_err(|e| EngineError::BadRequest(format!("`mask`: {e}")))?;
+        fits(source, inspected.width, inspected.height)
+    }
+
     /// A mask drawn the OpenAI way (transparent where the image is to change) as Pixzoo's (white
     /// there), for the face that speaks OpenAI's API. A mask without transparency is taken as ours.
-    pub async fn mask_from_transparency(&self, bytes: Bytes) -> Result<Bytes, EngineError> {
+    /// Checked against its `source` before it is decoded ([`Engine::mask_fits`]).
+    pub async fn mask_from_transparency(
+        &self,
+        source: &ImageRecord,
+        bytes: Bytes,
+    ) -> Result<Bytes, EngineError> {
+        self.mask_fits(source, &bytes)?;
         let max_pixels = self.inner.upload_limits.max_pixels;
         let converted = self
             .inner

@@ -53,7 +53,7 @@ pub use errors::EngineError;
 use flight::Flights;
 pub use flight::Job;
 pub use intake::{Edit, GenerateRequest, Plan, Seed, Source};
-use limits::{DeriveLimits, UploadLimits};
+use limits::{DeriveLimits, PromptLimits, UploadLimits};
 use models::ModelCatalog;
 use retry::RetryPolicy;
 
@@ -81,6 +81,8 @@ pub struct Parts {
     pub derivative_limits: DeriveLimits,
     /// `[limits]` on uploads.
     pub upload_limits: UploadLimits,
+    /// `[limits]` on prompts.
+    pub prompt_limits: PromptLimits,
     pub models: ModelCatalog,
     pub providers: Providers,
     pub prompts: PromptPipeline,
@@ -104,6 +106,7 @@ struct Inner {
     max_output_pixels: u64,
     derivative_limits: DeriveLimits,
     upload_limits: UploadLimits,
+    prompt_limits: PromptLimits,
     flights: Flights<Generated>,
     derivatives: Flights<Derived>,
     cpu: Arc<CpuPool>,
@@ -143,6 +146,7 @@ impl Engine {
                 max_output_pixels: config.max_output_pixels,
                 derivative_limits: parts.derivative_limits,
                 upload_limits: parts.upload_limits,
+                prompt_limits: parts.prompt_limits,
                 flights: Flights::new("image"),
                 derivatives: Flights::new("derivative"),
                 cpu: parts.cpu,

@@ -16,6 +16,7 @@ use super::Engine;
 impl Engine {
     /// The intake: what a face asked for, with the model's rules applied, or the problem with it.
     pub fn plan(&self, request: GenerateRequest) -> Result<Plan, EngineError> {
+        self.inner.prompt_limits.check(&request)?;
         Plan::new(&self.inner.models, request)
     }
 

@@ -67,6 +67,7 @@ impl TestEngine {
             derivatives_max_bytes: 0,
             derivative_limits: Default::default(),
             upload_limits: Default::default(),
+            prompt_limits: Default::default(),
             models,
             providers: configured.providers,
             prompts,

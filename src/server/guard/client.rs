@@ -40,17 +40,16 @@ impl Default for ClientRules {
 }
 
 impl ClientRules {
-    /// The client address: from the trusted proxy's header when one is configured (the last
-    /// `X-Forwarded-For` entry is the one that proxy added), else the TCP peer.
+    /// The client address: with a trusted proxy configured, the last value of its header over all
+    /// the header's lines (a proxy appends what it saw, as a value or as a line of its own, after
+    /// whatever the client sent), and no address at all when that is missing or not an address: the
+    /// TCP peer is then the proxy, which must not stand for its clients (behind a local proxy it
+    /// would be loopback). Without a proxy, the TCP peer.
     pub fn address(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
-        let forwarded = self
-            .proxy_header
-            .as_ref()
-            .and_then(|name| headers.get(name))
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|v| v.trim().parse::<IpAddr>().ok());
-        forwarded.or(peer.map(|p| p.ip()))
+        match &self.proxy_header {
+            Some(name) => last_value(headers, name).and_then(parse_ip),
+            None => peer.map(|p| p.ip()),
+        }
     }
 
     /// The rate-limit key of the client that sent `headers` from `peer`.
@@ -76,6 +75,30 @@ impl ClientRules {
             },
         }
     }
+}
+
+/// The last comma-separated value of `name` over all its lines, trimmed; `None` when the header is
+/// missing, its last line is not text, or its last value is empty. `X-Forwarded-For` and
+/// `X-Forwarded-Proto` are both read this way.
+pub fn last_value<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
+    let line = headers.get_all(name).iter().next_back()?;
+    let value = line.to_str().ok()?.rsplit(',').next()?.trim();
+    (!value.is_empty()).then_some(value)
+}
+
+/// An address as proxies write it: `192.0.2.7`, `2001:db8::1`, and with a port or brackets
+/// (`192.0.2.7:4711`, `[2001:db8::1]:4711`), as `X-Forwarded-For` sometimes carries them.
+fn parse_ip(value: &str) -> Option<IpAddr> {
+    value
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| value.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        .or_else(|| {
+            value
+                .strip_prefix('[')
+                .and_then(|v| v.strip_suffix(']'))
+                .and_then(|v| v.parse().ok())
+        })
 }
 
 impl Client {
@@ -126,8 +149,19 @@ mod tests {
         };
         assert_eq!(direct.client(&headers, peer).key(), "ip:10.0.0.1");
         assert_eq!(proxied.client(&headers, peer).key(), "ip:198.51.100.7");
+        // A proxy that appends a line of its own: the last line's last value, whatever the
+        // client's own first line says.
+        headers.insert("x-forwarded-for", "127.0.0.1".parse().unwrap());
+        headers.append("x-forwarded-for", "203.0.113.50".parse().unwrap());
+        assert_eq!(proxied.client(&headers, peer).key(), "ip:203.0.113.50");
+        headers.append("x-forwarded-for", "[2001:db8::7]:4711".parse().unwrap());
+        assert_eq!(proxied.client(&headers, peer).key(), "ip:2001:db8::/64");
+        // Missing or unreadable: an unknown client, never the proxy's own (loopback) address.
         headers.insert("x-forwarded-for", "not an address".parse().unwrap());
-        assert_eq!(proxied.client(&headers, peer).key(), "ip:10.0.0.1");
+        assert_eq!(proxied.client(&headers, peer).key(), "unknown");
+        headers.remove("x-forwarded-for");
+        assert_eq!(proxied.client(&headers, peer).key(), "unknown");
+        assert_eq!(proxied.address(&headers, peer), None);
     }
 
     #[test]

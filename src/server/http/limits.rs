@@ -28,11 +28,11 @@ pub async fn limits(State(state): State<AppState>, mut request: Request, next: N
             Ok(admitted) => admitted,
             Err(refused) => return refused.into_response(),
         };
-        request.extensions_mut().insert(client);
-        request.extensions_mut().insert(caller);
-        if let Some(refused) = super::same_origin::refusal(&state, &request) {
+        if let Some(refused) = super::same_origin::refusal(&state, &request, &caller) {
             return refused;
         }
+        request.extensions_mut().insert(client);
+        request.extensions_mut().insert(caller);
         let deadline = Duration::from_secs(state.security.request_timeout_secs);
         match tokio::time::timeout(deadline, next.run(request)).await {
             Ok(response) => response,

@@ -13,6 +13,7 @@ mod image_response;
 mod metrics;
 mod negotiate;
 mod original;
+mod page_cache;
 mod pkg;
 mod placeholder;
 mod request_id;
@@ -38,6 +39,22 @@ pub fn metrics_router(state: AppState) -> Router {
     Router::new()
         .route("/metrics", get(metrics::on_own_listener))
         .with_state(state)
+}
+
+/// The studio's pages (and its server functions), with the page-cache rule (`page_cache`).
+fn pages(state: &AppState, options: leptos::config::LeptosOptions) -> Router<AppState> {
+    Router::new()
+        .leptos_routes_with_context(
+            state,
+            generate_route_list(App),
+            {
+                let state = state.clone();
+                move || provide_context(state.clone())
+            },
+            move || shell(options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(page_cache::cache_control))
 }
 
 /// Every route, behind the hit path (`hits`): a stored image in memory is answered before routing.
@@ -75,16 +92,7 @@ fn routes(state: AppState, ids: request_id::Sequential) -> Router {
         // Static segments win over `/{size}/{slug}`, so the bundle never reaches the placeholder route.
         .nest_service("/pkg", pkg)
         .route("/{size}/{slug}", get(placeholder::placeholder))
-        .leptos_routes_with_context(
-            &state,
-            generate_route_list(App),
-            {
-                let state = state.clone();
-                move || provide_context(state.clone())
-            },
-            move || shell(options.clone()),
-        )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .merge(pages(&state, options))
         .layer(axum::extract::DefaultBodyLimit::max(
             state.security.max_body_bytes,
         ))
@@ -93,6 +101,10 @@ fn routes(state: AppState, ids: request_id::Sequential) -> Router {
             limits::limits,
         ))
         .layer(api::cors())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            same_origin::preflight,
+        ))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(ids))

@@ -1,14 +1,23 @@
-//! Cross-site request forgery: browsers send the session cookie with a post from any site only if it
-//! is `SameSite=Lax` or looser, and ours is `Strict`, but a form post or a server-function call that
-//! changes state is refused here as well whenever the browser says it came from another origin, so
-//! neither an older browser nor a sibling subdomain (same site, other origin) can sign the owner in or
-//! out, generate or delete. Programs that send neither `Origin` nor `Sec-Fetch-Site` (curl, the API
-//! clients) are not browsers, carry no cookie of ours, and pass.
+//! Cross-site writes. Two kinds of path change state:
+//! - the studio's (`/auth/`, `/studio/`, `/sfn/`), which act on the browser's session. Its cookie is
+//!   `SameSite=Strict`, but a post that changes state is refused here as well whenever the browser says
+//!   it came from another origin, so neither an older browser nor a sibling subdomain (same site, other
+//!   origin) can sign the owner in or out, generate or delete;
+//! - the API's (`/api/`, `/v1/`): any origin may read it, but a page on another origin may write
+//!   (generate, upload, delete) only if `security.cors_origins` lists it or the request brings the API
+//!   key, which a page cannot send without having it. Otherwise any site a user visits could spend a
+//!   keyless server's provider budget or empty its gallery, with a simple request (a form's multipart
+//!   post needs no preflight) or a preflighted one ([`preflight`] refuses those).
+//!
+//! Programs that send neither `Origin` nor `Sec-Fetch-Site` (curl, the API clients) are not browsers,
+//! carry no cookie of ours, and pass.
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::server::auth::Caller;
 use crate::server::error::ApiError;
 use crate::server::state::AppState;
 
@@ -19,29 +28,77 @@ fn uses_session(path: &str) -> bool {
         .any(|prefix| path.starts_with(prefix))
 }
 
-/// The refusal for a cross-origin post that acts on the session, if `request` is one. Called by the
-/// limits middleware rather than being a layer of its own, so a cached image passes one middleware.
-pub fn refusal(state: &AppState, request: &Request) -> Option<Response> {
-    let changes_state = !matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    );
-    if !changes_state || !uses_session(request.uri().path()) {
+/// The API's paths, open to other origins for reading.
+fn is_api(path: &str) -> bool {
+    path.starts_with("/api/") || path.starts_with("/v1/")
+}
+
+fn changes_state(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// The refusal for a cross-origin write, if `request` is one. Called by the limits middleware rather
+/// than being a layer of its own, so a cached image passes one middleware.
+pub fn refusal(state: &AppState, request: &Request, caller: &Caller) -> Option<Response> {
+    if !changes_state(request.method()) {
         return None;
     }
-    let seen = check(state, request.headers()).err()?;
+    let path = request.uri().path();
+    let seen = if uses_session(path) {
+        check(state, request.headers(), &[]).err()?
+    } else if is_api(path) && !caller.holds_key() {
+        check(state, request.headers(), &state.security.cors_origins).err()?
+    } else {
+        return None;
+    };
+    let advice = if uses_session(path) {
+        "use the studio on this server's own address"
+    } else {
+        "the server's owner can allow that origin in security.cors_origins, or send the API key"
+    };
     Some(
         ApiError::Forbidden(format!(
-            "cross-origin posts are refused ({seen}); use the studio on this server's own address"
+            "cross-origin writes are refused ({seen}); {advice}"
         ))
         .into_response(),
     )
 }
 
+/// Answers a CORS preflight for a write to the API from an origin that may not write (the CORS layer,
+/// inside this one, answers every other preflight), so the browser never sends the request. A
+/// preflight that asks to send `Authorization` passes: the request will bring a key, and
+/// [`refusal`] checks that it is the right one.
+pub async fn preflight(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if request.method() == Method::OPTIONS && is_api(request.uri().path()) {
+        let headers = request.headers();
+        let writes = headers
+            .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|m| m.parse::<Method>().ok())
+            .is_some_and(|m| changes_state(&m));
+        let brings_key = headers
+            .get_all(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|name| name.trim().eq_ignore_ascii_case("authorization"));
+        if writes && !brings_key {
+            if let Err(seen) = check(&state, headers, &state.security.cors_origins) {
+                return ApiError::Forbidden(format!(
+                    "cross-origin writes are refused ({seen}); the server's owner can allow that origin in security.cors_origins, or send the API key"
+                ))
+                .into_response();
+            }
+        }
+    }
+    next.run(request).await
+}
+
 /// `Ok` for a same-origin browser request or a non-browser; else what gave the other origin away.
 /// `Origin: null` (a sandboxed frame, or a page whose referrer policy hides its origin) says nothing
 /// either way, so the fetch metadata decides, and without any a browser's null origin is refused.
-fn check(state: &AppState, headers: &HeaderMap) -> Result<(), String> {
+/// `allowed`: the other origins that may write too (`security.cors_origins`; `*` is any).
+fn check(state: &AppState, headers: &HeaderMap, allowed: &[String]) -> Result<(), String> {
     let origin = headers
         .get(header::ORIGIN)
         .map(|v| v.to_str().unwrap_or("?"));
@@ -54,6 +111,7 @@ fn check(state: &AppState, headers: &HeaderMap) -> Result<(), String> {
         },
         Some(origin) => match url_host(origin) {
             Some(host) if own_hosts(state, headers).contains(&host) => Ok(()),
+            _ if allows(allowed, origin) => Ok(()),
             _ => Err(format!("Origin: {origin}")),
         },
         None => match fetch_site {
@@ -61,6 +119,22 @@ fn check(state: &AppState, headers: &HeaderMap) -> Result<(), String> {
             Some(other) => Err(format!("Sec-Fetch-Site: {other}")),
         },
     }
+}
+
+/// Whether `origin` is one `security.cors_origins` lists (scheme, host and port; `*` is any).
+fn allows(allowed: &[String], origin: &str) -> bool {
+    let origin = normal_origin(origin);
+    allowed
+        .iter()
+        .any(|entry| entry == "*" || origin.is_some() && normal_origin(entry) == origin)
+}
+
+/// `scheme://host[:port]`, lowercased, without the scheme's default port or a trailing slash.
+pub fn normal_origin(origin: &str) -> Option<String> {
+    let (scheme, _) = origin.trim().split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let host = url_host(origin.trim())?;
+    Some(format!("{scheme}://{host}"))
 }
 
 /// The host (and port) this server answers as: the request's `Host`, and `server.public_url`'s
@@ -118,5 +192,14 @@ mod tests {
         assert_eq!(url_host(""), None);
         assert!(uses_session("/sfn/delete_image"));
         assert!(!uses_session("/api/image"));
+        assert!(is_api("/v1/images/edits") && is_api("/api/uploads"));
+
+        let listed = ["https://app.example.com".to_owned()];
+        assert!(allows(&listed, "https://App.Example.com:443"));
+        assert!(!allows(&listed, "http://app.example.com"));
+        assert!(!allows(&listed, "https://app.example.com.evil.example"));
+        assert!(!allows(&listed, "null"));
+        assert!(allows(&["*".to_owned()], "https://anyone.example"));
+        assert!(!allows(&[], "https://anyone.example"));
     }
 }

@@ -71,10 +71,10 @@ pub async fn start(
     form: GenerateForm,
     client: Client,
 ) -> Result<String, Problem> {
-    let admission = state.guard.ticket(client, Signature::NotRequired);
+    let admission = state.guard.ticket(client.clone(), Signature::NotRequired);
     let (plan, size) = plan(state, form, admission.as_ref()).await?;
     let job = state.engine.submit(plan, admission);
-    Ok(state.studio.track(job, size).await)
+    Ok(state.studio.track(job, size, client).await)
 }
 
 /// The engine's plan for a studio form, and the size asked for. Without a fixed seed every press of

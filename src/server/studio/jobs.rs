@@ -1,6 +1,8 @@
 //! The studio's generations by id, so the browser can poll their progress: the engine's progress
 //! events kept as the latest state, for a while after they finish. With several instances each state is
 //! also published through the catalog (`Coordination::publish_job`), so a poll may reach any of them.
+//! The table is bounded per client and in all: a client's oldest entry makes room for its next one
+//! beyond [`PER_CLIENT`], and the oldest of all beyond [`MAX_JOBS`].
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
@@ -11,6 +13,7 @@ use crate::domain::stage::Stage;
 use crate::server::engine::progress::Progress;
 use crate::server::engine::{Generated, Job};
 use crate::server::error::user_message;
+use crate::server::guard::Client;
 use crate::server::image_info::generated_image;
 use crate::server::storage::{CatalogError, Coordination};
 use crate::urls::placeholder::Size;
@@ -18,6 +21,10 @@ use crate::wire::studio::JobView;
 
 /// How long a finished generation stays pollable.
 const KEEP_FOR: Duration = Duration::from_secs(15 * 60);
+/// Generations one client's studio can follow at once (a page follows one; a few tabs, a few).
+pub const PER_CLIENT: usize = 16;
+/// Generations followed in all.
+pub const MAX_JOBS: usize = 4096;
 
 /// Generations the studio is following, by id.
 pub struct StudioJobs {
@@ -28,6 +35,7 @@ pub struct StudioJobs {
 struct Tracked {
     view: Arc<Mutex<JobView>>,
     started: Instant,
+    client: Client,
 }
 
 impl StudioJobs {
@@ -38,9 +46,9 @@ impl StudioJobs {
         }
     }
 
-    /// Follows `job` (asked at `size`) and returns the id to poll it by, once every instance can
-    /// answer a poll for it.
-    pub async fn track(&self, mut job: Job<Generated>, size: Size) -> String {
+    /// Follows `job` (asked at `size` by `client`) and returns the id to poll it by, once every
+    /// instance can answer a poll for it.
+    pub async fn track(&self, mut job: Job<Generated>, size: Size, client: Client) -> String {
         let id = uuid::Uuid::now_v7().simple().to_string();
         let view = Arc::new(Mutex::new(JobView {
             stage: Stage::Queued,
@@ -50,12 +58,13 @@ impl StudioJobs {
         }));
         {
             let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
-            jobs.retain(|_, tracked| tracked.started.elapsed() < KEEP_FOR);
+            make_room(&mut jobs, &client);
             jobs.insert(
                 id.clone(),
                 Tracked {
                     view: view.clone(),
                     started: Instant::now(),
+                    client,
                 },
             );
         }
@@ -99,6 +108,8 @@ impl StudioJobs {
             let finished = match job.result.await {
                 Ok(generated) => set(&|v| {
                     v.stage = Stage::Done;
+                    // The result carries the final prompt; it is not kept twice.
+                    v.final_prompt = None;
                     v.result = Some(generated_image(&generated, size));
                 }),
                 Err(err) => {
@@ -136,5 +147,84 @@ impl StudioJobs {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         Some(view)
+    }
+}
+
+/// Drops what has expired, then the client's oldest entries while it holds [`PER_CLIENT`], then the
+/// oldest of all while the table holds [`MAX_JOBS`], so one more fits.
+fn make_room(jobs: &mut HashMap<String, Tracked>, client: &Client) {
+    jobs.retain(|_, tracked| tracked.started.elapsed() < KEEP_FOR);
+    let oldest = |jobs: &HashMap<String, Tracked>, of: Option<&Client>| {
+        jobs.iter()
+            .filter(|(_, t)| of.is_none_or(|c| &t.client == c))
+            .min_by_key(|(_, t)| t.started)
+            .map(|(id, _)| id.clone())
+    };
+    while jobs.values().filter(|t| &t.client == client).count() >= PER_CLIENT {
+        let Some(id) = oldest(jobs, Some(client)) else {
+            break;
+        };
+        jobs.remove(&id);
+    }
+    while jobs.len() >= MAX_JOBS {
+        let Some(id) = oldest(jobs, None) else { break };
+        jobs.remove(&id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tracked(client: &Client, age: Duration) -> Tracked {
+        Tracked {
+            view: Arc::new(Mutex::new(JobView {
+                stage: Stage::Done,
+                final_prompt: None,
+                error: None,
+                result: None,
+            })),
+            started: Instant::now() - age,
+            client: client.clone(),
+        }
+    }
+
+    #[test]
+    fn the_table_is_bounded_per_client_and_in_all() {
+        let rules = crate::server::guard::ClientRules::default();
+        let (a, b) = (
+            rules.ip("192.0.2.1".parse().unwrap()),
+            rules.ip("192.0.2.2".parse().unwrap()),
+        );
+        let mut jobs = HashMap::new();
+        for n in 0..PER_CLIENT {
+            let age = Duration::from_secs(100 - n as u64);
+            jobs.insert(format!("a{n}"), tracked(&a, age));
+        }
+        jobs.insert("b".into(), tracked(&b, Duration::from_secs(500)));
+        jobs.insert(
+            "expired".into(),
+            tracked(&b, KEEP_FOR + Duration::from_secs(1)),
+        );
+        make_room(&mut jobs, &a);
+        assert!(!jobs.contains_key("expired"));
+        assert!(!jobs.contains_key("a0"), "the client's oldest made room");
+        assert!(jobs.contains_key("a1") && jobs.contains_key("b"));
+        assert_eq!(jobs.len(), PER_CLIENT);
+
+        let mut full = HashMap::new();
+        for n in 0..MAX_JOBS {
+            let client = rules.ip(std::net::IpAddr::from([10, 0, (n / 256) as u8, n as u8]));
+            full.insert(
+                format!("{n}"),
+                tracked(&client, Duration::from_millis(n as u64)),
+            );
+        }
+        make_room(&mut full, &a);
+        assert_eq!(full.len(), MAX_JOBS - 1);
+        assert!(
+            !full.contains_key(&format!("{}", MAX_JOBS - 1)),
+            "the oldest of all"
+        );
     }
 }

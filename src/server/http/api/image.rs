@@ -114,7 +114,11 @@ pub async fn create(
 }
 
 /// The request's JSON. A body may be larger than `security.max_body_bytes` only to carry images
-/// (`data:` URIs in `image` and `mask`), up to what two uploads take as base64.
+/// (`data:` URIs in `image` and `mask`), up to what two uploads take as base64: everything else in it
+/// must fit the ordinary limit. That is checked before the document is built, by a pass that reads
+/// only where `image` and `mask` are ([`ImagesOnly`]: no allocation, whatever the rest holds), so a
+/// large body of anything else (an array of a million zeros as a message's `content`) never becomes
+/// a tree in memory.
 async fn read_body(state: &AppState, request: Request) -> Result<ImageRequest, ApiError> {
     let (parts, body) = request.into_parts();
     let room = state.max_upload_bytes * 3 + state.security.max_body_bytes;
@@ -127,19 +131,43 @@ async fn read_body(state: &AppState, request: Request) -> Result<ImageRequest, A
     let bytes = axum::body::to_bytes(body, room)
         .await
         .map_err(|_| too_large())?;
-    let length = bytes.len();
+    if bytes.len() > state.security.max_body_bytes {
+        let images = serde_json::from_slice::<ImagesOnly>(&bytes).map_err(|_| too_large())?;
+        if bytes.len() - images.data_uri_bytes() > state.security.max_body_bytes {
+            return Err(too_large());
+        }
+    }
     let request = Request::from_parts(parts, axum::body::Body::from(bytes));
     let Json(body) = Json::<ImageRequest>::from_request(request, state)
         .await
         .map_err(json_rejection)?;
-    let carries_images = [&body.image, &body.mask]
-        .into_iter()
-        .flatten()
-        .any(|source| source.trim_start().starts_with("data:"));
-    if length > state.security.max_body_bytes && !carries_images {
-        return Err(too_large());
-    }
     Ok(body)
+}
+
+/// `image` and `mask` of a request body, as the JSON text they are, and nothing else: every other
+/// field is skipped as it is read.
+#[derive(serde::Deserialize)]
+struct ImagesOnly<'a> {
+    #[serde(borrow)]
+    image: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow)]
+    mask: Option<&'a serde_json::value::RawValue>,
+}
+
+impl ImagesOnly<'_> {
+    /// The bytes the `data:` URIs among them take in the body.
+    fn data_uri_bytes(&self) -> usize {
+        [self.image, self.mask]
+            .into_iter()
+            .flatten()
+            .map(serde_json::value::RawValue::get)
+            .filter(|raw| {
+                raw.strip_prefix('"')
+                    .is_some_and(|text| text.trim_start().starts_with("data:"))
+            })
+            .map(str::len)
+            .sum()
+    }
 }
 
 /// The answer carries the image itself: a stored one's bytes are read for it.

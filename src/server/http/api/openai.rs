@@ -271,24 +271,21 @@ async fn edit_or_vary(
         true => form.take_files(&["mask"]).into_iter().next(),
         false => None,
     };
+    // Each source is read on its own, so a problem with one is reported as that field's; the image
+    // first, so the mask is judged against it before it is decoded.
+    let source = read_source(&state, "image", image, admission.as_ref()).await?;
     let mask = match mask {
         Some(mut mask) => {
             mask.bytes = state
                 .engine
-                .mask_from_transparency(mask.bytes)
+                .mask_from_transparency(&source, mask.bytes)
                 .await
                 .map_err(|err| OpenAiError {
                     error: ApiError::from(err),
                     param: Some("mask"),
                 })?;
-            Some(mask)
+            Some(read_source(&state, "mask", mask, admission.as_ref()).await?)
         }
-        None => None,
-    };
-    // Each source is read on its own, so a problem with one is reported as that field's.
-    let source = read_source(&state, "image", image, admission.as_ref()).await?;
-    let mask = match mask {
-        Some(mask) => Some(read_source(&state, "mask", mask, admission.as_ref()).await?),
         None => None,
     };
     let edit = Edit {

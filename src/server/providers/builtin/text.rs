@@ -83,27 +83,42 @@ impl Font {
     }
 
     /// Greedy word wrap to `max_width`; a word wider than a line is broken between characters.
+    /// Linear in the text: each line's width is kept as it grows, summed in the same order as
+    /// [`Font::width`] would sum it, so the lines are the ones measuring each candidate would give.
     pub fn wrap(&self, text: &str, px: f32, max_width: f32) -> Vec<String> {
+        let space = self.width(" ", px);
         let mut lines = Vec::new();
         let mut line = String::new();
+        let mut line_width = 0.0_f32;
         for word in text.split_whitespace() {
-            let candidate = if line.is_empty() {
-                word.to_owned()
+            let mut candidate_width = if line.is_empty() {
+                0.0
             } else {
-                format!("{line} {word}")
+                line_width + space
             };
-            if self.width(&candidate, px) <= max_width {
-                line = candidate;
+            for c in word.chars() {
+                candidate_width += self.advance(self.glyph(c), px);
+            }
+            if candidate_width <= max_width {
+                if !line.is_empty() {
+                    line.push(' ');
+                }
+                line.push_str(word);
+                line_width = candidate_width;
                 continue;
             }
             if !line.is_empty() {
                 lines.push(std::mem::take(&mut line));
+                line_width = 0.0;
             }
             for c in word.chars() {
-                line.push(c);
-                if self.width(&line, px) > max_width && line.chars().count() > 1 {
-                    line.pop();
+                let advance = self.advance(self.glyph(c), px);
+                if line_width + advance > max_width && !line.is_empty() {
                     lines.push(std::mem::replace(&mut line, c.to_string()));
+                    line_width = advance;
+                } else {
+                    line.push(c);
+                    line_width += advance;
                 }
             }
         }
@@ -113,20 +128,34 @@ impl Font {
         lines
     }
 
-    /// Shortens `text` with an ellipsis until it fits `max_width`.
+    /// Shortens `text` with an ellipsis until it fits `max_width`: the longest prefix, without its
+    /// trailing whitespace, that fits with the ellipsis after it. Linear in the text: the prefixes'
+    /// widths are summed once.
     pub fn ellipsize(&self, text: &str, px: f32, max_width: f32) -> String {
         if self.width(text, px) <= max_width {
             return text.to_owned();
         }
-        let mut chars: Vec<char> = text.chars().collect();
-        while !chars.is_empty() {
-            chars.pop();
-            let candidate: String = chars.iter().collect::<String>().trim_end().to_owned() + "…";
-            if self.width(&candidate, px) <= max_width {
-                return candidate;
+        let ellipsis = self.width("…", px);
+        // For each prefix length: the byte length and width of that prefix with trailing
+        // whitespace trimmed.
+        let mut kept = Vec::with_capacity(text.len());
+        let (mut bytes, mut width) = (0, 0.0_f32);
+        let (mut trimmed_bytes, mut trimmed_width) = (0, 0.0_f32);
+        kept.push((0, 0.0_f32));
+        for c in text.chars() {
+            bytes += c.len_utf8();
+            width += self.advance(self.glyph(c), px);
+            if !c.is_whitespace() {
+                (trimmed_bytes, trimmed_width) = (bytes, width);
             }
+            kept.push((trimmed_bytes, trimmed_width));
         }
-        "…".into()
+        // Every prefix shorter than the whole text, longest first.
+        kept.pop();
+        kept.iter()
+            .rev()
+            .find(|(_, width)| width + ellipsis <= max_width)
+            .map_or_else(|| "…".into(), |&(bytes, _)| format!("{}…", &text[..bytes]))
     }
 
     /// The outline of `text` at `px`, its baseline starting at (`x`, `baseline`).
@@ -253,5 +282,72 @@ mod tests {
             short.ends_with('…') && font.width(&short, 20.0) <= 100.0,
             "{short}"
         );
+    }
+
+    /// The measure-every-candidate definitions the linear `wrap` and `ellipsize` must agree with,
+    /// line for line and character for character (they were the implementation until a long prompt
+    /// showed their cost: 16,000 characters took 7 s).
+    fn wrap_by_measuring(font: &Font, text: &str, px: f32, max_width: f32) -> Vec<String> {
+        let mut lines = Vec::new();
+        let mut line = String::new();
+        for word in text.split_whitespace() {
+            let candidate = if line.is_empty() {
+                word.to_owned()
+            } else {
+                format!("{line} {word}")
+            };
+            if font.width(&candidate, px) <= max_width {
+                line = candidate;
+                continue;
+            }
+            if !line.is_empty() {
+                lines.push(std::mem::take(&mut line));
+            }
+            for c in word.chars() {
+                line.push(c);
+                if font.width(&line, px) > max_width && line.chars().count() > 1 {
+                    line.pop();
+                    lines.push(std::mem::replace(&mut line, c.to_string()));
+                }
+            }
+        }
+        if !line.is_empty() {
+            lines.push(line);
+        }
+        lines
+    }
+
+    fn ellipsize_by_measuring(font: &Font, text: &str, px: f32, max_width: f32) -> String {
+        if font.width(text, px) <= max_width {
+            return text.to_owned();
+        }
+        let mut chars: Vec<char> = text.chars().collect();
+        while !chars.is_empty() {
+            chars.pop();
+            let candidate = chars.iter().collect::<String>().trim_end().to_owned() + "…";
+            if font.width(&candidate, px) <= max_width {
+                return candidate;
+            }
+        }
+        "…".into()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn linear_wrapping_and_ellipsis_agree_with_measuring_each_candidate(
+            text in "([a-z]{1,12}|[ ]{1,3}|[é×.,!]|W{1,30}|\u{3000}){0,40}",
+            px in 6.0f32..60.0,
+            max_width in 0.0f32..400.0,
+        ) {
+            let font = font();
+            proptest::prop_assert_eq!(
+                font.wrap(&text, px, max_width),
+                wrap_by_measuring(font, &text, px, max_width)
+            );
+            proptest::prop_assert_eq!(
+                font.ellipsize(&text, px, max_width),
+                ellipsize_by_measuring(font, &text, px, max_width)
+            );
+        }
     }
 }
