@@ -71,6 +71,7 @@ impl TestEngine {
             providers: configured.providers,
             prompts,
             cpu,
+            purger: Default::default(),
         };
         Engine::new(parts, &config.engine)
     }
