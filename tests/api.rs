@@ -691,14 +691,18 @@ async fn delete(server: &TestServer, id: &str) -> reqwest::Response {
 fn signed(received: &fakes::cdn::Received) -> bool {
     use hmac::{Hmac, Mac};
     let timestamp = received.header("x-pixzoo-timestamp");
-    let Some(hex_signature) = received.header("x-pixzoo-signature").strip_prefix("sha256=") else {
+    let Some(hex_signature) = received
+        .header("x-pixzoo-signature")
+        .strip_prefix("sha256=")
+    else {
         return false;
     };
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"whsec-purge").unwrap();
     mac.update(timestamp.as_bytes());
     mac.update(b".");
     mac.update(&received.body);
-    mac.verify_slice(&hex::decode(hex_signature).unwrap()).is_ok()
+    mac.verify_slice(&hex::decode(hex_signature).unwrap())
+        .is_ok()
 }
 
 #[tokio::test]
@@ -714,7 +718,10 @@ async fn a_delete_purges_the_images_tag_at_cloudflare_and_tells_the_webhook_sign
     .await;
     let made = server.get("/64x64/a-purged-heron").await;
     let id = header(&made, "x-image-id").to_owned();
-    assert!(cdn.received().is_empty(), "nothing purged before the delete");
+    assert!(
+        cdn.received().is_empty(),
+        "nothing purged before the delete"
+    );
     assert_eq!(delete(&server, &id).await.status(), StatusCode::NO_CONTENT);
 
     let purge = &cdn.wait_for(1).await[0];
@@ -768,7 +775,11 @@ async fn a_failing_purge_endpoint_is_tried_again_until_it_answers() {
         assert_eq!(call.json(), files);
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(cdn.received().len(), 3, "no call after the one that succeeded");
+    assert_eq!(
+        cdn.received().len(),
+        3,
+        "no call after the one that succeeded"
+    );
     let metrics = server.get("/metrics").await.text().await.unwrap();
     assert!(
         metrics.contains(r#"pixzoo_purges_total{target="cloudflare",result="ok"}"#)

@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use super::{PurgeError, PurgeRequest};
+use super::request::{PurgeError, PurgeRequest};
 use crate::server::config::{CloudflarePurgeConfig, PurgeBy};
 use crate::server::secret::Secret;
 

@@ -10,6 +10,7 @@
 //! `pixzoo_purge_retries_total{target}`. No log line or error carries a token, a secret or a URL.
 
 mod cloudflare;
+mod request;
 pub mod tags;
 pub mod webhook;
 
@@ -19,67 +20,11 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use crate::server::config::PurgeConfig;
+pub use request::{PurgeError, PurgeRequest, Takedown};
 pub use tags::{image_tag, Tags};
 
 /// The longest wait between two attempts.
 const MAX_WAIT: Duration = Duration::from_secs(30);
-
-/// Why an image's copies must go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Takedown {
-    /// The image is gone: every URL showing it.
-    Deleted,
-    /// A `?redo` replaced it: the placeholder URLs that showed it show another image now.
-    Replaced,
-}
-
-impl Takedown {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Takedown::Deleted => "deleted",
-            Takedown::Replaced => "replaced",
-        }
-    }
-}
-
-/// What one purge names.
-#[derive(Debug, Clone)]
-pub struct PurgeRequest {
-    pub reason: Takedown,
-    pub image_id: String,
-    /// Complete: every response of the image carries them.
-    pub tags: Vec<String>,
-    /// Absolute URLs known to show the image (`/img/{id}` for a delete), under `server.public_url`.
-    pub urls: Vec<String>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum PurgeError {
-    /// Built without the URL, which may carry a webhook's secret.
-    #[error("could not reach it: {0}")]
-    Transport(#[source] reqwest::Error),
-    #[error("it answered {0}")]
-    Status(reqwest::StatusCode),
-    #[error("it refused: {0}")]
-    Refused(String),
-}
-
-impl PurgeError {
-    fn transport(err: reqwest::Error) -> Self {
-        Self::Transport(err.without_url())
-    }
-
-    /// Worth another attempt: the endpoint was unreachable, busy or failing, not refusing.
-    fn is_retryable(&self) -> bool {
-        match self {
-            PurgeError::Transport(_) => true,
-            PurgeError::Status(status) => {
-                status.is_server_error() || *status == reqwest::StatusCode::TOO_MANY_REQUESTS
-            }
-            PurgeError::Refused(_) => false,
-        }
-    }
-}
 
 /// Where purges go. Two kinds, so an enum rather than a trait.
 enum Target {
@@ -188,7 +133,11 @@ impl Inner {
         // names and no URL Pixzoo keeps does.
         let urls = match reason {
             Takedown::Deleted if !self.public_url.is_empty() => {
-                vec![format!("{}{}", self.public_url, crate::urls::image::image_path(id))]
+                vec![format!(
+                    "{}{}",
+                    self.public_url,
+                    crate::urls::image::image_path(id)
+                )]
             }
             _ => Vec::new(),
         };
@@ -212,8 +161,7 @@ impl Inner {
                     return;
                 }
                 Err(err) if err.is_retryable() && attempt < self.attempts => {
-                    metrics::counter!("pixzoo_purge_retries_total", "target" => name)
-                        .increment(1);
+                    metrics::counter!("pixzoo_purge_retries_total", "target" => name).increment(1);
                     tracing::warn!(to = name, image_id = %request.image_id, attempt, error = %err, "purge failed; trying again");
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(MAX_WAIT);

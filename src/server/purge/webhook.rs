@@ -7,7 +7,7 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{PurgeError, PurgeRequest};
+use super::request::{PurgeError, PurgeRequest};
 use crate::server::config::WebhookConfig;
 use crate::server::secret::Secret;
 
@@ -82,7 +82,10 @@ mod tests {
     fn the_signature_covers_the_timestamp_and_the_body() {
         let secret = Secret::new("whsec");
         let signed = sign(&secret, "1700000000", b"{}");
-        assert!(signed.starts_with("sha256=") && signed.len() == 7 + 64, "{signed}");
+        assert!(
+            signed.starts_with("sha256=") && signed.len() == 7 + 64,
+            "{signed}"
+        );
         assert_ne!(signed, sign(&secret, "1700000001", b"{}"));
         assert_ne!(signed, sign(&secret, "1700000000", b"{ }"));
         assert_ne!(signed, sign(&Secret::new("other"), "1700000000", b"{}"));
