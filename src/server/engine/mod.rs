@@ -132,10 +132,12 @@ impl Inner {
     async fn announce(&self, news: ImageNews) {
         self.forget(&news);
         self.coordination.announce(&news).await;
-        match &news {
-            ImageNews::Deleted(id) => self.purger.takedown(id, Takedown::Deleted),
-            ImageNews::Replaced(id) => self.purger.takedown(id, Takedown::Replaced),
-        }
+        let (id, reason) = match &news {
+            ImageNews::Deleted(id) => (id, Takedown::Deleted),
+            ImageNews::Replaced(id) => (id, Takedown::Replaced),
+        };
+        // Dropped when too many are pending: counted and logged by the purger.
+        self.purger.takedown(id, reason);
     }
 }
 

@@ -103,16 +103,17 @@ impl Purger {
         self.inner.is_some()
     }
 
-    /// Starts purging image `id`'s copies from the CDN, and returns at once.
-    pub fn takedown(&self, id: &str, reason: Takedown) {
+    /// Starts purging image `id`'s copies from the CDN, and returns at once: whether it started
+    /// (false when off, or when `purge.max_pending` are pending and it was dropped).
+    pub fn takedown(&self, id: &str, reason: Takedown) -> bool {
         let Some(inner) = &self.inner else {
-            return;
+            return false;
         };
         let Ok(slot) = inner.slots.clone().try_acquire_owned() else {
             metrics::counter!("pixzoo_purges_total", "target" => "all", "result" => "dropped")
                 .increment(1);
             tracing::warn!(image_id = %id, reason = reason.as_str(), "too many purges pending: this one is dropped, and the CDN keeps its copies until they expire");
-            return;
+            return false;
         };
         let request = inner.request(id, reason);
         let inner = inner.clone();
@@ -124,6 +125,7 @@ impl Purger {
             futures::future::join_all(sends).await;
             drop(slot);
         });
+        true
     }
 }
 
@@ -174,5 +176,60 @@ impl Inner {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::secret::Secret;
+
+    #[tokio::test]
+    async fn purges_beyond_max_pending_are_dropped_not_queued() {
+        // An endpoint that takes connections and never answers: every purge stays pending.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut config = PurgeConfig {
+            max_pending: 2,
+            ..PurgeConfig::default()
+        };
+        config.webhook.url = format!("http://{}/hook", listener.local_addr().unwrap());
+        config.webhook.secret = Secret::new("whsec");
+        let purger = Purger::from_config(&config, "").unwrap();
+        assert!(purger.is_on());
+        assert!(purger.takedown("a", Takedown::Deleted));
+        assert!(purger.takedown("b", Takedown::Replaced));
+        assert!(
+            !purger.takedown("c", Takedown::Deleted),
+            "the third is dropped"
+        );
+        assert!(!Purger::default().takedown("a", Takedown::Deleted));
+    }
+
+    #[test]
+    fn only_failures_not_refusals_are_tried_again() {
+        let status = |code| PurgeError::Status(reqwest::StatusCode::from_u16(code).unwrap());
+        assert!(status(500).is_retryable() && status(503).is_retryable());
+        assert!(status(429).is_retryable());
+        assert!(!status(403).is_retryable() && !status(400).is_retryable());
+        assert!(!PurgeError::Refused("1012 bad tag".into()).is_retryable());
+    }
+
+    #[test]
+    fn a_delete_names_its_url_and_a_redo_only_its_tag() {
+        let mut config = PurgeConfig::default();
+        config.webhook.url = "http://127.0.0.1:9/hook".into();
+        config.webhook.secret = Secret::new("whsec");
+        let inner = |public_url| {
+            Purger::from_config(&config, public_url)
+                .unwrap()
+                .inner
+                .unwrap()
+        };
+        let on_site = inner("https://images.example.com/");
+        let deleted = on_site.request("abc", Takedown::Deleted);
+        assert_eq!(deleted.tags, ["pixzoo-img-abc"]);
+        assert_eq!(deleted.urls, ["https://images.example.com/img/abc"]);
+        assert!(on_site.request("abc", Takedown::Replaced).urls.is_empty());
+        assert!(inner("").request("abc", Takedown::Deleted).urls.is_empty());
     }
 }
