@@ -72,6 +72,9 @@ NEVER = [
     (["src/server_fns/"], PAGES, "server functions answer pages; they do not know them"),
     (["src/server/auth.rs", "src/server/session.rs"], ["src/server/state.rs", "src/server/http/"],
      "the authorisation check depends on what it reads (the key, the sessions), not on the app"),
+    (["src/server/purge/"],
+     ["src/server/engine/", "src/server/storage/", "src/server/http/", "src/server/state.rs"],
+     "a purger knows its CDN's wire format; the engine calls it, the edge reads its tags"),
 ]
 
 # (file matching, may import file matching, why): explicit exceptions to NEVER. Keep it short.

@@ -2,6 +2,9 @@
 #![cfg(feature = "ssr")]
 
 mod common;
+mod fakes;
+
+use std::time::Duration;
 
 use base64::Engine as _;
 use common::{client, config, dimensions, events, header, TestServer};
@@ -859,5 +862,190 @@ async fn prompts_over_the_limit_are_refused_on_every_face() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    server.stop().await;
+}
+
+/// A server whose deletes and redos purge `cdn`: through Cloudflare's API (zone `zone123`, token
+/// `cf-purge-secret`) and, with `webhook`, a signed webhook to it too.
+async fn purging_server(
+    dir: &std::path::Path,
+    cdn: &fakes::cdn::Cdn,
+    webhook: Option<&fakes::cdn::Cdn>,
+    tweak: impl FnOnce(&mut pixzoo::server::config::Config),
+) -> TestServer {
+    let mut settings = config(dir);
+    settings.purge.backoff_base_ms = 10;
+    settings.purge.cloudflare.zone_id = "zone123".into();
+    settings.purge.cloudflare.api_token = Secret::new("cf-purge-secret");
+    settings.purge.cloudflare.api_base = cdn.base.clone();
+    if let Some(webhook) = webhook {
+        settings.purge.webhook.url = format!("{}/hooks/purge", webhook.base);
+        settings.purge.webhook.secret = Secret::new("whsec-purge");
+    }
+    tweak(&mut settings);
+    TestServer::with_config(settings).await
+}
+
+async fn delete(server: &TestServer, id: &str) -> reqwest::Response {
+    client()
+        .delete(server.url(&format!("/api/images/{id}")))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Whether `received` carries a valid signature of its body under the webhook's secret.
+fn signed(received: &fakes::cdn::Received) -> bool {
+    use hmac::{Hmac, Mac};
+    let timestamp = received.header("x-pixzoo-timestamp");
+    let Some(hex_signature) = received
+        .header("x-pixzoo-signature")
+        .strip_prefix("sha256=")
+    else {
+        return false;
+    };
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"whsec-purge").unwrap();
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(&received.body);
+    mac.verify_slice(&hex::decode(hex_signature).unwrap())
+        .is_ok()
+}
+
+#[tokio::test]
+async fn a_delete_purges_the_images_tag_at_cloudflare_and_tells_the_webhook_signed() {
+    let (cdn, hook) = (
+        fakes::cdn::Cdn::start(0, Duration::ZERO).await,
+        fakes::cdn::Cdn::start(0, Duration::ZERO).await,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let server = purging_server(dir.path(), &cdn, Some(&hook), |settings| {
+        settings.server.public_url = "https://images.example.com".into();
+    })
+    .await;
+    let made = server.get("/64x64/a-purged-heron").await;
+    let id = header(&made, "x-image-id").to_owned();
+    assert!(
+        cdn.received().is_empty(),
+        "nothing purged before the delete"
+    );
+    assert_eq!(delete(&server, &id).await.status(), StatusCode::NO_CONTENT);
+
+    let purge = &cdn.wait_for(1).await[0];
+    assert_eq!(purge.path, "/client/v4/zones/zone123/purge_cache");
+    assert_eq!(purge.header("authorization"), "Bearer cf-purge-secret");
+    assert_eq!(purge.json(), json!({"tags": [format!("pixzoo-img-{id}")]}));
+
+    let told = &hook.wait_for(1).await[0];
+    assert_eq!(told.path, "/hooks/purge");
+    assert!(signed(told), "the signature verifies");
+    let tampered = fakes::cdn::Received {
+        body: told.body.slice(1..),
+        ..told.clone()
+    };
+    assert!(!signed(&tampered), "and covers the body");
+    let age = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - told.header("x-pixzoo-timestamp").parse::<u64>().unwrap();
+    assert!(age < 60, "a fresh timestamp");
+    assert_eq!(
+        told.json(),
+        json!({
+            "event": "purge",
+            "reason": "deleted",
+            "image_id": id,
+            "urls": [format!("https://images.example.com/img/{id}")],
+            "tags": [format!("pixzoo-img-{id}")],
+        })
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_failing_purge_endpoint_is_tried_again_until_it_answers() {
+    // 500 twice, then 200: three calls, by URL this time.
+    let cdn = fakes::cdn::Cdn::start(2, Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = purging_server(dir.path(), &cdn, None, |settings| {
+        settings.server.public_url = "https://images.example.com".into();
+        settings.purge.cloudflare.by = pixzoo::server::config::PurgeBy::Files;
+    })
+    .await;
+    let made = server.get("/64x64/a-stubborn-egret").await;
+    let id = header(&made, "x-image-id").to_owned();
+    assert_eq!(delete(&server, &id).await.status(), StatusCode::NO_CONTENT);
+    let calls = cdn.wait_for(3).await;
+    let files = json!({"files": [format!("https://images.example.com/img/{id}")]});
+    for call in &calls {
+        assert_eq!(call.json(), files);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        cdn.received().len(),
+        3,
+        "no call after the one that succeeded"
+    );
+    let metrics = server.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(r#"pixzoo_purges_total{target="cloudflare",result="ok"}"#)
+            && metrics.contains(r#"pixzoo_purge_retries_total{target="cloudflare"}"#),
+        "{metrics}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_delete_answers_at_once_while_the_purge_endpoint_is_slow() {
+    let cdn = fakes::cdn::Cdn::start(0, Duration::from_secs(5)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = purging_server(dir.path(), &cdn, None, |_| {}).await;
+    let made = server.get("/64x64/a-hurried-stork").await;
+    let id = header(&made, "x-image-id").to_owned();
+    let started = std::time::Instant::now();
+    assert_eq!(delete(&server, &id).await.status(), StatusCode::NO_CONTENT);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    // The purge is on its way all the same.
+    assert_eq!(
+        cdn.wait_for(1).await[0].json(),
+        json!({"tags": [format!("pixzoo-img-{id}")]})
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_redo_purges_what_the_url_showed() {
+    let (cdn, hook) = (
+        fakes::cdn::Cdn::start(0, Duration::ZERO).await,
+        fakes::cdn::Cdn::start(0, Duration::ZERO).await,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let server = purging_server(dir.path(), &cdn, Some(&hook), |settings| {
+        settings.auth.api_key = Secret::new("redo-key");
+    })
+    .await;
+    let first = server.get("/96x64/a-redone-crane").await;
+    let first_id = header(&first, "x-image-id").to_owned();
+    let redone = client()
+        .get(server.url("/96x64/a-redone-crane?redo"))
+        .bearer_auth("redo-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redone.status(), StatusCode::OK);
+    assert_ne!(header(&redone, "x-image-id"), first_id);
+    assert_eq!(
+        cdn.wait_for(1).await[0].json(),
+        json!({"tags": [format!("pixzoo-img-{first_id}")]})
+    );
+    let told = &hook.wait_for(1).await[0];
+    assert!(signed(told));
+    assert_eq!(told.json()["reason"], "replaced");
+    assert_eq!(told.json()["image_id"], first_id);
     server.stop().await;
 }

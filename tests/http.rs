@@ -1327,3 +1327,57 @@ async fn the_hashed_bundle_is_linked_immutable_and_sent_precompressed() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn every_image_response_names_its_image_for_a_cdn_purge() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let placeholder = "/64x48/a-tagged-avocet";
+    let made = server.get(placeholder).await;
+    let id = header(&made, "x-image-id").to_owned();
+    let (cache_tag, surrogate_key) = (
+        format!("pixzoo,pixzoo-img-{id}"),
+        format!("pixzoo pixzoo-img-{id}"),
+    );
+    let paths = [
+        placeholder.to_owned(),
+        format!("/img/{id}"),
+        format!("/img/{id}/width=20,format=webp"),
+    ];
+    // Made, then asked again (from memory: the hit path for /img/…), then revalidated (304).
+    for path in &paths {
+        let mut etag = String::new();
+        for round in ["first", "again", "304"] {
+            let mut request = client().get(server.url(path));
+            if round == "304" {
+                request = request.header(IF_NONE_MATCH, &etag);
+            }
+            let response = request.send().await.unwrap();
+            let what = format!("{path} ({round})");
+            let status = if round == "304" {
+                StatusCode::NOT_MODIFIED
+            } else {
+                StatusCode::OK
+            };
+            assert_eq!(response.status(), status, "{what}");
+            assert_eq!(header(&response, "cache-tag"), cache_tag, "{what}");
+            assert_eq!(header(&response, "surrogate-key"), surrogate_key, "{what}");
+            etag = header(&response, "etag").to_owned();
+        }
+    }
+    // A current copy confirmed from the row alone, nothing in memory, says the same.
+    server.state.engine.memory().clear();
+    let derivative = &paths[2];
+    let etag = header(&server.get(derivative).await, "etag").to_owned();
+    server.state.engine.memory().clear();
+    let confirmed = client()
+        .get(server.url(derivative))
+        .header(IF_NONE_MATCH, &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirmed.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(header(&confirmed, "cache-tag"), cache_tag);
+    assert_eq!(header(&confirmed, "surrogate-key"), surrogate_key);
+    server.stop().await;
+}

@@ -18,6 +18,10 @@ const API_KEY: &str = "api-key-SECRET-7f3a";
 const SIGNING_KEY: &str = "signing-key-SECRET-2b9c";
 const METRICS_TOKEN: &str = "metrics-token-SECRET-5d1e";
 const CF_TOKENS: &[&str] = &["cf-token-ok-secret", "cf-token-quota-secret"];
+const PURGE_TOKEN: &str = "purge-token-SECRET-8a4f";
+const WEBHOOK_SECRET: &str = "webhook-secret-SECRET-3c7d";
+/// A webhook's URL may carry its own credential: it is never logged either.
+const WEBHOOK_URL_TOKEN: &str = "hook-url-SECRET-6e2b";
 
 fn secrets() -> Vec<&'static str> {
     let mut all = vec![
@@ -26,6 +30,9 @@ fn secrets() -> Vec<&'static str> {
         METRICS_TOKEN,
         fakes::replicate::TOKEN,
         fakes::openai::KEY,
+        PURGE_TOKEN,
+        WEBHOOK_SECRET,
+        WEBHOOK_URL_TOKEN,
     ];
     all.extend_from_slice(CF_TOKENS);
     all
@@ -79,6 +86,14 @@ async fn no_secret_reaches_a_response_or_a_log_line() {
     settings.prompt.openai.base_url = openai.base.clone();
     settings.engine.backoff_base_ms = 10;
     settings.engine.backoff_max_ms = 50;
+    // Purge endpoints that always fail, so every purge log line is written, retries and failures.
+    let cdn = fakes::cdn::Cdn::start(usize::MAX, std::time::Duration::ZERO).await;
+    settings.purge.backoff_base_ms = 10;
+    settings.purge.cloudflare.zone_id = "zone123".into();
+    settings.purge.cloudflare.api_token = Secret::new(PURGE_TOKEN);
+    settings.purge.cloudflare.api_base = cdn.base.clone();
+    settings.purge.webhook.url = format!("{}/hook?token={WEBHOOK_URL_TOKEN}", cdn.base);
+    settings.purge.webhook.secret = Secret::new(WEBHOOK_SECRET);
     let server = TestServer::with_config(settings).await;
     let http = reqwest::Client::builder()
         .redirect(Policy::none())
@@ -251,6 +266,23 @@ async fn no_secret_reaches_a_response_or_a_log_line() {
         transcript += &seen(request.send().await.unwrap()).await;
     }
 
+    // A delete, whose purges fail at every attempt.
+    let made = http
+        .get(server.url(&signed("/64x64/a-purged-newt")))
+        .send()
+        .await
+        .unwrap();
+    let id = made.headers()["x-image-id"].to_str().unwrap().to_owned();
+    let deleted = http
+        .delete(server.url(&format!("/api/images/{id}")))
+        .bearer_auth(API_KEY)
+        .send()
+        .await
+        .unwrap();
+    transcript += &seen(deleted).await;
+    cdn.wait_for(2 * 4).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
     // The exercise reached the providers and their failures, not only refusals at the door.
     assert!(replicate.calls.count("create") >= 3, "{transcript}");
     assert!(transcript.contains("502 Bad Gateway"));
@@ -273,6 +305,7 @@ async fn no_secret_reaches_a_response_or_a_log_line() {
     server.stop().await;
     let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
     assert!(!logged.is_empty());
+    assert!(logged.contains("purge failed"), "{logged}");
     for secret in secrets() {
         assert!(
             !transcript.contains(secret),

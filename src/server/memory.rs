@@ -17,6 +17,7 @@ use bytes::Bytes;
 use moka::sync::Cache;
 
 use crate::domain::format::ImageFormat;
+use crate::server::purge::Tags;
 use crate::server::storage::{DerivativeRecord, ImageRecord};
 
 /// Rows kept of each kind: a few kilobytes each at most, so a few tens of megabytes in all.
@@ -30,6 +31,8 @@ pub struct HotImage {
     pub id: String,
     /// `id` as the `x-image-id` header.
     pub id_header: HeaderValue,
+    /// `id`'s `Cache-Tag` and `Surrogate-Key`.
+    pub tags: Tags,
     pub etag: HeaderValue,
     pub last_modified: HeaderValue,
     pub last_modified_ms: i64,
@@ -196,6 +199,7 @@ impl MemoryCache {
             let headers = HotImage {
                 id: image.id.clone(),
                 id_header: image.id_header.clone(),
+                tags: image.tags.clone(),
                 etag: image.etag.clone(),
                 last_modified: image.last_modified.clone(),
                 bytes: Bytes::new(),
@@ -312,6 +316,7 @@ mod tests {
         HotImage {
             id: id.into(),
             id_header: HeaderValue::from_str(id).unwrap(),
+            tags: Tags::of(id).unwrap(),
             etag: HeaderValue::from_static("\"e\""),
             last_modified: HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"),
             last_modified_ms: 0,

@@ -9,6 +9,8 @@
 //! - `pixzoo_transform_seconds`, `pixzoo_transform_queue` (transforms waiting for a worker)
 //! - `pixzoo_provider_retries_total{provider}`, `pixzoo_account_cooldowns_total{provider,reason}`
 //! - `pixzoo_refusals_total{reason}` (rate limits, budgets, signatures)
+//! - `pixzoo_purges_total{target,result}` (target: cloudflare | webhook | all; result: ok | failed |
+//!   dropped), `pixzoo_purge_retries_total{target}`
 
 use std::sync::OnceLock;
 use std::time::Duration;

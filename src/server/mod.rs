@@ -23,6 +23,7 @@ pub mod paging;
 pub mod presets;
 pub mod prompt;
 pub mod providers;
+pub mod purge;
 pub mod secret;
 pub mod session;
 pub mod state;
@@ -96,6 +97,8 @@ pub async fn build(config: &Config) -> Result<(http::Hits, AppState), StartError
     );
     let catalog = storage.catalog.clone();
     let coordination = storage.coordination.clone();
+    let purger = purge::Purger::from_config(&config.purge, &config.server.public_url)
+        .map_err(|err| EngineError::Setup(format!("purge: {err}")))?;
     let engine = Engine::new(
         engine::Parts {
             storage,
@@ -116,6 +119,7 @@ pub async fn build(config: &Config) -> Result<(http::Hits, AppState), StartError
             providers: configured.providers,
             prompts,
             cpu,
+            purger,
         },
         &config.engine,
     );

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod a1111;
+pub mod cdn;
 pub mod cloudflare;
 pub mod openai;
 pub mod replicate;

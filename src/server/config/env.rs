@@ -22,6 +22,9 @@ pub(super) fn seed_env() -> Result<Serialized<serde_json::Value>, ConfigError> {
         ("DATABASE_URL", "storage.catalog_url"),
         ("PIXZOO_SIGNING_KEY", "security.signing_keys"),
         ("PIXZOO_METRICS_TOKEN", "security.metrics_token"),
+        ("CLOUDFLARE_ZONE_ID", "purge.cloudflare.zone_id"),
+        ("CLOUDFLARE_PURGE_TOKEN", "purge.cloudflare.api_token"),
+        ("PIXZOO_PURGE_WEBHOOK_SECRET", "purge.webhook.secret"),
         ("CF_TRANSLATE_MODEL", "prompt.cloudflare.translate_model"),
         ("LLM_BASE_URL", "prompt.openai.base_url"),
         ("LLM_API_KEY", "prompt.openai.api_key"),
@@ -70,9 +73,14 @@ pub(super) fn seed_env() -> Result<Serialized<serde_json::Value>, ConfigError> {
 
 /// `PIXZOO_SECTION__KEY` for any key, plus short names for the ones people set most.
 pub(super) fn pixzoo_env() -> Env {
-    // SIGNING_KEY and METRICS_TOKEN are read as plain strings by `seed_env`.
+    // SIGNING_KEY, METRICS_TOKEN and PURGE_WEBHOOK_SECRET are read as plain strings by `seed_env`.
     Env::prefixed("PIXZOO_")
-        .ignore(&["CONFIG", "SIGNING_KEY", "METRICS_TOKEN"])
+        .ignore(&[
+            "CONFIG",
+            "SIGNING_KEY",
+            "METRICS_TOKEN",
+            "PURGE_WEBHOOK_SECRET",
+        ])
         .map(|key| match key.as_str().to_ascii_lowercase().as_str() {
             "addr" => "server.addr".into(),
             "site_root" => "server.site_root".into(),
@@ -161,7 +169,13 @@ mod tests {
             jail.set_env("CF_IS_TRANSLATE", "false");
             jail.set_env("LLM_MODEL", "llama3.2");
             jail.set_env("PIXZOO_DEFAULT_MODEL", "DS-8-CF");
+            jail.set_env("CLOUDFLARE_ZONE_ID", "023e105f4ecef8ad9ca31a8372d0c353");
+            jail.set_env("CLOUDFLARE_PURGE_TOKEN", "cf-purge");
+            jail.set_env("PIXZOO_PURGE_WEBHOOK_SECRET", "whsec");
             let config = Config::load(None).expect("loads");
+            assert_eq!(config.purge.cloudflare.api_token.expose(), "cf-purge");
+            assert!(config.purge.cloudflare.is_configured());
+            assert_eq!(config.purge.webhook.secret.expose(), "whsec");
             assert_eq!(config.providers.replicate.api_token.expose(), "r8_123");
             assert_eq!(
                 config.providers.cloudflare.account_id, "0123456789",

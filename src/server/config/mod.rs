@@ -18,6 +18,7 @@ mod load;
 mod presets;
 mod prompt;
 mod providers;
+mod purge;
 mod security;
 mod server;
 mod storage;
@@ -38,6 +39,7 @@ pub use providers::{
     A1111Config, BuiltinConfig, CloudflareAccount, CloudflareConfig, OpenAiConfig, ProviderKind,
     ProviderSettings, ProvidersConfig, ReplicateConfig,
 };
+pub use purge::{CloudflarePurgeConfig, PurgeBy, PurgeConfig, WebhookConfig};
 pub use security::{DerivativeMode, SecurityConfig};
 pub use server::ServerConfig;
 pub use storage::{BlobLocation, CatalogLocation, StorageConfig};
@@ -56,6 +58,8 @@ pub struct Config {
     pub security: SecurityConfig,
     /// Named option strings for `/img/{id}/preset=NAME` (`server::presets`).
     pub presets: PresetsConfig,
+    /// Telling a CDN that an image was deleted or replaced (`server::purge`).
+    pub purge: PurgeConfig,
 }
 
 impl Config {
@@ -70,6 +74,7 @@ impl Config {
         self.prompt.validate()?;
         self.engine.validate()?;
         self.security.validate()?;
+        self.purge.validate(&self.server.public_url)?;
         self.catalog.validate()
     }
 }

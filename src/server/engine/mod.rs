@@ -42,6 +42,7 @@ use crate::server::cpu::CpuPool;
 use crate::server::memory::MemoryCache;
 use crate::server::prompt::PromptPipeline;
 use crate::server::providers::Providers;
+use crate::server::purge::{Purger, Takedown};
 use crate::server::storage::{
     BlobError, BlobStore, Catalog, CatalogError, Coordination, ImageNews, Storage,
 };
@@ -87,6 +88,8 @@ pub struct Parts {
     pub providers: Providers,
     pub prompts: PromptPipeline,
     pub cpu: Arc<CpuPool>,
+    /// Tells the CDN in front about deletes and replacements (off: `Purger::default`).
+    pub purger: Purger,
 }
 
 /// Cheap to clone: jobs run on their own tasks with a handle to the same parts.
@@ -114,6 +117,7 @@ struct Inner {
     derivative_budget: ByteBudget,
     /// Claims on work shared with other instances, and their news of deletes.
     coordination: Arc<dyn Coordination>,
+    purger: Purger,
 }
 
 impl Inner {
@@ -125,10 +129,18 @@ impl Inner {
         }
     }
 
-    /// Tells this instance's memory and every other's.
+    /// Tells this instance's memory, every other's, and the CDN in front: the one place every delete
+    /// and every `?redo` goes through (other instances' news is only forgotten, so the CDN is told
+    /// once).
     async fn announce(&self, news: ImageNews) {
         self.forget(&news);
         self.coordination.announce(&news).await;
+        let (id, reason) = match &news {
+            ImageNews::Deleted(id) => (id, Takedown::Deleted),
+            ImageNews::Replaced(id) => (id, Takedown::Replaced),
+        };
+        // Dropped when too many are pending: counted and logged by the purger.
+        self.purger.takedown(id, reason);
     }
 }
 
@@ -153,6 +165,7 @@ impl Engine {
                 memory: parts.memory,
                 derivative_budget: ByteBudget::new(parts.derivatives_max_bytes),
                 coordination: parts.storage.coordination,
+                purger: parts.purger,
             }),
         };
         engine.follow_image_news();

@@ -72,6 +72,7 @@ impl TestEngine {
             providers: configured.providers,
             prompts,
             cpu,
+            purger: Default::default(),
         };
         Engine::new(parts, &config.engine)
     }

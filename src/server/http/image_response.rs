@@ -9,6 +9,7 @@ use http_range_header::{EndPosition, StartPosition, SyntacticallyCorrectRange};
 use crate::domain::format::ImageFormat;
 use crate::server::engine::CacheStatus;
 use crate::server::memory::HotImage;
+use crate::server::purge::Tags;
 
 /// How long a response may be reused without asking again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +53,7 @@ impl ImageReply {
         Some(HotImage {
             id: id.to_owned(),
             id_header: HeaderValue::from_str(id).ok()?,
+            tags: Tags::of(id)?,
             etag: HeaderValue::from_str(&self.etag).ok()?,
             last_modified: HeaderValue::from_str(&http_date(self.last_modified_ms)).ok()?,
             last_modified_ms: self.last_modified_ms,
@@ -216,9 +218,10 @@ fn range_is_current(if_range: &HeaderValue, etag: &str, last_modified_ms: i64) -
     value == http_date(last_modified_ms).as_bytes()
 }
 
-/// A 304 for `etag`, with the headers a cache needs to keep using its copy.
+/// A 304 for `etag` of image `image_id`, with the headers a cache needs to keep using its copy.
 pub fn not_modified_response(
     etag: &str,
+    image_id: &str,
     last_modified_ms: i64,
     vary_accept: bool,
     lifetime: Lifetime,
@@ -229,6 +232,7 @@ pub fn not_modified_response(
     ) else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
+    let tags = Tags::of(image_id);
     let head = Head {
         etag: &etag,
         last_modified: &last_modified,
@@ -237,6 +241,7 @@ pub fn not_modified_response(
         vary_accept,
         cache: None,
         image_id: None,
+        tags: tags.as_ref(),
         lifetime,
     };
     let mut response = StatusCode::NOT_MODIFIED.into_response();
@@ -328,6 +333,7 @@ pub fn image_response(asked: RequestHead, reply: ImageReply) -> Response {
         .image_id
         .as_deref()
         .and_then(|id| HeaderValue::from_str(id).ok());
+    let tags = reply.image_id.as_deref().and_then(Tags::of);
     let head = Head {
         etag: &etag,
         last_modified: &last_modified,
@@ -336,6 +342,7 @@ pub fn image_response(asked: RequestHead, reply: ImageReply) -> Response {
         vary_accept: reply.vary_accept,
         cache: reply.cache,
         image_id: image_id.as_ref(),
+        tags: tags.as_ref(),
         lifetime: reply.lifetime,
     };
     respond(asked, &head, reply.bytes)
@@ -359,6 +366,7 @@ pub fn hot_response_of(asked: RequestHead, hot: &HotImage, bytes: Bytes) -> Resp
         // A stored derivative or a placeholder URL says it made nothing; an original never says.
         cache: (hot.cache_hit || hot.placeholder).then_some(CacheStatus::Hit),
         image_id: Some(&hot.id_header),
+        tags: Some(&hot.tags),
         lifetime: if hot.placeholder {
             Lifetime::Day
         } else {
@@ -377,6 +385,8 @@ struct Head<'a> {
     vary_accept: bool,
     cache: Option<CacheStatus>,
     image_id: Option<&'a HeaderValue>,
+    /// The image's purge tags (`purge::tags`), on every response a CDN may keep.
+    tags: Option<&'a Tags>,
     lifetime: Lifetime,
 }
 
@@ -406,7 +416,7 @@ fn respond(asked: RequestHead, head: &Head, bytes: Bytes) -> Response {
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.reserve(12);
+    headers.reserve(14);
     validators(headers, head);
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     headers.insert(
@@ -446,16 +456,20 @@ fn unsatisfiable(head: &Head, len: u64) -> Response {
 /// A 304's headers, with room for those the layers outside add (CORS, the request id, the length),
 /// so the map is allocated once.
 fn headers_of_304(headers: &mut HeaderMap, head: &Head) {
-    headers.reserve(8);
+    headers.reserve(10);
     validators(headers, head);
 }
 
-/// What a 304 repeats of the full answer: how long to keep it, its validators, what it varies on.
+/// What a 304 repeats of the full answer: how long to keep it, what purges it, its validators, what
+/// it varies on.
 fn validators(headers: &mut HeaderMap, head: &Head) {
     headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static(head.lifetime.cache_control()),
     );
+    if let Some(tags) = head.tags {
+        tags.insert_into(headers);
+    }
     headers.insert(header::ETAG, head.etag.clone());
     headers.insert(header::LAST_MODIFIED, head.last_modified.clone());
     if head.vary_accept {

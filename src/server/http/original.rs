@@ -31,6 +31,7 @@ pub async fn original(
     if not_modified(asked.headers, &etag, record.created_at) {
         return Ok(not_modified_response(
             &etag,
+            &record.id,
             record.created_at,
             false,
             Lifetime::Immutable,

@@ -126,6 +126,7 @@ pub async fn serve(
     if not_modified(head.headers, &tag, record.created_at) {
         return Ok(not_modified_response(
             &tag,
+            &record.id,
             record.created_at,
             negotiated.vary,
             lifetime,
