@@ -387,3 +387,24 @@ async fn cross_origin_posts_are_refused() {
     assert_eq!(made.status(), StatusCode::SEE_OTHER);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_gallery_refuses_an_over_long_search_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::with_config(config(dir.path())).await;
+    let gallery = |search: String| {
+        browser()
+            .post(server.url("/sfn/gallery_page"))
+            .form(&[("search", search.as_str()), ("model", "")])
+            .send()
+    };
+    let found = gallery("fox".into()).await.unwrap();
+    assert_eq!(found.status(), StatusCode::OK);
+    let refused = gallery("fox ".repeat(5_000)).await.unwrap();
+    assert!(!refused.status().is_success());
+    let body = refused.text().await.unwrap();
+    assert!(
+        body.contains("longer than 200 characters"),
+        "the gallery shows why: {body}"
+    );
+}

@@ -50,6 +50,7 @@ pub async fn list(
         search: query.q.as_deref(),
         model: query.model.as_deref(),
         kind: query.kind,
+        max_search_chars: state.max_search_chars,
     };
     let page = paging::page(&state.engine, ask)
         .await
