@@ -143,12 +143,12 @@ fn a_paid_provider_with_an_open_door_is_warned_about_once_naming_it() {
     assert!(stderr.contains("no API_KEY"), "{stderr}");
     assert!(!stderr.contains("no signing key"), "{stderr}");
 
-    let stderr = start(&[("API_KEY", "cli-warning-key")]);
+    let stderr = start(&[("API_KEY", "cli-warning-key-0123456789")]);
     assert!(!stderr.contains("no API_KEY"), "{stderr}");
     assert!(stderr.contains("no signing key"), "{stderr}");
 
     let stderr = start(&[
-        ("API_KEY", "cli-warning-key"),
+        ("API_KEY", "cli-warning-key-0123456789"),
         ("PIXZOO_SIGNING_KEY", "cli-warning-sig"),
     ]);
     assert!(!stderr.contains("paid providers are reachable"), "{stderr}");

@@ -70,6 +70,7 @@ impl Config {
         self.prompt.validate()?;
         self.engine.validate()?;
         self.security.validate()?;
+        self.auth.validate()?;
         self.catalog.validate()
     }
 }
