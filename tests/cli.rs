@@ -35,6 +35,12 @@ fn bad_configuration_names_the_key_and_exits_cleanly() {
             &[],
             "catalog.default_model",
         ),
+        (&[("API_KEY", "hunter2")], &[], "at least 16"),
+        (
+            &[("PIXZOO_METRICS_TOKEN", "hunter2")],
+            &[],
+            "security.metrics_token",
+        ),
         (
             &[],
             &["--config", "/nonexistent/pixzoo.toml"],
@@ -46,6 +52,10 @@ fn bad_configuration_names_the_key_and_exits_cleanly() {
         assert_eq!(code, Some(2), "{stderr}");
         assert!(stderr.contains(needle), "{needle}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            !stderr.contains("hunter2"),
+            "a key is never printed: {stderr}"
+        );
     }
 }
 
