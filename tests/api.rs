@@ -411,6 +411,27 @@ async fn models_images_pages_search_and_delete() {
             "{bad}"
         );
     }
+    // A search past `limits.max_search_chars` (200) is refused before the catalog is asked, its
+    // message naming `q` and the limit; one at the limit is searched.
+    let (status, refused) = json_of(
+        server
+            .get(&format!("/api/images?q={}", "fox".repeat(500)))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let message = refused["error"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("`q`") && message.contains("200"),
+        "{refused}"
+    );
+    let (status, _) = json_of(
+        server
+            .get(&format!("/api/images?q={}", "x".repeat(200)))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
 
     let id = foxes["images"][0]["id"].as_str().unwrap().to_owned();
     let (status, one) = json_of(server.get(&format!("/api/images/{id}")).await).await;

@@ -35,6 +35,12 @@ fn bad_configuration_names_the_key_and_exits_cleanly() {
             &[],
             "catalog.default_model",
         ),
+        (&[("API_KEY", "hunter2")], &[], "at least 16"),
+        (
+            &[("PIXZOO_METRICS_TOKEN", "hunter2")],
+            &[],
+            "security.metrics_token",
+        ),
         (
             &[],
             &["--config", "/nonexistent/pixzoo.toml"],
@@ -46,6 +52,10 @@ fn bad_configuration_names_the_key_and_exits_cleanly() {
         assert_eq!(code, Some(2), "{stderr}");
         assert!(stderr.contains(needle), "{needle}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            !stderr.contains("hunter2"),
+            "a key is never printed: {stderr}"
+        );
     }
 }
 
@@ -143,12 +153,12 @@ fn a_paid_provider_with_an_open_door_is_warned_about_once_naming_it() {
     assert!(stderr.contains("no API_KEY"), "{stderr}");
     assert!(!stderr.contains("no signing key"), "{stderr}");
 
-    let stderr = start(&[("API_KEY", "cli-warning-key")]);
+    let stderr = start(&[("API_KEY", "cli-warning-key-0123456789")]);
     assert!(!stderr.contains("no API_KEY"), "{stderr}");
     assert!(stderr.contains("no signing key"), "{stderr}");
 
     let stderr = start(&[
-        ("API_KEY", "cli-warning-key"),
+        ("API_KEY", "cli-warning-key-0123456789"),
         ("PIXZOO_SIGNING_KEY", "cli-warning-sig"),
     ]);
     assert!(!stderr.contains("paid providers are reachable"), "{stderr}");
@@ -274,4 +284,46 @@ fn the_log_is_plain_text_written_while_serving_and_whole_at_the_end() {
             lines[0]
         );
     }
+}
+
+#[test]
+fn migrate_reads_the_new_catalog_from_the_environment_or_a_file_not_a_password_argument() {
+    let (data, to) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let data_dir = ("PIXZOO_DATA_DIR", data.path().to_str().unwrap());
+    let blobs = format!("file://{}", to.path().join("blobs").display());
+    let migrate = |envs: &[(&str, &str)], args: &[&str]| {
+        let mut all = vec!["migrate", "--to-blobs", blobs.as_str()];
+        all.extend_from_slice(args);
+        pixzoo(envs, &all)
+    };
+
+    let (code, stderr) = migrate(
+        &[data_dir],
+        &[
+            "--to-catalog",
+            "postgres://pixzoo:hunter2@127.0.0.1:1/pixzoo",
+        ],
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("MIGRATE_TO_CATALOG") && stderr.contains("--to-catalog-file"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    let (code, stderr) = migrate(&[data_dir], &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("MIGRATE_TO_CATALOG"), "{stderr}");
+
+    let file = to.path().join("catalog-url");
+    let from_file = to.path().join("from-file.db");
+    std::fs::write(&file, format!("sqlite://{}\n", from_file.display())).unwrap();
+    let (code, stderr) = migrate(&[data_dir], &["--to-catalog-file", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(from_file.exists());
+
+    let from_env = to.path().join("from-env.db");
+    let url = format!("sqlite://{}", from_env.display());
+    let (code, stderr) = migrate(&[data_dir, ("MIGRATE_TO_CATALOG", &url)], &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(from_env.exists());
 }

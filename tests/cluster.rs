@@ -678,14 +678,9 @@ async fn migrate_moves_a_single_box_to_the_cluster_byte_for_byte() {
     let (catalog, blobs) = (testing::postgres_database().await, testing::s3_url());
     let migrate = || {
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_pixzoo"))
-            .args([
-                "migrate",
-                "--to-catalog",
-                &catalog,
-                "--to-blobs",
-                &blobs,
-                "--derivatives",
-            ])
+            .args(["migrate", "--to-blobs", &blobs, "--derivatives"])
+            // In the environment, as its password would be on `ps` as an argument.
+            .env("MIGRATE_TO_CATALOG", &catalog)
             .env("PIXZOO_DATA_DIR", single.path())
             .output()
             .unwrap();

@@ -244,13 +244,13 @@ async fn an_exif_rotated_photo_is_stored_upright_without_its_metadata() {
 async fn uploading_needs_the_key_when_one_is_set() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = config(dir.path());
-    settings.auth.api_key = Secret::new("upload-key");
+    settings.auth.api_key = Secret::new("upload-key-0123456789");
     let server = TestServer::with_config(settings).await;
     let anonymous = upload_raw(&server, png(8, 8, [0, 0, 0]), "image/png").await;
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     let keyed = client()
         .post(server.url("/api/uploads"))
-        .bearer_auth("upload-key")
+        .bearer_auth("upload-key-0123456789")
         .header("content-type", "image/png")
         .body(png(8, 8, [0, 0, 0]))
         .send()
@@ -264,7 +264,7 @@ async fn uploading_needs_the_key_when_one_is_set() {
         .build()
         .unwrap()
         .post(server.url("/auth/sign-in"))
-        .form(&[("key", "upload-key")])
+        .form(&[("key", "upload-key-0123456789")])
         .send()
         .await
         .unwrap();

@@ -158,7 +158,7 @@ async fn a_spent_daily_budget_refuses_new_images_until_midnight_even_after_a_res
 async fn redo_needs_the_key_and_replaces_what_the_url_serves() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = config(dir.path());
-    settings.auth.api_key = Secret::new("redo-key");
+    settings.auth.api_key = Secret::new("redo-key-0123456789");
     let server = TestServer::with_config(settings).await;
     let first = server.get("/96x64/a-redone-lynx").await;
     let first_id = header(&first, "x-image-id").to_owned();
@@ -173,7 +173,7 @@ async fn redo_needs_the_key_and_replaces_what_the_url_serves() {
 
     let redone = client()
         .get(server.url("/96x64/a-redone-lynx?redo"))
-        .bearer_auth("redo-key")
+        .bearer_auth("redo-key-0123456789")
         .send()
         .await
         .unwrap();
@@ -379,14 +379,14 @@ async fn an_unsigned_url_cannot_spend_an_llm_call_either() {
 async fn the_api_key_has_its_own_generation_limit_apart_from_addresses() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = config(dir.path());
-    settings.auth.api_key = Secret::new("limit-key");
+    settings.auth.api_key = Secret::new("limit-key-0123456789");
     settings.security.generations_per_minute = 1;
     settings.security.generation_burst = 1;
     let server = TestServer::with_config(settings).await;
     let with_key = |path: &str| {
         client()
             .get(server.url(path))
-            .bearer_auth("limit-key")
+            .bearer_auth("limit-key-0123456789")
             .send()
     };
 
@@ -574,7 +574,7 @@ async fn metrics_are_for_loopback_or_the_metrics_token_only() {
     assert_eq!(server.get("/metrics").await.status(), StatusCode::OK);
     server.stop().await;
 
-    settings.security.metrics_token = Secret::new("scrape-token-31");
+    settings.security.metrics_token = Secret::new("scrape-token-31-0123456789");
     let server = TestServer::with_config(settings).await;
     let scrape = |token: Option<&'static str>| {
         let mut request = client()
@@ -594,7 +594,7 @@ async fn metrics_are_for_loopback_or_the_metrics_token_only() {
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        scrape(Some("scrape-token-31")).await.status(),
+        scrape(Some("scrape-token-31-0123456789")).await.status(),
         StatusCode::OK
     );
     // The token is needed from loopback too, once it is set.
@@ -737,7 +737,7 @@ async fn strangers_cannot_enlarge_past_max_upscale_or_the_pixel_limit_but_signed
     let dir = tempfile::tempdir().unwrap();
     let mut settings = config(dir.path());
     settings.security.signing_keys = Secret::new("upscale-key");
-    settings.auth.api_key = Secret::new("upscale-api-key");
+    settings.auth.api_key = Secret::new("upscale-api-key-0123456789");
     let server = TestServer::with_config(settings).await;
     let keys = [Secret::new("upscale-key")];
     let made = server
@@ -766,7 +766,7 @@ async fn strangers_cannot_enlarge_past_max_upscale_or_the_pixel_limit_but_signed
     // So may the API key.
     let keyed = client()
         .get(server.url(&format!("/img/{id}/width=700,fit=contain")))
-        .bearer_auth("upscale-api-key")
+        .bearer_auth("upscale-api-key-0123456789")
         .send()
         .await
         .unwrap();
@@ -887,7 +887,7 @@ async fn in_presets_mode_a_placeholder_url_makes_no_new_size_of_a_stored_image_f
     let dir = tempfile::tempdir().unwrap();
     let mut settings = config(dir.path());
     settings.security.derivatives = pixzoo::server::config::DerivativeMode::Presets;
-    settings.auth.api_key = Secret::new("sizes-key");
+    settings.auth.api_key = Secret::new("sizes-key-0123456789");
     one_size(&mut settings);
     let server = TestServer::with_config(settings).await;
 
@@ -914,7 +914,7 @@ async fn in_presets_mode_a_placeholder_url_makes_no_new_size_of_a_stored_image_f
     // The API key may; made, it is served to anyone.
     let keyed = client()
         .get(server.url("/801x600/a-resized-marten"))
-        .bearer_auth("sizes-key")
+        .bearer_auth("sizes-key-0123456789")
         .send()
         .await
         .unwrap();
@@ -971,7 +971,7 @@ async fn in_signed_mode_another_size_of_a_stored_placeholder_needs_a_signature()
 async fn a_placeholders_options_enlarge_only_within_max_upscale_unless_vouched() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = config(dir.path());
-    settings.auth.api_key = Secret::new("enlarge-key");
+    settings.auth.api_key = Secret::new("enlarge-key-0123456789");
     one_size(&mut settings);
     let server = TestServer::with_config(settings).await;
     // Its own size is cropped from the 512x384 generation at any factor (here 3.1×).
@@ -992,7 +992,7 @@ async fn a_placeholders_options_enlarge_only_within_max_upscale_unless_vouched()
     assert!(message.contains("512x384"), "{message}");
     let keyed = client()
         .get(server.url("/800x600/an-enlarged-tern?dpr=3"))
-        .bearer_auth("enlarge-key")
+        .bearer_auth("enlarge-key-0123456789")
         .send()
         .await
         .unwrap();

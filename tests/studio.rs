@@ -422,3 +422,75 @@ async fn studio_pages_say_how_a_cache_may_keep_them() {
     assert!(header(&image, "cache-control").contains("public"));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_gallery_refuses_an_over_long_search_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::with_config(config(dir.path())).await;
+    let gallery = |search: String| {
+        browser()
+            .post(server.url("/sfn/gallery_page"))
+            .form(&[("search", search.as_str()), ("model", "")])
+            .send()
+    };
+    let found = gallery("fox".into()).await.unwrap();
+    assert_eq!(found.status(), StatusCode::OK);
+    let refused = gallery("fox ".repeat(5_000)).await.unwrap();
+    assert!(!refused.status().is_success());
+    let body = refused.text().await.unwrap();
+    assert!(
+        body.contains("longer than 200 characters"),
+        "the gallery shows why: {body}"
+    );
+}
+
+#[tokio::test]
+async fn wrong_keys_slow_their_address_while_another_signs_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(dir.path());
+    settings.auth.api_key = Secret::new(KEY);
+    // Behind a proxy, so the test can speak from two addresses.
+    settings.security.client_ip_header = "x-forwarded-for".into();
+    let server = TestServer::with_config(settings).await;
+    let sign_in = |from: &'static str, key: &'static str| {
+        browser()
+            .post(server.url("/auth/sign-in"))
+            .header("x-forwarded-for", from)
+            .form(&[("key", key), ("next", "/")])
+            .send()
+    };
+
+    for _ in 0..5 {
+        let wrong = sign_in("203.0.113.7", "wrong-key").await.unwrap();
+        assert_eq!(
+            wrong.status(),
+            StatusCode::SEE_OTHER,
+            "typing mistakes are free"
+        );
+        assert_eq!(location(&wrong), "/sign-in?failed=1&next=%2F");
+    }
+    // Past them the address waits, doubling with each wrong key; a guess in the wait is not tried.
+    let mut refused = None;
+    for _ in 0..4 {
+        let answer = sign_in("203.0.113.7", "wrong-key").await.unwrap();
+        if answer.status() == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some(answer);
+            break;
+        }
+    }
+    let refused = refused.expect("repeated wrong keys are refused");
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&wait), "{wait}");
+    assert!(refused.headers().get(SET_COOKIE).is_none());
+    let right_in_the_wait = sign_in("203.0.113.7", KEY).await.unwrap();
+    assert_eq!(right_in_the_wait.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    let elsewhere = sign_in("198.51.100.1", KEY).await.unwrap();
+    assert_eq!(elsewhere.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&elsewhere), "/");
+    assert!(elsewhere.headers().get(SET_COOKIE).is_some());
+}

@@ -8,7 +8,8 @@
 //! - `pixzoo_flight_joins_total{kind}` (requests that joined identical work already running)
 //! - `pixzoo_transform_seconds`, `pixzoo_transform_queue` (transforms waiting for a worker)
 //! - `pixzoo_provider_retries_total{provider}`, `pixzoo_account_cooldowns_total{provider,reason}`
-//! - `pixzoo_refusals_total{reason}` (rate limits, budgets, signatures)
+//! - `pixzoo_refusals_total{reason}` (rate limits, budgets, signatures, `sign_in_limit`,
+//!   `connection_share`)
 //! - `pixzoo_purges_total{target,result}` (target: cloudflare | webhook | all; result: ok | failed |
 //!   dropped), `pixzoo_purge_retries_total{target}`
 

@@ -135,6 +135,7 @@ pub async fn build(config: &Config) -> Result<(http::Hits, AppState), StartError
         engine,
         limits: config.limits.url_limits(),
         max_upload_bytes: config.limits.max_upload_bytes,
+        max_search_chars: config.limits.max_search_chars,
         auth: auth::Authority::new(
             config.auth.api_key.clone(),
             config.security.metrics_token.clone(),

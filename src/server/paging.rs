@@ -21,6 +21,8 @@ pub struct PageAsk<'a> {
     /// One model's images; empty is all.
     pub model: Option<&'a str>,
     pub kind: Option<ImageKind>,
+    /// `limits.max_search_chars`: the longest search taken.
+    pub max_search_chars: usize,
 }
 
 /// A page and where the next one starts.
@@ -36,6 +38,9 @@ pub enum PageError {
     Limit(u32),
     #[error("cursor `{0}` is not one this server gave out")]
     Cursor(String),
+    /// The search's text is not repeated: it is what was too long.
+    #[error("search `q` is longer than {max} characters (limits.max_search_chars)")]
+    SearchTooLong { max: usize },
     #[error(transparent)]
     Engine(#[from] EngineError),
 }
@@ -45,6 +50,13 @@ pub async fn page(engine: &Engine, ask: PageAsk<'_>) -> Result<Page, PageError> 
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(PageError::Limit(limit));
     }
+    let search = ask.search.map(str::trim).filter(|q| !q.is_empty());
+    // `nth` stops counting at the limit, however long the search.
+    if search.is_some_and(|q| q.chars().nth(ask.max_search_chars).is_some()) {
+        return Err(PageError::SearchTooLong {
+            max: ask.max_search_chars,
+        });
+    }
     let after = ask
         .cursor
         .map(|c| parse_cursor(c).ok_or_else(|| PageError::Cursor(c.to_owned())))
@@ -53,7 +65,7 @@ pub async fn page(engine: &Engine, ask: PageAsk<'_>) -> Result<Page, PageError> 
         .page(&PageQuery {
             limit: limit + 1,
             after: after.as_ref().map(|(t, id)| (*t, id.as_str())),
-            search: ask.search.map(str::trim).filter(|q| !q.is_empty()),
+            search,
             model: ask.model.filter(|m| !m.is_empty()),
             kind: ask.kind,
         })

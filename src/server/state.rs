@@ -38,6 +38,8 @@ pub struct Shared {
     pub limits: UrlLimits,
     /// `limits.max_upload_bytes`, for the bodies that carry uploads.
     pub max_upload_bytes: usize,
+    /// `limits.max_search_chars`, for every face that searches the catalog (`paging::page`).
+    pub max_search_chars: usize,
     /// The API key, studio sign-ins and the metrics token: what the one authorisation check reads.
     pub auth: Authority,
     /// `server.public_url`, for absolute URLs in API answers.

@@ -47,3 +47,26 @@ pub(super) fn at_least_one(
     }
     Ok(())
 }
+
+/// The fewest characters a key that unlocks the server may have: a sign-in is slowed per address
+/// (`guard::SignInThrottle`), but a short key still falls to guesses from many.
+pub const MIN_SECRET_CHARS: usize = 16;
+
+/// A key of at least [`MIN_SECRET_CHARS`], or none. The message names the setting and its variable,
+/// never the value.
+pub(super) fn long_secret(
+    key: &'static str,
+    variable: &str,
+    secret: &crate::server::secret::Secret,
+) -> Result<(), ConfigError> {
+    if secret.is_empty() || secret.expose().chars().count() >= MIN_SECRET_CHARS {
+        return Ok(());
+    }
+    invalid(
+        key,
+        format!(
+            "({variable}) is shorter than {MIN_SECRET_CHARS} characters; use a random one of at \
+             least {MIN_SECRET_CHARS} (e.g. `openssl rand -hex 16`)"
+        ),
+    )
+}

@@ -23,6 +23,9 @@ pub struct LimitsConfig {
     pub max_upload_pixels: u64,
     /// Longest prompt (and negative prompt) any face accepts, in characters.
     pub max_prompt_chars: usize,
+    /// Longest search of the catalog (`GET /api/images?q=`, the gallery), in characters: a search
+    /// is matched as a whole and ranked by its trigrams, so its cost grows with its length.
+    pub max_search_chars: usize,
 }
 
 impl Default for LimitsConfig {
@@ -40,6 +43,7 @@ impl Default for LimitsConfig {
             // Far more than any model reads (CLIP takes 77 tokens, T5 512), and a few kilobytes
             // for every step the text goes through.
             max_prompt_chars: 2000,
+            max_search_chars: 200,
         }
     }
 }
@@ -55,6 +59,9 @@ impl LimitsConfig {
 
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         const MAX_SIDE: u32 = 16_384;
+        // As long as the longest prompt a URL may carry: longer searches find nothing a shorter
+        // one would not, and cost more to rank.
+        const MAX_SEARCH_CHARS: usize = 2000;
         if !(self.max_upscale.is_finite() && (self.max_upscale == 0.0 || self.max_upscale >= 1.0)) {
             return invalid(
                 "limits.max_upscale",
@@ -90,6 +97,12 @@ impl LimitsConfig {
         }
         if !(1..=2000).contains(&self.max_slug_chars) {
             return invalid("limits.max_slug_chars", "must be between 1 and 2000");
+        }
+        if !(1..=MAX_SEARCH_CHARS).contains(&self.max_search_chars) {
+            return invalid(
+                "limits.max_search_chars",
+                format!("must be between 1 and {MAX_SEARCH_CHARS}"),
+            );
         }
         Ok(())
     }

@@ -75,6 +75,7 @@ impl Config {
         self.engine.validate()?;
         self.security.validate()?;
         self.purge.validate(&self.server.public_url)?;
+        self.auth.validate()?;
         self.catalog.validate()
     }
 }

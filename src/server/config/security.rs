@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::check::{at_least_one, invalid};
+use super::check::{at_least_one, invalid, long_secret};
 use super::{ConfigError, ProviderKind};
 use crate::server::secret::Secret;
 
@@ -100,6 +100,11 @@ impl SecurityConfig {
 
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         at_least_one("security.request_timeout_secs", self.request_timeout_secs)?;
+        long_secret(
+            "security.metrics_token",
+            "PIXZOO_METRICS_TOKEN",
+            &self.metrics_token,
+        )?;
         at_least_one("security.max_body_bytes", self.max_body_bytes as u64)?;
         at_least_one("security.max_url_bytes", self.max_url_bytes as u64)?;
         at_least_one("security.max_header_bytes", self.max_header_bytes as u64)?;

@@ -7,6 +7,7 @@
 mod budget;
 pub mod client;
 mod rate;
+mod sign_in;
 pub mod signing;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use crate::server::storage::{Coordination, Usage};
 use budget::{BudgetError, DailyBudget};
 pub use client::{Client, ClientRules};
 use rate::RateLimits;
+pub use sign_in::SignInThrottle;
 
 pub struct Guard {
     signing_keys: Vec<Secret>,
@@ -29,6 +31,8 @@ pub struct Guard {
     /// Where limits and budgets are counted when several instances share a catalog.
     coordination: Arc<dyn Coordination>,
     derivatives: DerivativeMode,
+    /// Wrong keys at the studio's sign-in, per address.
+    pub sign_ins: SignInThrottle,
 }
 
 /// What the route knows about the URL's signature.
@@ -60,6 +64,7 @@ impl Guard {
             usage,
             coordination,
             derivatives: config.derivatives,
+            sign_ins: SignInThrottle::default(),
         }
     }
 

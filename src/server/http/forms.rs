@@ -4,8 +4,10 @@
 //! JavaScript the studio polls its generation instead, but sign-in and sign-out go through here too.
 
 use axum::extract::multipart::{Multipart, MultipartRejection};
-use axum::extract::{Form, State};
-use axum::http::HeaderMap;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Form, State};
+use axum::http::{Extensions, HeaderMap};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
@@ -45,13 +47,26 @@ pub async fn sign_in(
     State(state): State<AppState>,
     headers: HeaderMap,
     jar: CookieJar,
+    extensions: Extensions,
     Form(form): Form<SignIn>,
 ) -> Result<Response, ApiError> {
     let next = local_path(&form.next);
+    // By address, whatever credentials came along: a wrong bearer key must not pick the bucket.
+    let client = state.guard.clients.client(&headers, peer(&extensions));
+    let throttle = &state.guard.sign_ins;
+    if let Some(wait) = throttle.wait(&client) {
+        metrics::counter!("pixzoo_refusals_total", "reason" => "sign_in_limit").increment(1);
+        return Err(ApiError::RateLimited {
+            message: "too many wrong keys from this address; wait before trying again".into(),
+            retry_after: Some(wait),
+        });
+    }
     if !state.auth.key_matches(form.key.trim()) {
+        throttle.failed(&client);
         let again = sign_in_path(next, true);
         return Ok(Redirect::to(&again).into_response());
     }
+    throttle.succeeded(&client);
     let sessions = &state.auth.sessions;
     let cookie = sessions
         .sign_in(sessions.over_tls(&headers))
@@ -61,6 +76,10 @@ pub async fn sign_in(
             ApiError::Internal
         })?;
     Ok((jar.add(cookie), Redirect::to(next)).into_response())
+}
+
+fn peer(extensions: &Extensions) -> Option<SocketAddr> {
+    extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
 }
 
 pub async fn sign_out(

@@ -7,6 +7,7 @@
 //! (`postgres/search.rs`), since English misjudges prompts ("igh" is rare in English and in every
 //! "highly detailed") and pg_trgm's index then reads the long lists of what is common in them.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -52,12 +53,31 @@ pub fn rarest_trigrams(search: &str, n: usize) -> Option<Vec<String>> {
 #[derive(Debug, Default)]
 pub struct Sample {
     texts: Vec<String>,
+    /// In how many texts each word trigram (three ASCII letters or digits) appears, counted once when
+    /// the sample is taken, so ranking a search costs its length rather than its trigrams times the
+    /// sample.
+    trigram_texts: HashMap<[u8; 3], u32>,
 }
 
 impl Sample {
+    /// Counts each text's word trigrams: a few milliseconds for the default sample, once per
+    /// `Tuning::sample_age` (`HeldSample` does it off the runtime's threads).
     pub fn new(texts: impl IntoIterator<Item = String>) -> Self {
+        let texts: Vec<String> = texts.into_iter().map(|t| t.to_ascii_lowercase()).collect();
+        let mut trigram_texts: HashMap<[u8; 3], u32> = HashMap::new();
+        let mut in_text = Vec::new();
+        for text in &texts {
+            in_text.clear();
+            in_text.extend(word_trigrams(text));
+            in_text.sort_unstable();
+            in_text.dedup();
+            for trigram in &in_text {
+                *trigram_texts.entry(*trigram).or_default() += 1;
+            }
+        }
         Self {
-            texts: texts.into_iter().map(|t| t.to_ascii_lowercase()).collect(),
+            texts,
+            trigram_texts,
         }
     }
 
@@ -79,19 +99,19 @@ impl Sample {
         if !search.is_ascii() {
             return Vec::new();
         }
-        let chars: Vec<char> = search.to_ascii_lowercase().chars().collect();
-        let mut trigrams: Vec<String> = chars
-            .windows(3)
-            .filter(|w| w.iter().all(char::is_ascii_alphanumeric))
-            .map(|w| w.iter().collect())
-            .collect();
-        trigrams.sort();
+        let search = search.to_ascii_lowercase();
+        let mut trigrams: Vec<[u8; 3]> = word_trigrams(&search).collect();
+        trigrams.sort_unstable();
         trigrams.dedup();
-        let mut ranked: Vec<(usize, f64, String)> = trigrams
+        let mut ranked: Vec<(u32, f64, [u8; 3])> = trigrams
             .into_iter()
             .map(|t| {
-                let seen = self.texts.iter().filter(|text| text.contains(&t)).count();
-                (seen, t.chars().map(frequency).product(), t)
+                let seen = self.trigram_texts.get(&t).copied().unwrap_or(0);
+                (
+                    seen,
+                    t.iter().map(|&b| frequency(char::from(b))).product(),
+                    t,
+                )
             })
             .collect();
         ranked.sort_by(|a, b| {
@@ -99,8 +119,21 @@ impl Sample {
                 .then(a.1.total_cmp(&b.1))
                 .then_with(|| a.2.cmp(&b.2))
         });
-        ranked.into_iter().take(n).map(|(_, _, t)| t).collect()
+        ranked
+            .into_iter()
+            .take(n)
+            .map(|(_, _, t)| t.iter().map(|&b| char::from(b)).collect())
+            .collect()
     }
+}
+
+/// The runs of three ASCII letters or digits in `text`, as bytes: in UTF-8 an ASCII byte is always a
+/// character of its own, so these are exactly the trigrams `text.contains` would find.
+fn word_trigrams(text: &str) -> impl Iterator<Item = [u8; 3]> + '_ {
+    text.as_bytes()
+        .windows(3)
+        .filter(|w| w.iter().all(u8::is_ascii_alphanumeric))
+        .map(|w| [w[0], w[1], w[2]])
 }
 
 /// How a catalog makes a search's page in steps; tests shrink it to reach every step with a few
@@ -165,7 +198,12 @@ impl HeldSample {
                 return Ok(sample);
             }
         }
-        let sample = Arc::new(Sample::new(take.await?));
+        let texts = take.await?;
+        // Counting the sample's trigrams is CPU work that grows with the sample: off the runtime.
+        let sample = match tokio::task::spawn_blocking(|| Sample::new(texts)).await {
+            Ok(sample) => Arc::new(sample),
+            Err(err) => std::panic::resume_unwind(err.into_panic()),
+        };
         *self.held.lock().unwrap_or_else(|e| e.into_inner()) =
             Some((Instant::now(), sample.clone()));
         Ok(sample)
@@ -235,5 +273,73 @@ mod tests {
         assert_eq!(sample.share("AT DUSK"), 0.5);
         assert_eq!(sample.share("highly detailed"), 0.5);
         assert_eq!(Sample::default().share("fox"), 0.0);
+    }
+
+    /// The counts taken with the sample rank trigrams as scanning every text for each one did.
+    #[test]
+    fn counted_trigrams_rank_as_a_scan_of_the_sample_does() {
+        let texts = [
+            "a lighthouse at night, highly detailed",
+            "A red fox at dusk, studio lighting, highly Detailed fox",
+            "城市霓虹 at night, neon-lit café",
+            "an owl in fog at night 4k",
+            "x",
+            "",
+        ]
+        .map(String::from);
+        let sample = Sample::new(texts.clone());
+        let lowered: Vec<String> = texts.iter().map(|t| t.to_ascii_lowercase()).collect();
+        let scanned = |search: &str, n: usize| {
+            if !search.is_ascii() {
+                return Vec::new();
+            }
+            let search = search.to_ascii_lowercase();
+            let chars: Vec<char> = search.chars().collect();
+            let mut trigrams: Vec<String> = chars
+                .windows(3)
+                .filter(|w| w.iter().all(char::is_ascii_alphanumeric))
+                .map(|w| w.iter().collect())
+                .collect();
+            trigrams.sort();
+            trigrams.dedup();
+            let mut ranked: Vec<(usize, f64, String)> = trigrams
+                .into_iter()
+                .map(|t| {
+                    let seen = lowered.iter().filter(|text| text.contains(&t)).count();
+                    (seen, t.chars().map(frequency).product(), t)
+                })
+                .collect();
+            ranked.sort_by(|a, b| {
+                a.0.cmp(&b.0)
+                    .then(a.1.total_cmp(&b.1))
+                    .then_with(|| a.2.cmp(&b.2))
+            });
+            ranked
+                .into_iter()
+                .take(n)
+                .map(|(_, _, t)| t)
+                .collect::<Vec<_>>()
+        };
+        for search in [
+            "Lighthouse",
+            "fox at dusk",
+            "highly detailed fox",
+            "NEON-lit 4k owl",
+            "café",
+            "zzz qqq",
+            "ab",
+        ] {
+            for n in [1, 2, 50] {
+                assert_eq!(
+                    sample.rarest_word_trigrams(search, n),
+                    scanned(search, n),
+                    "{search} {n}"
+                );
+            }
+        }
+        // A trigram counts once per text, however often the text repeats it.
+        assert_eq!(sample.trigram_texts[b"fox"], 1);
+        assert_eq!(sample.trigram_texts[b"igh"], 4);
+        assert!(!sample.trigram_texts.contains_key(b"t, "));
     }
 }

@@ -100,6 +100,7 @@ pub async fn gallery_page(
         search: Some(search),
         model: Some(model),
         kind: kind.parse().ok(),
+        max_search_chars: state.max_search_chars,
     };
     let page = paging::page(&state.engine, ask)
         .await

@@ -23,7 +23,8 @@ pub struct ListQuery {
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
-    /// Words to find in the prompt or the final prompt.
+    /// Words to find in the prompt or the final prompt; at most `limits.max_search_chars` (200)
+    /// characters, else 400.
     q: Option<String>,
     /// Only this model's images.
     model: Option<String>,
@@ -50,6 +51,7 @@ pub async fn list(
         search: query.q.as_deref(),
         model: query.model.as_deref(),
         kind: query.kind,
+        max_search_chars: state.max_search_chars,
     };
     let page = paging::page(&state.engine, ask)
         .await
