@@ -3,9 +3,9 @@
 //! answers with a redirect (303) to a page, so the back button and a reload do the right thing. With
 //! JavaScript the studio polls its generation instead, but sign-in and sign-out go through here too.
 
-use axum::extract::multipart::{Multipart, MultipartRejection};
 use std::net::SocketAddr;
 
+use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::{ConnectInfo, Form, State};
 use axum::http::{Extensions, HeaderMap};
 use axum::response::{IntoResponse, Redirect, Response};
