@@ -53,7 +53,7 @@ export default defineConfig({
     server(`127.0.0.1:${port}`, process.env.E2E_DATA_DIR ?? "../target/e2e-data"),
     server(`127.0.0.1:${authPort}`, process.env.E2E_AUTH_DATA_DIR ?? "../target/e2e-auth-data", {
       API_KEY: AUTH_KEY,
-      PIXZOO_SIGNING_KEY: "e2e-signing-key",
+      PIXZOO_SIGNING_KEY: "e2e-signing-key-0123456789ab",
     }),
   ],
 });

@@ -81,7 +81,10 @@ fn an_address_in_use_is_reported() {
 #[test]
 fn sign_prints_a_url_the_server_accepts_and_needs_a_key() {
     let output = Command::new(env!("CARGO_BIN_EXE_pixzoo"))
-        .env("PIXZOO_SIGNING_KEY", "cli-key-1, cli-key-0")
+        .env(
+            "PIXZOO_SIGNING_KEY",
+            "cli-key-1-0123456789ab, cli-key-0-0123456789ab",
+        )
         .args(["sign", "http://img.example/800x600/a-sloth?seed=4"])
         .output()
         .unwrap();
@@ -91,7 +94,9 @@ fn sign_prints_a_url_the_server_accepts_and_needs_a_key() {
     let rest = signed.strip_prefix("http://img.example").unwrap();
     let (path, query) = rest.split_once('?').unwrap();
     let sig = query.split("sig=").nth(1).unwrap();
-    let keys = [pixzoo::server::secret::Secret::new("cli-key-1")];
+    let keys = [pixzoo::server::secret::Secret::new(
+        "cli-key-1-0123456789ab",
+    )];
     assert!(pixzoo::server::guard::signing::verify(
         &keys,
         path,
@@ -101,7 +106,7 @@ fn sign_prints_a_url_the_server_accepts_and_needs_a_key() {
 
     // Words outside ASCII come out as a browser sends them, and verify that way.
     let output = Command::new(env!("CARGO_BIN_EXE_pixzoo"))
-        .env("PIXZOO_SIGNING_KEY", "cli-key-1")
+        .env("PIXZOO_SIGNING_KEY", "cli-key-1-0123456789ab")
         .args(["sign", "/800x600/café"])
         .output()
         .unwrap();
@@ -149,7 +154,7 @@ fn a_paid_provider_with_an_open_door_is_warned_about_once_naming_it() {
     assert!(stderr.contains("no API_KEY: POST /api/image"), "{stderr}");
     assert!(stderr.contains("no signing key"), "{stderr}");
 
-    let stderr = start(&[("PIXZOO_SIGNING_KEY", "cli-warning-sig")]);
+    let stderr = start(&[("PIXZOO_SIGNING_KEY", "cli-warning-sig-0123456789ab")]);
     assert!(stderr.contains("no API_KEY"), "{stderr}");
     assert!(!stderr.contains("no signing key"), "{stderr}");
 
@@ -159,7 +164,7 @@ fn a_paid_provider_with_an_open_door_is_warned_about_once_naming_it() {
 
     let stderr = start(&[
         ("API_KEY", "cli-warning-key-0123456789"),
-        ("PIXZOO_SIGNING_KEY", "cli-warning-sig"),
+        ("PIXZOO_SIGNING_KEY", "cli-warning-sig-0123456789ab"),
     ]);
     assert!(!stderr.contains("paid providers are reachable"), "{stderr}");
 }

@@ -524,7 +524,7 @@ async fn openai_edits_and_variations_take_multipart_forms() {
 async fn a_url_edits_a_stored_image_and_is_cached_and_signed_like_any_new_image() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = config(dir.path());
-    settings.security.signing_keys = Secret::new("edit-key");
+    settings.security.signing_keys = Secret::new("edit-key-0123456789ab");
     let server = TestServer::with_config(settings).await;
     let source = uploaded(&server, png(80, 60, [0, 120, 0])).await;
     let path = format!("/40x30/a-red-barn?image={source}&strength=0.4");
@@ -535,7 +535,7 @@ async fn a_url_edits_a_stored_image_and_is_cached_and_signed_like_any_new_image(
         StatusCode::FORBIDDEN,
         "a new image needs a signature"
     );
-    let signed = sign_url(&[Secret::new("edit-key")], &path).unwrap();
+    let signed = sign_url(&[Secret::new("edit-key-0123456789ab")], &path).unwrap();
     let made = server.get(&signed).await;
     assert_eq!(made.status(), StatusCode::OK);
     assert_eq!(header(&made, "x-cache"), "MISS");

@@ -20,9 +20,9 @@ async fn with_a_signing_key_only_signed_urls_make_new_images() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = config(dir.path());
     // Rotation: "new" signs, "old" still verifies.
-    settings.security.signing_keys = Secret::new("new-key, old-key");
+    settings.security.signing_keys = Secret::new("new-key-0123456789ab, old-key-0123456789ab");
     let server = TestServer::with_config(settings).await;
-    let keys = [Secret::new("new-key")];
+    let keys = [Secret::new("new-key-0123456789ab")];
 
     let unsigned = server.get("/320x200/a-signed-otter").await;
     assert_eq!(unsigned.status(), StatusCode::FORBIDDEN);
@@ -48,7 +48,11 @@ async fn with_a_signing_key_only_signed_urls_make_new_images() {
     assert!(error_of(moved).await.contains("does not match"));
 
     // The old key still verifies, for URLs minted before the rotation.
-    let old = sign_url(&[Secret::new("old-key")], "/64x64/a-rotated-heron").unwrap();
+    let old = sign_url(
+        &[Secret::new("old-key-0123456789ab")],
+        "/64x64/a-rotated-heron",
+    )
+    .unwrap();
     assert_eq!(server.get(&old).await.status(), StatusCode::OK);
     server.stop().await;
 }
@@ -345,7 +349,7 @@ async fn an_unsigned_url_cannot_spend_an_llm_call_either() {
     let openai = fakes::openai::start().await;
     let dir = tempfile::tempdir().unwrap();
     let mut settings = config(dir.path());
-    settings.security.signing_keys = Secret::new("llm-guard-key");
+    settings.security.signing_keys = Secret::new("llm-guard-key-0123456789ab");
     settings.providers.openai.api_key = Secret::new(fakes::openai::KEY);
     settings.providers.openai.base_url = openai.base.clone();
     settings.prompt.pipeline = pixzoo::server::config::PipelineChoice::Openai;
@@ -360,7 +364,7 @@ async fn an_unsigned_url_cannot_spend_an_llm_call_either() {
 
     // Signed, it is translated and made; afterwards the plain URL is a stored image, no new call.
     let signed = sign_url(
-        &[Secret::new("llm-guard-key")],
+        &[Secret::new("llm-guard-key-0123456789ab")],
         "/1024x1024/an-untranslated-ibex?model=dall-e-3",
     )
     .unwrap();
@@ -437,7 +441,7 @@ async fn without_an_api_key_the_studio_signs_nothing_for_anyone() {
 
     let dir = tempfile::tempdir().unwrap();
     let mut settings = config(dir.path());
-    settings.security.signing_keys = Secret::new("studio-sign-key");
+    settings.security.signing_keys = Secret::new("studio-sign-key-0123456789ab");
     let server = TestServer::with_config(settings.clone()).await;
     let answer = sign(&server, None).await;
     assert!(answer.get("Signed").is_none(), "{answer}");
@@ -493,9 +497,9 @@ async fn raw_get_status(server: &TestServer, target: &str) -> u16 {
 async fn signed_urls_with_non_ascii_words_verify_raw_and_encoded() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = config(dir.path());
-    settings.security.signing_keys = Secret::new("unicode-key");
+    settings.security.signing_keys = Secret::new("unicode-key-0123456789ab");
     let server = TestServer::with_config(settings).await;
-    let keys = [Secret::new("unicode-key")];
+    let keys = [Secret::new("unicode-key-0123456789ab")];
     for (i, words) in ["café-crème", "戴墨镜的树懒", "a-🦥-in-a-hat"]
         .into_iter()
         .enumerate()
@@ -736,10 +740,10 @@ async fn new_derivatives_have_a_limit_of_their_own_and_hits_never_count() {
 async fn strangers_cannot_enlarge_past_max_upscale_or_the_pixel_limit_but_signed_urls_can() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = config(dir.path());
-    settings.security.signing_keys = Secret::new("upscale-key");
+    settings.security.signing_keys = Secret::new("upscale-key-0123456789ab");
     settings.auth.api_key = Secret::new("upscale-api-key-0123456789");
     let server = TestServer::with_config(settings).await;
-    let keys = [Secret::new("upscale-key")];
+    let keys = [Secret::new("upscale-key-0123456789ab")];
     let made = server
         .get(&sign_url(&keys, "/256x256/an-enlarged-ibis").unwrap())
         .await;
@@ -790,13 +794,13 @@ async fn in_presets_mode_only_presets_or_signed_urls_make_new_derivatives() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = config(dir.path());
     settings.security.derivatives = pixzoo::server::config::DerivativeMode::Presets;
-    settings.security.signing_keys = Secret::new("preset-key");
+    settings.security.signing_keys = Secret::new("preset-key-0123456789ab");
     settings
         .presets
         .0
         .insert("thumb".into(), "width=64,height=64,fit=cover".into());
     let server = TestServer::with_config(settings).await;
-    let keys = [Secret::new("preset-key")];
+    let keys = [Secret::new("preset-key-0123456789ab")];
     let made = server
         .get(&sign_url(&keys, "/256x256/a-preset-crane").unwrap())
         .await;
@@ -852,13 +856,13 @@ async fn in_signed_mode_only_signed_urls_make_new_derivatives() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = config(dir.path());
     settings.security.derivatives = pixzoo::server::config::DerivativeMode::Signed;
-    settings.security.signing_keys = Secret::new("derivative-key");
+    settings.security.signing_keys = Secret::new("derivative-key-0123456789ab");
     settings
         .presets
         .0
         .insert("thumb".into(), "width=64,height=64,fit=cover".into());
     let server = TestServer::with_config(settings).await;
-    let keys = [Secret::new("derivative-key")];
+    let keys = [Secret::new("derivative-key-0123456789ab")];
     let made = server
         .get(&sign_url(&keys, "/256x256/a-signed-stork").unwrap())
         .await;
@@ -938,10 +942,10 @@ async fn in_signed_mode_another_size_of_a_stored_placeholder_needs_a_signature()
     let dir = tempfile::tempdir().unwrap();
     let mut settings = config(dir.path());
     settings.security.derivatives = pixzoo::server::config::DerivativeMode::Signed;
-    settings.security.signing_keys = Secret::new("sizes-signing-key");
+    settings.security.signing_keys = Secret::new("sizes-signing-key-0123456789ab");
     one_size(&mut settings);
     let server = TestServer::with_config(settings).await;
-    let keys = [Secret::new("sizes-signing-key")];
+    let keys = [Secret::new("sizes-signing-key-0123456789ab")];
     let made = server
         .get(&sign_url(&keys, "/800x600/a-signed-marten").unwrap())
         .await;

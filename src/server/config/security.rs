@@ -105,6 +105,10 @@ impl SecurityConfig {
             "PIXZOO_METRICS_TOKEN",
             &self.metrics_token,
         )?;
+        // Each signing key is an HMAC key a signed URL lets anyone test guesses against offline.
+        for key in self.signing_keys() {
+            long_secret("security.signing_keys", "PIXZOO_SIGNING_KEY", &key)?;
+        }
         at_least_one("security.max_body_bytes", self.max_body_bytes as u64)?;
         at_least_one("security.max_url_bytes", self.max_url_bytes as u64)?;
         at_least_one("security.max_header_bytes", self.max_header_bytes as u64)?;
@@ -140,5 +144,34 @@ impl SecurityConfig {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_signing_key_is_long_enough() {
+        let with = |keys: &str| SecurityConfig {
+            signing_keys: Secret::new(keys),
+            ..SecurityConfig::default()
+        };
+        let message = with("0123456789abcdef, tiny-key")
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("security.signing_keys") && message.contains("16"),
+            "{message}"
+        );
+        assert!(
+            !message.contains("tiny-key"),
+            "no key is repeated: {message}"
+        );
+        assert!(with("").validate().is_ok());
+        assert!(with("0123456789abcdef, fedcba9876543210")
+            .validate()
+            .is_ok());
     }
 }
