@@ -94,7 +94,7 @@ pub fn GalleryPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="mt-6 text-stone-500">"Loading images…"</p> }>
                 {move || Suspend::new(async move {
                     match first.await {
-                        Err(err) => view! { <p role="alert" class="mt-6 text-red-700">{err.to_string()}</p> }.into_any(),
+                        Err(err) => view! { <p role="alert" class="mt-6 text-red-700 dark:text-red-400">{super::job::plain(err)}</p> }.into_any(),
                         Ok(page) => view! { <Grid first=page filter=applied.get_untracked() /> }.into_any(),
                     }
                 })}

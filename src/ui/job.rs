@@ -123,7 +123,7 @@ pub(crate) fn seconds(value: f64) -> String {
 }
 
 /// A server function error as a sentence.
-fn plain(err: ServerFnError) -> String {
+pub(crate) fn plain(err: ServerFnError) -> String {
     match err {
         ServerFnError::ServerError(message) => message,
         other => format!("Something went wrong talking to the server: {other}"),

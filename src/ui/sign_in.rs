@@ -31,10 +31,17 @@ pub fn SignInForm(next: String) -> impl IntoView {
 pub fn SignInPage() -> impl IntoView {
     let query = use_query_map().get_untracked();
     let failed = query.get("failed").is_some();
+    // Set after too many wrong keys from this address: how many seconds it waits.
+    let wait = query.get("wait").and_then(|w| w.parse::<u64>().ok());
     let next = query.get("next").unwrap_or_else(|| "/".into());
     view! {
         <main class="mx-auto max-w-xl px-4 py-8 sm:px-6">
             <h1 class="text-3xl font-bold">"Sign in"</h1>
+            {wait.map(|seconds| view! {
+                <p role="alert" class="mt-4 rounded-lg bg-red-50 px-3 py-2 text-sm text-red-800 dark:bg-red-950 dark:text-red-200">
+                    {format!("Too many wrong keys from this address. Wait {} before trying again.", plain_wait(seconds))}
+                </p>
+            })}
             {failed.then(|| view! {
                 <p role="alert" class="mt-4 rounded-lg bg-red-50 px-3 py-2 text-sm text-red-800 dark:bg-red-950 dark:text-red-200">
                     "That is not this server's API key. Check it and try again."
@@ -42,5 +49,14 @@ pub fn SignInPage() -> impl IntoView {
             })}
             <SignInForm next />
         </main>
+    }
+}
+
+/// A wait in words: "1 second", "40 seconds", "3 minutes" (rounded up).
+fn plain_wait(seconds: u64) -> String {
+    match seconds {
+        0..=1 => "1 second".into(),
+        2..=90 => format!("{seconds} seconds"),
+        _ => format!("{} minutes", seconds.div_ceil(60)),
     }
 }

@@ -23,6 +23,14 @@ pub fn sign_in_path(next: &str, failed: bool) -> String {
     )
 }
 
+/// The sign-in page after too many wrong keys from one address: it says how many `seconds` to wait.
+pub fn sign_in_wait_path(next: &str, seconds: u64) -> String {
+    with_strict_query(
+        "/sign-in",
+        &[("wait", &seconds.to_string()), ("next", next)],
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

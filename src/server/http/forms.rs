@@ -19,7 +19,7 @@ use crate::server::engine::Source;
 use crate::server::error::ApiError;
 use crate::server::state::AppState;
 use crate::server::studio::form as studio;
-use crate::urls::pages::{gallery_path, sign_in_path, studio_path};
+use crate::urls::pages::{gallery_path, sign_in_path, sign_in_wait_path, studio_path};
 use crate::wire::studio::{FormProblem, GenerateForm};
 
 #[derive(Debug, Deserialize)]
@@ -56,10 +56,14 @@ pub async fn sign_in(
     let throttle = &state.guard.sign_ins;
     if let Some(wait) = throttle.wait(&client) {
         metrics::counter!("pixzoo_refusals_total", "reason" => "sign_in_limit").increment(1);
-        return Err(ApiError::RateLimited {
-            message: "too many wrong keys from this address; wait before trying again".into(),
-            retry_after: Some(wait),
-        });
+        // Back to the page, which says how long to wait (a person reads this answer, not a
+        // program), with the wait in `Retry-After` too.
+        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+        let mut answer = Redirect::to(&sign_in_wait_path(next, seconds)).into_response();
+        answer
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        return Ok(answer);
     }
     if !state.auth.key_matches(form.key.trim()) {
         throttle.failed(&client);
