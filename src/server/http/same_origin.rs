@@ -28,6 +28,10 @@ fn uses_session(path: &str) -> bool {
         .any(|prefix| path.starts_with(prefix))
 }
 
+/// What an API client refused for its origin can do about it.
+const API_ADVICE: &str =
+    "the server's owner can allow that origin in security.cors_origins, or send the API key";
+
 /// The API's paths, open to other origins for reading.
 fn is_api(path: &str) -> bool {
     path.starts_with("/api/") || path.starts_with("/v1/")
@@ -54,7 +58,7 @@ pub fn refusal(state: &AppState, request: &Request, caller: &Caller) -> Option<R
     let advice = if uses_session(path) {
         "use the studio on this server's own address"
     } else {
-        "the server's owner can allow that origin in security.cors_origins, or send the API key"
+        API_ADVICE
     };
     Some(
         ApiError::Forbidden(format!(
@@ -85,7 +89,7 @@ pub async fn preflight(State(state): State<AppState>, request: Request, next: Ne
         if writes && !brings_key {
             if let Err(seen) = check(&state, headers, &state.security.cors_origins) {
                 return ApiError::Forbidden(format!(
-                    "cross-origin writes are refused ({seen}); the server's owner can allow that origin in security.cors_origins, or send the API key"
+                    "cross-origin writes are refused ({seen}); {API_ADVICE}"
                 ))
                 .into_response();
             }
