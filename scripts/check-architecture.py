@@ -55,7 +55,7 @@ SRC = ROOT / "src"
 
 SHARED = ["src/domain/", "src/urls/", "src/wire/"]
 CORE = ["src/server/engine/", "src/server/storage/", "src/server/providers/", "src/server/prompt/",
-        "src/server/transform/"]
+        "src/server/transform/", "src/server/diffusion/"]
 PAGES = ["src/ui/", "src/app.rs"]
 
 # (files matching, may never import files matching, why). A pattern ending in `/` matches a directory.
@@ -66,6 +66,10 @@ NEVER = [
      "the core knows no face: no handlers, no app state, no wire types, no pages"),
     (["src/server/providers/"], ["src/server/engine/", "src/server/storage/"],
      "a provider knows its upstream's wire format and nothing else"),
+    (["src/server/diffusion/"],
+     ["src/server/engine/", "src/server/storage/", "src/server/providers/", "src/server/prompt/",
+      "src/server/config/"],
+     "the model code knows weights and tensors; the local provider turns requests into its calls"),
     (PAGES, ["src/server/"], "pages reach the server only through server functions"),
     (["src/server/"], ["src/server_fns/"] + PAGES,
      "the server does not depend on the pages or the server functions that call it"),
@@ -95,6 +99,7 @@ NOT_OURS = {
     "SsrMode::Async": "leptos' rendering mode",
     "LeptosOptions": "leptos' runtime options",
     "Arc": "the standard library's shared pointer",
+    "UNet2DConditionModel": "candle-transformers' (and diffusers') UNet",
 }
 
 # Files that wire everything together: what they import is not a dependency anyone must avoid.

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod cpu;
+pub mod diffusion;
 pub mod engine;
 pub mod error;
 pub mod guard;

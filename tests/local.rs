@@ -1,0 +1,464 @@
+//! The local provider's diffusion models against the reference implementation: every stage of real
+//! diffusers pipeline runs on tiny randomly initialised models (`tests/fixtures/local/`, written by
+//! `scripts/local-fixtures.py`), replayed here with the same weights, inputs and random draws.
+//!
+//! Tolerance: f32 on the CPU, |ours − diffusers'| ≤ 1e-4 × max(1, max |diffusers'|) for every tensor
+//! (the scale keeps the bound relative for latents that start at sigma ≈ 14.6); token ids, timesteps
+//! and the number of random draws exactly; 8-bit pixels within one level.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use pixzoo::server::diffusion::noise::Noise;
+use pixzoo::server::diffusion::pipeline::{Init, Pipeline, Request};
+use pixzoo::server::diffusion::scheduler::{Scheduler, SchedulerConfig};
+use pixzoo::server::diffusion::DiffusionError;
+use serde_json::Value;
+
+const TOLERANCE: f32 = 1e-4;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/local")
+}
+
+fn model(name: &str) -> PathBuf {
+    fixtures().join("models").join(name)
+}
+
+struct Run {
+    spec: Value,
+    tensors: HashMap<String, Tensor>,
+}
+
+impl Run {
+    fn load(name: &str) -> Run {
+        let dir = fixtures().join("runs");
+        let spec =
+            serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.json"))).unwrap())
+                .unwrap();
+        let tensors =
+            candle_core::safetensors::load(dir.join(format!("{name}.safetensors")), &Device::Cpu)
+                .unwrap();
+        Run { spec, tensors }
+    }
+
+    fn tensor(&self, name: &str) -> &Tensor {
+        self.tensors
+            .get(name)
+            .unwrap_or_else(|| panic!("fixture has no `{name}`"))
+    }
+
+    fn noise(&self) -> Replay {
+        let draws = self.spec["noise"].as_array().unwrap();
+        Replay {
+            draws: draws
+                .iter()
+                .map(|d| self.tensor(d["name"].as_str().unwrap()).clone())
+                .collect(),
+        }
+    }
+}
+
+/// The reference's random draws, handed out in order; the shapes must match what is asked.
+struct Replay {
+    draws: VecDeque<Tensor>,
+}
+
+impl Noise for Replay {
+    fn draw(&mut self, shape: &[usize], _: &Device) -> Result<Tensor, DiffusionError> {
+        let next = self
+            .draws
+            .pop_front()
+            .expect("the reference drew fewer times than we do");
+        assert_eq!(
+            next.dims(),
+            shape,
+            "a draw of another shape than the reference's"
+        );
+        Ok(next)
+    }
+}
+
+/// Asserts `got` matches `want` within the stated tolerance, and returns the largest difference.
+fn close(name: &str, got: &Tensor, want: &Tensor) -> f32 {
+    assert_eq!(got.dims(), want.dims(), "{name}: shape");
+    let got = got
+        .to_dtype(DType::F32)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    let want = want
+        .to_dtype(DType::F32)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    let scale = want.iter().fold(1f32, |m, v| m.max(v.abs()));
+    let worst = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(
+        worst <= TOLERANCE * scale,
+        "{name}: max |difference| {worst:e} exceeds {:e}",
+        TOLERANCE * scale
+    );
+    worst
+}
+
+fn ids(t: &Tensor) -> Vec<u32> {
+    t.flatten_all()
+        .unwrap()
+        .to_vec1::<i64>()
+        .unwrap()
+        .into_iter()
+        .map(|v| v as u32)
+        .collect()
+}
+
+/// Runs a fixture's pipeline call through ours and compares every stage.
+fn replay(name: &str) {
+    let run = Run::load(name);
+    let spec = &run.spec;
+    let pipeline = Pipeline::load(
+        &model(spec["model"].as_str().unwrap()),
+        &Device::Cpu,
+        DType::F32,
+    )
+    .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let prompt = spec["prompt"].as_str().unwrap();
+    let negative = spec["negative_prompt"].as_str().map(str::to_string);
+
+    let tokens = pipeline.tokenizer.encode(prompt).unwrap();
+    assert_eq!(
+        tokens.ids,
+        ids(run.tensor("input_ids")),
+        "{name}: token ids"
+    );
+    let (text, _) = pipeline.encode_prompt(prompt).unwrap();
+    close("text_embeddings", &text, run.tensor("text_embeddings"));
+    if let Some(uncond) = run.tensors.get("uncond_embeddings") {
+        let negative_tokens = pipeline
+            .tokenizer
+            .encode(negative.as_deref().unwrap_or(""))
+            .unwrap();
+        assert_eq!(
+            negative_tokens.ids,
+            ids(run.tensor("uncond_input_ids")),
+            "{name}: negative ids"
+        );
+        let (ours, _) = pipeline
+            .encode_prompt(negative.as_deref().unwrap_or(""))
+            .unwrap();
+        close("uncond_embeddings", &ours, uncond);
+    }
+
+    let init = run.tensors.get("init_image").map(|image| Init {
+        image: image.clone(),
+        mask: run.tensors.get("mask_condition").cloned(),
+        strength: spec["strength"].as_f64().unwrap_or(1.0),
+    });
+    let request = Request {
+        prompt: prompt.to_string(),
+        negative_prompt: negative,
+        width: spec["width"].as_u64().unwrap() as usize,
+        height: spec["height"].as_u64().unwrap() as usize,
+        steps: spec["num_inference_steps"].as_u64().unwrap() as usize,
+        guidance: spec["guidance_scale"].as_f64().unwrap(),
+        init,
+    };
+    let expected_steps = spec["denoising_steps_run"].as_u64().unwrap() as usize;
+    let timesteps: Vec<f64> = spec["timesteps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_f64().unwrap())
+        .collect();
+    let mut noise = run.noise();
+    let mut seen = 0;
+    let mut worst = 0f32;
+    let output = pipeline
+        .run(&request, &mut noise, &mut |step| {
+            let i = step.index;
+            assert_eq!(step.steps, expected_steps, "{name}: steps run");
+            assert_eq!(step.timestep, timesteps[i], "{name}: timestep {i}");
+            worst = worst.max(close(
+                &format!("step.{i}.unet_input"),
+                step.model_input,
+                run.tensor(&format!("step.{i}.unet_input")),
+            ));
+            worst = worst.max(close(
+                &format!("step.{i}.noise_pred"),
+                step.prediction,
+                run.tensor(&format!("step.{i}.noise_pred")),
+            ));
+            worst = worst.max(close(
+                &format!("step.{i}.latents"),
+                step.latents,
+                run.tensor(&format!("step.{i}.latents")),
+            ));
+            seen += 1;
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(seen, expected_steps, "{name}: steps observed");
+    assert!(
+        noise.draws.is_empty(),
+        "{name}: the reference drew {} more times",
+        noise.draws.len()
+    );
+    close(
+        "latents.final",
+        &output.latents,
+        run.tensor("latents.final"),
+    );
+    worst = worst.max(close("image", &output.image, run.tensor("image")));
+
+    // 8-bit pixels as diffusers' `numpy_to_pil` makes them.
+    let ours = ((output.image / 2.0).unwrap() + 0.5)
+        .unwrap()
+        .clamp(0f32, 1f32)
+        .unwrap();
+    let ours: Vec<f32> = (ours * 255.0)
+        .unwrap()
+        .round()
+        .unwrap()
+        .permute((0, 2, 3, 1))
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let theirs: Vec<u8> = run
+        .tensor("image.u8")
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let off = ours
+        .iter()
+        .zip(&theirs)
+        .map(|(a, b)| (*a - f32::from(*b)).abs())
+        .fold(0f32, f32::max);
+    assert!(off <= 1.0, "{name}: 8-bit pixels differ by {off}");
+    eprintln!("{name}: largest difference {worst:e}");
+}
+
+#[test]
+fn sd21_text_to_image_matches_diffusers() {
+    replay("sd21-txt2img");
+}
+
+#[test]
+fn sd21_non_square_matches_diffusers() {
+    replay("sd21-txt2img-96x64");
+}
+
+#[test]
+fn sd15_guided_text_to_image_matches_diffusers() {
+    replay("sd15-txt2img");
+}
+
+#[test]
+fn sd15_prompt_longer_than_clip_is_cut_as_diffusers_cuts_it() {
+    replay("sd15-txt2img-long");
+    let run = Run::load("sd15-txt2img-long");
+    let pipeline = Pipeline::load(&model("tiny-sd15"), &Device::Cpu, DType::F32).unwrap();
+    let tokens = pipeline
+        .tokenizer
+        .encode(run.spec["prompt"].as_str().unwrap())
+        .unwrap();
+    assert!(tokens.dropped > 0, "the long prompt should not fit");
+}
+
+#[test]
+fn sd21_image_to_image_matches_diffusers() {
+    replay("sd21-img2img");
+}
+
+#[test]
+fn sd15_inpainting_by_latent_blending_matches_diffusers() {
+    replay("sd15-inpaint-blend");
+}
+
+#[test]
+fn sd15_inpainting_unet_matches_diffusers() {
+    replay("sd15-inpaint-9ch");
+}
+
+#[test]
+fn tokenizers_match_transformers() {
+    let spec: Value =
+        serde_json::from_slice(&std::fs::read(fixtures().join("runs/tokenizer.json")).unwrap())
+            .unwrap();
+    for name in ["tiny-sd15", "tiny-sd21"] {
+        let tokenizer = pixzoo::server::diffusion::tokenizer::ClipTokenizer::from_dir(
+            &model(name).join("tokenizer"),
+        )
+        .unwrap();
+        for case in spec["prompts"].as_array().unwrap() {
+            let prompt = case["prompt"].as_str().unwrap();
+            let want: Vec<u32> = case[name]["padded_77"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap() as u32)
+                .collect();
+            assert_eq!(
+                tokenizer.encode(prompt).unwrap().ids,
+                want,
+                "{name}: {prompt:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn schedulers_match_diffusers_step_for_step() {
+    let dir = fixtures().join("runs");
+    let spec: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("schedulers.json")).unwrap()).unwrap();
+    let t =
+        candle_core::safetensors::load(dir.join("schedulers.safetensors"), &Device::Cpu).unwrap();
+    let mut checked = 0;
+    for (combo, case) in spec["combos"].as_object().unwrap() {
+        let mut parts = combo.split('.');
+        let (class, spacing, steps) = (
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+        );
+        if !pixzoo::server::diffusion::scheduler::SUPPORTED.contains(&class) {
+            continue;
+        }
+        let mut config = spec["configs"][class].clone();
+        config["_class_name"] = Value::String(class.into());
+        config["timestep_spacing"] = Value::String(spacing.into());
+        let config: SchedulerConfig = serde_json::from_value(config).unwrap();
+        let steps: usize = steps.parse().unwrap();
+        let scheduler = Scheduler::new(&config, steps).unwrap();
+        let want: Vec<f64> = case["timesteps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(scheduler.timesteps(), want.as_slice(), "{combo}: timesteps");
+        let sigma = case["init_noise_sigma"].as_f64().unwrap();
+        assert!(
+            (scheduler.init_noise_sigma() - sigma).abs() <= 1e-5 * sigma,
+            "{combo}: init_noise_sigma"
+        );
+
+        // Each combination's per-step tensors are stacked on a leading axis.
+        let draws = case["noise_draws"].as_u64().unwrap() as usize;
+        let mut noise = Replay {
+            draws: (0..draws)
+                .map(|k| t[&format!("{combo}.noise")].get(k).unwrap())
+                .collect(),
+        };
+        let inputs = &t[&format!("{combo}.model_input")];
+        let samples = &t[&format!("{combo}.prev_sample")];
+        let mut sample = (&t["sample_0"] * scheduler.init_noise_sigma()).unwrap();
+        for (i, timestep) in want.iter().enumerate() {
+            let input = scheduler.scale_model_input(&sample, i).unwrap();
+            close(
+                &format!("{combo}.step.{i}.model_input"),
+                &input,
+                &inputs.get(i).unwrap(),
+            );
+            let output = ((&input * 0.1).unwrap() + 0.01 * (timestep / 1000.0)).unwrap();
+            sample = scheduler.step(&output, i, &sample, &mut noise).unwrap();
+            close(
+                &format!("{combo}.step.{i}.prev_sample"),
+                &sample,
+                &samples.get(i).unwrap(),
+            );
+        }
+        assert!(noise.draws.is_empty(), "{combo}: the reference drew more");
+        let begin = case["add_noise"]["t_start"].as_u64().unwrap() as usize;
+        let noised = scheduler
+            .add_noise(&t["add_noise.original"], &t["add_noise.noise"], begin)
+            .unwrap();
+        close(
+            &format!("{combo}.add_noise"),
+            &noised,
+            &t[&format!("{combo}.add_noise.out")],
+        );
+        checked += 1;
+    }
+    assert_eq!(
+        checked, 36,
+        "three schedulers × three spacings × four step counts"
+    );
+}
+
+/// A copy of a tiny model whose UNet weights `edit` has changed.
+fn with_unet_weights(edit: impl FnOnce(&mut HashMap<String, Tensor>)) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let source = model("tiny-sd21");
+    for part in ["", "unet", "vae", "text_encoder", "tokenizer", "scheduler"] {
+        std::fs::create_dir_all(dir.path().join(part)).unwrap();
+        for entry in std::fs::read_dir(source.join(part)).unwrap().flatten() {
+            if entry.path().is_file() {
+                std::fs::copy(entry.path(), dir.path().join(part).join(entry.file_name())).unwrap();
+            }
+        }
+    }
+    let file = dir.path().join("unet/diffusion_pytorch_model.safetensors");
+    let mut tensors = candle_core::safetensors::load(&file, &Device::Cpu).unwrap();
+    edit(&mut tensors);
+    candle_core::safetensors::save(&tensors, &file).unwrap();
+    dir
+}
+
+fn load_error(dir: &Path) -> String {
+    match Pipeline::load(dir, &Device::Cpu, DType::F32) {
+        Ok(_) => panic!("the damaged model loaded"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn a_missing_tensor_is_named() {
+    let name = "conv_in.weight";
+    let dir = with_unet_weights(|t| {
+        t.remove(name).unwrap();
+    });
+    let error = load_error(dir.path());
+    assert!(error.contains(name), "{error}");
+}
+
+#[test]
+fn a_misshapen_tensor_is_named() {
+    let name = "conv_out.bias";
+    let dir = with_unet_weights(|t| {
+        t.insert(
+            name.into(),
+            Tensor::zeros(7, DType::F32, &Device::Cpu).unwrap(),
+        );
+    });
+    let error = load_error(dir.path());
+    assert!(error.contains(name), "{error}");
+}
+
+#[test]
+fn a_tensor_the_architecture_does_not_use_is_named() {
+    let name = "down_blocks.9.unexpected.weight";
+    let dir = with_unet_weights(|t| {
+        t.insert(
+            name.into(),
+            Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap(),
+        );
+    });
+    let error = load_error(dir.path());
+    assert!(
+        error.contains(name) && error.contains("not used"),
+        "{error}"
+    );
+}
