@@ -462,3 +462,184 @@ fn a_tensor_the_architecture_does_not_use_is_named() {
         "{error}"
     );
 }
+
+// --- The `local` provider, end to end with a tiny model in `models_dir` -------------------------------
+
+mod common;
+
+use bytes::Bytes;
+use pixzoo::server::config::LocalConfig;
+use pixzoo::server::providers::local::models::{discover, LocalModel};
+use pixzoo::server::providers::local::Local;
+use pixzoo::server::providers::{EditInput, ImageProvider, ProviderRequest};
+
+/// A copy of the fixture model `name` as `<dir>/<id>/`.
+fn install(name: &str, dir: &Path, id: &str) {
+    let source = model(name);
+    for part in ["", "unet", "vae", "text_encoder", "tokenizer", "scheduler"] {
+        std::fs::create_dir_all(dir.join(id).join(part)).unwrap();
+        for entry in std::fs::read_dir(source.join(part)).unwrap().flatten() {
+            if entry.path().is_file() {
+                std::fs::copy(
+                    entry.path(),
+                    dir.join(id).join(part).join(entry.file_name()),
+                )
+                .unwrap();
+            }
+        }
+    }
+}
+
+fn request(seed: u32, edit: Option<EditInput>) -> ProviderRequest {
+    ProviderRequest {
+        upstream_model: "tiny".into(),
+        prompt: "a red fox in the snow".into(),
+        negative_prompt: None,
+        seed: Some(seed),
+        steps: Some(2),
+        width: 64,
+        height: 64,
+        aspect_ratio: None,
+        edit,
+        on_step: Default::default(),
+    }
+}
+
+fn local_provider(dir: &Path) -> Local {
+    install("tiny-sd21", dir, "tiny");
+    let found = discover(dir);
+    assert_eq!(
+        found.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+        ["tiny"]
+    );
+    Local::new(&LocalConfig::default(), found)
+}
+
+fn png_of(width: u32, height: u32, pixel: impl Fn(u32, u32) -> [u8; 3]) -> Bytes {
+    let image = image::RgbImage::from_fn(width, height, |x, y| image::Rgb(pixel(x, y)));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    Bytes::from(out.into_inner())
+}
+
+#[tokio::test]
+async fn the_same_seed_makes_the_same_bytes_and_another_seed_other_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = local_provider(dir.path());
+    let first = local.generate(request(7, None)).await.unwrap();
+    let again = local.generate(request(7, None)).await.unwrap();
+    let other = local.generate(request(8, None)).await.unwrap();
+    assert_eq!(common::dimensions(&first.bytes), (64, 64));
+    assert_eq!(first.bytes, again.bytes, "same seed, same bytes");
+    assert_ne!(first.bytes, other.bytes, "another seed, another image");
+    let mut prompt = request(7, None);
+    prompt.prompt = "a blue whale".into();
+    assert_ne!(
+        local.generate(prompt).await.unwrap().bytes,
+        first.bytes,
+        "another prompt, another image"
+    );
+}
+
+#[tokio::test]
+async fn edits_and_inpainting_run_on_a_local_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = local_provider(dir.path());
+    let source = png_of(64, 64, |x, y| [(x * 4) as u8, (y * 4) as u8, 128]);
+    let mask = png_of(64, 64, |x, _| if x >= 32 { [255; 3] } else { [0; 3] });
+    let edit = |mask: Option<Bytes>, strength| EditInput {
+        image: source.clone(),
+        mask,
+        strength,
+    };
+    let edited = local
+        .generate(request(3, Some(edit(None, 60))))
+        .await
+        .unwrap();
+    let inpainted = local
+        .generate(request(3, Some(edit(Some(mask.clone()), 100))))
+        .await
+        .unwrap();
+    let plain = local.generate(request(3, None)).await.unwrap();
+    assert_eq!(common::dimensions(&edited.bytes), (64, 64));
+    assert_ne!(edited.bytes, plain.bytes, "an edit starts from its source");
+    assert_ne!(inpainted.bytes, edited.bytes);
+    assert_eq!(common::dimensions(&inpainted.bytes), (64, 64));
+    // Where the mask keeps the source is checked against diffusers, stage by stage, above.
+}
+
+#[test]
+fn directories_that_are_not_usable_models_are_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    install("tiny-sd15", dir.path(), "good");
+    install("tiny-sd15", dir.path(), "odd-scheduler");
+    std::fs::write(
+        dir.path()
+            .join("odd-scheduler/scheduler/scheduler_config.json"),
+        r#"{"_class_name": "LMSDiscreteScheduler"}"#,
+    )
+    .unwrap();
+    install("tiny-sd15", dir.path(), "bad name!");
+    std::fs::create_dir_all(dir.path().join("not-a-model")).unwrap();
+    let ids: Vec<String> = discover(dir.path()).into_iter().map(|m| m.id).collect();
+    assert_eq!(ids, ["good"]);
+    let error = LocalModel::inspect("odd", &dir.path().join("odd-scheduler"))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("LMSDiscreteScheduler"), "{error}");
+}
+
+#[tokio::test]
+async fn a_local_model_on_disk_is_offered_and_answers_urls_and_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    install("tiny-sd21", &dir.path().join("models"), "tiny-sd21");
+    let server = common::TestServer::start(dir.path()).await;
+
+    let models: serde_json::Value = server.get("/api/models").await.json().await.unwrap();
+    let text = models.to_string();
+    assert!(text.contains("tiny-sd21"), "{text}");
+    assert_eq!(
+        server.state.engine.models().default_id(),
+        "tiny-sd21",
+        "a local model is the default over the renderer"
+    );
+
+    let response = server
+        .get("/96x64/red-fox-in-snow?model=tiny-sd21&seed=4")
+        .await;
+    assert_eq!(response.status(), 200);
+    let bytes = response.bytes().await.unwrap();
+    assert_eq!(common::dimensions(&bytes), (96, 64));
+
+    let response = common::client()
+        .post(server.url("/api/image"))
+        .json(&serde_json::json!({"messages": [{"role": "user", "content": "a lighthouse at dusk"}], "model": "tiny-sd21", "seed": 9, "width": 256, "height": 256}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{:?}", response.text().await);
+    // Streamed: a `generating` event for each denoising step.
+    let body = common::client()
+        .post(server.url("/api/image"))
+        .json(&serde_json::json!({"messages": [{"role": "user", "content": "a kite over the sea"}], "model": "tiny-sd21", "seed": 2, "steps": 3, "stream": true}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (names, last) = common::events(&body);
+    assert_eq!(names.last().map(String::as_str), Some("done"), "{body}");
+    assert!(last["image"].is_string(), "{body}");
+    for step in 1..=3 {
+        assert!(
+            body.contains(&format!("\"step\":{step},\"steps\":3")),
+            "step {step} reported: {body}"
+        );
+    }
+
+    let recent = server.recent(10).await.unwrap();
+    assert!(recent.iter().all(|r| r.model == "tiny-sd21"), "{recent:?}");
+    assert_eq!(recent.len(), 3);
+    server.stop().await;
+}

@@ -91,6 +91,8 @@ fuzz_target!(|input: &[u8]| {
         width: 64,
         height: 64,
         aspect_ratio: Some("1:1".into()),
+        edit: None,
+        on_step: Default::default(),
     };
     let _ = harness.runtime.block_on(async {
         tokio::time::timeout(Duration::from_secs(5), provider.generate(request)).await

@@ -88,7 +88,14 @@ pub async fn build(config: &Config) -> Result<(http::Hits, AppState), StartError
         config.engine.transform_queue,
     ));
     let configured = providers::from_config(config, &cpu);
-    let models = ModelCatalog::new(&config.catalog, |p| configured.providers.contains_key(p))
+    // The local models found on disk join the configured ones; a configured model of the same id wins.
+    let mut offered = config.catalog.clone();
+    for model in &configured.local_models {
+        if !offered.models.iter().any(|m| m.id == model.id) {
+            offered.models.push(model.clone());
+        }
+    }
+    let models = ModelCatalog::new(&offered, |p| configured.providers.contains_key(p))
         .map_err(EngineError::Setup)?;
     let prompts = PromptPipeline::new(
         config,

@@ -36,8 +36,8 @@ pub use prompt::{
     CloudflarePromptConfig, LlmConfig, PipelineChoice, PromptConfig, ReplicatePromptConfig,
 };
 pub use providers::{
-    A1111Config, BuiltinConfig, CloudflareAccount, CloudflareConfig, OpenAiConfig, ProviderKind,
-    ProviderSettings, ProvidersConfig, ReplicateConfig,
+    A1111Config, BuiltinConfig, CloudflareAccount, CloudflareConfig, LocalConfig, OpenAiConfig,
+    ProviderKind, ProviderSettings, ProvidersConfig, ReplicateConfig,
 };
 pub use purge::{CloudflarePurgeConfig, PurgeBy, PurgeConfig, WebhookConfig};
 pub use security::{DerivativeMode, SecurityConfig};

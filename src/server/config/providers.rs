@@ -1,5 +1,7 @@
 //! `[providers.*]`: where each image provider lives and how to authenticate. Secrets are [`Secret`]s.
 
+use std::path::{Path, PathBuf};
+
 use serde::{Deserialize, Serialize};
 
 use super::check::{at_least_one, http_url, invalid};
@@ -14,23 +16,27 @@ pub enum ProviderKind {
     Cloudflare,
     OpenAi,
     A1111,
+    Local,
 }
 
 impl ProviderKind {
-    pub const ALL: [ProviderKind; 5] = [
+    pub const ALL: [ProviderKind; 6] = [
         ProviderKind::Builtin,
         ProviderKind::Replicate,
         ProviderKind::Cloudflare,
         ProviderKind::OpenAi,
         ProviderKind::A1111,
+        ProviderKind::Local,
     ];
 
-    /// The order in which a provider's first model becomes the default when none is configured.
-    pub const DEFAULT_ORDER: [ProviderKind; 5] = [
+    /// The order in which a provider's first model becomes the default when none is configured: a
+    /// local model on disk before the builtin renderer.
+    pub const DEFAULT_ORDER: [ProviderKind; 6] = [
         ProviderKind::Replicate,
         ProviderKind::Cloudflare,
         ProviderKind::OpenAi,
         ProviderKind::A1111,
+        ProviderKind::Local,
         ProviderKind::Builtin,
     ];
 
@@ -43,6 +49,7 @@ impl ProviderKind {
             ProviderKind::Cloudflare => "cloudflare",
             ProviderKind::OpenAi => "openai",
             ProviderKind::A1111 => "a1111",
+            ProviderKind::Local => "local",
         }
     }
 
@@ -50,7 +57,8 @@ impl ProviderKind {
         Self::ALL.into_iter().find(|kind| kind.name() == name)
     }
 
-    /// Whether a new image costs its owner money (a self-hosted A1111 server and the renderer do not).
+    /// Whether a new image costs its owner money (a self-hosted A1111 server, local models and the
+    /// renderer do not).
     pub fn is_paid(self) -> bool {
         matches!(
             self,
@@ -72,6 +80,7 @@ pub struct ProvidersConfig {
     pub cloudflare: CloudflareConfig,
     pub openai: OpenAiConfig,
     pub a1111: A1111Config,
+    pub local: LocalConfig,
 }
 
 /// What a provider's section has in common with the others', read the same way whatever the provider.
@@ -101,7 +110,7 @@ impl ProvidersConfig {
             }
         }
         match kind {
-            ProviderKind::Builtin => ProviderSettings {
+            ProviderKind::Builtin | ProviderKind::Local => ProviderSettings {
                 base_url: None,
                 base_url_required: false,
                 timeout_secs: None,
@@ -137,6 +146,7 @@ impl ProvidersConfig {
                 )?;
             }
         }
+        at_least_one("providers.local.concurrency", self.local.concurrency)?;
         if let Err(reason) = self.cloudflare.account_list() {
             return invalid(
                 "providers.cloudflare.accounts",
@@ -255,6 +265,42 @@ impl Default for A1111Config {
             timeout_secs: 300,
             sampler: "Euler a".into(),
             cfg_scale: 7.0,
+        }
+    }
+}
+
+/// Diffusion models run in-process (`src/server/diffusion/`) from directories in diffusers' layout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LocalConfig {
+    pub enabled: bool,
+    /// Where model directories are looked for (`<models_dir>/<id>/model_index.json`); empty:
+    /// `<data_dir>/models`.
+    pub models_dir: PathBuf,
+    /// Generations run at once (each uses every core); the rest wait their turn.
+    pub concurrency: u64,
+    /// A loaded model is dropped from memory after this long unused; 0: kept.
+    pub unload_after_secs: u64,
+}
+
+impl Default for LocalConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            models_dir: PathBuf::new(),
+            concurrency: 1,
+            unload_after_secs: 600,
+        }
+    }
+}
+
+impl LocalConfig {
+    /// `models_dir`, or its default under `data_dir`.
+    pub fn models_dir(&self, data_dir: &Path) -> PathBuf {
+        if self.models_dir.as_os_str().is_empty() {
+            data_dir.join("models")
+        } else {
+            self.models_dir.clone()
         }
     }
 }

@@ -22,7 +22,7 @@ use crate::domain::kind::ImageKind;
 use crate::server::clock::now_millis;
 use crate::server::config::ModelConfig;
 use crate::server::prompt::PromptOutcome;
-use crate::server::providers::{ImageProvider, ProviderImage, ProviderRequest};
+use crate::server::providers::{ImageProvider, ProviderImage, ProviderRequest, StepReport};
 use crate::server::storage::blobs::content_hash;
 use crate::server::storage::{ImageNews, ImageRecord};
 use crate::server::transform::inspect::{decode, inspect, InspectError, Inspected};
@@ -189,12 +189,28 @@ impl Inner {
             height: size.size.height,
             aspect_ratio: size.ratio.clone(),
             edit,
+            on_step: StepReport::default(),
         };
         let started = Instant::now();
         let mut attempt = 1;
         let called = loop {
-            progress.send(Progress::Generating { attempt });
-            let err = match provider.generate(request.clone()).await {
+            progress.send(Progress::Generating {
+                attempt,
+                step: None,
+                steps: None,
+            });
+            let sender = progress.0.clone();
+            let call = ProviderRequest {
+                on_step: StepReport::new(move |step, steps| {
+                    let _ = sender.send(Progress::Generating {
+                        attempt,
+                        step: Some(step),
+                        steps: Some(steps),
+                    });
+                }),
+                ..request.clone()
+            };
+            let err = match provider.generate(call).await {
                 Ok(image) => break Ok(image),
                 Err(err) => err,
             };

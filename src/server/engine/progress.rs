@@ -18,6 +18,11 @@ pub enum Progress {
     },
     Generating {
         attempt: u32,
+        /// The denoising step just finished, from 1, when the provider reports its steps.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        step: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        steps: Option<u32>,
     },
     Storing,
     Done {
@@ -57,7 +62,11 @@ mod tests {
                 translation: Translation::Off,
                 note: None,
             },
-            Progress::Generating { attempt: 1 },
+            Progress::Generating {
+                attempt: 1,
+                step: None,
+                steps: None,
+            },
             Progress::Storing,
             Progress::Done { id: "x".into() },
             Progress::Error {

@@ -6,16 +6,19 @@ pub mod a1111;
 pub mod builtin;
 pub mod cloudflare;
 pub(crate) mod http;
+pub mod local;
 pub mod openai;
 mod provider;
 pub mod replicate;
 
-pub use provider::{EditInput, ImageProvider, ProviderError, ProviderImage, ProviderRequest};
+pub use provider::{
+    EditInput, ImageProvider, ProviderError, ProviderImage, ProviderRequest, StepReport,
+};
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::server::config::Config;
+use crate::server::config::{Config, ModelConfig};
 use crate::server::cpu::CpuPool;
 
 /// The configured providers by name.
@@ -27,6 +30,8 @@ pub struct Configured {
     pub providers: Providers,
     pub cloudflare: Option<Arc<cloudflare::Cloudflare>>,
     pub replicate: Option<Arc<replicate::Replicate>>,
+    /// The catalog entries of the local models found on disk.
+    pub local_models: Vec<ModelConfig>,
 }
 
 /// The providers whose configuration makes them usable (a key, an account, or a base URL). The builtin
@@ -58,9 +63,21 @@ pub fn from_config(config: &Config, cpu: &Arc<CpuPool>) -> Configured {
     if !p.a1111.base_url.is_empty() {
         providers.push(Arc::new(a1111::A1111::new(&p.a1111)));
     }
+    let mut local_models = Vec::new();
+    if p.local.enabled {
+        let found = local::models::discover(&p.local.models_dir(&config.storage.data_dir));
+        if !found.is_empty() {
+            local_models = found
+                .iter()
+                .map(local::models::LocalModel::catalog_entry)
+                .collect();
+            providers.push(Arc::new(local::Local::new(&p.local, found)));
+        }
+    }
     Configured {
         providers: providers.into_iter().map(|p| (p.name(), p)).collect(),
         cloudflare: cf,
         replicate: rep,
+        local_models,
     }
 }

@@ -2,6 +2,7 @@
 //! ([`ProviderRequest`], [`EditInput`]), what it returns ([`ProviderImage`]) and how it fails
 //! ([`ProviderError`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -23,7 +24,44 @@ pub struct ProviderRequest {
     /// Change this image instead of making one from nothing (only for models whose catalog entry
     /// says they can).
     pub edit: Option<EditInput>,
+    /// Told each denoising step as it ends, by providers that run the steps themselves (local models).
+    pub on_step: StepReport,
 }
+
+/// Where a provider reports the steps it has done: `(step, steps)`, from 1.
+#[derive(Clone, Default)]
+pub struct StepReport(Option<Arc<dyn Fn(u32, u32) + Send + Sync>>);
+
+impl StepReport {
+    pub fn new(report: impl Fn(u32, u32) + Send + Sync + 'static) -> Self {
+        StepReport(Some(Arc::new(report)))
+    }
+
+    pub fn report(&self, step: u32, steps: u32) {
+        if let Some(report) = &self.0 {
+            report(step, steps);
+        }
+    }
+}
+
+impl std::fmt::Debug for StepReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "StepReport"
+        } else {
+            "StepReport(none)"
+        })
+    }
+}
+
+/// Where progress goes is not part of what is asked: two requests that differ only there are equal.
+impl PartialEq for StepReport {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for StepReport {}
 
 /// An edit's inputs, prepared by the engine (`engine::edit`), the same for every provider.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -120,6 +120,7 @@ mod tests {
             height,
             aspect_ratio: None,
             edit: None,
+            on_step: Default::default(),
         }
     }
 
