@@ -19,7 +19,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # use the same ones so they reuse its compiled dependencies instead of building everything again.
 DEV_ENV := RUSTFLAGS="--cfg erase_components" LEPTOS_OUTPUT_NAME=pixzoo
 
-.PHONY: run test tools toolchain nasm chromium postgres build-dev build-release unit lint clients e2e bench bench-catalog bench-transforms bench-serve cluster bundle-size fuzz soak fmt clean
+.PHONY: run test tools toolchain nasm chromium postgres build-dev build-release unit lint clients e2e bench bench-catalog bench-local bench-transforms bench-serve cluster bundle-size fuzz soak fmt clean
 
 ## run: build in release mode and serve on http://127.0.0.1:3000 (data in ./data, no keys needed)
 run: tools
@@ -145,6 +145,22 @@ bundle-size:
 ## queries timed on each (PostgreSQL started for it by scripts/with-services.sh)
 bench-catalog: postgres .venv/.installed
 	$(DEV_ENV) scripts/with-services.sh cargo bench --profile release --features ssr --bench catalog
+
+## bench-local: the local diffusion models' stages (text encoder, UNet step, VAE and TAESD decodes) beside
+## PyTorch diffusers on the same threads and random full-size weights, with ratios
+TORCH_VENV ?= $(HOME)/.cache/pixzoo/torch-venv
+BENCH_REPEATS ?= 2
+bench-local: $(TORCH_VENV)/.installed
+	bin=$$($(DEV_ENV) cargo bench --profile release --features ssr --bench local --no-run 2>&1 \
+		| sed -n 's/.*Executable .*(\(.*\))$$/\1/p'); \
+	$(TORCH_VENV)/bin/python scripts/bench-local.py "$$bin" $(BENCH_REPEATS)
+
+# PyTorch, diffusers and transformers (several GB): the reference for bench-local and for
+# scripts/local-fixtures.py, outside the repository.
+$(TORCH_VENV)/.installed:
+	python3 -m venv $(TORCH_VENV)
+	$(TORCH_VENV)/bin/pip install --quiet --disable-pip-version-check torch diffusers transformers safetensors accelerate
+	touch $@
 
 ## bench-transforms: the transform pipeline against npm sharp (libvips), side by side, with ratios
 bench-transforms:

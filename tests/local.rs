@@ -292,6 +292,33 @@ fn sd15_inpainting_unet_matches_diffusers() {
 }
 
 #[test]
+fn taesd_decodes_and_encodes_as_diffusers_does() {
+    let taesd = pixzoo::server::diffusion::taesd::Taesd::load(
+        &model("tiny-taesd"),
+        DType::F32,
+        &Device::Cpu,
+    )
+    .unwrap();
+    for name in [
+        "sd21-txt2img",
+        "sd15-txt2img",
+        "sd21-txt2img-96x64",
+        "sd15-inpaint-9ch",
+    ] {
+        let run = Run::load(name);
+        let image = taesd.decode(run.tensor("latents.final")).unwrap();
+        close(
+            &format!("{name}: taesd.image"),
+            &image,
+            run.tensor("taesd.image"),
+        );
+    }
+    let run = Run::load("sd21-img2img");
+    let latents = taesd.encode(run.tensor("init_image")).unwrap();
+    close("taesd.latents", &latents, run.tensor("taesd.latents"));
+}
+
+#[test]
 fn tokenizers_match_transformers() {
     let spec: Value =
         serde_json::from_slice(&std::fs::read(fixtures().join("runs/tokenizer.json")).unwrap())
@@ -641,5 +668,93 @@ async fn a_local_model_on_disk_is_offered_and_answers_urls_and_the_api() {
     let recent = server.recent(10).await.unwrap();
     assert!(recent.iter().all(|r| r.model == "tiny-sd21"), "{recent:?}");
     assert_eq!(recent.len(), 3);
+    server.stop().await;
+}
+
+#[test]
+fn models_list_shows_each_directory_and_why_one_cannot_run() {
+    let data = tempfile::tempdir().unwrap();
+    let models = data.path().join("models");
+    install("tiny-sd21", &models, "tiny-sd21");
+    install("tiny-sd15-inpaint", &models, "tiny-inpaint");
+    install("tiny-sd15", &models, "odd");
+    std::fs::write(
+        models.join("odd/scheduler/scheduler_config.json"),
+        r#"{"_class_name": "LMSDiscreteScheduler"}"#,
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_pixzoo"))
+        .current_dir(data.path())
+        .env_remove("RUST_LOG")
+        .env("PIXZOO_DATA_DIR", data.path())
+        .args(["models", "list"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let table = String::from_utf8(output.stdout).unwrap();
+    let line = |id: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(id))
+            .unwrap_or_else(|| panic!("{id}: {table}"))
+            .to_string()
+    };
+    assert!(
+        line("tiny-sd21").contains("SD-family (32-wide text)"),
+        "{table}"
+    );
+    assert!(line("tiny-inpaint").contains("inpainting"), "{table}");
+    assert!(
+        line("odd").contains("not usable") && line("odd").contains("LMSDiscreteScheduler"),
+        "{table}"
+    );
+}
+
+#[tokio::test]
+async fn the_studio_follows_a_local_generation_step_by_step() {
+    let dir = tempfile::tempdir().unwrap();
+    install("tiny-sd15", &dir.path().join("models"), "tiny-sd15");
+    let server = common::TestServer::start(dir.path()).await;
+    let started: serde_json::Value = common::client()
+        .post(server.url("/sfn/start_generation"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("form[prompt]=a+heron&form[model]=tiny-sd15&form[width]=64&form[height]=64&form[steps]=6&form[translate]=false")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let job = started["Job"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{started}"))
+        .to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let done = loop {
+        let view: serde_json::Value = common::client()
+            .post(server.url("/sfn/generation_status"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("job={job}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if !view["result"].is_null() {
+            break view;
+        }
+        assert!(view["error"].is_null(), "{view}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never finished: {view}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        done["step"],
+        serde_json::json!([6, 6]),
+        "the last step reported: {done}"
+    );
     server.stop().await;
 }

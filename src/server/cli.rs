@@ -1,4 +1,5 @@
 //! The command line: `pixzoo [--config PATH]` serves; `pixzoo sign URL` prints a signed URL;
+//! `pixzoo models list` lists the local diffusion models;
 //! `pixzoo migrate --to-blobs URL` copies the installation to other stores, the new catalog's URL
 //! (and its password) in `MIGRATE_TO_CATALOG` or a file, never an argument `ps` would show.
 
@@ -48,6 +49,17 @@ enum Command {
         #[arg(long)]
         derivatives: bool,
     },
+    /// The local diffusion models ([providers.local] models_dir).
+    Models {
+        #[command(subcommand)]
+        command: ModelsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelsCommand {
+    /// Every model directory found, what it is, its size and how it runs, or why it cannot.
+    List,
 }
 
 pub async fn run() -> ExitCode {
@@ -88,6 +100,13 @@ pub async fn run() -> ExitCode {
         };
         return migrate(config, to_catalog, to_blobs, derivatives).await;
     }
+    if let Some(Command::Models {
+        command: ModelsCommand::List,
+    }) = args.command
+    {
+        print!("{}", list_models(&config));
+        return ExitCode::SUCCESS;
+    }
     let logs = match super::telemetry::init(&config.server.log) {
         Ok(logs) => logs,
         Err(err) => {
@@ -108,6 +127,37 @@ pub async fn run() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `pixzoo models list`: a table of the model directories found.
+fn list_models(config: &Config) -> String {
+    use super::providers::local::models::scan;
+    let dir = config.providers.local.models_dir(&config.storage.data_dir);
+    let found = scan(&dir);
+    let mut out = format!("models directory: {}\n", dir.display());
+    if found.is_empty() {
+        out.push_str("no models: put a diffusers-layout model directory (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/) there as <id>/\n");
+        return out;
+    }
+    out.push_str(&format!(
+        "{:<28} {:<22} {:>9} {:>7} {:>6} {:>8}\n",
+        "ID", "ARCHITECTURE", "SIZE", "NATIVE", "STEPS", "GUIDANCE"
+    ));
+    for entry in found {
+        match entry.model {
+            Ok(m) => out.push_str(&format!(
+                "{:<28} {:<22} {:>7.1}GB {:>7} {:>6} {:>8}\n",
+                m.id,
+                m.architecture,
+                m.bytes as f64 / 1e9,
+                m.native,
+                m.steps.default,
+                m.guidance
+            )),
+            Err(reason) => out.push_str(&format!("{:<28} not usable: {reason}\n", entry.id)),
+        }
+    }
+    out
 }
 
 /// Where `pixzoo migrate` reads the new catalog's URL when no argument gives it.

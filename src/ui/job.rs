@@ -47,9 +47,18 @@ pub fn Progress() -> impl IntoView {
     view! {
         <p data-testid="progress" aria-live="polite" class="text-sm text-stone-600 dark:text-stone-400">
             {move || {
-                let stage = job.get().map(|j| j.stage);
+                let view = job.get();
+                let stage = view.as_ref().map(|j| j.stage);
+                let step = view.and_then(|j| j.step).filter(|_| stage == Some(Stage::Generating));
                 match (running.get(), stage) {
-                    (true, Some(stage)) => format!("{}… {}", stage.describe(), seconds(elapsed.get())),
+                    (true, Some(stage)) => match step {
+                        Some((step, steps)) => format!(
+                            "{}: step {step} of {steps}… {}",
+                            stage.describe(),
+                            seconds(elapsed.get())
+                        ),
+                        None => format!("{}… {}", stage.describe(), seconds(elapsed.get())),
+                    },
                     (true, None) => format!("Starting… {}", seconds(elapsed.get())),
                     (false, Some(Stage::Done)) => format!("Done in {}", seconds(elapsed.get())),
                     _ => String::new(),

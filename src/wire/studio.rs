@@ -184,6 +184,9 @@ pub struct JobView {
     /// In plain words, when the generation failed.
     pub error: Option<String>,
     pub result: Option<GeneratedImage>,
+    /// `(step, steps)` while generating, from providers that report their steps (local models).
+    #[serde(default)]
+    pub step: Option<(u32, u32)>,
 }
 
 /// What the studio needs to draw itself: the models this server can run, and what this browser may do.

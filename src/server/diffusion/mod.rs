@@ -18,6 +18,7 @@ pub mod layout;
 pub mod noise;
 pub mod pipeline;
 pub mod scheduler;
+pub mod taesd;
 pub mod tokenizer;
 pub mod unet;
 pub mod vae;

@@ -55,6 +55,7 @@ impl StudioJobs {
             final_prompt: None,
             error: None,
             result: None,
+            step: None,
         }));
         {
             let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
@@ -95,6 +96,14 @@ impl StudioJobs {
                         Progress::Translated { final_prompt, .. } => set(&|v| {
                             v.stage = Stage::Translated;
                             v.final_prompt = Some(final_prompt.clone());
+                        }),
+                        Progress::Generating {
+                            step: Some(step),
+                            steps: Some(steps),
+                            ..
+                        } => set(&|v| {
+                            v.stage = Stage::Generating;
+                            v.step = Some((step, steps));
                         }),
                         progress => set(&|v| v.stage = progress.stage()),
                     };
@@ -183,6 +192,7 @@ mod tests {
                 final_prompt: None,
                 error: None,
                 result: None,
+                step: None,
             })),
             started: Instant::now() - age,
             client: client.clone(),

@@ -29,6 +29,10 @@ pub struct LocalModel {
     pub guidance: f64,
     /// The UNet takes the mask and masked image too (a 9-channel inpainting model).
     pub inpainting: bool,
+    /// What it is, for people: "SD 1.x", "SD 2.x inpainting", …
+    pub architecture: String,
+    /// Bytes on disk.
+    pub bytes: u64,
 }
 
 impl LocalModel {
@@ -49,6 +53,12 @@ impl LocalModel {
         let (steps, guidance) = defaults(id, &scheduler);
         let latent = unet.sample_size.unwrap_or(64).clamp(1, 1024) as u32;
         let native = (latent * vae.scale_factor() as u32 / multiple).max(1) * multiple;
+        let inpainting = unet.in_channels == 2 * vae.latent_channels + 1;
+        let family = match unet.cross_attention_dim {
+            768 => "SD 1.x".to_string(),
+            1024 => "SD 2.x".to_string(),
+            width => format!("SD-family ({width}-wide text)"),
+        };
         Ok(LocalModel {
             id: id.to_string(),
             dir: dir.to_path_buf(),
@@ -56,7 +66,13 @@ impl LocalModel {
             native,
             steps,
             guidance,
-            inpainting: unet.in_channels == 2 * vae.latent_channels + 1,
+            inpainting,
+            architecture: if inpainting {
+                format!("{family} inpainting")
+            } else {
+                family
+            },
+            bytes: layout.size_on_disk(),
         })
     }
 
@@ -116,33 +132,53 @@ fn defaults(id: &str, scheduler: &SchedulerConfig) -> (StepsRange, f64) {
     }
 }
 
-/// Every usable model under `dir`, sorted by id; directories that are not models are skipped with a
-/// warning saying why.
-pub fn discover(dir: &Path) -> Vec<LocalModel> {
+/// A directory under the models directory that looks like a model, and whether it is usable.
+pub struct Found {
+    pub id: String,
+    pub dir: PathBuf,
+    /// Why not, when it is not.
+    pub model: Result<LocalModel, String>,
+}
+
+/// Every directory under `dir` holding a `model_index.json`, sorted by name, each inspected.
+pub fn scan(dir: &Path) -> Vec<Found> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
-    let mut models: Vec<LocalModel> = entries
+    let mut found: Vec<Found> = entries
         .flatten()
         .take(MAX_ENTRIES)
         .filter(|entry| entry.path().join("model_index.json").is_file())
-        .filter_map(|entry| {
+        .map(|entry| {
             let id = entry.file_name().to_string_lossy().into_owned();
-            if !valid_id(&id) {
-                tracing::warn!(dir = %entry.path().display(), "a local model's directory name must be letters, digits, `.`, `_` and `-`: skipped");
-                return None;
-            }
-            match LocalModel::inspect(&id, &entry.path()) {
-                Ok(model) => Some(model),
-                Err(err) => {
-                    tracing::warn!(model = %id, error = %err, "local model skipped");
-                    None
-                }
+            let model = if valid_id(&id) {
+                LocalModel::inspect(&id, &entry.path()).map_err(|e| e.to_string())
+            } else {
+                Err("the directory's name is the model's id: letters, digits, `.`, `_` and `-` only".into())
+            };
+            Found {
+                id,
+                dir: entry.path(),
+                model,
             }
         })
         .collect();
-    models.sort_by(|a, b| a.id.cmp(&b.id));
-    models
+    found.sort_by(|a, b| a.id.cmp(&b.id));
+    found
+}
+
+/// Every usable model under `dir`, sorted by id; the others are skipped with a warning saying why.
+pub fn discover(dir: &Path) -> Vec<LocalModel> {
+    scan(dir)
+        .into_iter()
+        .filter_map(|found| match found.model {
+            Ok(model) => Some(model),
+            Err(reason) => {
+                tracing::warn!(model = %found.id, dir = %found.dir.display(), "local model skipped: {reason}");
+                None
+            }
+        })
+        .collect()
 }
 
 fn valid_id(id: &str) -> bool {
