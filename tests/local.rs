@@ -539,7 +539,7 @@ fn local_provider(dir: &Path) -> Local {
         found.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
         ["tiny"]
     );
-    Local::new(&LocalConfig::default(), found)
+    Local::new(&LocalConfig::default(), dir, found)
 }
 
 fn png_of(width: u32, height: u32, pixel: impl Fn(u32, u32) -> [u8; 3]) -> Bytes {
@@ -757,4 +757,33 @@ async fn the_studio_follows_a_local_generation_step_by_step() {
         "the last step reported: {done}"
     );
     server.stop().await;
+}
+
+#[tokio::test]
+async fn taesd_can_decode_a_local_models_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let vae = local_provider(dir.path());
+    let taesd_dir = dir.path().join("taesd");
+    std::fs::create_dir_all(&taesd_dir).unwrap();
+    for entry in std::fs::read_dir(model("tiny-taesd")).unwrap().flatten() {
+        std::fs::copy(entry.path(), taesd_dir.join(entry.file_name())).unwrap();
+    }
+    let config = LocalConfig {
+        decoder: "taesd".into(),
+        ..LocalConfig::default()
+    };
+    let fast = Local::new(&config, dir.path(), discover(dir.path()));
+    let (by_vae, by_taesd) = (
+        vae.generate(request(5, None)).await.unwrap(),
+        fast.generate(request(5, None)).await.unwrap(),
+    );
+    assert_eq!(common::dimensions(&by_taesd.bytes), (64, 64));
+    assert_ne!(
+        by_vae.bytes, by_taesd.bytes,
+        "another decoder, other pixels from the same latents"
+    );
+    assert_eq!(
+        fast.generate(request(5, None)).await.unwrap().bytes,
+        by_taesd.bytes
+    );
 }

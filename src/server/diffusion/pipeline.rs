@@ -144,13 +144,29 @@ impl Pipeline {
     }
 
     /// Runs `request`, drawing from `noise`, telling `observe` after each step (an error from it,
-    /// such as [`DiffusionError::Cancelled`], stops the run).
+    /// such as [`DiffusionError::Cancelled`], stops the run), and decodes with the VAE.
     pub fn run(
         &self,
         request: &Request,
         noise: &mut dyn Noise,
         observe: &mut dyn FnMut(&Step) -> Result<()>,
     ) -> Result<Output> {
+        let denoised = self.denoise(request, noise, observe)?;
+        Ok(Output {
+            image: self.vae.decode(&denoised.latents)?,
+            latents: denoised.latents,
+            prompt_tokens_dropped: denoised.prompt_tokens_dropped,
+        })
+    }
+
+    /// [`Pipeline::run`] up to the final latents, for a caller that decodes them another way
+    /// ([`super::taesd::Taesd`]).
+    pub fn denoise(
+        &self,
+        request: &Request,
+        noise: &mut dyn Noise,
+        observe: &mut dyn FnMut(&Step) -> Result<()>,
+    ) -> Result<Denoised> {
         let multiple = self.pixel_multiple();
         if request.width == 0
             || request.height == 0
@@ -290,13 +306,17 @@ impl Pipeline {
                 latents: &latents,
             })?;
         }
-        let image = self.vae.decode(&latents)?;
-        Ok(Output {
-            image,
+        Ok(Denoised {
             latents,
             prompt_tokens_dropped: dropped,
         })
     }
+}
+
+/// The final latents, before decoding.
+pub struct Denoised {
+    pub latents: Tensor,
+    pub prompt_tokens_dropped: usize,
 }
 
 /// Inpainting with a plain UNet: after each step, outside the mask goes back to the source, noised to

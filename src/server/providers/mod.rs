@@ -65,13 +65,14 @@ pub fn from_config(config: &Config, cpu: &Arc<CpuPool>) -> Configured {
     }
     let mut local_models = Vec::new();
     if p.local.enabled {
-        let found = local::models::discover(&p.local.models_dir(&config.storage.data_dir));
+        let dir = p.local.models_dir(&config.storage.data_dir);
+        let found = local::models::discover(&dir);
         if !found.is_empty() {
             local_models = found
                 .iter()
                 .map(local::models::LocalModel::catalog_entry)
                 .collect();
-            providers.push(Arc::new(local::Local::new(&p.local, found)));
+            providers.push(Arc::new(local::Local::new(&p.local, &dir, found)));
         }
     }
     Configured {

@@ -7,17 +7,19 @@ pub mod models;
 mod resident;
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use candle_core::Device;
+use candle_core::{DType, Device};
 use tokio::sync::Semaphore;
 
 use crate::server::config::{LocalConfig, ProviderKind};
 use crate::server::diffusion::noise::SeededNoise;
 use crate::server::diffusion::pipeline::{Init, Request};
+use crate::server::diffusion::taesd::Taesd;
 use crate::server::diffusion::DiffusionError;
 use crate::server::providers::{ImageProvider, ProviderError, ProviderImage, ProviderRequest};
 use models::LocalModel;
@@ -29,12 +31,43 @@ pub struct Local {
     models: HashMap<String, LocalModel>,
     queue: Arc<Semaphore>,
     resident: Arc<Resident>,
+    /// The final decoder when it is TAESD (`decoder = "taesd"`): its directory, loaded on first use.
+    taesd: Option<Arc<FastDecoder>>,
     device: Device,
 }
 
+/// TAESD, loaded once (it is a few MB) and kept.
+struct FastDecoder {
+    dir: PathBuf,
+    loaded: Mutex<Option<Arc<Taesd>>>,
+}
+
+impl FastDecoder {
+    fn get(&self, device: &Device) -> Result<Arc<Taesd>, DiffusionError> {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(taesd) = loaded.as_ref() {
+            return Ok(Arc::clone(taesd));
+        }
+        let taesd = Arc::new(Taesd::load(&self.dir, DType::F32, device)?);
+        *loaded = Some(Arc::clone(&taesd));
+        Ok(taesd)
+    }
+}
+
 impl Local {
-    /// The provider over `models` (from [`models::discover`]).
-    pub fn new(config: &LocalConfig, models: Vec<LocalModel>) -> Self {
+    /// The provider over `models` (from [`models::discover`], in `models_dir`).
+    pub fn new(config: &LocalConfig, models_dir: &Path, models: Vec<LocalModel>) -> Self {
+        let taesd = (config.decoder == "taesd").then(|| {
+            let dir = models_dir.join("taesd");
+            if !dir.join("config.json").is_file() {
+                tracing::warn!(dir = %dir.display(), "providers.local.decoder is \"taesd\" but TAESD is not there: the models' own VAEs decode");
+            }
+            Arc::new(FastDecoder {
+                dir,
+                loaded: Mutex::new(None),
+            })
+        });
+        let taesd = taesd.filter(|t| t.dir.join("config.json").is_file());
         let unload_after =
             (config.unload_after_secs > 0).then(|| Duration::from_secs(config.unload_after_secs));
         let resident = Arc::new(Resident::new(unload_after));
@@ -58,6 +91,7 @@ impl Local {
             models: models.into_iter().map(|m| (m.id.clone(), m)).collect(),
             queue: Arc::new(Semaphore::new(permits)),
             resident,
+            taesd,
             device: Device::Cpu,
         }
     }
@@ -118,6 +152,7 @@ impl ImageProvider for Local {
         let cancelled = Arc::new(AtomicBool::new(false));
         let _cancel = CancelOnDrop(Arc::clone(&cancelled));
         let resident = Arc::clone(&self.resident);
+        let taesd = self.taesd.clone();
         let device = self.device.clone();
         let seed = request.seed.unwrap_or(0);
         let run = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, DiffusionError> {
@@ -146,7 +181,7 @@ impl ImageProvider for Local {
                 init,
             };
             let mut noise = SeededNoise::new(u64::from(seed));
-            let output = pipeline.run(&job, &mut noise, &mut |step| {
+            let output = pipeline.denoise(&job, &mut noise, &mut |step| {
                 if cancelled.load(Ordering::Relaxed) {
                     return Err(DiffusionError::Cancelled);
                 }
@@ -162,7 +197,11 @@ impl ImageProvider for Local {
                     "the prompt is longer than CLIP reads: its end was left out"
                 );
             }
-            images::png(&output.image)
+            let image = match &taesd {
+                Some(taesd) => taesd.get(&device)?.decode(&output.latents)?,
+                None => pipeline.vae.decode(&output.latents)?,
+            };
+            images::png(&image)
         });
         let bytes = run
             .await
